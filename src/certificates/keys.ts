@@ -1,0 +1,173 @@
+/**
+ * Signing keys for EU DCC certificates: a country signing CA (CSCA) made once,
+ * and document signer certificates (DSC) issued by it, one per signing key.
+ *
+ * Key facts (EU DCC trust framework):
+ * - The DSC is an X.509 certificate for a P-256 key (ES256); its subject has
+ *   the issuing country (C=ID); it carries the extended key usage OID for
+ *   vaccination certificates (1.3.6.1.4.1.1847.2021.1.2), so it cannot be used
+ *   to sign test or recovery certificates.
+ * - kid = the first 8 bytes of SHA-256 over the DSC's DER encoding.
+ * - A certificate's issue time and expiry must lie within its DSC's validity.
+ *
+ * Called rarely (first start, rotation), so the key generation may be slow;
+ * signing itself goes through importPrivateKey and node:crypto.
+ */
+
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
+import { loadX509 } from './peculiar-x509.ts';
+
+/** Extended key usage OIDs of the EU DCC (technical specification v1, DSC key usage). */
+export const EKU_DCC_TEST = '1.3.6.1.4.1.1847.2021.1.1';
+export const EKU_DCC_VACCINATION = '1.3.6.1.4.1.1847.2021.1.2';
+export const EKU_DCC_RECOVERY = '1.3.6.1.4.1.1847.2021.1.3';
+
+/** WebCrypto as typed by the DOM library, which is what @peculiar/x509 is typed against. */
+function subtle(): SubtleCrypto {
+  return globalThis.crypto.subtle;
+}
+
+const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+/** A certificate with its private key, both as DER bytes (ready to store). */
+export interface CertifiedKey {
+  certificateDer: Uint8Array;
+  /** PKCS#8 DER. Secret: store it encrypted or in the database only. */
+  privateKeyPkcs8: Uint8Array;
+  validFrom: Date;
+  validUntil: Date;
+}
+
+/** A document signer: the key that signs DCCs. */
+export interface SigningKey extends CertifiedKey {
+  /** base64 of the first 8 bytes of SHA-256 of the DER certificate. */
+  kid: string;
+  algorithm: 'ES256';
+}
+
+export interface CertificateRequest {
+  commonName: string;
+  /** ISO 3166-1 alpha-2, 'ID' for Dosis. */
+  country: string;
+  validFrom: Date;
+  validUntil: Date;
+}
+
+/** Generate a country signing CA: a self-signed CA certificate (path length 0) and its P-256 key. */
+export async function generateCsca(req: CertificateRequest): Promise<CertifiedKey> {
+  checkRequest(req);
+  const x509 = await loadX509();
+  const keys = await subtle().generateKey(EC_P256, true, ['sign', 'verify']);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    name: subjectName(req),
+    notBefore: req.validFrom,
+    notAfter: req.validUntil,
+    keys,
+    signingAlgorithm: ECDSA_SHA256,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return {
+    certificateDer: new Uint8Array(cert.rawData),
+    privateKeyPkcs8: new Uint8Array(await subtle().exportKey('pkcs8', keys.privateKey)),
+    validFrom: cert.notBefore,
+    validUntil: cert.notAfter,
+  };
+}
+
+/**
+ * Generate a DCC signing key (P-256) and its document signer certificate,
+ * issued by `csca` when given (its validity must cover the DSC's), else
+ * self-signed (allowed by the EU DCC spec: "the CSCA may be identical to the DSC").
+ */
+export async function generateSigningKey(req: CertificateRequest & { csca?: CertifiedKey }): Promise<SigningKey> {
+  checkRequest(req);
+  if (req.csca && (req.validFrom < req.csca.validFrom || req.validUntil > req.csca.validUntil)) {
+    throw invalid([
+      issue(
+        'validUntil',
+        'outside_csca',
+        "The signing key's validity must lie within its CSCA's validity",
+        'Masa berlaku kunci penanda tangan harus berada dalam masa berlaku CSCA-nya',
+      ),
+    ]);
+  }
+  const x509 = await loadX509();
+  const keys = await subtle().generateKey(EC_P256, true, ['sign', 'verify']);
+  const extensions: InstanceType<typeof x509.Extension>[] = [
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.ExtendedKeyUsageExtension([EKU_DCC_VACCINATION], false),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+  ];
+  let cert;
+  if (req.csca) {
+    const caCert = new x509.X509Certificate(new Uint8Array(req.csca.certificateDer));
+    const caKey = await subtle().importKey('pkcs8', new Uint8Array(req.csca.privateKeyPkcs8), EC_P256, false, ['sign']);
+    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey));
+    cert = await x509.X509CertificateGenerator.create({
+      subject: subjectName(req),
+      issuer: caCert.subject,
+      notBefore: req.validFrom,
+      notAfter: req.validUntil,
+      publicKey: keys.publicKey,
+      signingKey: caKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions,
+    });
+  } else {
+    cert = await x509.X509CertificateGenerator.createSelfSigned({
+      name: subjectName(req),
+      notBefore: req.validFrom,
+      notAfter: req.validUntil,
+      keys,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions,
+    });
+  }
+  const certificateDer = new Uint8Array(cert.rawData);
+  return {
+    kid: kidOf(certificateDer),
+    certificateDer,
+    privateKeyPkcs8: new Uint8Array(await subtle().exportKey('pkcs8', keys.privateKey)),
+    algorithm: 'ES256',
+    validFrom: cert.notBefore,
+    validUntil: cert.notAfter,
+  };
+}
+
+/** The private key as a node:crypto KeyObject, parsed once and reused for signing. */
+export function importPrivateKey(pkcs8: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+}
+
+/** The kid of a DSC: base64 of the first 8 bytes of SHA-256 of its DER encoding. */
+export function kidOf(certificateDer: Uint8Array): string {
+  return Buffer.from(kidBytesOf(certificateDer)).toString('base64');
+}
+
+/** The kid of a DSC as bytes, as it goes into the COSE header. */
+export function kidBytesOf(certificateDer: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(certificateDer).digest().subarray(0, 8));
+}
+
+function subjectName(req: CertificateRequest): Array<Record<string, string[]>> {
+  // A JSON name, not a string: a comma in the common name must not start a new attribute.
+  return [{ C: [req.country] }, { CN: [req.commonName] }];
+}
+
+function checkRequest(req: CertificateRequest): void {
+  const problems: FieldIssue[] = [];
+  if (req.commonName.trim() === '') problems.push(issue('commonName', 'required', 'Common name is required', 'Nama umum wajib diisi'));
+  if (!/^[A-Z]{2}$/.test(req.country)) {
+    problems.push(issue('country', 'country', 'Country must be an ISO 3166-1 alpha-2 code', 'Negara harus kode ISO 3166-1 alpha-2'));
+  }
+  if (!(req.validUntil.getTime() > req.validFrom.getTime())) {
+    problems.push(issue('validUntil', 'order', 'validUntil must be after validFrom', 'validUntil harus setelah validFrom'));
+  }
+  if (problems.length > 0) throw invalid(problems);
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * The `dosis` command: serve, migrate, keys rotate, verify. Every command has
+ * --help and exits non-zero on failure.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config.ts';
+import { openDb, DataDirLockedError } from '../db/open.ts';
+import { migrate } from '../db/migrate.ts';
+import { rotateSigningKey } from '../certificates/issuer.ts';
+import { verifyCertificate } from '../certificates/verify.ts';
+import { prepare, startRuntime } from '../runtime.ts';
+
+const USAGE = `dosis — vaccination records with signed certificates
+
+Usage: dosis <command> [options]
+
+Commands:
+  serve            run the HTTP server (and, with PGlite, the SMS worker)
+  migrate          apply database migrations and exit
+  keys rotate      add a new signing key; the old one stays trusted
+  verify <HC1:…>   verify a certificate against this database's trust list
+
+Configuration comes from the environment and .env (see .env.example).
+Run "dosis <command> --help" for a command's options.`;
+
+const HELP: Record<string, string> = {
+  serve: `dosis serve — run the HTTP server
+
+Listens on HOST:PORT (default 127.0.0.1:3000). Without DATABASE_URL the data
+lives in PGlite under DOSIS_DATA_DIR (default ./data). On the first start an
+administrator token is printed once (or preset it with DOSIS_ADMIN_TOKEN).`,
+  migrate: `dosis migrate — apply the database migrations and exit (safe to run from several processes at once)`,
+  keys: `dosis keys rotate — generate a new document-signer key and certificate; the current
+key stops signing but stays in the trust list, so certificates it signed keep verifying.`,
+  verify: `dosis verify <HC1:…> — decode and verify a certificate against this database's trust list.
+Prints the result as JSON; exits 0 when valid, 1 when not.
+Options: --now <ISO time>  check validity at that time instead of now`,
+};
+
+async function withDb<T>(config: Config, fn: (db: Awaited<ReturnType<typeof openDb>>) => Promise<T>): Promise<T> {
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function serve(config: Config): Promise<void> {
+  const rt = await startRuntime(config, { level: config.logLevel });
+  if (rt.firstAdminToken) {
+    process.stdout.write(
+      `\nFirst start: an administrator token was created. It is shown only this once — keep it safe:\n\n  ${rt.firstAdminToken}\n\n`,
+    );
+  }
+  const stop = async (signal: string) => {
+    rt.app.log.info({ signal }, 'shutting down');
+    try {
+      await rt.close();
+      process.exit(0);
+    } catch (e) {
+      console.error(e);
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  const address = await rt.app.listen({ port: config.port, host: config.host });
+  const where = config.databaseUrl ? 'PostgreSQL' : `PGlite in ${config.dataDir}`;
+  process.stdout.write(`Dosis listening on ${address} (database: ${where}; SMS: ${config.smsGateway})\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (!(command in HELP)) {
+    console.error(`Unknown command "${command}".\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parseArgs({ args: rest, options: { help: { type: 'boolean', short: 'h' }, now: { type: 'string' } }, allowPositionals: true });
+  if (values.help) {
+    console.log(HELP[command]);
+    return 0;
+  }
+  loadDotEnv();
+  const config = parseConfig();
+  switch (command) {
+    case 'serve':
+      await serve(config);
+      return -1; // keeps running
+    case 'migrate': {
+      const applied = await withDb(config, (db) => migrate(db));
+      console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date.');
+      return 0;
+    }
+    case 'keys': {
+      if (positionals[0] !== 'rotate') {
+        console.error(`Usage: ${HELP.keys}`);
+        return 2;
+      }
+      const r = await withDb(config, async (db) => {
+        await prepare(db, config);
+        return rotateSigningKey(db);
+      });
+      console.log(`New signing key ${r.kid}; retired from signing (still trusted): ${r.retired.join(', ') || 'none'}`);
+      return 0;
+    }
+    case 'verify': {
+      const qr = positionals[0];
+      if (!qr) {
+        console.error(`Usage: ${HELP.verify}`);
+        return 2;
+      }
+      const now = values.now ? new Date(values.now) : new Date();
+      if (Number.isNaN(now.getTime())) {
+        console.error(`--now: not a time: ${values.now}`);
+        return 2;
+      }
+      const result = await withDb(config, async (db) => {
+        await migrate(db);
+        return verifyCertificate(db, qr, now);
+      });
+      console.log(JSON.stringify({ valid: result.valid, reason: result.reason, message: result.message.en, kid: result.kid, payload: result.payload }, null, 2));
+      return result.valid ? 0 : 1;
+    }
+    default:
+      return 2;
+  }
+}
+
+try {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exit(code);
+} catch (e) {
+  if (e instanceof ConfigError || e instanceof DataDirLockedError) {
+    console.error(`dosis: ${e.message}`);
+    process.exit(2);
+  }
+  console.error('dosis: failed:', e);
+  process.exit(1);
+}

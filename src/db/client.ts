@@ -1,0 +1,243 @@
+/**
+ * One small client over PostgreSQL (`pg` pool) and embedded PGlite.
+ *
+ * Everything that touches the database goes through `Db`: raw parameterised
+ * SQL, `withTransaction`, and one translation of database errors
+ * (translateDbError). Dates (`date`) come back as `YYYY-MM-DD` strings on both
+ * backends, never as JS Dates shifted by a time zone; `int8` comes back as a
+ * number (counts and ids stay far below 2^53).
+ */
+import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import { AppError } from '../domain/errors.ts';
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends Row = Row> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** Anything that runs SQL: the client itself or an open transaction. */
+export interface Queryable {
+  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction; retried on serialization failure and deadlock. */
+  withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const DATE_OID = 1082;
+const INT8_OID = 20;
+const parseDate = (v: string): string => v;
+const parseInt8 = (v: string): number => Number(v);
+
+/** Retry transactions that lost a race the database detected (40001, 40P01). */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_TX_ATTEMPTS = 5;
+
+async function retrying<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      const code = pgCode(e);
+      if (code && RETRYABLE.has(code) && attempt < MAX_TX_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 10));
+        continue;
+      }
+      throw translateDbError(e);
+    }
+  }
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  max?: number;
+  /** Every statement is bounded: a runaway query answers 503, it does not hang a request. */
+  statementTimeoutMs?: number;
+  /** Schema to use (tests get a fresh one per file). */
+  schema?: string;
+  applicationName?: string;
+}
+
+/** A pool of connections to a PostgreSQL server. */
+export function postgresDb(opts: PostgresOptions): Db {
+  const types = {
+    getTypeParser(oid: number, format?: string): (v: string) => unknown {
+      if (oid === DATE_OID) return parseDate;
+      if (oid === INT8_OID) return parseInt8;
+      return (pg.types.getTypeParser as (oid: number, format?: string) => (v: string) => unknown)(oid, format);
+    },
+  };
+  const searchPath = opts.schema ? ` -c search_path=${opts.schema},public` : '';
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.max ?? 16,
+    application_name: opts.applicationName ?? 'dosis',
+    options: `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000}${searchPath}`,
+    types,
+  });
+  // An idle client that loses its connection emits 'error' on the pool; without
+  // a listener that would crash the process. The next query gets a fresh client.
+  pool.on('error', () => {});
+
+  const run = async <R extends Row>(q: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+    const r = await q.query<R>(sql, params as unknown[] | undefined);
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+  };
+
+  return {
+    kind: 'postgres',
+    async query<R extends Row>(sql: string, params?: readonly unknown[]) {
+      try {
+        return await run<R>(pool, sql, params);
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    },
+    async exec(sql: string) {
+      try {
+        await pool.query(sql);
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    },
+    withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return retrying(async () => {
+        const client = await pool.connect();
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const tx: Queryable = {
+            query: (sql, params) => run(client, sql, params),
+            exec: async (sql) => {
+              await client.query(sql);
+            },
+          };
+          const result = await fn(tx);
+          await client.query('COMMIT');
+          return result;
+        } catch (e) {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            broken = true; // the connection is gone; do not return it to the pool
+          }
+          throw e;
+        } finally {
+          client.release(broken);
+        }
+      });
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * PGlite is one connection in this process: its `transaction` is exclusive, so
+ * transactions run one after another. Plain queries wait for a running
+ * transaction too (PGlite queues them), which keeps statements from
+ * interleaving with an open transaction.
+ */
+export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
+  const schemaReady = opts.schema
+    ? lite.exec(`SET search_path TO ${opts.schema}, public`)
+    : Promise.resolve([]);
+  return {
+    kind: 'pglite',
+    async query<R extends Row>(sql: string, params?: readonly unknown[]) {
+      await schemaReady;
+      try {
+        const r = await lite.query<R>(sql, params as unknown[] | undefined);
+        return liteResult(r);
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    },
+    async exec(sql: string) {
+      await schemaReady;
+      try {
+        await lite.exec(sql);
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    },
+    async withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      await schemaReady;
+      return retrying(() =>
+        lite.transaction(async (t) => {
+          const tx: Queryable = {
+            async query<R extends Row>(sql: string, params?: readonly unknown[]) {
+              const r = await t.query<R>(sql, params as unknown[] | undefined);
+              return liteResult(r);
+            },
+            async exec(sql: string) {
+              await t.exec(sql);
+            },
+          };
+          return fn(tx);
+        }),
+      );
+    },
+    async close() {
+      await lite.close();
+    },
+  };
+}
+
+/** PGlite reports affectedRows 0 for a SELECT: count rows when the statement returns any. */
+function liteResult<R extends Row>(r: { rows: R[]; fields: unknown[]; affectedRows?: number }): QueryResult<R> {
+  return { rows: r.rows, rowCount: r.fields.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
+}
+
+/** The parsers PGlite must be created with so both backends return the same shapes. */
+export const pgliteParsers = { [DATE_OID]: parseDate, [INT8_OID]: parseInt8 };
+
+function pgCode(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
+  return undefined;
+}
+
+/**
+ * The one place database errors become Dosis errors. Callers that expect a
+ * particular constraint (a duplicate NIK, a replayed idempotency key) check
+ * `constraintOf` first; anything else unique is a generic 409.
+ */
+export function translateDbError(e: unknown): unknown {
+  if (e instanceof AppError) return e;
+  switch (pgCode(e)) {
+    case '23505':
+      return new AppError(
+        'conflict',
+        'already_exists',
+        { en: 'This record already exists.', id: 'Data ini sudah ada.' },
+        { cause: e, detail: { constraint: constraintOf(e) } },
+      );
+    case '57014': // statement timeout
+    case '57P01': // admin shutdown
+    case '53300': // too many connections
+      return new AppError(
+        'unavailable',
+        'database_busy',
+        { en: 'The database is busy; try again shortly.', id: 'Basis data sedang sibuk; coba lagi sebentar lagi.' },
+        { cause: e },
+      );
+    default:
+      return e;
+  }
+}
+
+/** The name of the constraint a database error is about, when it has one. */
+export function constraintOf(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'constraint' in e && typeof e.constraint === 'string') return e.constraint;
+  if (e instanceof AppError && typeof e.detail?.constraint === 'string') return e.detail.constraint;
+  return undefined;
+}

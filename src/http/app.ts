@@ -1,0 +1,56 @@
+/**
+ * The Fastify app, built in a function from its dependencies: the entry point
+ * (cli serve) listens and shuts down; tests build it and use `inject`.
+ */
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import swagger from '@fastify/swagger';
+import type { App, AppDeps } from './deps.ts';
+import { authenticate } from './auth.ts';
+import { handleError, notFound } from './errors.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { vaccinationRoutes } from './routes/vaccinations.ts';
+import { certificateRoutes } from './routes/certificates.ts';
+import { healthRoutes } from './routes/health.ts';
+
+/** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<App> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: JSON_BODY_LIMIT,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Dosis API',
+        version: '1',
+        description:
+          'Records vaccinations and issues each dose a signed EU DCC certificate in the same request. ' +
+          'Errors: {"error": {"code", "message", "fields": [{path, code, message}]}}; messages in Indonesian with Accept-Language: id.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req) => authenticate(deps.auth, req));
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.inc('dosis_http_requests_total', { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(notFound);
+
+  healthRoutes(app, deps);
+  adminRoutes(app, deps);
+  vaccinationRoutes(app, deps);
+  certificateRoutes(app, deps);
+  await app.ready();
+  return app;
+}

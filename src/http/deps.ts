@@ -1,0 +1,22 @@
+/** What the HTTP app is built from: everything with I/O is passed in (tests build it with real components). */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger } from 'fastify';
+import type { Db } from '../db/client.ts';
+import type { Issuer } from '../certificates/issuer.ts';
+import type { TokenAuthenticator } from '../access/tokens.ts';
+import type { Config } from '../config.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface AppDeps {
+  db: Db;
+  issuer: Issuer;
+  auth: TokenAuthenticator;
+  linkSecret: Buffer;
+  config: Pick<Config, 'publicUrl' | 'smsGateway'>;
+  metrics: Metrics;
+  /** The clock; tests may fix it. */
+  now?: () => Date;
+}
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

@@ -1,0 +1,67 @@
+/** Verification and the trust list (public). */
+import { Type } from 'typebox';
+import type { App, AppDeps } from '../deps.ts';
+import { trustList } from '../../certificates/issuer.ts';
+import { verifyCertificate } from '../../certificates/verify.ts';
+import { langOf } from '../errors.ts';
+import { ErrorSchema } from './schemas.ts';
+
+export function certificateRoutes(app: App, deps: AppDeps): void {
+  app.post(
+    '/api/v1/verify',
+    {
+      schema: {
+        tags: ['certificates'],
+        summary: 'Verify a certificate QR text (HC1:…)',
+        description: 'An invalid certificate is a 200 with valid: false and a reason code, not an error.',
+        body: Type.Object({ qr: Type.String({ minLength: 1, maxLength: 10_000 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object(
+            {
+              valid: Type.Boolean(),
+              reason: Type.String(),
+              message: Type.String(),
+              kid: Type.Optional(Type.String()),
+              issuedAt: Type.Optional(Type.String()),
+              expiresAt: Type.Optional(Type.String()),
+              payload: Type.Optional(Type.Object({}, { additionalProperties: true })),
+            },
+            { additionalProperties: false },
+          ),
+          '4xx': ErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const r = await verifyCertificate(deps.db, req.body.qr, (deps.now ?? (() => new Date()))());
+      return {
+        valid: r.valid,
+        reason: r.reason,
+        message: r.message[langOf(req)],
+        ...(r.kid ? { kid: r.kid } : {}),
+        ...(r.issuedAt ? { issuedAt: r.issuedAt.toISOString() } : {}),
+        ...(r.expiresAt ? { expiresAt: r.expiresAt.toISOString() } : {}),
+        ...(r.payload ? { payload: r.payload as unknown as Record<string, unknown> } : {}),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/trust-list',
+    {
+      schema: {
+        tags: ['certificates'],
+        summary: 'Document signer certificates Dosis signs (and signed) with',
+        response: {
+          200: Type.Object({
+            keys: Type.Array(Type.Object({ kid: Type.String(), certificate: Type.String(), validFrom: Type.String(), validUntil: Type.String(), retiredAt: Type.Union([Type.String(), Type.Null()]) })),
+          }),
+        },
+      },
+    },
+    async (_req, reply) => {
+      void reply.header('cache-control', 'public, max-age=300');
+      return { keys: await trustList(deps.db) };
+    },
+  );
+}
