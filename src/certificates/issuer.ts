@@ -181,7 +181,7 @@ export class Issuer {
     const r = await this.db.query<KeyRow>(
       'SELECT kid, private_key, valid_until FROM signing_keys WHERE retired_at IS NULL AND private_key IS NOT NULL',
     );
-    let row = r.rows[0];
+    const row = r.rows[0];
     if (!row) {
       await ensureSigningKey(this.db, this.validityDays);
       return this.reload();
@@ -198,7 +198,6 @@ export class Issuer {
     } else {
       this.active.loadedAt = Date.now();
     }
-    row = undefined;
     return this;
   }
 

@@ -59,6 +59,18 @@ export function keyUsageAllows(extendedKeyUsage: readonly string[] | undefined, 
   return extendedKeyUsage.includes(ANY_EXTENDED_KEY_USAGE);
 }
 
+/** Decoded kids per trust-list entry (base64, standard or URL-safe). */
+const kids = new WeakMap<TrustedKey, Buffer>();
+
+function kidBytes(entry: TrustedKey): Buffer {
+  let bytes = kids.get(entry);
+  if (!bytes) {
+    bytes = Buffer.from(entry.kid, 'base64');
+    kids.set(entry, bytes);
+  }
+  return bytes;
+}
+
 /** Parsed signers, per certificate byte array: a trust list is parsed once, not per verification. */
 const parsed = new WeakMap<Uint8Array, Omit<Signer, 'kid'>>();
 
@@ -92,10 +104,10 @@ function extendedKeyUsageOf(cert: X509Certificate): readonly string[] | undefine
  * A trust-list entry whose certificate cannot be parsed is skipped.
  */
 export function signersForKid(trustList: readonly TrustedKey[], kid: Uint8Array): Signer[] {
-  const wanted = Buffer.from(kid);
+  const wanted = Buffer.from(kid.buffer, kid.byteOffset, kid.byteLength);
   const out: Signer[] = [];
   for (const entry of trustList) {
-    if (!wanted.equals(Buffer.from(entry.kid, 'base64'))) continue;
+    if (!wanted.equals(kidBytes(entry))) continue;
     try {
       out.push({ kid, ...parseCertificate(entry.certificate) });
     } catch {

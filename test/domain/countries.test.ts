@@ -1,5 +1,5 @@
 // node:test's describe/it return promises that the runner itself awaits; nothing here is left floating.
-/* eslint-disable @typescript-eslint/no-floating-promises */
+ 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
