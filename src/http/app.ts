@@ -12,6 +12,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { vaccinationRoutes } from './routes/vaccinations.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { healthRoutes } from './routes/health.ts';
+import { peopleRoutes } from './routes/people.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -20,7 +21,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -51,6 +52,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   adminRoutes(app, deps);
   vaccinationRoutes(app, deps);
   certificateRoutes(app, deps);
+  peopleRoutes(app, deps);
   await app.ready();
   return app;
 }

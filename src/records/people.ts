@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/client.ts';
-import { nameKey } from '../domain/names.ts';
+import { nameKey, normalizeName } from '../domain/names.ts';
 import { nikRegionCode } from '../domain/nik.ts';
 import type { PersonIdentifier, Sex } from '../domain/types.ts';
 import type { VaccinationInput } from '../domain/vaccination-input.ts';
@@ -102,8 +102,9 @@ export async function findOrCreatePerson(tx: Queryable, input: VaccinationInput[
     const idv = input.identifier;
     const inserted = await tx.query(
       `WITH k AS (INSERT INTO person_keys (key, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING person_id)
-       INSERT INTO people (id, id_type, id_value, id_country, nik_new, name, birth_date, sex, phone, phone_raw, phone_status, region_code)
-       SELECT person_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM k`,
+       INSERT INTO people (id, id_type, id_value, id_country, nik_new, name, birth_date, sex, phone, phone_raw, phone_status, region_code,
+                           name_norm, name_key)
+       SELECT person_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM k`,
       [
         key,
         id,
@@ -118,6 +119,8 @@ export async function findOrCreatePerson(tx: Queryable, input: VaccinationInput[
         phone.raw,
         phone.status,
         idv.type === 'passport' ? null : nikRegionCode(idv.value),
+        normalizeName(input.name),
+        nameKey(input.name),
       ],
     );
     if (inserted.rowCount === 1) {

@@ -1,0 +1,59 @@
+/** Finding people (operations): search by NIK, phone or name. */
+import { Type } from 'typebox';
+import type { App, AppDeps } from '../deps.ts';
+import { allow } from '../auth.ts';
+import { searchPeople } from '../../records/search.ts';
+import { audit } from '../../access/audit.ts';
+import { ErrorSchema } from './schemas.ts';
+
+const PersonSummary = Type.Object(
+  {
+    id: Type.String(),
+    identifier: Type.Object({ type: Type.String(), value: Type.String(), country: Type.Optional(Type.String()) }),
+    name: Type.String(),
+    birthDate: Type.String(),
+    sex: Type.Union([Type.String(), Type.Null()]),
+    phone: Type.Union([Type.String(), Type.Null()]),
+    phoneStatus: Type.String(),
+    regionCode: Type.Union([Type.String(), Type.Null()]),
+    doses: Type.Integer(),
+    score: Type.Optional(Type.Number()),
+    masked: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+export function peopleRoutes(app: App, deps: AppDeps): void {
+  app.get(
+    '/api/v1/people',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Find people by NIK, phone (any writing) or name (typos and spelling variants), within your scope',
+        description:
+          'Name search folds Indonesian spelling variants (Muhammad/Muhamad/Mohammad, doubled letters, missing spaces) and ranks by trigram similarity. ' +
+          'NIK and phone are masked for district tokens, and for support unless reveal=true (audited).',
+        querystring: Type.Object(
+          {
+            nik: Type.Optional(Type.String()),
+            phone: Type.Optional(Type.String()),
+            name: Type.Optional(Type.String({ maxLength: 200 })),
+            birthDate: Type.Optional(Type.String()),
+            region: Type.Optional(Type.String()),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+            reveal: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ people: Type.Array(PersonSummary) }), '4xx': ErrorSchema },
+      },
+    },
+    async (req) => {
+      const who = allow(req, ['facility', 'district', 'support', 'admin']);
+      const people = await searchPeople(deps.db, who, req.query);
+      if (req.query.reveal && who.role === 'support')
+        await audit(deps.db, { actor: who.id, action: 'identifiers_revealed', detail: { query: { ...req.query }, results: people.map((p) => p.id) } });
+      return { people };
+    },
+  );
+}
