@@ -7,6 +7,7 @@
  * backends, never as JS Dates shifted by a time zone; `int8` comes back as a
  * number (counts and ids stay far below 2^53).
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { AppError } from '../domain/errors.ts';
@@ -36,6 +37,17 @@ const DATE_OID = 1082;
 const INT8_OID = 20;
 const parseDate = (v: string): string => v;
 const parseInt8 = (v: string): number => Number(v);
+
+const names = new Map<string, string>();
+/** A stable name per SQL text (pg prepares a named statement once per connection). */
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (name === undefined) {
+    name = 's' + createHash('sha1').update(sql).digest('base64url').slice(0, 20);
+    if (names.size < 10_000) names.set(sql, name);
+  }
+  return name;
+}
 
 /** Retry transactions that lost a race the database detected (40001, 40P01). */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -87,8 +99,14 @@ export function postgresDb(opts: PostgresOptions): Db {
   // a listener that would crash the process. The next query gets a fresh client.
   pool.on('error', () => {});
 
+  // Statements with parameters run as named prepared statements: each
+  // connection parses and plans a statement once instead of on every call
+  // (measured: parse + plan were half of PostgreSQL's CPU per recorded dose).
   const run = async <R extends Row>(q: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
-    const r = await q.query<R>(sql, params as unknown[] | undefined);
+    const r =
+      params && params.length > 0
+        ? await q.query<R>({ name: statementName(sql), text: sql, values: params as unknown[] })
+        : await q.query<R>(sql);
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   };
 
