@@ -12,12 +12,52 @@ export interface Config {
   dataDir: string;
   adminToken: string | undefined;
   smsGateway: 'sink' | 'kannel';
-  kannel: { url: string; user: string; password: string; sender: string } | undefined;
+  kannel: KannelConfig | undefined;
+  /** A second Kannel route, used from attempt `sms.fallbackAfter + 1` on. */
+  kannelFallback: KannelConfig | undefined;
+  sms: SmsConfig;
   runWorker: boolean;
+  worker: WorkerConfig;
   /** Days an issued EU DCC stays valid (CWT exp). */
   certificateValidityDays: number;
   dbPoolSize: number;
   logLevel: string;
+}
+
+export interface KannelConfig {
+  url: string;
+  user: string;
+  password: string;
+  sender: string;
+  /** Kannel smsc-id to force (`smsc=`); none: Kannel routes. */
+  smsc: string | undefined;
+}
+
+export interface SmsConfig {
+  /** Language of SMS to Indonesian numbers (others get English). */
+  language: 'id' | 'en';
+  /** Secret for signing delivery-report URLs; absent: generated once and kept in the database. */
+  reportSecret: string | undefined;
+  /** Attempts per message (first send included) before the person goes on the unreachable work list. */
+  maxAttempts: number;
+  /** Backoff between attempts: base·2^(n−1), capped, with jitter. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** No final report within this time: the attempt is `unknown` (counted) and retried. */
+  reportTimeoutMs: number;
+  /** Failed attempts on the primary route before the fallback route is used. */
+  fallbackAfter: number;
+  /** Give up on one sendsms request after this long. */
+  sendTimeoutMs: number;
+}
+
+export interface WorkerConfig {
+  batchSize: number;
+  concurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -69,12 +109,47 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const smsGateway = env.SMS_GATEWAY || 'sink';
   if (smsGateway !== 'sink' && smsGateway !== 'kannel') throw new ConfigError(`SMS_GATEWAY must be "sink" or "kannel", got "${smsGateway}"`);
   let kannel: Config['kannel'];
+  let kannelFallback: Config['kannelFallback'];
   if (smsGateway === 'kannel') {
     const kurl = url(env, 'KANNEL_URL');
     if (!kurl) throw new ConfigError('KANNEL_URL is required when SMS_GATEWAY=kannel');
     if (!env.KANNEL_USER || !env.KANNEL_PASSWORD) throw new ConfigError('KANNEL_USER and KANNEL_PASSWORD are required when SMS_GATEWAY=kannel');
-    kannel = { url: kurl, user: env.KANNEL_USER, password: env.KANNEL_PASSWORD, sender: env.SMS_SENDER || 'DOSIS' };
+    const sender = env.SMS_SENDER || 'DOSIS';
+    if (!/^[A-Za-z0-9 ]{1,11}$|^\+?\d{3,15}$/.test(sender)) throw new ConfigError(`SMS_SENDER must be 1–11 letters/digits or a phone number, got "${sender}"`);
+    kannel = { url: kurl, user: env.KANNEL_USER, password: env.KANNEL_PASSWORD, sender, smsc: env.KANNEL_SMSC || undefined };
+    const furl = url(env, 'KANNEL_FALLBACK_URL');
+    if (furl || env.KANNEL_FALLBACK_SMSC) {
+      kannelFallback = {
+        url: furl ?? kurl,
+        user: env.KANNEL_FALLBACK_USER || kannel.user,
+        password: env.KANNEL_FALLBACK_PASSWORD || kannel.password,
+        sender,
+        smsc: env.KANNEL_FALLBACK_SMSC || undefined,
+      };
+    }
   }
+  const language = env.SMS_LANGUAGE || 'id';
+  if (language !== 'id' && language !== 'en') throw new ConfigError(`SMS_LANGUAGE must be "id" or "en", got "${language}"`);
+  const reportSecret = env.SMS_REPORT_SECRET || undefined;
+  if (reportSecret !== undefined && reportSecret.length < 16) throw new ConfigError('SMS_REPORT_SECRET must be at least 16 characters');
+  const sms: SmsConfig = {
+    language,
+    reportSecret,
+    maxAttempts: int(env, 'SMS_MAX_ATTEMPTS', 4, 1, 20),
+    retryBaseMs: int(env, 'SMS_RETRY_BASE_MS', 60_000, 1, 86_400_000),
+    retryMaxMs: int(env, 'SMS_RETRY_MAX_MS', 3_600_000, 1, 7 * 86_400_000),
+    reportTimeoutMs: int(env, 'SMS_REPORT_TIMEOUT_SECONDS', 7200, 1, 30 * 86_400) * 1000,
+    fallbackAfter: int(env, 'SMS_FALLBACK_AFTER', 2, 0, 20),
+    sendTimeoutMs: int(env, 'SMS_SEND_TIMEOUT_MS', 10_000, 100, 120_000),
+  };
+  const worker: WorkerConfig = {
+    batchSize: int(env, 'DOSIS_WORKER_BATCH', 25, 1, 500),
+    concurrency: int(env, 'DOSIS_WORKER_CONCURRENCY', 64, 1, 1000),
+    leaseMs: int(env, 'DOSIS_JOB_LEASE_SECONDS', 60, 1, 86_400) * 1000,
+    pollMs: int(env, 'DOSIS_WORKER_POLL_MS', 100, 10, 60_000),
+    retryBaseMs: int(env, 'DOSIS_JOB_RETRY_BASE_MS', 1000, 1, 3_600_000),
+    retryMaxMs: int(env, 'DOSIS_JOB_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
+  };
   const adminToken = env.DOSIS_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 24) throw new ConfigError('DOSIS_ADMIN_TOKEN must be at least 24 characters');
   return {
@@ -86,7 +161,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     smsGateway,
     kannel,
+    kannelFallback,
+    sms,
     runWorker: bool(env, 'DOSIS_WORKER', databaseUrl === undefined),
+    worker,
     certificateValidityDays: int(env, 'DOSIS_CERT_VALIDITY_DAYS', 365, 1, 3650),
     dbPoolSize: int(env, 'DOSIS_DB_POOL', 16, 1, 200),
     logLevel: env.LOG_LEVEL || 'info',

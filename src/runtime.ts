@@ -13,6 +13,10 @@ import { ensureSigningKey, Issuer } from './certificates/issuer.ts';
 import { buildApp } from './http/app.ts';
 import type { App, AppDeps } from './http/deps.ts';
 import { Metrics } from './http/metrics.ts';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createNotify, type SinkMessage } from './notify/service.ts';
+import type { Worker } from './notify/outbox.ts';
 
 export interface Runtime {
   db: Db;
@@ -20,6 +24,8 @@ export interface Runtime {
   deps: AppDeps;
   /** A freshly generated first administrator token, to print once; null otherwise. */
   firstAdminToken: string | null;
+  /** The outbox worker running in this process (DOSIS_WORKER), if any. */
+  worker: Worker | null;
   close(): Promise<void>;
 }
 
@@ -31,36 +37,48 @@ export async function prepare(db: Db, config: Pick<Config, 'adminToken' | 'certi
   return { firstAdminToken };
 }
 
-/** Builds the app over an open database. */
-export async function buildRuntime(db: Db, config: Config, logger: boolean | object = false): Promise<Runtime> {
+/** Builds the app over an open database; with `worker`, an outbox worker runs in this process too. */
+export async function buildRuntime(db: Db, config: Config, logger: boolean | object = false, opts: { worker?: boolean } = {}): Promise<Runtime> {
   const { firstAdminToken } = await prepare(db, config);
   const issuer = await new Issuer(db, config.certificateValidityDays).ready();
-  const deps: AppDeps = {
-    db,
-    issuer,
-    auth: new TokenAuthenticator(db),
-    linkSecret: await loadLinkSecret(db),
-    config,
-    metrics: new Metrics(),
-  };
+  const metrics = new Metrics();
+  const linkSecret = await loadLinkSecret(db);
+  let onSink = (_m: SinkMessage): void => {};
+  const notify = await createNotify(db, config, linkSecret, {
+    onSinkMessage: (m) => onSink(m),
+    count: (name, labels) => metrics.inc(name, labels),
+  });
+  const deps: AppDeps = { db, issuer, auth: new TokenAuthenticator(db), linkSecret, config, metrics, notify };
   const app = await buildApp(deps, { logger });
+  onSink = (m) => sinkToConsole(config, app, m);
+  const worker = opts.worker ? notify.worker({ onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start() : null;
   return {
     db,
     app,
     deps,
     firstAdminToken,
+    worker,
     async close() {
+      await worker?.stop();
       await app.close();
       await db.close();
     },
   };
 }
 
+/** The sink's messages on the console, and (embedded PGlite) in DOSIS_DATA_DIR/sms-sink.log for `dosis sms tail` while serve holds the data directory. */
+function sinkToConsole(config: Config, app: Runtime['app'], m: SinkMessage): void {
+  app.log.info({ to: m.to, text: m.text }, 'SMS (sink)');
+  if (config.databaseUrl) return;
+  mkdirSync(config.dataDir, { recursive: true });
+  appendFileSync(join(config.dataDir, 'sms-sink.log'), JSON.stringify({ at: m.at.toISOString(), to: m.to, text: m.text }) + '\n');
+}
+
 /** Opens the configured database and builds the app. */
 export async function startRuntime(config: Config, logger: boolean | object = false): Promise<Runtime> {
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
   try {
-    return await buildRuntime(db, config, logger);
+    return await buildRuntime(db, config, logger, { worker: config.runWorker });
   } catch (e) {
     await db.close();
     throw e;

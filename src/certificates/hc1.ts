@@ -1,8 +1,12 @@
 /**
- * HC1: the EU DCC QR payload. Encoding is
+ * HC1: the EU DCC QR payload, on the server. Encoding is
  *   hcert JSON → CWT claims (CBOR) → COSE_Sign1 (ES256) → zlib → Base45 → "HC1:"
  * and decoding walks the same steps back, one at a time, so that a caller
  * (the verifier, the conformance test) can see which step failed.
+ *
+ * The steps, reason codes and checks are browser-safe and shared with the
+ * verifier page (hc1-core.ts, re-exported here); this file adds what uses
+ * Node: signing, zlib, and signature checks with node:crypto.
  *
  * Verification failures are results with a reason code, never exceptions:
  * a damaged or forged QR code is an expected input of a verifier.
@@ -10,101 +14,56 @@
 
 import { deflateSync, inflateSync } from 'node:zlib';
 import type { KeyObject } from 'node:crypto';
-import type { Text } from '../domain/errors.ts';
-import { base45Decode, base45Encode } from './base45.ts';
-import { cborToJson, decodeCbor, encodeCbor, type Json } from './cbor.ts';
-import { coseKid, decodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
-import { certificateType, type HcertPayload } from './dcc.ts';
-import { validateHcert, type SchemaIssue } from './dcc-schema.ts';
-import { keyUsageAllows, signersForKid, type Signer, type TrustedKey } from './trust.ts';
+import { base45Encode } from './base45.ts';
+import { encodeCbor } from './cbor.ts';
+import { coseKid, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
+import type { HcertPayload } from './dcc.ts';
+import {
+  CLAIM_EXP,
+  CLAIM_HCERT,
+  CLAIM_IAT,
+  CLAIM_ISS,
+  HC1_PREFIX,
+  HCERT_EU_DCC_V1,
+  Hc1StepError,
+  MAX_INFLATED_BYTES,
+  decodeFailure,
+  decodeFromCose,
+  decodeUntilInflate,
+  judgeHc1,
+  type Hc1Decoded,
+  type Hc1Parts,
+  type Hc1Verification,
+  type SignatureOutcome,
+  type VerifyOptions,
+} from './hc1-core.ts';
+import { signersForKid, type Signer, type TrustedKey } from './trust.ts';
 
+export {
+  HC1_PREFIX,
+  REASON_MESSAGES,
+  STEP_REASON,
+  Hc1StepError,
+  checkTimes,
+  claimsStep,
+  coseStep,
+  decodeBase45Step,
+  hcertStep,
+  judgeHc1,
+  unprefixHc1,
+} from './hc1-core.ts';
+export type {
+  CwtClaims,
+  Hc1Decoded,
+  Hc1Parts,
+  Hc1Step,
+  Hc1Verification,
+  ReasonCode,
+  SignatureOutcome,
+  VerificationFacts,
+  VerifyOptions,
+} from './hc1-core.ts';
 export type { TrustedKey } from './trust.ts';
-
-/** The context identifier of this encoding (EU DCC spec: "HC1:"; HC2 would be an incompatible successor). */
-export const HC1_PREFIX = 'HC1:';
-
-/** CWT claim keys (RFC 8392) and the hcert claim (EU DCC). */
-const CLAIM_ISS = 1;
-const CLAIM_EXP = 4;
-const CLAIM_IAT = 6;
-const CLAIM_HCERT = -260;
-const HCERT_EU_DCC_V1 = 1;
-
-/** A QR payload larger than this after inflating is not a DCC (real ones are < 2 KiB): refuse zip bombs. */
-const MAX_INFLATED_BYTES = 64 * 1024;
-
-/** Clock skew allowed between issuer and verifier for the issue time. */
-const DEFAULT_SKEW_SECONDS = 300;
-
-// ---------------------------------------------------------------- reasons
-
-/** Why a certificate is valid or not: one code per failure, in the order they are checked. */
-export type ReasonCode =
-  | 'ok'
-  | 'bad_prefix'
-  | 'bad_base45'
-  | 'bad_compression'
-  | 'bad_cose'
-  | 'bad_cbor'
-  | 'unknown_kid'
-  | 'bad_signature'
-  | 'key_not_valid_at_issue'
-  | 'bad_schema'
-  | 'wrong_key_usage'
-  | 'revoked'
-  | 'not_yet_valid'
-  | 'expired';
-
-/** What each reason tells a person checking a certificate, in English and Indonesian. */
-export const REASON_MESSAGES: Readonly<Record<ReasonCode, Text>> = {
-  ok: { en: 'Valid certificate', id: 'Sertifikat valid' },
-  bad_prefix: {
-    en: 'This is not an EU Digital COVID Certificate (the code does not start with HC1:)',
-    id: 'Ini bukan Sertifikat COVID Digital UE (kode tidak diawali HC1:)',
-  },
-  bad_base45: {
-    en: 'The QR code content is damaged (invalid Base45 text)',
-    id: 'Isi kode QR rusak (teks Base45 tidak valid)',
-  },
-  bad_compression: {
-    en: 'The QR code content is damaged (it cannot be decompressed)',
-    id: 'Isi kode QR rusak (tidak dapat didekompresi)',
-  },
-  bad_cose: {
-    en: 'The signed envelope of the certificate is malformed',
-    id: 'Amplop bertanda tangan pada sertifikat tidak valid',
-  },
-  bad_cbor: {
-    en: 'The data inside the certificate is malformed',
-    id: 'Data di dalam sertifikat tidak valid',
-  },
-  unknown_kid: {
-    en: 'The certificate was signed with a key that is not in the trust list',
-    id: 'Sertifikat ditandatangani dengan kunci yang tidak ada dalam daftar kunci tepercaya',
-  },
-  bad_signature: {
-    en: 'The signature is invalid: the certificate was altered or not issued with this key',
-    id: 'Tanda tangan tidak valid: sertifikat telah diubah atau tidak diterbitkan dengan kunci ini',
-  },
-  key_not_valid_at_issue: {
-    en: "The signing key's certificate does not cover this certificate's issue time and validity period",
-    id: 'Sertifikat kunci penanda tangan tidak mencakup waktu terbit dan masa berlaku sertifikat ini',
-  },
-  bad_schema: {
-    en: 'The certificate content does not follow the EU DCC schema',
-    id: 'Isi sertifikat tidak sesuai dengan skema EU DCC',
-  },
-  wrong_key_usage: {
-    en: 'The signing key is not allowed to sign this type of certificate',
-    id: 'Kunci penanda tangan tidak diizinkan menandatangani jenis sertifikat ini',
-  },
-  revoked: { en: 'The certificate has been revoked', id: 'Sertifikat telah dicabut' },
-  not_yet_valid: {
-    en: 'The certificate is not valid yet: its issue time is in the future',
-    id: 'Sertifikat belum berlaku: waktu terbitnya ada di masa depan',
-  },
-  expired: { en: 'The certificate has expired', id: 'Sertifikat sudah kedaluwarsa' },
-};
 
 // ---------------------------------------------------------------- encode
 
@@ -153,69 +112,6 @@ function withoutUndefined(value: unknown): unknown {
 
 // ---------------------------------------------------------------- decode, step by step
 
-/** The decoding steps, in order. */
-export type Hc1Step = 'unprefix' | 'base45' | 'inflate' | 'cose' | 'claims' | 'hcert';
-
-/** The reason code when a step fails. */
-export const STEP_REASON: Readonly<Record<Hc1Step, Exclude<ReasonCode, 'ok'>>> = {
-  unprefix: 'bad_prefix',
-  base45: 'bad_base45',
-  inflate: 'bad_compression',
-  cose: 'bad_cose',
-  claims: 'bad_cbor',
-  hcert: 'bad_cbor',
-};
-
-/** The CWT claims of an HC1, with the hcert still as decoded CBOR. */
-export interface CwtClaims {
-  iss: string | undefined;
-  /** NumericDate seconds, undefined when absent. */
-  iat: number | undefined;
-  exp: number | undefined;
-  /** The hcert (claim -260, key 1), as decoded CBOR. */
-  hcertCbor: unknown;
-}
-
-/** What each step produced. */
-export interface Hc1Parts {
-  base45: string;
-  compressed: Uint8Array;
-  coseBytes: Uint8Array;
-  cose: CoseSign1;
-  claims: CwtClaims;
-  /** The hcert payload as JSON (not yet schema-checked). */
-  hcert: Json;
-}
-
-export type Hc1Decoded =
-  | ({ ok: true } & Hc1Parts)
-  | { ok: false; failedAt: Hc1Step; reason: Exclude<ReasonCode, 'ok'>; error: string; parts: Partial<Hc1Parts> };
-
-/** A step's failure. */
-export class Hc1StepError extends Error {
-  readonly step: Hc1Step;
-  constructor(step: Hc1Step, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'Hc1StepError';
-    this.step = step;
-  }
-}
-
-/** Step 1: strip the "HC1:" context identifier. Throws Hc1StepError. */
-export function unprefixHc1(text: string): string {
-  if (!text.startsWith(HC1_PREFIX)) throw new Hc1StepError('unprefix', `does not start with ${HC1_PREFIX}`);
-  return text.slice(HC1_PREFIX.length);
-}
-
-/** Step 2: Base45 → compressed bytes (strict RFC 9285). Throws Hc1StepError. */
-export function decodeBase45Step(base45: string): Uint8Array {
-  try {
-    return base45Decode(base45);
-  } catch (e) {
-    throw new Hc1StepError('base45', (e as Error).message, { cause: e });
-  }
-}
-
 /**
  * Step 3: zlib (RFC 1950) → COSE bytes. Uncompressed data is refused: the EU
  * DCC spec says the CWT SHALL be compressed, and the corpus tests exactly that.
@@ -229,72 +125,21 @@ export function inflateStep(compressed: Uint8Array): Uint8Array {
   }
 }
 
-/** Step 4: COSE_Sign1 structure. Throws Hc1StepError. */
-export function coseStep(coseBytes: Uint8Array): CoseSign1 {
-  try {
-    return decodeCoseSign1(coseBytes);
-  } catch (e) {
-    throw new Hc1StepError('cose', (e as Error).message, { cause: e });
-  }
-}
-
-/** Step 5: the COSE payload as CWT claims; the hcert claim must be there. Throws Hc1StepError. */
-export function claimsStep(payload: Uint8Array): CwtClaims {
-  let map: unknown;
-  try {
-    map = decodeCbor(payload);
-  } catch (e) {
-    throw new Hc1StepError('claims', `payload is not CBOR: ${(e as Error).message}`, { cause: e });
-  }
-  if (!(map instanceof Map)) throw new Hc1StepError('claims', 'CWT claims must be a map');
-  const claims = map as Map<unknown, unknown>;
-  const iss = claims.get(CLAIM_ISS);
-  if (iss !== undefined && typeof iss !== 'string') throw new Hc1StepError('claims', 'iss must be text');
-  const iat = numericDate(claims.get(CLAIM_IAT), 'iat');
-  const exp = numericDate(claims.get(CLAIM_EXP), 'exp');
-  const hcert = claims.get(CLAIM_HCERT);
-  if (!(hcert instanceof Map) || !hcert.has(HCERT_EU_DCC_V1)) {
-    throw new Hc1StepError('claims', 'claim -260 (hcert) with key 1 is missing');
-  }
-  return { iss, iat, exp, hcertCbor: (hcert as Map<unknown, unknown>).get(HCERT_EU_DCC_V1) };
-}
-
-function numericDate(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'bigint') v = Number(v);
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Hc1StepError('claims', `${name} must be a NumericDate`);
-  return v;
-}
-
-/** Step 6: the hcert as JSON. Throws Hc1StepError. */
-export function hcertStep(claims: CwtClaims): Json {
-  try {
-    return cborToJson(claims.hcertCbor);
-  } catch (e) {
-    throw new Hc1StepError('hcert', (e as Error).message, { cause: e });
-  }
-}
-
 /** Decode an HC1 string through every step; on failure, says which step failed and keeps what the earlier ones produced. */
 export function decodeHc1(text: string): Hc1Decoded {
   const parts: Partial<Hc1Parts> = {};
   try {
-    parts.base45 = unprefixHc1(text);
-    parts.compressed = decodeBase45Step(parts.base45);
-    parts.coseBytes = inflateStep(parts.compressed);
-    parts.cose = coseStep(parts.coseBytes);
-    parts.claims = claimsStep(parts.cose.payload);
-    parts.hcert = hcertStep(parts.claims);
-    return { ok: true, ...(parts as Hc1Parts) };
+    const coseBytes = inflateStep(decodeUntilInflate(text, parts));
+    return decodeFromCose(Object.assign(parts, { coseBytes }));
   } catch (e) {
-    if (!(e instanceof Hc1StepError)) throw e;
-    return { ok: false, failedAt: e.step, reason: STEP_REASON[e.step], error: e.message, parts };
+    return decodeFailure(e, parts);
   }
 }
 
 // ---------------------------------------------------------------- verification checks
 
-export type SignatureCheck = { ok: true; signer: Signer } | { ok: false; reason: 'unknown_kid' | 'bad_signature' };
+/** The signature check with the server's signers (node:crypto keys). */
+export type SignatureCheck = SignatureOutcome<Signer>;
 
 /** Find the signer by kid and check the signature with each candidate (kids can collide). */
 export function checkSignature(cose: CoseSign1, trustList: readonly TrustedKey[]): SignatureCheck {
@@ -307,102 +152,16 @@ export function checkSignature(cose: CoseSign1, trustList: readonly TrustedKey[]
   return { ok: false, reason: 'bad_signature' };
 }
 
-/**
- * The time checks, in seconds since the epoch. EU DCC spec (CWT claims): iat
- * "MUST not predate the validity period of the DSC", exp "MUST not exceed the
- * validity period of the DSC"; a verifier rejects after exp. A DSC that has
- * expired since the certificate was issued does not matter: old certificates
- * keep verifying while their key stays in the trust list.
- */
-export function checkTimes(t: {
-  iat: number;
-  exp: number;
-  now: number;
-  signerNotBefore: number;
-  signerNotAfter: number;
-  skewSeconds?: number;
-}): 'ok' | 'key_not_valid_at_issue' | 'not_yet_valid' | 'expired' {
-  if (t.iat < t.signerNotBefore || t.iat > t.signerNotAfter || t.exp > t.signerNotAfter) return 'key_not_valid_at_issue';
-  if (t.iat > t.now + (t.skewSeconds ?? DEFAULT_SKEW_SECONDS)) return 'not_yet_valid';
-  if (t.now > t.exp) return 'expired';
-  return 'ok';
-}
-
 // ---------------------------------------------------------------- verify
-
-export interface VerifyOptions {
-  trustList: readonly TrustedKey[];
-  now: Date;
-  /** True when the certificate with this UVCI has been revoked. */
-  isRevoked?: (uvci: string) => boolean;
-  /** Allowed clock skew for the issue time; default 300 s. */
-  skewSeconds?: number;
-}
-
-interface VerificationFacts {
-  /** base64 kid from the COSE header, once the envelope could be read. */
-  kid?: string;
-  /** The following are only given once the signature has been verified: unauthenticated data is never shown. */
-  payload?: HcertPayload;
-  issuedAt?: Date;
-  expiresAt?: Date;
-  issuer?: string;
-  /** Schema violations, for reason bad_schema. */
-  schemaIssues?: SchemaIssue[];
-}
-
-export type Hc1Verification =
-  | ({ valid: true; reason: 'ok'; message: Text; payload: HcertPayload } & VerificationFacts)
-  | ({ valid: false; reason: Exclude<ReasonCode, 'ok'>; message: Text } & VerificationFacts);
 
 /**
  * Verify an HC1 string: decode every step, find the signer by kid, check the
- * signature with the algorithm of the signer's key, that the signer's
- * certificate covers iat and exp, the schema, that the signer may sign this
- * type of certificate, revocation, then the validity at `now`.
+ * signature with the algorithm of the signer's key, then judge the rest
+ * (hc1-core.ts judgeHc1): that the signer's certificate covers iat and exp,
+ * the schema, that the signer may sign this type of certificate, revocation,
+ * then the validity at `now`.
  */
 export function verifyHc1(text: string, opts: VerifyOptions): Hc1Verification {
   const decoded = decodeHc1(text);
-  const kid = decoded.ok ? coseKid(decoded.cose) : decoded.parts.cose && coseKid(decoded.parts.cose);
-  const facts: VerificationFacts = kid ? { kid: Buffer.from(kid).toString('base64') } : {};
-  const fail = (reason: Exclude<ReasonCode, 'ok'>, more: VerificationFacts = {}): Hc1Verification => ({
-    valid: false,
-    reason,
-    message: REASON_MESSAGES[reason],
-    ...facts,
-    ...more,
-  });
-  if (!decoded.ok) return fail(decoded.reason);
-
-  const signature = checkSignature(decoded.cose, opts.trustList);
-  if (!signature.ok) return fail(signature.reason);
-
-  const { iat, exp, iss } = decoded.claims;
-  if (iat === undefined || exp === undefined) return fail('bad_cbor');
-  const schema = validateHcert(decoded.hcert);
-  const known: VerificationFacts = {
-    issuedAt: new Date(iat * 1000),
-    expiresAt: new Date(exp * 1000),
-    ...(iss === undefined ? {} : { issuer: iss }),
-    ...(schema.valid ? { payload: schema.payload } : {}),
-  };
-  const times = checkTimes({
-    iat,
-    exp,
-    now: opts.now.getTime() / 1000,
-    signerNotBefore: signature.signer.notBefore.getTime() / 1000,
-    signerNotAfter: signature.signer.notAfter.getTime() / 1000,
-    ...(opts.skewSeconds === undefined ? {} : { skewSeconds: opts.skewSeconds }),
-  });
-  if (times === 'key_not_valid_at_issue') return fail(times, known);
-  if (!schema.valid) return fail('bad_schema', { ...known, schemaIssues: schema.issues });
-
-  const payload = schema.payload;
-  const type = certificateType(payload);
-  if (type === undefined || !keyUsageAllows(signature.signer.extendedKeyUsage, type)) return fail('wrong_key_usage', known);
-
-  const entry = type === 'v' ? payload.v?.[0] : type === 't' ? payload.t?.[0] : payload.r?.[0];
-  if (entry && opts.isRevoked?.(entry.ci)) return fail('revoked', known);
-  if (times !== 'ok') return fail(times, known);
-  return { valid: true, reason: 'ok', message: REASON_MESSAGES.ok, ...facts, ...known, payload };
+  return judgeHc1(decoded, decoded.ok ? checkSignature(decoded.cose, opts.trustList) : undefined, opts);
 }

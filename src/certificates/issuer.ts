@@ -168,7 +168,8 @@ export class Issuer {
   static readonly RELOAD_MS = 30_000;
   private active: ActiveKey | undefined;
   private readonly db: Db;
-  private readonly validityDays: number;
+  /** Days a certificate stays valid (capped by the key's own validity). */
+  readonly validityDays: number;
 
   constructor(db: Db, validityDays: number) {
     this.db = db;

@@ -10,6 +10,8 @@ import { migrate } from '../db/migrate.ts';
 import { rotateSigningKey } from '../certificates/issuer.ts';
 import { verifyCertificate } from '../certificates/verify.ts';
 import { prepare, startRuntime } from '../runtime.ts';
+import { NOTIFY_HELP, notifyCommand, UsageError } from '../notify/cli.ts';
+import { IMPORT_HELP, importCommand } from '../records/import/cli.ts';
 
 const USAGE = `dosis — vaccination records with signed certificates
 
@@ -17,6 +19,10 @@ Usage: dosis <command> [options]
 
 Commands:
   serve            run the HTTP server (and, with PGlite, the SMS worker)
+  worker           run the outbox worker (SMS) as its own process
+  sms tail|stats   the local sink's messages; SMS counts by status
+  jobs stats|dead|replay   outbox jobs; replay dead ones
+  import FILE      record a CSV or XLSX file of doses (--facility CODE)
   migrate          apply database migrations and exit
   keys rotate      add a new signing key; the old one stays trusted
   verify <HC1:…>   verify a certificate against this database's trust list
@@ -33,6 +39,8 @@ administrator token is printed once (or preset it with DOSIS_ADMIN_TOKEN).`,
   migrate: `dosis migrate — apply the database migrations and exit (safe to run from several processes at once)`,
   keys: `dosis keys rotate — generate a new document-signer key and certificate; the current
 key stops signing but stays in the trust list, so certificates it signed keep verifying.`,
+  ...NOTIFY_HELP,
+  ...IMPORT_HELP,
   verify: `dosis verify <HC1:…> — decode and verify a certificate against this database's trust list.
 Prints the result as JSON; exits 0 when valid, 1 when not.
 Options: --now <ISO time>  check validity at that time instead of now`,
@@ -80,6 +88,28 @@ export async function main(argv: string[]): Promise<number> {
   if (!(command in HELP)) {
     console.error(`Unknown command "${command}".\n\n${USAGE}`);
     return 2;
+  }
+  if (command === 'worker' || command === 'sms' || command === 'jobs') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(HELP[command]);
+      return 0;
+    }
+    loadDotEnv();
+    try {
+      return await notifyCommand(command, rest, parseConfig());
+    } catch (e) {
+      if (!(e instanceof UsageError) && !(e instanceof TypeError && 'code' in e)) throw e;
+      console.error(e.message);
+      return 2;
+    }
+  }
+  if (command === 'import') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(HELP[command]);
+      return 0;
+    }
+    loadDotEnv();
+    return importCommand(rest, parseConfig());
   }
   const { values, positionals } = parseArgs({ args: rest, options: { help: { type: 'boolean', short: 'h' }, now: { type: 'string' } }, allowPositionals: true });
   if (values.help) {

@@ -12,7 +12,15 @@ import { adminRoutes } from './routes/admin.ts';
 import { vaccinationRoutes } from './routes/vaccinations.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { healthRoutes } from './routes/health.ts';
+import { healthCardRoutes } from './routes/health-cards.ts';
+import { revocationRoutes } from './routes/revocation.ts';
+import { fhirRoutes } from './routes/fhir.ts';
+import { publicRoutes } from './routes/public.ts';
+import { pageRoutes } from './routes/pages.ts';
+import { smsRoutes } from './routes/sms.ts';
 import { peopleRoutes } from './routes/people.ts';
+import { caseRoutes } from './routes/cases.ts';
+import { importRoutes } from './routes/imports.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -52,7 +60,15 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   adminRoutes(app, deps);
   vaccinationRoutes(app, deps);
   certificateRoutes(app, deps);
+  healthCardRoutes(app, deps);
+  revocationRoutes(app, deps);
+  fhirRoutes(app, deps);
+  publicRoutes(app, deps);
+  pageRoutes(app, deps);
+  smsRoutes(app, deps);
   peopleRoutes(app, deps);
+  caseRoutes(app, deps);
+  importRoutes(app, deps);
   await app.ready();
   return app;
 }

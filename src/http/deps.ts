@@ -7,6 +7,7 @@ import type { Issuer } from '../certificates/issuer.ts';
 import type { TokenAuthenticator } from '../access/tokens.ts';
 import type { Config } from '../config.ts';
 import type { Metrics } from './metrics.ts';
+import type { NotifyService } from '../notify/service.ts';
 
 export interface AppDeps {
   db: Db;
@@ -15,6 +16,8 @@ export interface AppDeps {
   linkSecret: Buffer;
   config: Pick<Config, 'publicUrl' | 'smsGateway'>;
   metrics: Metrics;
+  /** SMS: delivery reports, the sink, counts. */
+  notify: NotifyService;
   /** The clock; tests may fix it. */
   now?: () => Date;
 }

@@ -51,9 +51,6 @@ interface Row extends Record<string, unknown> {
   score: number | null;
 }
 
-/** Name similarity needed to count as a match (pg_trgm similarity, 0–1). */
-const NAME_THRESHOLD = 0.35;
-
 export function toSummary(r: Row, reveal: boolean): PersonSummary {
   const id = r.id_type === 'passport' ? { type: r.id_type, value: r.id_value, country: r.id_country ?? '' } : { type: r.id_type, value: r.id_value };
   return {
@@ -101,9 +98,10 @@ export async function searchPeople(db: Queryable, who: Principal, q: SearchQuery
     else {
       const k = add(key);
       const n = add(norm);
-      score = `greatest(similarity(p.name_key, ${k}), similarity(p.name_norm, ${n}))`;
-      where.push(`(p.name_key % ${k} OR p.name_norm % ${n}) AND ${score} >= ${NAME_THRESHOLD}`);
-      order = `${score} DESC, p.name`;
+      // Nearest keys first from the GiST index; ties broken by the plain normalised name.
+      score = `(1 - (p.name_key <-> ${k}))`;
+      where.push(`p.name_key % ${k}`);
+      order = `p.name_key <-> ${k}, similarity(p.name_norm, ${n}) DESC, p.name`;
     }
   }
   if (q.birthDate !== undefined) {

@@ -8,5 +8,6 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 ALTER TABLE people ADD COLUMN name_norm text;
 ALTER TABLE people ADD COLUMN name_key text;
 
-CREATE INDEX people_name_key_trgm ON people USING gin (name_key public.gin_trgm_ops);
-CREATE INDEX people_name_norm_trgm ON people USING gin (name_norm public.gin_trgm_ops);
+-- GiST, not GIN: it serves `ORDER BY name_key <-> $1 LIMIT n` (nearest first)
+-- straight from the index, so a common name does not scan every candidate.
+CREATE INDEX people_name_key_trgm ON people USING gist (name_key public.gist_trgm_ops);

@@ -12,8 +12,10 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
     {
       schema: {
         tags: ['certificates'],
-        summary: 'Verify a certificate QR text (HC1:…)',
-        description: 'An invalid certificate is a 200 with valid: false and a reason code, not an error.',
+        summary: 'Verify a certificate QR text (HC1:… or a SMART Health Card shc:/…)',
+        description:
+          'An invalid certificate is a 200 with valid: false and a reason code, not an error. ' +
+          'Revocations (voided dose, superseded record, recalled lot) are those of the published revocation list (GET /api/v1/revocation-list).',
         body: Type.Object({ qr: Type.String({ minLength: 1, maxLength: 10_000 }) }, { additionalProperties: false }),
         response: {
           200: Type.Object(
@@ -25,6 +27,9 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
               issuedAt: Type.Optional(Type.String()),
               expiresAt: Type.Optional(Type.String()),
               payload: Type.Optional(Type.Object({}, { additionalProperties: true })),
+              format: Type.Optional(Type.Union([Type.Literal('eu-dcc'), Type.Literal('smart-health-card')])),
+              revocation: Type.Optional(Type.Object({}, { additionalProperties: true })),
+              issues: Type.Optional(Type.Array(Type.Object({ code: Type.String(), severity: Type.String(), message: Type.String() }))),
             },
             { additionalProperties: false },
           ),
@@ -33,7 +38,7 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const r = await verifyCertificate(deps.db, req.body.qr, (deps.now ?? (() => new Date()))());
+      const r = await verifyCertificate(deps.db, req.body.qr, (deps.now ?? (() => new Date()))(), { publicUrl: deps.config.publicUrl });
       return {
         valid: r.valid,
         reason: r.reason,
@@ -42,6 +47,9 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
         ...(r.issuedAt ? { issuedAt: r.issuedAt.toISOString() } : {}),
         ...(r.expiresAt ? { expiresAt: r.expiresAt.toISOString() } : {}),
         ...(r.payload ? { payload: r.payload as unknown as Record<string, unknown> } : {}),
+        format: r.format,
+        ...(r.format === 'eu-dcc' && r.revocation ? { revocation: { ...r.revocation, revokedAt: r.revocation.revokedAt.toISOString() } } : {}),
+        ...(r.format === 'smart-health-card' ? { issues: r.issues } : {}),
       };
     },
   );

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { searchPeople } from '../../records/search.ts';
+import { personTimeline } from '../../records/timeline.ts';
 import { audit } from '../../access/audit.ts';
 import { ErrorSchema } from './schemas.ts';
 
@@ -54,6 +55,34 @@ export function peopleRoutes(app: App, deps: AppDeps): void {
       if (req.query.reveal && who.role === 'support')
         await audit(deps.db, { actor: who.id, action: 'identifiers_revealed', detail: { query: { ...req.query }, results: people.map((p) => p.id) } });
       return { people };
+    },
+  );
+
+  app.get(
+    '/api/v1/people/:id/timeline',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: "A person's whole history: doses, certificates, every SMS with gateway answers and delivery reports, phone changes, cases, merges",
+        description: 'Also `doses`: each dose\'s state in words (recorded, certificate issued, SMS queued/sent/delivered/failed/held and why).',
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        querystring: Type.Object({ reveal: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            person: Type.Object({}, { additionalProperties: true }),
+            doses: Type.Array(Type.Object({}, { additionalProperties: true })),
+            events: Type.Array(Type.Object({ at: Type.String(), type: Type.String(), actor: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: true })),
+          }),
+          '4xx': ErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const who = allow(req, ['district', 'support', 'admin']);
+      const reveal = req.query.reveal === true;
+      const t = await personTimeline(deps.db, who, req.params.id, reveal);
+      if (reveal && who.role === 'support') await audit(deps.db, { actor: who.id, action: 'identifiers_revealed', personId: req.params.id, detail: { view: 'timeline' } });
+      return t;
     },
   );
 }

@@ -1,0 +1,180 @@
+/**
+ * `npm run bench -- pages`: what a person's SMS link costs the server — the
+ * certificate page's HTML (/c/<token>), the JSON behind it
+ * (GET /api/v1/public/links/{token}) and the PDF
+ * (GET /api/v1/public/certificates/{id}/pdf) — in requests per second and
+ * latency percentiles, on PGlite and PostgreSQL. Target (issue 6): each at
+ * ≥ 1,000 requests/s with p99 < 50 ms (DIVOC published 418 JSON fetches/s
+ * and 250 PDFs/s).
+ *
+ * Set-up:
+ * - the server is a real `dosis serve` subprocess (DOSIS_WORKER=false,
+ *   LOG_LEVEL=warn), the load generator (autocannon, keep-alive connections)
+ *   runs in this process: both share this machine's cores;
+ * - `--people` people with two doses each are recorded first; every request
+ *   uses another person's link (round robin), so the JSON is a database
+ *   query each time, not a cached answer;
+ * - PDFs are first fetched once each (that renders them: the render time is
+ *   printed), then measured as people fetch them again: from the cache.
+ */
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
+import { createScratchDatabase, facilityToken, keepAliveAgent, request, startServer, type DosisServer } from '../test/helpers/server.ts';
+import { ensureWebBuild } from '../scripts/build-web.ts';
+
+const HELP = `npm run bench -- pages [options]
+
+  --backend pglite|postgres|both   which database (default both; PostgreSQL at TEST_DATABASE_URL)
+  --people N                       people recorded, two doses each (default 300)
+  --duration S                     seconds per measurement (default 10)
+  --connections N                  concurrent keep-alive connections (default 16)`;
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'both' },
+    people: { type: 'string', default: '300' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '16' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const PEOPLE = Number(values.people);
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const ADMIN = 'dos_bench_admin_token_0123456789abcdef';
+const TARGET_RPS = 1000;
+const TARGET_P99_MS = 50;
+
+interface Link {
+  token: string;
+  certificateIds: string[];
+}
+
+async function seed(server: DosisServer): Promise<Link[]> {
+  const token = await facilityToken(server.url, ADMIN, 'PKM-BENCH');
+  const agent = keepAliveAgent(8);
+  const people = new PeopleGenerator();
+  const links: Link[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < PEOPLE) {
+      next++;
+      const p = people.next();
+      const ids: string[] = [];
+      let link = '';
+      for (const [doseNumber, date] of [
+        [1, '2021-06-10'],
+        [2, '2021-07-08'],
+      ] as const) {
+        const body = doseRequest(p, { doseNumber, date });
+        const r = await request(server.url, 'POST', '/api/v1/vaccinations', body, { authorization: `Bearer ${token}` }, { agent });
+        if (r.status !== 201) throw new Error(`recording a dose: ${r.status} ${r.text}`);
+        ids.push(r.body.certificate.id as string);
+        link = new URL(r.body.certificate.link as string).pathname.replace('/c/', '');
+      }
+      links.push({ token: link, certificateIds: ids });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  agent.destroy();
+  return links;
+}
+
+interface Figures {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function measure(server: DosisServer, name: string, paths: string[]): Promise<Figures> {
+  let i = 0;
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }],
+  });
+  return {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function run(backend: 'pglite' | 'postgres'): Promise<Figures[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dosis-bench-pages-'));
+  const scratch = backend === 'postgres' ? await createScratchDatabase('bench_pages') : undefined;
+  const server = await startServer({
+    env: {
+      DOSIS_ADMIN_TOKEN: ADMIN,
+      DOSIS_WORKER: 'false',
+      DOSIS_DATA_DIR: dataDir,
+      DATABASE_URL: scratch?.url,
+      PUBLIC_URL: 'https://dosis.example.id',
+    },
+    readyTimeoutMs: 60_000,
+  });
+  try {
+    const started = Date.now();
+    const links = await seed(server);
+    console.log(`\n[${backend}] ${links.length} people, ${links.length * 2} certificates recorded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const pdfPaths = links.flatMap((l) => l.certificateIds.map((id) => `/api/v1/public/certificates/${id}/pdf?token=${l.token}`));
+    const renderStart = Date.now();
+    const agent = keepAliveAgent(2);
+    for (const path of pdfPaths.slice(0, 200)) {
+      const r = await request(server.url, 'GET', path, undefined, {}, { agent });
+      if (r.status !== 200) throw new Error(`PDF ${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    }
+    const rendered = Math.min(200, pdfPaths.length);
+    console.log(`[${backend}] first fetch of ${rendered} PDFs (each rendered once, then cached): ${((Date.now() - renderStart) / rendered).toFixed(1)} ms each`);
+    for (const path of pdfPaths.slice(200)) await request(server.url, 'GET', path, undefined, {}, { agent });
+    agent.destroy();
+
+    const figures = [
+      await measure(server, 'page HTML  GET /c/{token}', links.map((l) => `/c/${l.token}`)),
+      await measure(server, 'page JSON  GET /api/v1/public/links/{token}', links.map((l) => `/api/v1/public/links/${l.token}`)),
+      await measure(server, 'PDF        GET /api/v1/public/certificates/{id}/pdf', pdfPaths),
+    ];
+    return figures;
+  } finally {
+    await server.stop();
+    await scratch?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await ensureWebBuild();
+const backends: ('pglite' | 'postgres')[] = values.backend === 'both' ? ['pglite', 'postgres'] : [values.backend as 'pglite' | 'postgres'];
+const all: [string, Figures[]][] = [];
+for (const b of backends) all.push([b, await run(b)]);
+
+console.log(`\nCertificate page and PDF, ${CONNECTIONS} keep-alive connections, ${DURATION} s each (target: ≥ ${TARGET_RPS} req/s, p99 < ${TARGET_P99_MS} ms)\n`);
+console.log('backend   request                                            req/s    p50 ms  p99 ms  max ms  errors  target');
+let missed = 0;
+for (const [backend, figures] of all) {
+  for (const f of figures) {
+    const ok = f.rps >= TARGET_RPS && f.p99 < TARGET_P99_MS && f.errors === 0 && f.non2xx === 0;
+    if (!ok) missed++;
+    console.log(
+      `${backend.padEnd(9)} ${f.name.padEnd(50)} ${f.rps.toFixed(0).padStart(7)} ${String(f.p50).padStart(8)} ${String(f.p99).padStart(7)} ${String(f.max).padStart(7)} ${String(f.errors + f.non2xx).padStart(7)}  ${ok ? 'met' : 'MISSED'}`,
+    );
+  }
+}
+process.exit(missed === 0 ? 0 : 1);

@@ -1,0 +1,77 @@
+/**
+ * How certificate facts are written for people, in Indonesian and English:
+ * dates, doses, vaccine names, countries. Browser-safe: the certificate page,
+ * the verifier page and the PDF all write them with these functions, so the
+ * three say the same thing the same way.
+ */
+
+import { allVaccines } from '../domain/vaccines.ts';
+
+export type Lang = 'id' | 'en';
+
+const LOCALE: Record<Lang, string> = { id: 'id-ID', en: 'en-GB' };
+
+/**
+ * A calendar date as people read it: "17 Mei 1980" / "17 May 1980". EU DCC
+ * birth dates may be partial ("1980", "1980-05"): written as far as known.
+ * A date-time is written as its date in UTC. Anything else is returned as is.
+ */
+export function formatDate(value: string, lang: Lang): string {
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?$/.exec(value);
+  if (!m) return value;
+  const [, y, mo, d] = m;
+  const date = new Date(Date.UTC(Number(y), mo ? Number(mo) - 1 : 0, d ? Number(d) : 1));
+  if (Number.isNaN(date.getTime())) return value;
+  const options: Intl.DateTimeFormatOptions = { timeZone: 'UTC', year: 'numeric' };
+  if (mo) options.month = 'long';
+  if (mo && d) options.day = 'numeric';
+  return new Intl.DateTimeFormat(LOCALE[lang], options).format(date);
+}
+
+/** A point in time with its hour, in Indonesian western time (WIB): "22 November 2025 10.15". */
+export function formatDateTime(value: Date, lang: Lang): string {
+  return new Intl.DateTimeFormat(LOCALE[lang], {
+    timeZone: 'Asia/Jakarta',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(value);
+}
+
+/** "Dosis 2 dari 2" / "Dose 2 of 2" (EU DCC dn/sd). */
+export function doseOfSeries(dn: number, sd: number, lang: Lang): string {
+  return lang === 'id' ? `Dosis ${dn} dari ${sd}` : `Dose ${dn} of ${sd}`;
+}
+
+/** The role of a dose: "Vaksinasi primer" / "Booster 1". */
+export function doseRoleLabel(role: 'primary' | 'booster', boosterNumber: number | undefined, lang: Lang): string {
+  if (role === 'booster') return boosterNumber ? `Booster ${boosterNumber}` : 'Booster';
+  return lang === 'id' ? 'Vaksinasi primer' : 'Primary series';
+}
+
+/** The vaccine of an EU DCC medicinal-product code (`mp`): Dosis's catalogue name, else the code itself. */
+export function vaccineNameOf(mp: string): string {
+  return allVaccines().find((v) => v.eu.mp === mp)?.name ?? mp;
+}
+
+/** A country's name from its ISO 3166 alpha-2 code, in the reader's language ("ID" → "Indonesia"). */
+export function countryName(code: string, lang: Lang): string {
+  try {
+    return new Intl.DisplayNames([LOCALE[lang]], { type: 'region' }).of(code.toUpperCase()) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+/** The holder's name as the certificate gives it: the names as written, else their ICAO transliteration. */
+export function holderName(nam: { fn?: string; gn?: string; fnt?: string; gnt?: string }): string {
+  const written = [nam.gn, nam.fn].filter((s): s is string => Boolean(s && s.trim())).join(' ');
+  if (written) return written;
+  return [nam.gnt, nam.fnt]
+    .filter((s): s is string => Boolean(s))
+    .join(' ')
+    .replace(/</g, ' ')
+    .trim();
+}

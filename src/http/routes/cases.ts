@@ -1,0 +1,150 @@
+/** Work lists and the actions on them (operations). Each action is audited. */
+import { Type } from 'typebox';
+import type { App, AppDeps } from '../deps.ts';
+import { allow } from '../auth.ts';
+import { listCases, scanPossibleDuplicates, CASE_KINDS } from '../../records/cases.ts';
+import { correctPhone, mergePeople, settleClaim, voidVaccination, type OpsDeps } from '../../records/operations.ts';
+import { listDead, replayDead } from '../../notify/outbox.ts';
+import { audit } from '../../access/audit.ts';
+import { ErrorSchema } from './schemas.ts';
+
+const IdParam = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const Loose = Type.Object({}, { additionalProperties: true });
+
+export function caseRoutes(app: App, deps: AppDeps): void {
+  const ops: OpsDeps = { db: deps.db, issuer: deps.issuer, linkSecret: deps.linkSecret, ...(deps.now ? { now: deps.now } : {}) };
+
+  app.get(
+    '/api/v1/cases',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Work lists: cases by kind, status and region within your scope',
+        querystring: Type.Object(
+          {
+            kind: Type.Optional(Type.String({ description: CASE_KINDS.join(' | ') })),
+            status: Type.Optional(Type.String({ description: 'open (default) | resolved | dismissed' })),
+            region: Type.Optional(Type.String()),
+            facility: Type.Optional(Type.String()),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+            before: Type.Optional(Type.String({ description: 'cursor: `next` of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ cases: Type.Array(Loose), next: Type.Union([Type.String(), Type.Null()]) }), '4xx': ErrorSchema },
+      },
+    },
+    async (req) => listCases(deps.db, allow(req, ['facility', 'district', 'support', 'admin']), req.query),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/confirm',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: "Settle a claims_prior_dose case with the facility's evidence",
+        params: IdParam,
+        body: Type.Object({ evidence: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => settleClaim(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, { kind: 'confirm', evidence: req.body.evidence }),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/link',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Settle a claims_prior_dose case by linking the record that holds the earlier dose (merged into this person)',
+        params: IdParam,
+        body: Type.Object({ personId: Type.String() }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => settleClaim(ops, allow(req, ['support', 'admin']), req.params.id, { kind: 'link', personId: req.body.personId }),
+  );
+
+  app.post(
+    '/api/v1/people/:id/merge',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Merge another record of the same person into this one',
+        description: 'Doses move and are renumbered by date; every certificate is re-issued (old ones superseded, so verifiers reject them); one SMS with the new link.',
+        params: IdParam,
+        body: Type.Object({ from: Type.String({ description: 'the record to merge into this one' }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => mergePeople(ops, allow(req, ['support', 'admin']), req.params.id, req.body.from),
+  );
+
+  app.post(
+    '/api/v1/people/:id/phone',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: "Correct a person's phone number; undelivered certificate SMS are sent again",
+        params: IdParam,
+        body: Type.Object({ phone: Type.String({ maxLength: 40 }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => correctPhone(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, req.body.phone),
+  );
+
+  app.post(
+    '/api/v1/vaccinations/:id/void',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Void a mistaken dose: its certificate is revoked',
+        params: IdParam,
+        body: Type.Object({ reason: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => voidVaccination(ops, allow(req, ['facility', 'support', 'admin']), req.params.id, req.body.reason),
+  );
+
+  app.get(
+    '/api/v1/jobs/dead',
+    { schema: { tags: ['operations'], summary: 'Dead outbox jobs (failed after their last attempt)', querystring: Type.Object({ kind: Type.Optional(Type.String()) }, { additionalProperties: false }) } },
+    async (req) => {
+      allow(req, ['support', 'admin']);
+      return { jobs: await listDead(deps.db, req.query.kind ? { kind: req.query.kind } : {}) };
+    },
+  );
+
+  app.post(
+    '/api/v1/jobs/replay',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Replay dead outbox jobs (by ids and/or kind)',
+        body: Type.Object({ ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 10_000 })), kind: Type.Optional(Type.String()) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ replayed: Type.Integer() }), '4xx': ErrorSchema },
+      },
+    },
+    async (req) => {
+      const who = allow(req, ['support', 'admin']);
+      const filter = { ...(req.body.ids ? { ids: req.body.ids } : {}), ...(req.body.kind ? { kind: req.body.kind } : {}) };
+      const replayed = await deps.db.withTransaction(async (tx) => {
+        const n = await replayDead(tx, filter);
+        await audit(tx, { actor: who.id, action: 'jobs_replayed', detail: { ...filter, replayed: n } });
+        return n;
+      });
+      return { replayed };
+    },
+  );
+
+  app.post(
+    '/api/v1/cases/scan-duplicates',
+    { schema: { tags: ['operations'], summary: 'Scan for possible duplicates (same name and birth date under different identifiers)', response: { 200: Type.Object({ opened: Type.Integer() }) } } },
+    async (req) => {
+      allow(req, ['admin']);
+      return { opened: await scanPossibleDuplicates(deps.db) };
+    },
+  );
+}

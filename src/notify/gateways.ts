@@ -1,0 +1,196 @@
+/**
+ * SMS gateways behind one interface: `send` hands a message over and answers
+ * with the gateway's reference (or why not); `parseReport` reads a delivery
+ * report into a status. One adapter per gateway: Kannel's HTTP sendsms, and a
+ * local sink that stores messages in the database for the embedded default.
+ *
+ * Kannel facts (../shared/SMS-GATEWAY.md, checked against Kannel 1.4.5 here):
+ * - sendsms answers 202 `0: Accepted for delivery`, or 202 `3: Queued for
+ *   later delivery` when the SMSC is down: the body decides, not the status.
+ *   Queued is not success (without a store it dies with bearerbox).
+ * - No message id comes back, so our notification id, the attempt and a
+ *   signature ride in the `dlr-url`; Kannel adds %d (status bits), %F (the
+ *   SMSC's id), %A (receipt text), %T (time), %p (destination).
+ * - Report status is a bit set: 1 delivered, 2 failed, 4 buffered, 8 accepted
+ *   by the SMSC, 16 rejected by the SMSC (`NACK/0x0000000b/…`), 32
+ *   intermediate. Expired arrives as 34: test bits, never equality.
+ * - Non-GSM text becomes `?` unless `coding=2&charset=UTF-8` is sent.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Queryable } from '../db/client.ts';
+import type { SmsEncoding } from './gsm7.ts';
+
+export type RouteName = 'sink' | 'primary' | 'fallback';
+
+export interface OutgoingSms {
+  personId: string;
+  notificationId: string;
+  attempt: number;
+  to: string;
+  text: string;
+  encoding: SmsEncoding;
+}
+
+export type SendResult =
+  /** Handed over. `ref`: the gateway's id when it gives one at once; `delivered`: the sink delivers on the spot. */
+  | { ok: true; raw: string; ref: string | null; delivered?: boolean }
+  /** Not handed over (or only queued): the attempt failed. */
+  | { ok: false; raw: string; error: string };
+
+export type ReportOutcome = 'delivered' | 'failed' | 'expired' | 'rejected' | 'intermediate';
+
+export interface DeliveryReport {
+  bits: number;
+  outcome: ReportOutcome;
+  /** The SMSC's message id (Kannel %F), when known. */
+  smscId: string | null;
+  /** Receipt or NACK text (Kannel %A). */
+  receipt: string | null;
+  /** Error code from the receipt (`err:001`) or the NACK (`0x0000000b`). */
+  error: string | null;
+}
+
+export interface SmsGateway {
+  readonly type: 'kannel' | 'sink';
+  readonly route: RouteName;
+  send(m: OutgoingSms): Promise<SendResult>;
+}
+
+/** Reads Kannel's report bits (and receipt text) into an outcome. Bits, not equality: 34 = failed|intermediate = expired. */
+export function outcomeOfBits(bits: number, receipt: string | null): ReportOutcome {
+  if (bits & 1) return 'delivered';
+  if (bits & 16) return 'rejected';
+  if (bits & 2) return bits & 32 || /stat:EXPIRED/i.test(receipt ?? '') ? 'expired' : 'failed';
+  return 'intermediate';
+}
+
+/** Parses the query Kannel sends to our dlr-url (`d`, `f`, `rc`). Throws RangeError on a status that is not a bit set. */
+export function parseKannelReport(q: Record<string, string | undefined>): DeliveryReport {
+  const bits = Number(q.d);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 63) throw new RangeError(`report status "${q.d ?? ''}" is not a Kannel DLR bit set`);
+  const receipt = q.rc ? q.rc : null;
+  const err = /\berr:(\w+)/.exec(receipt ?? '')?.[1] ?? /^NACK\/(0x[0-9a-f]+)/i.exec(receipt ?? '')?.[1] ?? null;
+  return { bits, outcome: outcomeOfBits(bits, receipt), smscId: q.f ? q.f : null, receipt, error: err };
+}
+
+/** The signature in a report URL: HMAC-SHA-256 over person, notification and attempt, 128 bits, base64url. */
+export function reportSignature(secret: Buffer, personId: string, notificationId: string, attempt: number): string {
+  return createHmac('sha256', secret).update(`${personId}.${notificationId}.${attempt}`).digest().subarray(0, 16).toString('base64url');
+}
+
+export function checkReportSignature(secret: Buffer, personId: string, notificationId: string, attempt: number, sig: string): boolean {
+  const want = Buffer.from(reportSignature(secret, personId, notificationId, attempt));
+  const got = Buffer.from(sig);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export interface KannelRoute {
+  url: string;
+  user: string;
+  password: string;
+  sender: string;
+  /** Force this Kannel smsc-id (`smsc=`), e.g. one operator's link. */
+  smsc?: string | undefined;
+}
+
+export interface KannelOptions {
+  route: RouteName;
+  kannel: KannelRoute;
+  /** `${PUBLIC_URL}/api/v1/sms/reports` */
+  reportUrl: string;
+  reportSecret: Buffer;
+  timeoutMs: number;
+}
+
+/** Kannel's HTTP sendsms, with a delivery report for every state (dlr-mask 31). */
+export class KannelGateway implements SmsGateway {
+  readonly type = 'kannel';
+  readonly route: RouteName;
+  private readonly o: KannelOptions;
+
+  constructor(o: KannelOptions) {
+    this.o = o;
+    this.route = o.route;
+  }
+
+  /** The dlr-url for one attempt: our ids and signature, plus Kannel's escapes. */
+  dlrUrl(m: Pick<OutgoingSms, 'personId' | 'notificationId' | 'attempt'>): string {
+    const sig = reportSignature(this.o.reportSecret, m.personId, m.notificationId, m.attempt);
+    // Kannel substitutes %d %F %A %T %p; our own values contain no '%'.
+    return `${this.o.reportUrl}?p=${m.personId}&n=${m.notificationId}&a=${m.attempt}&r=${this.route}&s=${sig}&d=%d&f=%F&rc=%A&t=%T&to=%p`;
+  }
+
+  sendUrl(m: OutgoingSms): string {
+    const k = this.o.kannel;
+    const q = new URLSearchParams({
+      username: k.user,
+      password: k.password,
+      from: k.sender,
+      to: m.to,
+      text: m.text,
+      'dlr-mask': '31',
+      'dlr-url': this.dlrUrl(m),
+    });
+    if (m.encoding === 'ucs2') {
+      q.set('coding', '2');
+      q.set('charset', 'UTF-8');
+    }
+    if (k.smsc) q.set('smsc', k.smsc);
+    return `${k.url}?${q.toString()}`;
+  }
+
+  async send(m: OutgoingSms): Promise<SendResult> {
+    let res: Response;
+    let body: string;
+    try {
+      res = await fetch(this.sendUrl(m), { signal: AbortSignal.timeout(this.o.timeoutMs) });
+      body = (await res.text()).trim();
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      const what = (e as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (cause ?? (e as Error).message);
+      return { ok: false, raw: `${this.route}: ${what}`, error: `kannel_unreachable: ${what}` };
+    }
+    const raw = `${res.status} ${body}`.slice(0, 1000);
+    if (res.status === 202 && body.startsWith('0:')) return { ok: true, raw, ref: null };
+    // `3: Queued for later delivery`: the SMSC is down; Kannel holds it in memory only.
+    if (body.startsWith('3:')) return { ok: false, raw, error: 'kannel_queued: SMSC down, queued for later delivery' };
+    return { ok: false, raw, error: `kannel_refused: ${raw}` };
+  }
+}
+
+/**
+ * The local sink: "sends" by storing the message in `sms_sink` (shown by
+ * `dosis sms tail` and GET /api/v1/sms/sink) and delivers at once.
+ */
+export class SinkGateway implements SmsGateway {
+  readonly type = 'sink';
+  readonly route = 'sink';
+  private readonly db: Queryable;
+  private readonly onMessage: ((m: { to: string; text: string; at: Date }) => void) | undefined;
+
+  constructor(db: Queryable, onMessage?: (m: { to: string; text: string; at: Date }) => void) {
+    this.db = db;
+    this.onMessage = onMessage;
+  }
+
+  async send(m: OutgoingSms): Promise<SendResult> {
+    const r = await this.db.query<{ id: number; at: Date }>(
+      'INSERT INTO sms_sink (person_id, recipient, body, notification_id) VALUES ($1, $2, $3, $4) RETURNING id, at',
+      [m.personId, m.to, m.text, m.notificationId],
+    );
+    const row = r.rows[0] as { id: number; at: Date };
+    this.onMessage?.({ to: m.to, text: m.text, at: row.at });
+    return { ok: true, raw: `sink: stored as message ${row.id}`, ref: `sink-${row.id}`, delivered: true };
+  }
+}
+
+/** The routes of a deployment: attempts 1…fallbackAfter go to the primary, later ones to the fallback (when there is one). */
+export interface Routes {
+  primary: SmsGateway;
+  fallback?: SmsGateway | undefined;
+  fallbackAfter: number;
+}
+
+export function routeFor(routes: Routes, attempt: number): SmsGateway {
+  return routes.fallback && attempt > routes.fallbackAfter ? routes.fallback : routes.primary;
+}

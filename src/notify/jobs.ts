@@ -1,0 +1,80 @@
+/**
+ * The kinds of outbox job and their payloads, checked at run time: a payload
+ * is data from the database, written by another version of the code perhaps,
+ * so it is validated before a handler sees it (a bad one goes straight to
+ * `dead`, since no retry can fix it).
+ *
+ * Glossary
+ * - **Outbox job** — a row in `jobs`, written in the transaction that causes it, run later by a worker.
+ * - **Claim** — a worker takes due jobs with `FOR UPDATE SKIP LOCKED` and holds them under a lock
+ *   that expires (`locked_until`); a killed worker's jobs become due again when it does.
+ * - **Dead** — a job that failed `max_attempts` times; it stays visible until an operator replays it.
+ * - **Notification** — one message to one person about one thing; **attempt** — one hand-over of it
+ *   to a gateway. Retries are attempts of the same notification.
+ */
+
+export interface JobPayloads {
+  /** Send the SMS of a newly issued certificate (written by record-dose, dedupe `notify:<certificateId>`). */
+  notify: { personId: string; certificateId: string };
+  /** Hand attempt `attempt` of a notification to a gateway (a retry). */
+  sms_send: { personId: string; notificationId: string; attempt: number };
+  /** No final report for attempt `attempt` within the report timeout: mark it unknown and retry. */
+  sms_timeout: { personId: string; notificationId: string; attempt: number };
+  /** Next-dose reminder, run on the due date; does nothing when that dose was recorded meanwhile. */
+  reminder: { personId: string; doseNumber: number; vaccine: string; due: string };
+}
+
+export type JobKind = keyof JobPayloads;
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder'];
+
+export function isJobKind(k: string): k is JobKind {
+  return (JOB_KINDS as readonly string[]).includes(k);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function obj(p: unknown): Record<string, unknown> {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new PayloadError('payload is not an object');
+  return p as Record<string, unknown>;
+}
+function uuid(o: Record<string, unknown>, k: string): string {
+  const v = o[k];
+  if (typeof v !== 'string' || !UUID.test(v)) throw new PayloadError(`${k} must be a uuid`);
+  return v.toLowerCase();
+}
+function posInt(o: Record<string, unknown>, k: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new PayloadError(`${k} must be a positive integer`);
+  return v;
+}
+function str(o: Record<string, unknown>, k: string, re: RegExp): string {
+  const v = o[k];
+  if (typeof v !== 'string' || !re.test(v)) throw new PayloadError(`${k} is not valid`);
+  return v;
+}
+
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+/** Validates a stored payload for its kind; throws PayloadError. */
+export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPayloads[K] {
+  const o = obj(raw);
+  const k: JobKind = kind;
+  switch (k) {
+    case 'notify':
+      return { personId: uuid(o, 'personId'), certificateId: uuid(o, 'certificateId') } satisfies JobPayloads['notify'] as JobPayloads[K];
+    case 'sms_send':
+    case 'sms_timeout':
+      return { personId: uuid(o, 'personId'), notificationId: uuid(o, 'notificationId'), attempt: posInt(o, 'attempt') } as JobPayloads[K];
+    case 'reminder':
+      return {
+        personId: uuid(o, 'personId'),
+        doseNumber: posInt(o, 'doseNumber'),
+        vaccine: str(o, 'vaccine', /^[A-Z0-9_-]{1,40}$/),
+        due: str(o, 'due', /^\d{4}-\d{2}-\d{2}$/),
+      } satisfies JobPayloads['reminder'] as JobPayloads[K];
+    default:
+      return k satisfies never;
+  }
+}

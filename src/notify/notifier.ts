@@ -1,0 +1,662 @@
+/**
+ * Notifications: from an outbox job to a delivered SMS, every step recorded.
+ *
+ *   job `notify` → notification row saved (`pending`, attempt 1, with a report-timeout job)
+ *     → gateway.send → `submitted` (the answer stored) | attempt failed
+ *     → delivery reports (POST|GET /api/v1/sms/reports) → `delivered` | `failed` | `expired`
+ *     → no final report in time → `unknown` (counted)
+ *   a failed/expired/unknown attempt → retry with backoff (on the fallback route after N) → …
+ *   the last attempt failed → the person goes on the `unreachable` work list.
+ *   no usable phone → `held`, no send, the person on the `invalid_phone` work list.
+ *
+ * Safe against kills: the notification row and its timeout job are written in
+ * one statement before the send. A job run again finds the row and sends
+ * nothing; if the kill fell between the send and recording its answer, the
+ * delivery report (which carries our id) still settles it, and if no report
+ * comes the timeout marks the attempt unknown and retries. So a kill costs a
+ * delay, not a duplicate.
+ *
+ * States never move backwards: `delivered` is final whatever arrives later; a
+ * report for an earlier attempt can only deliver, never fail, the current one.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../db/client.ts';
+import { linkTokenFor } from '../access/links.ts';
+import { findVaccine } from '../domain/vaccines.ts';
+import { AppError } from '../domain/errors.ts';
+import { type HandlerContext, type Handlers, type Job, type Outcome, backoffMs, eachJob, enqueue, errorText } from './outbox.ts';
+import {
+  type DeliveryReport,
+  type OutgoingSms,
+  type ReportOutcome,
+  type RouteName,
+  type Routes,
+  type SendResult,
+  checkReportSignature,
+  parseKannelReport,
+  routeFor,
+} from './gateways.ts';
+import { type Lang, type RenderedSms, certificateSms, langFor, reminderSms } from './templates.ts';
+
+export type NotificationStatus = 'pending' | 'submitted' | 'delivered' | 'failed' | 'expired' | 'unknown' | 'held' | 'cancelled';
+
+export interface NotifierConfig {
+  publicUrl: string;
+  language: Lang;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  reportTimeoutMs: number;
+  /** Jobs of one batch sent at once. */
+  sendConcurrency: number;
+}
+
+export interface NotifierDeps {
+  db: Db;
+  routes: Routes;
+  linkSecret: Buffer;
+  reportSecret: Buffer;
+  config: NotifierConfig;
+  /** Counters (sends, reports, timeouts) for /metrics in this process. */
+  count?: (name: string, labels: Record<string, string>) => void;
+}
+
+/** What the report endpoint answers. */
+export interface ReportResult {
+  notificationId: string;
+  status: NotificationStatus;
+  /** False when the report changed nothing (a duplicate, or stale). */
+  applied: boolean;
+}
+
+interface NotificationRow extends Record<string, unknown> {
+  person_id: string;
+  id: string;
+  status: NotificationStatus;
+  attempt: number;
+  recipient: string | null;
+  body: string | null;
+  encoding: 'gsm7' | 'ucs2' | null;
+  route: RouteName | null;
+  final_at: Date | null;
+  report_bits: number;
+}
+
+/** A notification to create and send. */
+interface NewSms {
+  personId: string;
+  sourceKey: string;
+  certificateId: string | null;
+  kind: 'certificate' | 'reminder';
+  recipient: string;
+  sms: RenderedSms;
+}
+
+/** SUPERSEDE for a statement that created many notifications (CTE `n` with person_id, source_key, certificate_id). */
+const SUPERSEDE_MANY = `
+       sup AS (
+         UPDATE notifications o SET status = 'cancelled', hold_reason = 'superseded', final_at = now(), next_attempt_at = NULL, updated_at = now()
+           FROM n
+          WHERE o.person_id = n.person_id AND o.certificate_id = n.certificate_id AND o.source_key <> n.source_key
+            AND o.status <> 'delivered' AND (o.final_at IS NULL OR o.status = 'held')
+          RETURNING o.person_id, o.id, o.attempt),
+       supe AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
+         SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
+
+const NOTIFICATION_COLUMNS = 'person_id, id, status, attempt, recipient, body, encoding, route, final_at, report_bits';
+
+const FAILED_ATTEMPT: ReadonlySet<NotificationStatus> = new Set(['failed', 'expired', 'unknown']);
+
+/**
+ * CTEs for a statement whose CTE `n` created a notification ($1 person, $3
+ * source key, $4 certificate): a new SMS for a certificate (after a phone
+ * correction, say) closes the older ones still open for it — held, or in
+ * flight to the old number — so they neither linger nor retry. A report that
+ * the old one was delivered after all still moves it to delivered.
+ */
+const SUPERSEDE = `
+       sup AS (
+         UPDATE notifications o SET status = 'cancelled', hold_reason = 'superseded', final_at = now(), next_attempt_at = NULL, updated_at = now()
+          WHERE EXISTS (SELECT 1 FROM n) AND o.person_id = $1 AND o.certificate_id = $4 AND o.source_key <> $3
+            AND o.status <> 'delivered' AND (o.final_at IS NULL OR o.status = 'held')
+          RETURNING o.person_id, o.id, o.attempt),
+       supe AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
+         SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
+
+export class Notifier {
+  private readonly d: NotifierDeps;
+
+  constructor(deps: NotifierDeps) {
+    this.d = deps;
+  }
+
+  private count(name: string, labels: Record<string, string> = {}): void {
+    this.d.count?.(name, labels);
+  }
+
+  /** The outbox handlers of every job kind. */
+  handlers(): Handlers {
+    const c = this.d.config.sendConcurrency;
+    return {
+      notify: (jobs, ctx) => this.notifyBatch(jobs, ctx),
+      sms_send: eachJob(c, (job) => this.retryAttempt(job)),
+      sms_timeout: (jobs, ctx) => this.timeoutBatch(jobs, ctx),
+      reminder: eachJob(c, (job) => this.reminder(job)),
+    };
+  }
+
+  // ---- notify: the certificate SMS ---------------------------------------------------------
+
+  private async notifyBatch(jobs: Job<'notify'>[], ctx: HandlerContext): Promise<Outcome[]> {
+    const keys = jobs.map((j) => j.dedupeKey ?? `job:${j.id}`);
+    // One query for the whole batch: who, which certificate, and whether a run before this one got as far as the row.
+    const r = await this.d.db.query<{
+      ord: number;
+      cert_status: string | null;
+      dn: number | null;
+      sd: number | null;
+      name: string | null;
+      phone: string | null;
+      phone_status: string | null;
+      existing: string | null;
+    }>(
+      `SELECT j.ord, c.status AS cert_status, c.dn, c.sd, p.name, p.phone, p.phone_status, n.id AS existing
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS j(person_id, certificate_id, source_key, ord)
+         LEFT JOIN certificates c ON c.person_id = j.person_id AND c.id = j.certificate_id
+         LEFT JOIN people p ON p.id = j.person_id
+         LEFT JOIN notifications n ON n.person_id = j.person_id AND n.source_key = j.source_key
+        ORDER BY j.ord`,
+      [jobs.map((j) => j.payload.personId), jobs.map((j) => j.payload.certificateId), keys],
+    );
+    const out: Outcome[] = jobs.map(() => ({ kind: 'done' }));
+    const toSend: { i: number; item: NewSms }[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const row = r.rows[i];
+      const key = keys[i] as string;
+      if (ctx.stopping()) {
+        out[i] = { kind: 'release' };
+        continue;
+      }
+      if (!row || row.cert_status === null || row.name === null) {
+        out[i] = { kind: 'dead', error: `certificate ${job.payload.certificateId} of person ${job.payload.personId} not found` };
+        continue;
+      }
+      if (row.existing) continue; // a run before this one saved it: its timeout job settles any doubt
+      const base = { personId: job.payload.personId, sourceKey: key, certificateId: job.payload.certificateId, kind: 'certificate' as const };
+      try {
+        if (row.cert_status !== 'valid') {
+          await this.createClosed({ ...base, status: 'cancelled', reason: `certificate_${row.cert_status}`, template: 'certificate_issued' });
+          continue;
+        }
+        if (row.phone === null || row.phone_status !== 'ok') {
+          await this.createClosed({ ...base, status: 'held', reason: row.phone_status ?? 'missing', template: 'certificate_issued' });
+          continue;
+        }
+      } catch (e) {
+        out[i] = { kind: 'retry', error: errorText(e) };
+        continue;
+      }
+      const link = `${this.d.config.publicUrl}/c/${linkTokenFor(this.d.linkSecret, job.payload.certificateId)}`;
+      const sms = certificateSms({ lang: langFor(row.phone, this.d.config.language), name: row.name, dn: row.dn ?? 1, sd: row.sd ?? 1, link });
+      toSend.push({ i, item: { ...base, recipient: row.phone, sms } });
+    }
+    if (toSend.length === 0) return out;
+    try {
+      await this.createAndSendMany(toSend.map((x) => x.item));
+    } catch (e) {
+      // Rows not created are created by the retry; rows created and not sent are settled by their timeout jobs.
+      for (const x of toSend) out[x.i] = { kind: 'retry', error: errorText(e) };
+    }
+    return out;
+  }
+
+  /** A notification that is not sent (held for want of a phone, or cancelled); held ones put the person on the work list. */
+  private async createClosed(o: {
+    personId: string;
+    sourceKey: string;
+    certificateId: string | null;
+    kind: 'certificate' | 'reminder';
+    status: 'held' | 'cancelled';
+    reason: string;
+    template: string;
+  }): Promise<void> {
+    await this.d.db.query(
+      `WITH n AS (
+         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, template, status, hold_reason, final_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+         ON CONFLICT (person_id, source_key) DO NOTHING RETURNING id),
+       e AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
+         SELECT $1, id, 0, $7, $7, $8 FROM n),
+       c AS (
+         INSERT INTO cases (person_id, id, kind, subject_id, detail)
+         SELECT $1, gen_random_uuid(), 'invalid_phone', n.id, json_build_object('reason', $8::text, 'notificationId', n.id)::jsonb FROM n
+          WHERE $7 = 'held'
+            AND NOT EXISTS (SELECT 1 FROM cases WHERE person_id = $1 AND kind = 'invalid_phone' AND status = 'open')),
+       ${SUPERSEDE}
+       SELECT 1`,
+      [o.personId, randomUUID(), o.sourceKey, o.certificateId, o.kind, o.template, o.status, o.reason],
+    );
+    this.count('dosis_sms_notifications_total', { outcome: o.status });
+  }
+
+  /** One notification: see createAndSendMany. */
+  private async createAndSend(item: NewSms): Promise<void> {
+    await this.createAndSendMany([item]);
+  }
+
+  /**
+   * Saves the notifications with attempt 1 in flight, each with its
+   * report-timeout job, in one statement; then sends those it created (rows
+   * that existed belong to a run before this one: nothing is sent again), and
+   * records the gateway's answers in one statement.
+   */
+  private async createAndSendMany(items: NewSms[]): Promise<void> {
+    const gw = routeFor(this.d.routes, 1);
+    const ids = items.map(() => randomUUID());
+    const r = await this.d.db.query<{ id: string }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
+                AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
+       n AS (
+         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, status, attempt, route)
+         SELECT person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, 'pending', 1, $11 FROM input
+         ON CONFLICT (person_id, source_key) DO NOTHING
+         RETURNING person_id, id, source_key, certificate_id, body),
+       e AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
+         SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
+       t AS (
+         INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
+         SELECT 'sms_timeout', json_build_object('personId', person_id, 'notificationId', id, 'attempt', 1)::jsonb,
+                'sms_timeout:' || id || ':1', now() + make_interval(secs => $12::float8 / 1000), person_id FROM n),
+       ${SUPERSEDE_MANY}
+       SELECT id FROM n`,
+      [
+        items.map((x) => x.personId),
+        ids,
+        items.map((x) => x.sourceKey),
+        items.map((x) => x.certificateId),
+        items.map((x) => x.kind),
+        items.map((x) => x.recipient),
+        items.map((x) => x.sms.template),
+        items.map((x) => x.sms.text),
+        items.map((x) => x.sms.encoding),
+        items.map((x) => x.sms.parts),
+        gw.route,
+        this.d.config.reportTimeoutMs,
+      ],
+    );
+    const created = new Set(r.rows.map((x) => x.id));
+    const out: OutgoingSms[] = [];
+    items.forEach((x, i) => {
+      const id = ids[i] as string;
+      if (created.has(id)) out.push({ personId: x.personId, notificationId: id, attempt: 1, to: x.recipient, text: x.sms.text, encoding: x.sms.encoding });
+    });
+    await this.sendMany(out);
+  }
+
+  /** Sends attempts (`sendConcurrency` at a time), then records every answer: accepted ones in one statement. */
+  private async sendMany(ms: OutgoingSms[]): Promise<void> {
+    const answers: { m: OutgoingSms; route: RouteName; res: SendResult }[] = [];
+    let next = 0;
+    const lane = async () => {
+      for (let i = next++; i < ms.length; i = next++) {
+        const m = ms[i] as OutgoingSms;
+        const gw = routeFor(this.d.routes, m.attempt);
+        let res: SendResult;
+        try {
+          res = await gw.send(m);
+        } catch (e) {
+          res = { ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e) };
+        }
+        this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? 'accepted' : 'failed' });
+        answers.push({ m, route: gw.route, res });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, ms.length)) }, lane));
+    const accepted = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> } => a.res.ok);
+    if (accepted.length) {
+      await this.d.db.query(
+        `WITH a AS (
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
+         u AS (
+           UPDATE notifications x SET status = 'submitted', submitted_at = now(), updated_at = now(), gateway_ref = coalesce(x.gateway_ref, a.ref)
+             FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
+           RETURNING x.id)
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, gateway_ref, raw)
+         SELECT a.person_id, a.id, a.attempt, 'submitted', a.route, CASE WHEN u.id IS NULL THEN cur.status ELSE 'submitted' END, u.id IS NOT NULL, a.ref, a.raw
+           FROM a JOIN notifications cur ON cur.person_id = a.person_id AND cur.id = a.id LEFT JOIN u ON u.id = a.id`,
+        [
+          accepted.map((a) => a.m.personId),
+          accepted.map((a) => a.m.notificationId),
+          accepted.map((a) => a.m.attempt),
+          accepted.map((a) => a.route),
+          accepted.map((a) => a.res.ref),
+          accepted.map((a) => a.res.raw),
+        ],
+      );
+    }
+    for (const { m, route, res } of answers) {
+      if (res.ok) {
+        if (res.delivered) await this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once');
+      } else {
+        await this.attemptFailedToSend(m, route, res);
+      }
+    }
+  }
+
+  /** The gateway did not take attempt `m.attempt` (refused, unreachable, only queued): the attempt failed. */
+  private async attemptFailedToSend(m: OutgoingSms, route: RouteName, res: Extract<SendResult, { ok: false }>): Promise<void> {
+    await this.d.db.withTransaction(async (tx) => {
+      const n = await lockNotification(tx, m.personId, m.notificationId);
+      if (!n) return;
+      const current = n.attempt === m.attempt && n.status === 'pending';
+      await event(tx, n, { attempt: m.attempt, type: 'send_failed', route, status: current ? 'failed' : n.status, applied: current, raw: res.raw });
+      if (!current) return;
+      await tx.query(`UPDATE notifications SET status = 'failed', last_error = $3, updated_at = now() WHERE person_id = $1 AND id = $2`, [
+        m.personId,
+        m.notificationId,
+        res.error,
+      ]);
+      await this.afterFailedAttempt(tx, { ...n, status: 'failed' });
+    });
+  }
+
+  /**
+   * After a failed, expired or unknown attempt: the next attempt with backoff
+   * (on the route the policy gives), or, after the last one, the `unreachable` work list.
+   */
+  private async afterFailedAttempt(tx: Queryable, n: NotificationRow): Promise<void> {
+    const cfg = this.d.config;
+    if (n.attempt < cfg.maxAttempts) {
+      const next = n.attempt + 1;
+      const delay = backoffMs(n.attempt, cfg.retryBaseMs, cfg.retryMaxMs);
+      const at = new Date(Date.now() + delay);
+      await enqueue(tx, {
+        kind: 'sms_send',
+        payload: { personId: n.person_id, notificationId: n.id, attempt: next },
+        dedupeKey: `sms_send:${n.id}:${next}`,
+        runAt: at,
+        personId: n.person_id,
+      });
+      await tx.query('UPDATE notifications SET next_attempt_at = $3 WHERE person_id = $1 AND id = $2', [n.person_id, n.id, at]);
+      await event(tx, n, { attempt: n.attempt, type: 'retry_scheduled', route: routeFor(this.d.routes, next).route, status: n.status, raw: `attempt ${next} at ${at.toISOString()}` });
+      return;
+    }
+    await tx.query('UPDATE notifications SET final_at = now(), next_attempt_at = NULL, updated_at = now() WHERE person_id = $1 AND id = $2', [n.person_id, n.id]);
+    await event(tx, n, { attempt: n.attempt, type: 'gave_up', route: n.route, status: n.status, raw: `${n.attempt} attempts, last ${n.status}` });
+    await tx.query(
+      `INSERT INTO cases (person_id, id, kind, subject_id, detail)
+       SELECT $1, gen_random_uuid(), 'unreachable', $2, json_build_object('notificationId', $2::uuid, 'recipient', $3::text, 'attempts', $4::int, 'lastStatus', $5::text)::jsonb
+        WHERE NOT EXISTS (SELECT 1 FROM cases WHERE person_id = $1 AND kind = 'unreachable' AND subject_id = $2 AND status = 'open')`,
+      [n.person_id, n.id, n.recipient, n.attempt, n.status],
+    );
+    this.count('dosis_sms_unreachable_total', {});
+  }
+
+  // ---- sms_send: a retry ------------------------------------------------------------------
+
+  private async retryAttempt(job: Job<'sms_send'>): Promise<Outcome> {
+    const { personId, notificationId, attempt } = job.payload;
+    const gw = routeFor(this.d.routes, attempt);
+    // Start the attempt (and its timeout) only if the previous one failed and nothing settled it since.
+    const r = await this.d.db.query<{ recipient: string; body: string; encoding: 'gsm7' | 'ucs2' }>(
+      `WITH n AS (
+         UPDATE notifications
+            SET attempt = $3, status = 'pending', route = $4, gateway_ref = NULL, report_bits = 0, next_attempt_at = NULL,
+                submitted_at = NULL, updated_at = now()
+          WHERE person_id = $1 AND id = $2 AND attempt = $3 - 1 AND status IN ('failed', 'expired', 'unknown') AND final_at IS NULL
+          RETURNING id, recipient, body, encoding),
+       e AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
+         SELECT $1, id, $3, 'retry', $4, 'pending', 'attempt ' || $3 FROM n),
+       t AS (
+         INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
+         SELECT 'sms_timeout', json_build_object('personId', $1::uuid, 'notificationId', id, 'attempt', $3::int)::jsonb,
+                'sms_timeout:' || id || ':' || $3, now() + make_interval(secs => $5::float8 / 1000), $1 FROM n)
+       SELECT recipient, body, encoding FROM n`,
+      [personId, notificationId, attempt, gw.route, this.d.config.reportTimeoutMs],
+    );
+    const n = r.rows[0];
+    if (!n) return { kind: 'done' };
+    await this.sendMany([{ personId, notificationId, attempt, to: n.recipient, text: n.body, encoding: n.encoding }]);
+    return { kind: 'done' };
+  }
+
+  // ---- sms_timeout: no final report in time -------------------------------------------------
+
+  /** Most timeout jobs find their message settled long ago: one query sorts those out for the whole batch. */
+  private async timeoutBatch(jobs: Job<'sms_timeout'>[], ctx: HandlerContext): Promise<Outcome[]> {
+    const r = await this.d.db.query<{ ord: number }>(
+      `SELECT j.ord FROM unnest($1::uuid[], $2::uuid[], $3::int[]) WITH ORDINALITY AS j(person_id, id, attempt, ord)
+         JOIN notifications n ON n.person_id = j.person_id AND n.id = j.id
+        WHERE n.attempt = j.attempt AND n.status IN ('pending', 'submitted') AND n.final_at IS NULL`,
+      [jobs.map((j) => j.payload.personId), jobs.map((j) => j.payload.notificationId), jobs.map((j) => j.payload.attempt)],
+    );
+    const due = new Set(r.rows.map((x) => Number(x.ord) - 1));
+    const run = eachJob<'sms_timeout'>(this.d.config.sendConcurrency, (job) => this.timeout(job));
+    const open = jobs.filter((_, i) => due.has(i));
+    const results = open.length ? await run(open, ctx) : [];
+    return jobs.map((j) => (due.has(jobs.indexOf(j)) ? (results[open.indexOf(j)] as Outcome) : { kind: 'done' }));
+  }
+
+  private async timeout(job: Job<'sms_timeout'>): Promise<Outcome> {
+    const { personId, notificationId, attempt } = job.payload;
+    await this.d.db.withTransaction(async (tx) => {
+      const n = await lockNotification(tx, personId, notificationId);
+      if (!n || n.attempt !== attempt || (n.status !== 'pending' && n.status !== 'submitted') || n.final_at) return;
+      await tx.query(`UPDATE notifications SET status = 'unknown', last_error = 'no final delivery report in time', updated_at = now() WHERE person_id = $1 AND id = $2`, [
+        personId,
+        notificationId,
+      ]);
+      const was = n.status === 'pending' ? 'no answer from the gateway recorded' : 'submitted';
+      await event(tx, n, { attempt, type: 'timeout', route: n.route, status: 'unknown', raw: `no final report within ${this.d.config.reportTimeoutMs / 1000} s (${was})` });
+      this.count('dosis_sms_report_timeouts_total', { route: n.route ?? '' });
+      await this.afterFailedAttempt(tx, { ...n, status: 'unknown' });
+    });
+    return { kind: 'done' };
+  }
+
+  // ---- reminder -----------------------------------------------------------------------------
+
+  private async reminder(job: Job<'reminder'>): Promise<Outcome> {
+    const { personId, doseNumber, vaccine, due } = job.payload;
+    const r = await this.d.db.query<{ name: string; phone: string | null; phone_status: string; recorded: boolean }>(
+      `SELECT p.name, p.phone, p.phone_status,
+              EXISTS (SELECT 1 FROM vaccinations v WHERE v.person_id = p.id AND v.dose_number >= $2 AND v.status <> 'void') AS recorded
+         FROM people p WHERE p.id = $1`,
+      [personId, doseNumber],
+    );
+    const p = r.rows[0];
+    if (!p) return { kind: 'dead', error: `person ${personId} not found` };
+    if (p.recorded) return { kind: 'done' }; // the dose was given meanwhile: the reminder is moot
+    const base = { personId, sourceKey: job.dedupeKey ?? `job:${job.id}`, certificateId: null, kind: 'reminder' as const };
+    if (p.phone === null || p.phone_status !== 'ok') {
+      await this.createClosed({ ...base, status: 'held', reason: p.phone_status, template: 'next_dose_reminder' });
+      return { kind: 'done' };
+    }
+    const sms = reminderSms({ lang: langFor(p.phone, this.d.config.language), name: p.name, doseNumber, vaccineName: findVaccine(vaccine)?.name ?? vaccine, due });
+    await this.createAndSend({ ...base, recipient: p.phone, sms });
+    return { kind: 'done' };
+  }
+
+  // ---- delivery reports ---------------------------------------------------------------------
+
+  /**
+   * Applies a delivery report from the gateway's callback (query parameters
+   * of our dlr-url). Checks the signature; idempotent; never moves backwards.
+   */
+  async handleReport(query: Record<string, string | undefined>): Promise<ReportResult> {
+    // A receipt an SMSC sent as UCS-2 reaches us with NUL bytes (%00), which PostgreSQL text refuses.
+    const q = Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v?.replace(/\0/g, '')]));
+    const personId = q.p ?? '';
+    const notificationId = q.n ?? '';
+    const attempt = Number(q.a);
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    if (!uuid.test(personId) || !uuid.test(notificationId) || !Number.isInteger(attempt) || attempt < 1) {
+      throw new AppError('bad_request', 'bad_report', { en: 'Not a delivery report of ours (p, n, a).', id: 'Bukan laporan pengiriman dari kami (p, n, a).' });
+    }
+    if (!checkReportSignature(this.d.reportSecret, personId, notificationId, attempt, q.s ?? '')) {
+      throw new AppError('forbidden', 'bad_report_signature', { en: 'The report signature does not match.', id: 'Tanda tangan laporan tidak cocok.' });
+    }
+    let report: DeliveryReport;
+    try {
+      report = parseKannelReport(q);
+    } catch (e) {
+      throw new AppError('bad_request', 'bad_report', { en: (e as Error).message, id: 'Status laporan tidak dikenal.' });
+    }
+    const raw = Object.entries(q)
+      .filter(([k]) => k !== 's')
+      .map(([k, v]) => `${k}=${v ?? ''}`)
+      .join('&');
+    const r = await this.applyOutcome(personId, notificationId, attempt, report, raw.slice(0, 2000), q.r);
+    if (!r)
+      throw new AppError('not_found', 'no_such_notification', { en: 'No such notification.', id: 'Notifikasi tidak ditemukan.' });
+    this.count('dosis_sms_reports_total', { outcome: report.outcome, applied: String(r.applied) });
+    return r;
+  }
+
+  /**
+   * Applies one report (also used by the sink, which delivers at once).
+   * Accepted/buffered and delivered reports — nearly all of them — take one
+   * statement: a guarded UPDATE (under READ COMMITTED its WHERE is re-checked
+   * on the row as locked, so concurrent reports cannot undo each other) and
+   * the event, stored whether or not it applied. A failure, which needs the
+   * retry policy, goes through a locked transaction.
+   */
+  async applyOutcome(personId: string, notificationId: string, attempt: number, rep: DeliveryReport, raw: string, route?: string): Promise<ReportResult | null> {
+    if (rep.outcome !== 'delivered' && rep.outcome !== 'intermediate') return this.applyFailure(personId, notificationId, attempt, rep, raw, route);
+    const delivered = rep.outcome === 'delivered';
+    const r = await this.d.db.query<{ applied: boolean; status: NotificationStatus }>(
+      `WITH cur AS (
+         SELECT status, route FROM notifications WHERE person_id = $1 AND id = $2),
+       u AS (
+         UPDATE notifications
+            SET status = CASE WHEN $3::boolean THEN 'delivered' WHEN status = 'pending' THEN 'submitted' ELSE status END,
+                report_bits = CASE WHEN attempt = $4 THEN report_bits | $5 ELSE report_bits END,
+                gateway_ref = CASE WHEN attempt = $4 THEN coalesce($6, gateway_ref) ELSE gateway_ref END,
+                final_at = CASE WHEN $3::boolean THEN now() ELSE final_at END,
+                next_attempt_at = CASE WHEN $3::boolean THEN NULL ELSE next_attempt_at END,
+                last_error = CASE WHEN $3::boolean THEN NULL ELSE last_error END,
+                submitted_at = CASE WHEN status = 'pending' AND NOT $3::boolean THEN now() ELSE submitted_at END,
+                updated_at = now()
+          WHERE person_id = $1 AND id = $2 AND status <> 'delivered'
+            AND ($3::boolean  -- delivered: from any state and any attempt (a late report after a timeout included)
+                 OR (attempt = $4 AND final_at IS NULL AND ((report_bits | $5) <> report_bits OR status = 'pending')))
+          RETURNING status),
+       c AS (
+         -- A person on the unreachable list because of this message is reachable after all.
+         UPDATE cases SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
+          WHERE $3::boolean AND EXISTS (SELECT 1 FROM u)
+            AND person_id = $1 AND kind = 'unreachable' AND subject_id = $2 AND status = 'open'),
+       e AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw)
+         SELECT $1, $2, $4, 'report', coalesce($7, cur.route), coalesce((SELECT status FROM u), cur.status), EXISTS (SELECT 1 FROM u), $5, $6, $8
+           FROM cur)
+       SELECT EXISTS (SELECT 1 FROM u) AS applied, coalesce((SELECT status FROM u), cur.status) AS status FROM cur`,
+      [personId, notificationId, delivered, attempt, rep.bits, rep.smscId, route ?? null, raw],
+    );
+    const row = r.rows[0];
+    return row ? { notificationId, status: row.status, applied: row.applied } : null;
+  }
+
+  /** The locked path: a failed/expired/rejected report settles the current attempt and runs the retry policy. */
+  private async applyFailure(personId: string, notificationId: string, attempt: number, rep: DeliveryReport, raw: string, route?: string): Promise<ReportResult | null> {
+    return this.d.db.withTransaction(async (tx) => {
+      const n = await lockNotification(tx, personId, notificationId);
+      if (!n) return null;
+      const ev = { attempt, type: 'report', route: route ?? n.route, report_bits: rep.bits, gateway_ref: rep.smscId, raw };
+      const d = decideReport(n, attempt, rep);
+      switch (d.kind) {
+        case 'ignore':
+          await event(tx, n, { ...ev, status: n.status, applied: false });
+          return { notificationId, status: n.status, applied: false };
+        case 'update':
+          await tx.query(
+            `UPDATE notifications
+                SET status = $3, report_bits = CASE WHEN $5::boolean THEN report_bits | $4 ELSE report_bits END,
+                    gateway_ref = CASE WHEN $5::boolean THEN coalesce($6, gateway_ref) ELSE gateway_ref END,
+                    final_at = CASE WHEN $3 = 'delivered' THEN now() ELSE final_at END,
+                    next_attempt_at = CASE WHEN $3 = 'delivered' THEN NULL ELSE next_attempt_at END,
+                    submitted_at = CASE WHEN $3 = 'submitted' THEN coalesce(submitted_at, now()) ELSE submitted_at END,
+                    updated_at = now()
+              WHERE person_id = $1 AND id = $2`,
+            [personId, notificationId, d.status, rep.bits, attempt === n.attempt, rep.smscId],
+          );
+          await event(tx, n, { ...ev, status: d.status, applied: true });
+          return { notificationId, status: d.status, applied: true };
+        case 'failure': {
+          await tx.query(
+            `UPDATE notifications SET status = $3, report_bits = report_bits | $4, gateway_ref = coalesce($5, gateway_ref), last_error = $6, updated_at = now()
+              WHERE person_id = $1 AND id = $2`,
+            [personId, notificationId, d.status, rep.bits, rep.smscId, `${rep.outcome}${rep.error ? ` (${rep.error})` : ''}: ${rep.receipt ?? ''}`.slice(0, 500)],
+          );
+          await event(tx, n, { ...ev, status: d.status, applied: true });
+          await this.afterFailedAttempt(tx, { ...n, status: d.status });
+          return { notificationId, status: d.status, applied: true };
+        }
+        default:
+          return d satisfies never;
+      }
+    });
+  }
+}
+
+/** What one report does to a notification as it stands. Never backwards: delivered is final; a stale attempt can only deliver. */
+export type ReportDecision =
+  | { kind: 'ignore' }
+  | { kind: 'update'; status: NotificationStatus }
+  | { kind: 'failure'; status: NotificationStatus };
+
+export function decideReport(n: Pick<NotificationRow, 'status' | 'attempt' | 'final_at' | 'report_bits'>, attempt: number, rep: Pick<DeliveryReport, 'bits' | 'outcome'>): ReportDecision {
+  if (n.status === 'delivered') return { kind: 'ignore' };
+  // From any state and any attempt: the person has the message (a late report after a timeout included).
+  if (rep.outcome === 'delivered') return { kind: 'update', status: 'delivered' };
+  if (attempt !== n.attempt || n.final_at) return { kind: 'ignore' };
+  if (rep.outcome === 'intermediate') {
+    const status: NotificationStatus = n.status === 'pending' ? 'submitted' : n.status;
+    const adds = (n.report_bits | rep.bits) !== n.report_bits;
+    return adds || status !== n.status ? { kind: 'update', status } : { kind: 'ignore' };
+  }
+  // failed / expired / rejected settle the current attempt once; a repeat is stored, not acted on.
+  if (FAILED_ATTEMPT.has(n.status)) return { kind: 'ignore' };
+  return { kind: 'failure', status: statusOfFailure(rep.outcome) };
+}
+
+function statusOfFailure(o: ReportOutcome): NotificationStatus {
+  switch (o) {
+    case 'expired':
+      return 'expired';
+    case 'failed':
+    case 'rejected':
+      return 'failed';
+    case 'delivered':
+    case 'intermediate':
+      throw new Error(`not a failure: ${o}`);
+    default:
+      return o satisfies never;
+  }
+}
+
+async function lockNotification(tx: Queryable, personId: string, id: string): Promise<NotificationRow | undefined> {
+  const r = await tx.query<NotificationRow>(
+    `SELECT ${NOTIFICATION_COLUMNS} FROM notifications WHERE person_id = $1 AND id = $2 FOR UPDATE`,
+    [personId, id],
+  );
+  return r.rows[0];
+}
+
+async function event(
+  tx: Queryable,
+  n: Pick<NotificationRow, 'person_id' | 'id'>,
+  e: { attempt: number; type: string; route?: string | null; status: NotificationStatus; applied?: boolean; report_bits?: number; gateway_ref?: string | null; raw: string },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [n.person_id, n.id, e.attempt, e.type, e.route ?? null, e.status, e.applied ?? true, e.report_bits ?? null, e.gateway_ref ?? null, e.raw],
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * The notify capability assembled from the configuration: report secret,
+ * gateway routes, the notifier and its worker. `dosis serve`, `dosis worker`,
+ * tests and benchmarks all build it here, so they run the same thing.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/client.ts';
+import type { Config } from '../config.ts';
+import { KannelGateway, type Routes, SinkGateway } from './gateways.ts';
+import { Notifier } from './notifier.ts';
+import { Worker } from './outbox.ts';
+
+/** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
+export async function loadReportSecret(db: Db, configured?: string): Promise<Buffer> {
+  if (configured) return Buffer.from(configured, 'utf8');
+  await db.query("INSERT INTO settings (key, value) VALUES ('sms_report_secret', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(32).toString('base64')]);
+  const r = await db.query<{ value: string }>("SELECT value FROM settings WHERE key = 'sms_report_secret'");
+  return Buffer.from(r.rows[0]!.value, 'base64');
+}
+
+export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'>;
+
+export interface SinkMessage {
+  to: string;
+  text: string;
+  at: Date;
+}
+
+/** The routes SMS_GATEWAY and KANNEL_* describe. */
+export function buildRoutes(db: Db, config: NotifyConfig, reportSecret: Buffer, onSinkMessage?: (m: SinkMessage) => void): Routes {
+  if (config.smsGateway === 'sink' || !config.kannel) {
+    return { primary: new SinkGateway(db, onSinkMessage), fallbackAfter: config.sms.fallbackAfter };
+  }
+  const reportUrl = `${config.publicUrl}/api/v1/sms/reports`;
+  const common = { reportUrl, reportSecret, timeoutMs: config.sms.sendTimeoutMs };
+  return {
+    primary: new KannelGateway({ ...common, route: 'primary', kannel: config.kannel }),
+    fallback: config.kannelFallback ? new KannelGateway({ ...common, route: 'fallback', kannel: config.kannelFallback }) : undefined,
+    fallbackAfter: config.sms.fallbackAfter,
+  };
+}
+
+export interface NotifyService {
+  notifier: Notifier;
+  routes: Routes;
+  /** A worker over every job kind with the configured batch, concurrency and lease. */
+  worker(overrides?: Partial<Config['worker']> & { id?: string; onError?: (e: unknown, what: string) => void }): Worker;
+}
+
+export interface NotifyOptions {
+  onSinkMessage?: (m: SinkMessage) => void;
+  count?: (name: string, labels: Record<string, string>) => void;
+}
+
+/** Builds the notify service over an open, migrated database. */
+export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buffer, opts: NotifyOptions = {}): Promise<NotifyService> {
+  const reportSecret = await loadReportSecret(db, config.sms.reportSecret);
+  const routes = buildRoutes(db, config, reportSecret, opts.onSinkMessage);
+  const notifier = new Notifier({
+    db,
+    routes,
+    linkSecret,
+    reportSecret,
+    config: {
+      publicUrl: config.publicUrl,
+      language: config.sms.language,
+      maxAttempts: config.sms.maxAttempts,
+      retryBaseMs: config.sms.retryBaseMs,
+      retryMaxMs: config.sms.retryMaxMs,
+      reportTimeoutMs: config.sms.reportTimeoutMs,
+      sendConcurrency: config.worker.concurrency,
+    },
+    ...(opts.count ? { count: opts.count } : {}),
+  });
+  return {
+    notifier,
+    routes,
+    worker(o = {}) {
+      const w = { ...config.worker, ...o };
+      return new Worker(db, notifier.handlers(), {
+        batchSize: w.batchSize,
+        concurrency: w.concurrency,
+        leaseMs: w.leaseMs,
+        pollMs: w.pollMs,
+        retryBaseMs: w.retryBaseMs,
+        retryMaxMs: w.retryMaxMs,
+        ...(o.id ? { id: o.id } : {}),
+        ...(o.onError ? { onError: o.onError } : {}),
+      });
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * SMS templates, Indonesian (default) and English. Pure functions.
+ *
+ * The certificate SMS must fit one GSM-7 part (160 characters): one part is
+ * cheaper, and Kannel's delivery report covers only the first part of a long
+ * text. So names are shortened ("Budi Santoso" → "Budi S."), accents dropped,
+ * and, if the link base is long, the optional sentence goes first, then the
+ * name shrinks to initials.
+ */
+import { smsShape, toGsm7Lenient, type SmsEncoding } from './gsm7.ts';
+
+export type Lang = 'id' | 'en';
+
+export interface RenderedSms {
+  template: string;
+  text: string;
+  encoding: SmsEncoding;
+  parts: number;
+}
+
+function rendered(template: string, lang: Lang, text: string): RenderedSms {
+  const s = smsShape(text);
+  return { template: `${template}.${lang}`, text, encoding: s.encoding, parts: s.parts };
+}
+
+/** "Budi Santoso Wijaya" → "Budi S. W."; a single long name is cut; accents dropped. */
+export function shortName(name: string, max = 24): string {
+  const words = toGsm7Lenient(name).trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return '';
+  const [first, ...rest] = words as [string, ...string[]];
+  let out = first.length > max ? first.slice(0, max) : first;
+  for (const w of rest) {
+    const initial = `${[...w][0]?.toUpperCase() ?? ''}.`;
+    if (out.length + 1 + initial.length > max) break;
+    out += ` ${initial}`;
+  }
+  return out;
+}
+
+/** "B. S." */
+function initials(name: string): string {
+  return toGsm7Lenient(name)
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => `${[...w][0]?.toUpperCase() ?? ''}.`)
+    .join(' ');
+}
+
+export interface CertificateSmsInput {
+  lang: Lang;
+  name: string;
+  dn: number;
+  sd: number;
+  link: string;
+}
+
+/** "Your certificate is issued", with its link. Fits 160 GSM-7 characters whenever the link leaves room. */
+export function certificateSms(i: CertificateSmsInput): RenderedSms {
+  const build = (name: string, warn: boolean) =>
+    i.lang === 'id'
+      ? `Sertifikat vaksin dosis ${i.dn}/${i.sd} a.n. ${name} sudah terbit: ${i.link}${warn ? ' Jangan bagikan tautan ini.' : ''}`
+      : `Vaccination certificate, dose ${i.dn}/${i.sd}, for ${name} is ready: ${i.link}${warn ? ' Do not share this link.' : ''}`;
+  const candidates = [build(shortName(i.name), true), build(shortName(i.name), false), build(initials(i.name), false)];
+  // The first that takes the fewest parts: a name in a script without GSM-7 letters makes any
+  // version UCS-2 (70 per part), and then initials would only lose the name for nothing.
+  const parts = candidates.map((t) => smsShape(t).parts);
+  const best = parts.indexOf(Math.min(...parts));
+  return rendered('certificate_issued', i.lang, candidates[best] as string);
+}
+
+const MONTHS: Record<Lang, string[]> = {
+  id: ['Januari', 'Februari', 'Maret', 'April', 'Mei', 'Juni', 'Juli', 'Agustus', 'September', 'Oktober', 'November', 'Desember'],
+  en: ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'],
+};
+
+/** `2021-07-08` → "8 Juli 2021" / "8 July 2021". */
+export function longDate(iso: string, lang: Lang): string {
+  const [y, m, d] = iso.split('-').map(Number) as [number, number, number];
+  return `${d} ${MONTHS[lang][m - 1] ?? m} ${y}`;
+}
+
+export interface ReminderSmsInput {
+  lang: Lang;
+  name: string;
+  doseNumber: number;
+  vaccineName: string;
+  due: string;
+}
+
+/** Next-dose reminder. */
+export function reminderSms(i: ReminderSmsInput): RenderedSms {
+  const name = shortName(i.name);
+  const when = longDate(i.due, i.lang);
+  const text =
+    i.lang === 'id'
+      ? `Pengingat: ${name}, dosis ke-${i.doseNumber} vaksin ${i.vaccineName} dapat diberikan mulai ${when}. Datang ke faskes terdekat dengan membawa KTP.`
+      : `Reminder: ${name}, dose ${i.doseNumber} of ${i.vaccineName} can be given from ${when}. Visit your nearest health facility with your ID card.`;
+  return rendered('next_dose_reminder', i.lang, text);
+}
+
+export interface CodeSmsInput {
+  lang: Lang;
+  code: string;
+  minutes: number;
+}
+
+/** One-time code for the certificate lookup or a phone change. */
+export function codeSms(i: CodeSmsInput): RenderedSms {
+  const text =
+    i.lang === 'id'
+      ? `Kode Dosis Anda: ${i.code}. Berlaku ${i.minutes} menit. JANGAN berikan kode ini kepada siapa pun, termasuk petugas.`
+      : `Your Dosis code: ${i.code}. Valid for ${i.minutes} minutes. Do NOT share this code with anyone, staff included.`;
+  return rendered('one_time_code', i.lang, text);
+}
+
+/** The language of an SMS to `recipient`: the configured one for Indonesian numbers, English abroad. */
+export function langFor(recipient: string, indonesian: Lang): Lang {
+  return recipient.startsWith('+62') ? indonesian : 'en';
+}

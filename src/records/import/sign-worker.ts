@@ -1,0 +1,46 @@
+/**
+ * A signing thread for bulk imports: the same Issuer as the dose transaction,
+ * given the active key by the main thread instead of reading the database.
+ * Signing is the CPU-heavy part of recording (~0.1 ms per certificate); doing
+ * it here keeps the event loop that answers single entries free.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { Db } from '../../db/client.ts';
+import { Issuer } from '../../certificates/issuer.ts';
+import { vaccineByCode } from '../../domain/vaccines.ts';
+import { linkTokenFor } from '../../access/links.ts';
+import type { SignRequest, WorkerKey } from './signing.ts';
+
+let issuer: Issuer | undefined;
+let linkSecret: Buffer | undefined;
+
+/** A database that knows only the active key: all that Issuer.ready() asks for. */
+function keyOnlyDb(key: WorkerKey): Db {
+  const row = { kid: key.kid, private_key: key.privateKey, valid_until: new Date(key.validUntil) };
+  return { query: async () => ({ rows: [row], rowCount: 1 }) } as unknown as Db;
+}
+
+const port = parentPort;
+if (!port) throw new Error('sign-worker.ts runs as a worker thread');
+
+port.on('message', (msg: { type: 'key'; key: WorkerKey } | { type: 'sign'; id: number; inputs: SignRequest[] }) => {
+  void (async () => {
+    if (msg.type === 'key') {
+      issuer = await new Issuer(keyOnlyDb(msg.key), msg.key.validityDays).ready();
+      linkSecret = Buffer.from(msg.key.linkSecret);
+      port.postMessage({ type: 'ready', kid: issuer.kid });
+      return;
+    }
+    try {
+      if (!issuer || !linkSecret) throw new Error('no signing key yet');
+      const [signer, secret] = [issuer, linkSecret];
+      const certs = msg.inputs.map((i) => {
+        const c = signer.issue({ ...i, vaccine: vaccineByCode(i.vaccine), issuedAt: new Date(i.issuedAt) });
+        return { ...c, linkToken: linkTokenFor(secret, c.id) };
+      });
+      port.postMessage({ type: 'signed', id: msg.id, certs });
+    } catch (e) {
+      port.postMessage({ type: 'signed', id: msg.id, error: (e as Error).message });
+    }
+  })();
+});

@@ -1,0 +1,174 @@
+/**
+ * A person's whole history on one screen: every dose (who recorded it, where,
+ * when, from which import or form), every certificate (issued, superseded,
+ * revoked), every SMS (its text, gateway, every gateway answer and delivery
+ * report with raw text), phone changes, cases opened and resolved, merges —
+ * in time order with the actor. Plus, per dose, its state in words, so "the
+ * dose was never entered" and "the certificate never reached you" are never
+ * confused.
+ */
+import type { Queryable } from '../db/client.ts';
+import type { Principal } from '../access/tokens.ts';
+import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/scope.ts';
+import type { Text } from '../domain/errors.ts';
+import { maskNik, maskPhone } from './people.ts';
+
+export interface TimelineEvent {
+  at: string;
+  type: string;
+  actor: string | null;
+  [k: string]: unknown;
+}
+
+export interface DoseState {
+  vaccinationId: string;
+  doseNumber: number;
+  date: string;
+  vaccine: string;
+  state: 'void' | 'no_certificate' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
+  text: Text;
+}
+
+interface Ev extends Record<string, unknown> {
+  at: Date;
+  type: string;
+  actor: string | null;
+  data: Record<string, unknown>;
+}
+
+/** Actor ids are token or user ids: shown as "role:label". */
+const ACTOR = `coalesce((SELECT t.role || ':' || t.label FROM api_tokens t WHERE t.id::text = %s), %s)`;
+const actor = (col: string) => ACTOR.replaceAll('%s', col);
+
+export async function personTimeline(db: Queryable, who: Principal, personId: string, reveal = false): Promise<{ person: Record<string, unknown>; doses: DoseState[]; events: TimelineEvent[] }> {
+  await assertPersonInScope(db, who, personId);
+  const p = await db.query<Record<string, unknown> & { id: string; id_type: string; id_value: string; name: string; birth_date: string; phone: string | null; phone_status: string; merged_into: string | null; created_at: Date }>(
+    'SELECT id, id_type, id_value, id_country, name, birth_date, sex, phone, phone_status, merged_into, created_at FROM people WHERE id = $1',
+    [personId],
+  );
+  const person = p.rows[0];
+  if (!person) throw personNotFound(personId);
+  const full = seesIdentifiers(who, reveal);
+  // Records merged into this one keep their audit history under their own id.
+  const ids = [personId, ...(await db.query<{ id: string }>('SELECT id FROM people WHERE merged_into = $1', [personId])).rows.map((r) => r.id)];
+
+  const events = await db.query<Ev>(
+    `SELECT v.recorded_at AS at, 'dose_recorded' AS type, ${actor('v.recorded_by::text')} AS actor,
+            json_build_object('vaccinationId', v.id, 'doseNumber', v.dose_number, 'vaccine', v.vaccine, 'date', v.date, 'lot', v.lot,
+                              'facility', v.facility_code, 'source', v.source, 'importId', v.import_id, 'status', v.status,
+                              'idempotencyKey', v.idempotency_key)::jsonb AS data
+       FROM vaccinations v WHERE v.person_id = $1
+     UNION ALL
+     SELECT c.issued_at, 'certificate_issued', NULL,
+            json_build_object('certificateId', c.id, 'vaccinationId', c.vaccination_id, 'uvci', c.uvci, 'kid', c.kid, 'dn', c.dn, 'sd', c.sd,
+                              'expiresAt', c.expires_at)::jsonb
+       FROM certificates c WHERE c.person_id = $1
+     UNION ALL
+     SELECT coalesce(c.status_at, c.issued_at), 'certificate_' || c.status, NULL,
+            json_build_object('certificateId', c.id, 'vaccinationId', c.vaccination_id, 'reason', c.status_reason, 'supersededBy', c.superseded_by)::jsonb
+       FROM certificates c WHERE c.person_id = $1 AND c.status <> 'valid'
+     UNION ALL
+     SELECT n.created_at, 'sms', NULL,
+            json_build_object('notificationId', n.id, 'certificateId', n.certificate_id, 'kind', n.kind, 'recipient', n.recipient, 'text', n.body,
+                              'status', n.status, 'holdReason', n.hold_reason, 'route', n.route, 'attempt', n.attempt, 'lastError', n.last_error)::jsonb
+       FROM notifications n WHERE n.person_id = $1
+     UNION ALL
+     SELECT e.at, 'sms_' || e.type, NULL,
+            json_build_object('notificationId', e.notification_id, 'attempt', e.attempt, 'route', e.route, 'status', e.status,
+                              'applied', e.applied, 'reportBits', e.report_bits, 'gatewayRef', e.gateway_ref, 'raw', e.raw)::jsonb
+       FROM notification_events e WHERE e.person_id = $1
+     UNION ALL
+     SELECT k.opened_at, 'case_opened', NULL,
+            json_build_object('caseId', k.id, 'kind', k.kind, 'detail', k.detail, 'facility', k.facility_code)::jsonb
+       FROM cases k WHERE k.person_id = $1
+     UNION ALL
+     SELECT k.resolved_at, 'case_' || k.status, ${actor('k.resolved_by::text')},
+            json_build_object('caseId', k.id, 'kind', k.kind, 'notes', k.notes)::jsonb
+       FROM cases k WHERE k.person_id = $1 AND k.resolved_at IS NOT NULL
+     UNION ALL
+     SELECT a.at, a.action, ${actor('a.actor')}, a.detail || json_build_object('subject', a.subject)::jsonb
+       FROM audit_log a WHERE a.person_id = ANY($2::uuid[])
+     ORDER BY 1, 2`,
+    [personId, ids],
+  );
+
+  const mask = (e: Ev): Record<string, unknown> => {
+    if (full) return e.data;
+    const d = { ...e.data };
+    for (const k of ['recipient', 'from', 'to']) if (typeof d[k] === 'string') d[k] = maskPhone(d[k]);
+    if (typeof d.text === 'string') d.text = d.text.replace(/https?:\/\/\S+/g, '[link]');
+    return d;
+  };
+
+  return {
+    person: {
+      id: person.id,
+      identifier: { type: person.id_type, value: full ? person.id_value : maskNik(person.id_value) },
+      name: person.name,
+      birthDate: person.birth_date,
+      phone: full ? person.phone : maskPhone(person.phone),
+      phoneStatus: person.phone_status,
+      mergedInto: person.merged_into,
+      mergedFrom: ids.slice(1),
+    },
+    doses: await doseStates(db, personId),
+    events: events.rows.map((e) => ({ at: e.at.toISOString(), type: e.type, actor: e.actor, ...mask(e) })),
+  };
+}
+
+/** Each dose's state in words, from the newest certificate and its newest notification. */
+export async function doseStates(db: Queryable, personId: string): Promise<DoseState[]> {
+  const r = await db.query<{ id: string; dose_number: number; date: string; vaccine: string; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null }>(
+    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient
+       FROM vaccinations v
+       LEFT JOIN LATERAL (SELECT c.id, c.status FROM certificates c WHERE c.person_id = v.person_id AND c.vaccination_id = v.id
+                           ORDER BY (c.status = 'valid') DESC, c.issued_at DESC LIMIT 1) c ON true
+       LEFT JOIN LATERAL (SELECT n.status, n.hold_reason, n.recipient FROM notifications n WHERE n.person_id = v.person_id AND n.certificate_id = c.id
+                           ORDER BY n.created_at DESC LIMIT 1) n ON true
+      WHERE v.person_id = $1
+      ORDER BY v.dose_number, v.date`,
+    [personId],
+  );
+  return r.rows.map((d) => {
+    const [state, text] = describe(d);
+    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, state, text };
+  });
+}
+
+function describe(d: { dose_number: number; date: string; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null }): [DoseState['state'], Text] {
+  const dose = { en: `Dose ${d.dose_number} (${d.date}) is recorded`, id: `Dosis ${d.dose_number} (${d.date}) tercatat` };
+  if (d.status === 'void') return ['void', { en: `Dose ${d.dose_number} (${d.date}) was voided as a mistaken entry.`, id: `Dosis ${d.dose_number} (${d.date}) dibatalkan karena salah catat.` }];
+  if (!d.cert_status) return ['no_certificate', { en: `${dose.en}, but it has no certificate.`, id: `${dose.id}, tetapi belum ada sertifikatnya.` }];
+  if (d.cert_status !== 'valid') return ['certificate_revoked', { en: `${dose.en}; its certificate was ${d.cert_status}.`, id: `${dose.id}; sertifikatnya ${d.cert_status === 'revoked' ? 'dicabut' : 'diganti'}.` }];
+  const cert = { en: `${dose.en} and its certificate is issued`, id: `${dose.id} dan sertifikatnya sudah terbit` };
+  switch (d.sms_status) {
+    case null:
+    case 'pending':
+      return d.sms_status === null
+        ? ['sms_not_sent', { en: `${cert.en}; the SMS has not been sent yet.`, id: `${cert.id}; SMS belum dikirim.` }]
+        : ['sms_queued', { en: `${cert.en}; the SMS is queued.`, id: `${cert.id}; SMS sedang antre.` }];
+    case 'held':
+      return ['sms_held', { en: `${cert.en}; the SMS is held: ${holdText(d.hold_reason).en}.`, id: `${cert.id}; SMS ditahan: ${holdText(d.hold_reason).id}.` }];
+    case 'submitted':
+    case 'unknown':
+      return ['sms_sent', { en: `${cert.en}; the SMS was sent, no delivery report yet.`, id: `${cert.id}; SMS terkirim, belum ada laporan diterima.` }];
+    case 'delivered':
+      return ['sms_delivered', { en: `${cert.en}; the SMS was delivered.`, id: `${cert.id}; SMS sudah diterima.` }];
+    default:
+      return ['sms_failed', { en: `${cert.en}; the SMS failed (${d.sms_status}).`, id: `${cert.id}; SMS gagal (${d.sms_status}).` }];
+  }
+}
+
+function holdText(reason: string | null): Text {
+  switch (reason) {
+    case 'missing':
+      return { en: 'no phone number on record', id: 'tidak ada nomor HP' };
+    case 'invalid':
+      return { en: 'the phone number cannot receive SMS', id: 'nomor HP tidak dapat menerima SMS' };
+    case 'held':
+    case 'suspicious':
+      return { en: 'the phone number is shared by many unrelated people', id: 'nomor HP dipakai banyak orang yang tidak berhubungan' };
+    default:
+      return { en: reason ?? 'unknown reason', id: reason ?? 'alasan tidak diketahui' };
+  }
+}

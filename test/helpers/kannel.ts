@@ -1,0 +1,231 @@
+/**
+ * A real Kannel (Debian's `bearerbox` + `smsbox`) for tests and benchmarks,
+ * on free loopback ports, in a temporary directory, wired to our SMPP
+ * simulator. See ../shared/SMS-GATEWAY.md: start the simulator first, then
+ * bearerbox (wait for its smsbox port), then smsbox (it exits when bearerbox
+ * is not listening yet); ready when sendsms answers and the admin status page
+ * shows the SMSC online. Stop with SIGTERM to the PIDs we started.
+ *
+ * Suites that need Kannel call `kannelSkip()`: when the binaries are absent the
+ * suite is skipped with a message, unless DOSIS_REQUIRE_KANNEL=1 (CI), where
+ * that is a failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';
+export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
+
+/** Null when Kannel can run here, else a message saying why the suite is skipped. Throws when CI requires Kannel. */
+export function kannelSkip(): string | false {
+  const missing = [BEARERBOX, SMSBOX].filter((p) => !existsSync(p));
+  if (missing.length === 0) return false;
+  const why = `Kannel binaries not found (${missing.join(', ')}): apt-get install -y kannel kannel-extras`;
+  if (process.env.DOSIS_REQUIRE_KANNEL === '1') throw new Error(`DOSIS_REQUIRE_KANNEL=1 but ${why}`);
+  return `SKIPPED: ${why}`;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; tests in parallel each get their own). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = a && typeof a === 'object' ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ port, host: '127.0.0.1' });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what: string, deadlineMs: number, check: () => Promise<boolean>, alive?: () => string | null): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    if (await check()) return;
+    const dead = alive?.();
+    if (dead) throw new Error(`${what}: ${dead}`);
+    if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface SmscSpec {
+  /** Kannel smsc-id. */
+  id: string;
+  /** Port of the SMPP server (our simulator; a closed port for an SMSC that is down). */
+  port: number;
+  /** Only messages sent with `smsc=<id>` go here (an extra route). */
+  onlyWhenForced?: boolean;
+  /** Wait for it to be online before answering ready (default true). */
+  waitOnline?: boolean;
+}
+
+export interface KannelOptions {
+  smscs: SmscSpec[];
+  /** Seconds between Kannel's own resends of temporarily failed messages (default 60 in Kannel; 1 here). */
+  resendFreq?: number;
+  /** 0 debug … 4 panic. */
+  logLevel?: number;
+}
+
+export interface KannelRig {
+  sendsmsUrl: string;
+  user: string;
+  password: string;
+  adminPort: number;
+  dir: string;
+  /** The admin status page (text). */
+  status(): Promise<string>;
+  /** Whether the SMSC `id` shows online in the admin status. */
+  online(id: string): Promise<boolean>;
+  logs(): string;
+  /** PIDs of bearerbox and smsbox (for CPU accounting). */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+function conf(o: { dir: string; adminPort: number; boxPort: number; sendsmsPort: number; user: string; password: string } & KannelOptions): string {
+  const lines = [
+    'group = core',
+    `admin-port = ${o.adminPort}`,
+    'admin-interface = 127.0.0.1',
+    `admin-password = ${o.password}`,
+    'admin-allow-ip = "127.0.0.1"',
+    `smsbox-port = ${o.boxPort}`,
+    'smsbox-interface = 127.0.0.1',
+    'box-allow-ip = "127.0.0.1"',
+    'wdp-interface-name = ""',
+    `log-file = "${o.dir}/bearerbox.log"`,
+    `log-level = ${o.logLevel ?? 1}`,
+    `access-log = "${o.dir}/access.log"`,
+    'dlr-storage = internal',
+    `sms-resend-freq = ${o.resendFreq ?? 1}`,
+    '',
+    'group = smsbox',
+    'bearerbox-host = 127.0.0.1',
+    `bearerbox-port = ${o.boxPort}`,
+    `sendsms-port = ${o.sendsmsPort}`,
+    'sendsms-interface = 127.0.0.1',
+    `log-file = "${o.dir}/smsbox.log"`,
+    `log-level = ${o.logLevel ?? 1}`,
+    `access-log = "${o.dir}/smsbox-access.log"`,
+    'http-request-retry = 3',
+    'http-queue-delay = 1',
+    '',
+    'group = sendsms-user',
+    `username = ${o.user}`,
+    `password = ${o.password}`,
+    'concatenation = true',
+    'max-messages = 4',
+    '',
+  ];
+  const forced = o.smscs.filter((s) => s.onlyWhenForced).map((s) => s.id);
+  for (const s of o.smscs) {
+    lines.push(
+      'group = smsc',
+      'smsc = smpp',
+      `smsc-id = ${s.id}`,
+      'host = 127.0.0.1',
+      `port = ${s.port}`,
+      'transceiver-mode = true',
+      'smsc-username = dosis',
+      'smsc-password = secret',
+      'system-type = ""',
+      'interface-version = 34',
+      'reconnect-delay = 1',
+      'our-host = 127.0.0.1',
+      ...(s.onlyWhenForced ? [`allowed-smsc-id = ${s.id}`] : forced.length ? [`denied-smsc-id = ${forced.join(';')}`] : []),
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Starts bearerbox and smsbox on free ports. The SMPP simulator(s) must already listen. */
+export async function startKannel(opts: KannelOptions): Promise<KannelRig> {
+  const dir = mkdtempSync(join(tmpdir(), 'dosis-kannel-'));
+  const [adminPort, boxPort, sendsmsPort] = [await freePort(), await freePort(), await freePort()];
+  const user = 'dosis';
+  const password = 'kannel-test-pw';
+  const path = join(dir, 'kannel.conf'); // absolute: a relative config path dies silently
+  writeFileSync(path, conf({ dir, adminPort, boxPort, sendsmsPort, user, password, ...opts }));
+
+  const children: ChildProcess[] = [];
+  const exits = new Map<ChildProcess, string>();
+  const run = (bin: string) => {
+    const c = spawn(bin, [path], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr?.on('data', (d: Buffer) => {
+      if (err.length < 20_000) err += d.toString();
+    });
+    c.on('exit', (code, sig) => exits.set(c, `${bin} exited (${code ?? sig}) ${err.slice(-500)}`));
+    c.on('error', (e) => exits.set(c, `${bin} failed to start: ${e.message}`));
+    children.push(c);
+    return c;
+  };
+  const logs = () =>
+    ['bearerbox.log', 'smsbox.log']
+      .map((f) => join(dir, f))
+      .filter((f) => existsSync(f))
+      .map((f) => `--- ${f}\n${readFileSync(f, 'utf8').slice(-4000)}`)
+      .join('\n');
+  const status = async () => {
+    const r = await fetch(`http://127.0.0.1:${adminPort}/status.txt?password=${password}`);
+    return r.text();
+  };
+  const online = async (id: string) => {
+    try {
+      return new RegExp(`${id}\\[[^\\]]*\\][^\\n]*\\(online`).test(await status());
+    } catch {
+      return false;
+    }
+  };
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (exits.has(c) || c.exitCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
+            c.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    if (process.env.DOSIS_KEEP_KANNEL_LOGS !== '1') rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const bb = run(BEARERBOX);
+    await waitFor('bearerbox smsbox port', 15_000, () => portOpen(boxPort), () => exits.get(bb) ?? null);
+    const sb = run(SMSBOX);
+    await waitFor('smsbox sendsms port', 15_000, () => portOpen(sendsmsPort), () => exits.get(sb) ?? exits.get(bb) ?? null);
+    for (const s of opts.smscs) {
+      if (s.waitOnline === false) continue;
+      await waitFor(`SMSC ${s.id} online`, 15_000, () => online(s.id), () => exits.get(bb) ?? null);
+    }
+  } catch (e) {
+    const l = logs();
+    await stop();
+    throw new Error(`${(e as Error).message}\n${l}`, { cause: e });
+  }
+  const pids = () => children.map((c) => c.pid).filter((p): p is number => p !== undefined);
+  return { sendsmsUrl: `http://127.0.0.1:${sendsmsPort}/cgi-bin/sendsms`, user, password, adminPort, dir, status, online, logs, pids, stop };
+}

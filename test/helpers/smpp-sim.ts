@@ -1,0 +1,237 @@
+/**
+ * Our SMPP simulator (an SMSC) for tests and benchmarks, on npm `smpp`.
+ *
+ * Kannel's own `fakesmsc` always reports "delivered" at once, so it cannot
+ * test failures. This one answers `submit_sm` and later sends a `deliver_sm`
+ * receipt, and can be told per destination number what to do:
+ *
+ * - `deliver`  — accept, receipt `stat:DELIVRD` (after `delayMs`, default 0)
+ * - `undeliv`  — accept, receipt `stat:UNDELIV err:001`
+ * - `expire`   — accept, receipt `stat:EXPIRED`
+ * - `reject`   — refuse at submit (`ESME_RINVDSTADR`, permanent)
+ * - `silent`   — accept, never send a receipt
+ * - `slow`     — accept, receipt `stat:DELIVRD` after `delayMs`
+ * - `throttle` — answer `ESME_RTHROTTLED` to the first `times` submits, then deliver
+ *
+ * `times` on undeliv/expire/reject/silent limits the failure to the first
+ * `times` submits to that number; later ones are delivered.
+ *
+ * Every submit is counted per destination, so tests can count duplicate sends.
+ */
+import smpp, { type Pdu, type Server, type Session } from 'smpp';
+
+export type Behaviour =
+  | { kind: 'deliver'; delayMs?: number }
+  | { kind: 'undeliv'; delayMs?: number; times?: number }
+  | { kind: 'expire'; delayMs?: number; times?: number }
+  | { kind: 'reject'; times?: number }
+  | { kind: 'silent'; times?: number }
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'throttle'; times: number };
+
+export interface Submitted {
+  messageId: string | null;
+  to: string;
+  from: string;
+  text: string;
+  dataCoding: number;
+  at: number;
+  /** What the simulator answered: 0 = accepted, else the SMPP error status. */
+  status: number;
+}
+
+const ESME_RTHROTTLED = 0x58;
+
+/** `YYMMDDhhmm` as SMPP receipts write dates. */
+function receiptDate(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCFullYear() % 100)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}`;
+}
+
+function decodeText(pdu: Pdu): string {
+  const sm = pdu.short_message as { message?: unknown } | Buffer | string | undefined;
+  if (typeof sm === 'string') return sm;
+  if (Buffer.isBuffer(sm)) return sm.toString('latin1');
+  if (sm && typeof sm === 'object') {
+    const m = sm.message;
+    if (typeof m === 'string') return m;
+    if (Buffer.isBuffer(m)) return m.toString('latin1');
+  }
+  return '';
+}
+
+export class SmppSimulator {
+  private server: Server | undefined;
+  private readonly rules = new Map<string, Behaviour>();
+  private readonly seen = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sessions = new Set<Session>();
+  private nextId = 1_000_000;
+  private defaultBehaviour: Behaviour = { kind: 'deliver' };
+  /** Every submit_sm seen, in order. */
+  readonly submitted: Submitted[] = [];
+  /** Receipts sent back (deliver_sm), by message id. */
+  readonly receipts: { messageId: string; stat: string; at: number }[] = [];
+  port = 0;
+
+  /** Sets what happens to messages for `to` (E.164 with or without `+`). */
+  behave(to: string, b: Behaviour): this {
+    this.rules.set(to.replace(/^\+/, ''), b);
+    return this;
+  }
+
+  /** What happens to numbers without a rule. */
+  behaveByDefault(b: Behaviour): this {
+    this.defaultBehaviour = b;
+    return this;
+  }
+
+  behaviourFor(to: string): Behaviour {
+    return this.rules.get(to.replace(/^\+/, '')) ?? this.defaultBehaviour;
+  }
+
+  /** submit_sm counts per destination (accepted or not). */
+  submitsTo(to: string): Submitted[] {
+    const n = to.replace(/^\+/, '');
+    return this.submitted.filter((s) => s.to.replace(/^\+/, '') === n);
+  }
+
+  /** Destinations that were accepted more than once, with the number of extra copies. */
+  duplicates(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const s of this.submitted) if (s.status === 0) counts.set(s.to, (counts.get(s.to) ?? 0) + 1);
+    const dups = new Map<string, number>();
+    for (const [to, n] of counts) if (n > 1) dups.set(to, n - 1);
+    return dups;
+  }
+
+  get boundSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Listens on 127.0.0.1:`port` (0 → a free port). */
+  async start(port = 0): Promise<this> {
+    const server = smpp.createServer((session) => this.onSession(session));
+    server.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('SMPP simulator: no address');
+    this.port = addr.port;
+    this.server = server;
+    return this;
+  }
+
+  /** Closes every session and the listener (Kannel then sees the SMSC as down). */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private onSession(session: Session): void {
+    // Without this, the kernel's delayed ACKs stall each PDU by ~40 ms.
+    session.socket.setNoDelay(true);
+    session.on('error', () => {});
+    session.on('close', () => this.sessions.delete(session));
+    const bind = (pdu: Pdu) => {
+      this.sessions.add(session);
+      session.send(pdu.response({ system_id: 'SIM' }));
+    };
+    session.on('bind_transceiver', bind);
+    session.on('bind_transmitter', bind);
+    session.on('bind_receiver', bind);
+    session.on('enquire_link', (pdu: Pdu) => session.send(pdu.response()));
+    session.on('unbind', (pdu: Pdu) => {
+      session.send(pdu.response());
+      session.close();
+    });
+    session.on('deliver_sm_resp', () => {});
+    session.on('submit_sm', (pdu: Pdu) => this.onSubmit(session, pdu));
+  }
+
+  private onSubmit(session: Session, pdu: Pdu): void {
+    const to = typeof pdu.destination_addr === 'string' ? pdu.destination_addr : '';
+    const from = typeof pdu.source_addr === 'string' ? pdu.source_addr : '';
+    const text = decodeText(pdu);
+    const dataCoding = Number(pdu.data_coding ?? 0);
+    const nth = (this.seen.get(to) ?? 0) + 1; // this is the nth submit to `to`
+    this.seen.set(to, nth);
+    const rule = this.behaviourFor(to);
+    const limited = rule.kind === 'undeliv' || rule.kind === 'expire' || rule.kind === 'reject' || rule.kind === 'silent';
+    const b: Behaviour = limited && rule.times !== undefined && nth > rule.times ? { kind: 'deliver' } : rule;
+    const record = (messageId: string | null, status: number) =>
+      this.submitted.push({ messageId, to, from, text, dataCoding, at: Date.now(), status });
+
+    if (b.kind === 'reject') {
+      record(null, smpp.errors.ESME_RINVDSTADR ?? 0x0b);
+      session.send(pdu.response({ command_status: smpp.errors.ESME_RINVDSTADR ?? 0x0b }));
+      return;
+    }
+    if (b.kind === 'throttle') {
+      if (nth <= b.times) {
+        record(null, ESME_RTHROTTLED);
+        session.send(pdu.response({ command_status: ESME_RTHROTTLED }));
+        return;
+      }
+    }
+    const messageId = String(this.nextId++);
+    record(messageId, 0);
+    session.send(pdu.response({ message_id: messageId }));
+    const submitDate = new Date();
+    const receipt = (stat: 'DELIVRD' | 'UNDELIV' | 'EXPIRED', err: string, state: number) => {
+      const done = new Date();
+      const body =
+        `id:${messageId} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} submit date:${receiptDate(submitDate)} ` +
+        `done date:${receiptDate(done)} stat:${stat} err:${err} text:${text.replace(/[^\x20-\x7e]/g, '?').slice(0, 20)}`;
+      this.receipts.push({ messageId, stat, at: Date.now() });
+      session.deliver_sm({
+        source_addr: to,
+        destination_addr: from,
+        esm_class: 0x04, // SMSC delivery receipt
+        short_message: body,
+        receipted_message_id: messageId,
+        message_state: state,
+      });
+    };
+    switch (b.kind) {
+      case 'deliver':
+      case 'throttle':
+        this.after(b.kind === 'deliver' ? (b.delayMs ?? 0) : 0, () => receipt('DELIVRD', '000', 2));
+        break;
+      case 'slow':
+        this.after(b.delayMs, () => receipt('DELIVRD', '000', 2));
+        break;
+      case 'undeliv':
+        this.after(b.delayMs ?? 0, () => receipt('UNDELIV', '001', 5));
+        break;
+      case 'expire':
+        this.after(b.delayMs ?? 0, () => receipt('EXPIRED', '000', 3));
+        break;
+      case 'silent':
+        break;
+      default:
+        b satisfies never;
+    }
+  }
+
+  private after(ms: number, fn: () => void): void {
+    // Even "at once" goes after the submit_sm_resp has been written.
+    if (ms <= 0) setImmediate(fn);
+    else this.later(ms, fn);
+  }
+}

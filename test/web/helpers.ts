@@ -1,0 +1,121 @@
+/**
+ * For the browser tests: the pages built (once, shared by parallel test
+ * files), Dosis listening on a random port over a test database, and a real
+ * Chromium (Debian's, driven by playwright-core — never a downloaded one)
+ * with a fresh profile.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ensureWebBuild } from '../../scripts/build-web.ts';
+import { BACKENDS, openTestDb, type TestDb } from '../helpers/db.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import { decodeQrPng } from '../../src/certificates/qr-image.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = join(import.meta.dirname, '../../test-results/screenshots');
+
+/** The phone width the pages are designed for. */
+export const PHONE = { width: 360, height: 780 };
+
+export interface TestServer {
+  url: string;
+  rt: Runtime;
+  db: TestDb;
+  stop(): Promise<void>;
+}
+
+/** Dosis over a fresh test database (the first configured backend), listening on 127.0.0.1 at a random port. */
+export async function startServer(): Promise<TestServer> {
+  await ensureWebBuild(() => {});
+  const db = await openTestDb(BACKENDS[0] ?? 'pglite');
+  const rt = await testRuntime(db.db, { PUBLIC_URL: 'http://127.0.0.1' });
+  await rt.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = rt.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server has no port');
+  const url = `http://127.0.0.1:${address.port}`;
+  let stopped = false;
+  return {
+    url,
+    rt,
+    db,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await rt.app.close();
+      await db.close();
+    },
+  };
+}
+
+/** Records a dose through the API (as a facility would) and returns the answer, with the link's path. */
+export async function recordDose(server: TestServer, over: { person?: ReturnType<typeof person>; body?: Record<string, unknown>; facility?: { code: string; token: string } } = {}) {
+  const facility = over.facility ?? (await facilityWithToken(server.db.db));
+  const p = over.person ?? person();
+  const r = await server.rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(p, over.body ?? {}) });
+  if (r.statusCode !== 201) throw new Error(`recording a dose: ${r.statusCode} ${r.body}`);
+  const answer = r.json();
+  return { ...answer, person: p, facility, linkPath: new URL(answer.certificate.link as string).pathname };
+}
+
+/** Chromium with a fresh profile; `args` adds flags (fake camera…). Close the returned context to end it. */
+export async function launchBrowser(opts: { args?: string[]; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext & { cleanup(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'dosis-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: opts.viewport ?? PHONE,
+    deviceScaleFactor: 2,
+    locale: 'id-ID',
+    timezoneId: 'Asia/Jakarta',
+    acceptDownloads: true,
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+      ...(opts.args ?? []),
+    ],
+  });
+  return Object.assign(context, {
+    async cleanup() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Saves a full-page screenshot as a test artifact (test-results/screenshots/<name>.png). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** The QR text of page 1 of a PDF, read from the page rendered at `dpi` (poppler's pdftoppm). */
+export function qrOfPdf(pdf: Uint8Array, dpi = 150): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'dosis-pdf-'));
+  try {
+    writeFileSync(join(dir, 'c.pdf'), pdf);
+    execFileSync('pdftoppm', ['-r', String(dpi), '-png', '-f', '1', '-l', '1', join(dir, 'c.pdf'), join(dir, 'page')]);
+    const png = readdirSync(dir).find((f) => f.endsWith('.png'));
+    if (!png) throw new Error('pdftoppm made no picture');
+    return decodeQrPng(readFileSync(join(dir, png)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The text of a PDF (poppler's pdftotext). */
+export function textOfPdf(pdf: Uint8Array): string {
+  return execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
+}
+

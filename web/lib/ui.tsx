@@ -1,0 +1,90 @@
+/** The page frame and the small pieces every page uses. */
+import type { ComponentChildren } from 'preact';
+import { LANGS, type Lang } from './i18n.ts';
+import { setLang, useLang, useOnline } from './lang.ts';
+
+/** Dosis's mark: a shield with a tick (not an official emblem). */
+export function Logo() {
+  return (
+    <svg class="logo" viewBox="0 0 32 32" aria-hidden="true" focusable="false">
+      <path d="M16 2 4 6.5v8.8c0 7.3 5.1 13.4 12 14.7 6.9-1.3 12-7.4 12-14.7V6.5L16 2Z" fill="currentColor" />
+      <path d="m10.5 16.2 3.8 3.8 7.4-7.6" fill="none" stroke="#0b7a75" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round" />
+    </svg>
+  );
+}
+
+const SHORT: Record<Lang, string> = { id: 'ID', en: 'EN' };
+
+export function LangSwitch() {
+  const { lang, t } = useLang();
+  return (
+    <div class="lang-switch" role="group" aria-label={t('lang.label')}>
+      {LANGS.map((l) => (
+        <button type="button" key={l} lang={l} aria-pressed={l === lang} title={t(`lang.${l}`)} onClick={() => setLang(l)}>
+          <span aria-hidden="true">{SHORT[l]}</span>
+          <span class="visually-hidden">{t(`lang.${l}`)}</span>
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function Shell(props: { title: string; children: ComponentChildren; footerNote?: string }) {
+  const { t } = useLang();
+  const online = useOnline();
+  return (
+    <div class="page">
+      <a class="skip" href="#main">
+        {props.title}
+      </a>
+      <header class="topbar">
+        <div class="topbar-inner">
+          <a class="brand" href="/verify">
+            <Logo />
+            <span class="brand-text">
+              <strong>{t('app.name')}</strong>
+              <small>{t('app.tagline')}</small>
+            </span>
+          </a>
+          <LangSwitch />
+        </div>
+      </header>
+      {!online && (
+        <div class="offline-bar" role="status">
+          {t('net.offline')}
+        </div>
+      )}
+      <main id="main" class="main" tabIndex={-1}>
+        <h1>{props.title}</h1>
+        {props.children}
+      </main>
+      <footer class="footer">
+        <p>
+          {t('app.footer')} {props.footerNote}
+        </p>
+      </footer>
+    </div>
+  );
+}
+
+/** Label/value rows. */
+export function Facts(props: { rows: [string, ComponentChildren][]; class?: string }) {
+  return (
+    <dl class={`facts ${props.class ?? ''}`}>
+      {props.rows.map(([label, value]) => (
+        <div class="fact" key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function Notice(props: { kind: 'info' | 'warn' | 'error'; children: ComponentChildren; role?: 'status' | 'alert' }) {
+  return (
+    <div class={`notice notice-${props.kind}`} role={props.role ?? (props.kind === 'error' ? 'alert' : 'status')}>
+      {props.children}
+    </div>
+  );
+}

@@ -1,0 +1,111 @@
+/**
+ * The verifier's trust list and revocation list, kept in localStorage so that
+ * checking works offline after the first visit: Dosis's own signers (from
+ * `GET /api/v1/trust-list`, refreshed whenever the page is online) and the
+ * signers a verifier added by hand (other countries'), which are never
+ * overwritten by a refresh.
+ */
+import type { TrustedKey } from '../../src/certificates/trust-core.ts';
+import { base64ToBytes, bytesToBase64 } from '../../src/certificates/trust-core.ts';
+
+interface StoredKey {
+  kid: string;
+  /** base64 DER */
+  certificate: string;
+}
+
+export interface TrustState {
+  server: { keys: StoredKey[]; fetchedAt: string } | null;
+  added: StoredKey[];
+  revoked: { hashes: string[]; fetchedAt: string } | null;
+}
+
+const SERVER = 'dosis.trust.server';
+const ADDED = 'dosis.trust.added';
+const REVOKED = 'dosis.trust.revoked';
+
+function read<T>(key: string): T | null {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw ? (JSON.parse(raw) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+function write(key: string, value: unknown): void {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Storage full or disabled: the lists still work for this visit.
+  }
+}
+
+export function loadTrust(): TrustState {
+  return { server: read(SERVER), added: read<StoredKey[]>(ADDED) ?? [], revoked: read(REVOKED) };
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 8000);
+  try {
+    const r = await fetch(url, { cache: 'no-cache', signal: controller.signal });
+    if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+    return await r.json();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Fetches both lists from the server and stores them; false when offline (the stored lists stay). */
+export async function refreshTrust(): Promise<boolean> {
+  try {
+    const [trust, revoked] = await Promise.all([fetchJson('/api/v1/trust-list'), fetchJson('/api/v1/public/revocations')]);
+    const keys = (trust as { keys?: StoredKey[] }).keys;
+    const hashes = (revoked as { revoked?: string[] }).revoked;
+    if (!Array.isArray(keys) || !Array.isArray(hashes)) return false;
+    const now = new Date().toISOString();
+    write(SERVER, { keys: keys.map((k) => ({ kid: k.kid, certificate: k.certificate })), fetchedAt: now });
+    write(REVOKED, { hashes, fetchedAt: now });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Adds hand-imported signers (kept across refreshes); returns how many were new. */
+export function addTrustedKeys(keys: TrustedKey[]): number {
+  const added = read<StoredKey[]>(ADDED) ?? [];
+  const known = new Set(added.map((k) => k.certificate));
+  let count = 0;
+  for (const k of keys) {
+    const certificate = bytesToBase64(k.certificate);
+    if (known.has(certificate)) continue;
+    known.add(certificate);
+    added.push({ kid: k.kid, certificate });
+    count++;
+  }
+  write(ADDED, added);
+  return count;
+}
+
+export function clearAddedKeys(): void {
+  write(ADDED, []);
+}
+
+const decoded = new Map<string, Uint8Array>();
+
+/** Every trusted signer, ready for verification (certificates decoded once per page). */
+export function trustedKeys(state: TrustState): TrustedKey[] {
+  const out: TrustedKey[] = [];
+  for (const k of [...(state.server?.keys ?? []), ...state.added]) {
+    let der = decoded.get(k.certificate);
+    if (!der) {
+      der = base64ToBytes(k.certificate);
+      if (!der) continue;
+      decoded.set(k.certificate, der);
+    }
+    out.push({ kid: k.kid, certificate: der });
+  }
+  return out;
+}
