@@ -35,7 +35,7 @@ const HELP = `npm run bench -- notify [options]
   --count <n>        messages in the throughput runs (default 3000)
   --rate <n>         doses per second in the latency run (default 200)
   --seconds <n>      length of the latency run (default 15)
-  --concurrency <n>  the worker's jobs in flight (default 64)
+  --concurrency <n>  the worker's jobs in flight (default 128)
   --feeds <list>     Kannel-alone feed rates, 0 = flood (default 0,300,450,600); the best is the ceiling
   --async-commit     diagnostic: synchronous_commit=off on the scratch database (how much is WAL flushing?)
 
@@ -47,7 +47,7 @@ const { values: o } = parseArgs({
     count: { type: 'string', default: '3000' },
     rate: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '15' },
-    concurrency: { type: 'string', default: '64' },
+    concurrency: { type: 'string', default: '128' },
     'async-commit': { type: 'boolean', default: false },
     feeds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },

@@ -51,7 +51,10 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
   const deps: AppDeps = { db, issuer, auth: new TokenAuthenticator(db), linkSecret, config, metrics, notify };
   const app = await buildApp(deps, { logger });
   onSink = (m) => sinkToConsole(config, app, m);
-  const worker = opts.worker ? notify.worker({ onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start() : null;
+  // Inside serve (the embedded default) an idle claim is cheap: poll often, so an SMS follows its dose within a second.
+  const worker = opts.worker
+    ? notify.worker({ pollMs: Math.min(config.worker.pollMs, 50), onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start()
+    : null;
   return {
     db,
     app,

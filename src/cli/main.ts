@@ -152,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const result = await withDb(config, async (db) => {
         await migrate(db);
-        return verifyCertificate(db, qr, now);
+        return verifyCertificate(db, qr, now, { publicUrl: config.publicUrl });
       });
       console.log(JSON.stringify({ valid: result.valid, reason: result.reason, message: result.message.en, kid: result.kid, payload: result.payload }, null, 2));
       return result.valid ? 0 : 1;

@@ -21,7 +21,7 @@ Runs until SIGTERM/SIGINT, then finishes the jobs in hand (up to 15 s) and
 gives back those not begun. Run any number, on any machines sharing the
 PostgreSQL database (with PGlite, the worker runs inside "dosis serve").
 Options:
-  --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 64)
+  --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 128)
   --batch N         jobs per claim (DOSIS_WORKER_BATCH, default 25)`,
   sms: `dosis sms tail [-n N] [-f]   print the last N (default 10) messages of the local sink; -f follows
 dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases
@@ -156,7 +156,7 @@ async function tail(config: Config, n: number, follow: boolean): Promise<number>
     for (const m of first) console.log(line(m.at, m.to, m.text));
     let after = first.at(-1)?.id ?? 0;
     while (follow) {
-      await sleep(100);
+      await sleep(50);
       for (const m of await listSink(db, { after, limit: 1000 })) {
         console.log(line(m.at, m.to, m.text));
         after = m.id;
@@ -184,7 +184,7 @@ async function tailFile(path: string, n: number, follow: boolean): Promise<numbe
     text.split('\n').filter(Boolean).slice(-n).forEach(show);
   }
   while (follow) {
-    await sleep(100);
+    await sleep(50);
     if (!existsSync(path)) continue;
     const size = statSync(path).size;
     if (size <= offset) continue;
