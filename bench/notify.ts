@@ -37,6 +37,7 @@ const HELP = `npm run bench -- notify [options]
   --seconds <n>      length of the latency run (default 15)
   --concurrency <n>  the worker's jobs in flight (default 128)
   --feeds <list>     Kannel-alone feed rates, 0 = flood (default 0,300,450,600); the best is the ceiling
+  --max-per-second <n>  the worker's SMS_MAX_PER_SECOND (default 0: no cap)
   --async-commit     diagnostic: synchronous_commit=off on the scratch database (how much is WAL flushing?)
 
 Needs Kannel (apt-get install -y kannel kannel-extras) and PostgreSQL
@@ -49,6 +50,7 @@ const { values: o } = parseArgs({
     seconds: { type: 'string', default: '15' },
     concurrency: { type: 'string', default: '128' },
     'async-commit': { type: 'boolean', default: false },
+    'max-per-second': { type: 'string', default: '0' },
     feeds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -194,7 +196,8 @@ try {
     await Promise.all(Array.from({ length: 16 }, lane));
     console.log(`2. Dosis, backlog: ${COUNT} doses recorded (worker off) in ${((performance.now() - t) / 1000).toFixed(1)} s; starting dosis worker`);
   }
-  worker = spawnDosis(['worker', '--concurrency', o.concurrency], { env: common });
+  worker = spawnDosis(['worker', '--concurrency', o.concurrency], { env: { ...common, SMS_MAX_PER_SECOND: o['max-per-second'] } });
+  if (o['max-per-second'] !== '0') console.log(`   (worker capped at SMS_MAX_PER_SECOND=${o['max-per-second']})`);
   await worker.waitForOutput(/started/, 30_000);
   const cpu2 = cpuMeter({ 'dosis worker': [worker.proc.pid!], 'dosis serve': [serve.proc.pid!], kannel: rig.pids() });
   const w0 = performance.now();

@@ -49,6 +49,8 @@ export interface SmsConfig {
   fallbackAfter: number;
   /** Give up on one sendsms request after this long. */
   sendTimeoutMs: number;
+  /** At most this many sends per second from one process (0: no cap); match the link's TPS. */
+  maxPerSecond: number;
 }
 
 export interface WorkerConfig {
@@ -141,6 +143,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reportTimeoutMs: int(env, 'SMS_REPORT_TIMEOUT_SECONDS', 7200, 1, 30 * 86_400) * 1000,
     fallbackAfter: int(env, 'SMS_FALLBACK_AFTER', 2, 0, 20),
     sendTimeoutMs: int(env, 'SMS_SEND_TIMEOUT_MS', 10_000, 100, 120_000),
+    maxPerSecond: int(env, 'SMS_MAX_PER_SECOND', 0, 0, 100_000),
   };
   const worker: WorkerConfig = {
     batchSize: int(env, 'DOSIS_WORKER_BATCH', 25, 1, 500),

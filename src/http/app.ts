@@ -49,6 +49,12 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   });
 
   app.decorateRequest('principal', null);
+  // Every route, as registered: the role × scope matrix test checks that none is left unclassified.
+  const routes: { method: string; url: string }[] = [];
+  app.decorate('routeList', routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+  });
   app.addHook('onRequest', async (req) => authenticate(deps.auth, req));
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.inc('dosis_http_requests_total', { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });

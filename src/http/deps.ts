@@ -23,3 +23,10 @@ export interface AppDeps {
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every registered route (method, url), for tests and documentation. */
+    routeList: { method: string; url: string }[];
+  }
+}

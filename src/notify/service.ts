@@ -69,6 +69,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
       retryMaxMs: config.sms.retryMaxMs,
       reportTimeoutMs: config.sms.reportTimeoutMs,
       sendConcurrency: config.worker.concurrency,
+      maxPerSecond: config.sms.maxPerSecond,
     },
     ...(opts.count ? { count: opts.count } : {}),
   });

@@ -237,11 +237,11 @@ function caseNotFound(id: string): AppError {
  * the SMS of every certificate not yet delivered queued again to the new number.
  */
 export async function correctPhone(deps: OpsDeps, who: Principal, personId: string, phoneIn: unknown): Promise<{ personId: string; phone: string; resent: string[] }> {
+  await assertPersonInScope(deps.db, who, personId);
   const p = normalizePhone(phoneIn, 'phone');
   if (!p.ok) throw invalid([p.issue]);
   if (!p.e164) throw invalid([issue('phone', 'required', 'Give the new phone number.', 'Isi nomor HP yang baru.')]);
   const phone = p.e164;
-  await assertPersonInScope(deps.db, who, personId);
   const now = clock(deps);
   return deps.db.withTransaction(async (tx) => {
     const people = await lockPeople(tx, [personId]);

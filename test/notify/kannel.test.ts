@@ -12,7 +12,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend, BACKENDS } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor } from '../helpers/app.ts';
 import { SmppSimulator, type Behaviour } from '../helpers/smpp-sim.ts';
 import { freePort, kannelSkip, startKannel, type KannelRig } from '../helpers/kannel.ts';
 import type { Db } from '../../src/db/client.ts';
@@ -140,6 +140,18 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.match(u.lastError ?? '', /stat:UNDELIV err:001/);
       assert.equal(sim.submitsTo(s.undeliverable.e164).length, 2);
       assert.deepEqual(await openCases(ids.undeliverable!), ['unreachable']);
+
+      // One timeline request explains it: the dose, the certificate, the SMS text, every gateway answer and the failure reports.
+      const support = await tokenFor(t.db, 'support');
+      const tl = (await rt.app.inject({ method: 'GET', url: `/api/v1/people/${ids.undeliverable}/timeline?reveal=true`, headers: { authorization: `Bearer ${support}` } })).json();
+      const tlTypes = tl.events.map((ev: { type: string }) => ev.type);
+      for (const type of ['dose_recorded', 'certificate_issued', 'sms', 'sms_submitted', 'sms_report', 'sms_gave_up', 'case_opened'])
+        assert.ok(tlTypes.includes(type), `${type} in the timeline: ${tlTypes.join()}`);
+      const sms = tl.events.find((ev: { type: string }) => ev.type === 'sms');
+      assert.match(sms.text, /https:\/\/|http:\/\//);
+      assert.ok(tl.events.some((ev: { type: string; raw?: string }) => ev.type === 'sms_report' && /stat:UNDELIV/.test(ev.raw ?? '')));
+      assert.ok(tl.events.some((ev: { type: string; raw?: string }) => ev.type === 'sms_submitted' && /Accepted for delivery/.test(ev.raw ?? '')));
+      assert.equal(tl.doses[0].state, 'sms_failed');
 
       // Expired (34 = failed|intermediate) once, then delivered by the retry on the fallback route.
       const e = got.expiredOnce!;

@@ -156,10 +156,38 @@ describeEachBackend('SMS through the local sink', (t) => {
     assert.match(v!.events.at(-1)!.raw ?? '', /rc=id:1 stat:DELIVRD/);
   });
 
+  it('applies a report written before a merge moved the message to the surviving person', async () => {
+    const n = (await t.db.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE status = 'delivered' LIMIT 1")).rows[0]!;
+    const survivor = randomUUID();
+    await t.db.query('UPDATE notifications SET person_id = $2 WHERE person_id = $1 AND id = $3', [n.person_id, survivor, n.id]);
+    await t.db.query('UPDATE notification_events SET person_id = $2 WHERE person_id = $1 AND notification_id = $3', [n.person_id, survivor, n.id]);
+    const sig = reportSignature(await loadReportSecret(t.db), n.person_id, n.id, 1);
+    const res = await rt.app.inject({ method: 'GET', url: `/api/v1/sms/reports?p=${n.person_id}&n=${n.id}&a=1&s=${sig}&d=1&f=78` });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().status, 'delivered');
+    const [v] = (await notificationsOf(t.db, survivor)).filter((x) => x.id === n.id);
+    assert.equal(v?.events.at(-1)?.raw?.includes('f=78'), true);
+  });
+
   it('documents the SMS routes in OpenAPI', async () => {
     const doc = (await rt.app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
     assert.ok(doc.paths['/api/v1/sms/reports']?.get && doc.paths['/api/v1/sms/reports']?.post);
     assert.ok(doc.paths['/api/v1/sms/sink']?.get);
+  });
+
+  it('keeps to SMS_MAX_PER_SECOND', async () => {
+    const capped = await testRuntime(t.db, { SMS_MAX_PER_SECOND: '20' });
+    const phones = ['0812-3456-7101', '0812-3456-7102', '0812-3456-7103', '0812-3456-7104', '0812-3456-7105', '0812-3456-7106'];
+    for (const phone of phones) await record(doseBody(person({ phone })));
+    await capped.deps.notify.worker({ pollMs: 10 }).drain();
+    const at = await t.db.query<{ ms: number }>(
+      `SELECT (extract(epoch FROM at) * 1000)::float8 AS ms FROM sms_sink WHERE recipient = ANY($1::text[]) ORDER BY at`,
+      [phones.map((p) => `+62${p.replace(/-/g, '').slice(1)}`)],
+    );
+    assert.equal(at.rows.length, 6);
+    const span = at.rows[5]!.ms - at.rows[0]!.ms;
+    assert.ok(span >= 5 * 50 - 5, `6 sends at 20/s take at least 250 ms, took ${span} ms`);
+    await capped.app.close();
   });
 
   it('counts notifications by status', async () => {

@@ -1,0 +1,148 @@
+/**
+ * Route × role × scope: every API route is classified here (a new route that
+ * is not fails the test), and every out-of-scope or disallowed request is a
+ * 401/403/404 — or, for lists, an answer that does not contain the person.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeEachBackend } from '../helpers/db.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import type { Role } from '../../src/access/tokens.ts';
+
+type Who = 'none' | 'facilityA' | 'facilityB' | 'districtIn' | 'districtOut' | 'support' | 'admin';
+const ALL: Who[] = ['none', 'facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'];
+
+interface Ids {
+  person: string;
+  vaccination: string;
+  certificate: string;
+  caseId: string;
+  importId: string;
+  name: string;
+}
+
+interface Spec {
+  /** Who may act on person P (recorded at facility A, region 3171). */
+  may: Who[];
+  /** The request to make, about P. */
+  req: (ids: Ids) => { url: string; payload?: unknown; headers?: Record<string, string> };
+  /** Lists answer 200 but must not contain P for those who may not see P. */
+  list?: boolean;
+}
+
+/** Public routes: no token needed, nothing person-scoped behind them (token-authorised pages check their token). */
+const PUBLIC = new Set([
+  'GET /api/v1/vaccines',
+  'POST /api/v1/verify',
+  'GET /api/v1/trust-list',
+  'GET /api/v1/revocation-list',
+  'GET /api/v1/public/links/:token',
+  'GET /api/v1/public/certificates/:id/pdf',
+  'GET /api/v1/sms/reports',
+  'POST /api/v1/sms/reports',
+]);
+
+const SPECS: Record<string, Spec> = {
+  'POST /api/v1/facilities': { may: ['admin'], req: () => ({ url: '/api/v1/facilities', payload: { code: `X-${Math.random().toString(36).slice(2, 8)}`, name: 'x', regionCode: '3171' } }) },
+  'GET /api/v1/facilities': { may: ['districtIn', 'districtOut', 'support', 'admin'], req: () => ({ url: '/api/v1/facilities' }) },
+  'POST /api/v1/tokens': { may: ['admin'], req: () => ({ url: '/api/v1/tokens', payload: { role: 'support', label: 'm' } }) },
+  'POST /api/v1/vaccinations': { may: ['facilityA', 'districtIn', 'admin'], req: () => ({ url: '/api/v1/vaccinations', payload: { ...doseBody(person()), facility: FACILITY_A.code } }) },
+  'GET /api/v1/people': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: (i) => ({ url: `/api/v1/people?name=${encodeURIComponent(i.name)}` }) },
+  'GET /api/v1/people/:id/timeline': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/timeline` }) },
+  'POST /api/v1/people/:id/merge': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/merge`, payload: { from: i.person } }) },
+  'POST /api/v1/people/:id/phone': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/phone`, payload: { phone: '0812 3333 4444' } }) },
+  'GET /api/v1/people/:id/health-card': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/health-card` }) },
+  'GET /api/v1/people/:id/health-card/file': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/health-card/file` }) },
+  'GET /api/v1/fhir/Patient/:id': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/fhir/Patient/${i.person}` }) },
+  'GET /api/v1/fhir/Immunization': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/fhir/Immunization?patient=${i.person}` }) },
+  // An empty bundle names no facility: every recording role may send one (and gets its 4xx).
+  'POST /api/v1/fhir/Bundle': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'admin'], req: () => ({ url: '/api/v1/fhir/Bundle', payload: { resourceType: 'Bundle', type: 'transaction', entry: [] } }) },
+  'GET /api/v1/cases': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: () => ({ url: '/api/v1/cases' }) },
+  'POST /api/v1/cases/:id/confirm': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/confirm`, payload: { evidence: 'vaccination card seen' } }) },
+  'POST /api/v1/cases/:id/link': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/link`, payload: { personId: i.person } }) },
+  'POST /api/v1/cases/scan-duplicates': { may: ['admin'], req: () => ({ url: '/api/v1/cases/scan-duplicates' }) },
+  'POST /api/v1/vaccinations/:id/void': { may: ['facilityA', 'support', 'admin'], req: (i) => ({ url: `/api/v1/vaccinations/${i.vaccination}/void`, payload: { reason: 'entered for the wrong person' } }) },
+  'GET /api/v1/jobs/dead': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/jobs/dead' }) },
+  'POST /api/v1/jobs/replay': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/jobs/replay', payload: { ids: [999999999] } }) },
+  'POST /api/v1/lots/:lot/recall': { may: ['admin'], req: () => ({ url: '/api/v1/lots/NOSUCHLOT/recall', payload: { vaccine: 'CORONAVAC', reason: 'matrix test' } }) },
+  'GET /api/v1/sms/sink': { may: ['admin'], req: () => ({ url: '/api/v1/sms/sink' }) },
+  'GET /api/v1/sms/stats': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/sms/stats' }) },
+  'GET /api/v1/sms/notifications': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/sms/notifications?personId=${i.person}` }) },
+  'POST /api/v1/imports': { may: ['facilityA', 'districtIn', 'admin'], req: () => ({ url: `/api/v1/imports?facility=${FACILITY_A.code}`, payload: 'nik,nama\n', headers: { 'content-type': 'text/csv' } }) },
+  'GET /api/v1/imports/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}` }) },
+  'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
+};
+
+let FACILITY_A = { code: '', token: '' };
+
+describeEachBackend('route × role × scope matrix', (t) => {
+  let rt: Runtime;
+  const tokens = new Map<Who, string | null>();
+  let ids: Ids;
+
+  it('sets up a person at facility A with a case, and tokens for every role and scope', async () => {
+    rt = await testRuntime(t.db);
+    FACILITY_A = await facilityWithToken(t.db, '317101');
+    const b = await facilityWithToken(t.db, '327301');
+    const mk = (role: Role, scope: { region?: string } = {}) => tokenFor(t.db, role, scope);
+    tokens.set('none', null);
+    tokens.set('facilityA', FACILITY_A.token);
+    tokens.set('facilityB', b.token);
+    tokens.set('districtIn', await mk('district', { region: '3171' }));
+    tokens.set('districtOut', await mk('district', { region: '3273' }));
+    tokens.set('support', await mk('support'));
+    tokens.set('admin', ADMIN_TOKEN);
+    const name = 'Matriks Uji Cakupan';
+    const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(FACILITY_A.token), payload: doseBody(person({ name }), { doseNumber: 2, date: '2021-07-01' }) });
+    assert.equal(res.statusCode, 201, res.body);
+    const d = res.json();
+    const c = await t.db.query<{ id: string }>('SELECT id FROM cases WHERE person_id = $1', [d.person.id]);
+    const imp = await rt.app.inject({
+      method: 'POST',
+      url: '/api/v1/imports',
+      headers: { ...bearer(FACILITY_A.token), 'content-type': 'text/csv' },
+      payload: 'NIK,Nama,Tanggal Lahir,Jenis Kelamin,No HP,Vaksin,Dosis,Tanggal Vaksinasi\n3171010101010001,X,2001-01-01,L,,CORONAVAC,1,2021-06-01\n',
+    });
+    assert.equal(imp.statusCode, 202, imp.body);
+    ids = { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name };
+  });
+
+  it('classifies every API route', () => {
+    const unclassified = rt.app.routeList
+      .filter((r) => r.url.startsWith('/api/'))
+      .map((r) => `${r.method} ${r.url}`)
+      .filter((k) => !PUBLIC.has(k) && !(k in SPECS));
+    assert.deepEqual(unclassified, [], 'routes with no entry in the scope matrix');
+  });
+
+  it('denies every out-of-scope or disallowed request, and allows the rest', async () => {
+    const leaks: string[] = [];
+    for (const [route, spec] of Object.entries(SPECS)) {
+      const method = route.split(' ')[0] as 'GET' | 'POST';
+      for (const who of ALL) {
+        const token = tokens.get(who);
+        const r = spec.req(ids);
+        const headers = { ...(token ? bearer(token) : {}), ...(r.headers ?? {}) };
+        const res = await rt.app.inject({ method, url: r.url, headers, ...(r.payload === undefined ? {} : { payload: r.payload as string }) });
+        const allowed = spec.may.includes(who);
+        const ok = res.statusCode >= 200 && res.statusCode < 300;
+        if (!allowed) {
+          if (ok && spec.list && token) {
+            if (res.body.includes(ids.person)) leaks.push(`${route} as ${who}: list contains the person`);
+          } else if (ok) leaks.push(`${route} as ${who}: ${res.statusCode}`);
+          else if (![401, 403, 404].includes(res.statusCode)) leaks.push(`${route} as ${who}: ${res.statusCode} (want 401/403/404)`);
+        } else if ([401, 403].includes(res.statusCode) || (res.statusCode === 404 && method === 'GET')) {
+          leaks.push(`${route} as ${who}: refused with ${res.statusCode} though allowed: ${res.body.slice(0, 200)}`);
+        } else if (spec.list && !res.body.includes(ids.person)) {
+          leaks.push(`${route} as ${who}: the person is missing from the list`);
+        }
+      }
+    }
+    assert.deepEqual(leaks, []);
+  });
+
+  it('stops', async () => {
+    await rt.app.close();
+  });
+});
