@@ -17,6 +17,8 @@ export interface Config {
   kannelFallback: KannelConfig | undefined;
   sms: SmsConfig;
   runWorker: boolean;
+  /** Seed demo facilities, tokens and people on the first start (embedded default only by default). */
+  demo: boolean;
   worker: WorkerConfig;
   /** Days an issued EU DCC stays valid (CWT exp). */
   certificateValidityDays: number;
@@ -51,6 +53,14 @@ export interface SmsConfig {
   sendTimeoutMs: number;
   /** At most this many sends per second from one process (0: no cap); match the link's TPS. */
   maxPerSecond: number;
+  /**
+   * A number on more people than this is suspicious (a placeholder, the nurse's phone): the
+   * certificate SMS of the people after the first `phoneShareLimit` is held and a
+   * `suspicious_phone` case opened (DOSIS_PHONE_SHARE_LIMIT, default 6).
+   */
+  phoneShareLimit: number;
+  /** Secret that one-time codes are derived from; absent: generated once and kept in the database. */
+  otpSecret: string | undefined;
 }
 
 export interface WorkerConfig {
@@ -134,6 +144,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (language !== 'id' && language !== 'en') throw new ConfigError(`SMS_LANGUAGE must be "id" or "en", got "${language}"`);
   const reportSecret = env.SMS_REPORT_SECRET || undefined;
   if (reportSecret !== undefined && reportSecret.length < 16) throw new ConfigError('SMS_REPORT_SECRET must be at least 16 characters');
+  const otpSecret = env.DOSIS_OTP_SECRET || undefined;
+  if (otpSecret !== undefined && otpSecret.length < 32) throw new ConfigError('DOSIS_OTP_SECRET must be at least 32 characters');
   const sms: SmsConfig = {
     language,
     reportSecret,
@@ -144,6 +156,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fallbackAfter: int(env, 'SMS_FALLBACK_AFTER', 2, 0, 20),
     sendTimeoutMs: int(env, 'SMS_SEND_TIMEOUT_MS', 10_000, 100, 120_000),
     maxPerSecond: int(env, 'SMS_MAX_PER_SECOND', 0, 0, 100_000),
+    phoneShareLimit: int(env, 'DOSIS_PHONE_SHARE_LIMIT', 6, 1, 100_000),
+    otpSecret,
   };
   const worker: WorkerConfig = {
     batchSize: int(env, 'DOSIS_WORKER_BATCH', 25, 1, 500),
@@ -167,6 +181,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kannelFallback,
     sms,
     runWorker: bool(env, 'DOSIS_WORKER', databaseUrl === undefined),
+    demo: bool(env, 'DOSIS_DEMO', databaseUrl === undefined),
     worker,
     certificateValidityDays: int(env, 'DOSIS_CERT_VALIDITY_DAYS', 365, 1, 3650),
     dbPoolSize: int(env, 'DOSIS_DB_POOL', 16, 1, 200),

@@ -10,6 +10,7 @@ import { migrate } from '../db/migrate.ts';
 import { rotateSigningKey } from '../certificates/issuer.ts';
 import { verifyCertificate } from '../certificates/verify.ts';
 import { prepare, startRuntime } from '../runtime.ts';
+import { seedDemo } from '../demo.ts';
 import { NOTIFY_HELP, notifyCommand, UsageError } from '../notify/cli.ts';
 import { IMPORT_HELP, importCommand } from '../records/import/cli.ts';
 
@@ -57,6 +58,16 @@ async function withDb<T>(config: Config, fn: (db: Awaited<ReturnType<typeof open
 
 async function serve(config: Config): Promise<void> {
   const rt = await startRuntime(config, { level: config.logLevel });
+  if (config.demo) {
+    const demo = await seedDemo(rt.db, { issuer: rt.deps.issuer, linkSecret: rt.deps.linkSecret, publicUrl: config.publicUrl });
+    if (demo) {
+      process.stdout.write(
+        '\nDemo data was added (facilities, people with doses and cases to work on; DOSIS_DEMO=false starts empty). Demo tokens:\n' +
+          demo.map((t) => `  ${t.role.padEnd(9)} ${t.scope.padEnd(12)} ${t.token}`).join('\n') +
+          '\n',
+      );
+    }
+  }
   if (rt.firstAdminToken) {
     process.stdout.write(
       `\nFirst start: an administrator token was created. It is shown only this once — keep it safe:\n\n  ${rt.firstAdminToken}\n\n`,
