@@ -54,7 +54,7 @@ const PEOPLE: DemoPerson[] = [
     doses: [{ vaccine: 'SPIKEVAX', date: '2021-09-14', doseNumber: 2, facility: 'PKM-CIAMIS', lot: 'MD2109' }],
   },
   {
-    name: 'Muhamad Rizki', sex: 'M', birthDate: '1999-01-21', phone: '0857 1234 5678', region: ['32', '07', '02'],
+    name: 'Muhamad Rizki', sex: 'M', birthDate: '1999-01-21', phone: '0857 2046 9913', region: ['32', '07', '02'],
     doses: [{ vaccine: 'SPIKEVAX', date: '2021-08-17', doseNumber: 1, facility: 'PKM-CIAMIS', lot: 'MD2108' }],
   },
   {

@@ -22,10 +22,14 @@ export interface JobPayloads {
   sms_timeout: { personId: string; notificationId: string; attempt: number };
   /** Next-dose reminder, run on the due date; does nothing when that dose was recorded meanwhile. */
   reminder: { personId: string; doseNumber: number; vaccine: string; due: string };
+  /** Tell a person that a lot they received was recalled (written by certificates/revocation.ts `recallLot`, dedupe `recall:<LOT>:<personId>`). */
+  recall_notice: { personId: string; recallId: string };
+  /** Send a one-time code (written by `enqueueCodeSms`, dedupe `otp:<requestId>`): the payload names the request, never the code. */
+  code_sms: { requestId: string };
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms'];
 
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
@@ -74,6 +78,10 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
         vaccine: str(o, 'vaccine', /^[A-Z0-9_-]{1,40}$/),
         due: str(o, 'due', /^\d{4}-\d{2}-\d{2}$/),
       } satisfies JobPayloads['reminder'] as JobPayloads[K];
+    case 'recall_notice':
+      return { personId: uuid(o, 'personId'), recallId: uuid(o, 'recallId') } satisfies JobPayloads['recall_notice'] as JobPayloads[K];
+    case 'code_sms':
+      return { requestId: uuid(o, 'requestId') } satisfies JobPayloads['code_sms'] as JobPayloads[K];
     default:
       return k satisfies never;
   }

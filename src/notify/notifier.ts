@@ -24,6 +24,8 @@ import type { Db, Queryable } from '../db/client.ts';
 import { linkTokenFor } from '../access/links.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { AppError } from '../domain/errors.ts';
+import { isPlaceholderPhone } from '../domain/phone.ts';
+import { getLotRecall } from '../certificates/revocation.ts';
 import { type HandlerContext, type Handlers, type Job, type Outcome, backoffMs, eachJob, enqueue, errorText } from './outbox.ts';
 import {
   type DeliveryReport,
@@ -36,7 +38,8 @@ import {
   parseKannelReport,
   routeFor,
 } from './gateways.ts';
-import { type Lang, type RenderedSms, certificateSms, langFor, reminderSms } from './templates.ts';
+import { type Lang, type RenderedSms, certificateSms, codeSms, langFor, recallSms, reminderSms } from './templates.ts';
+import { type OtpRequestRow, codeFor, codeNotificationPerson, maskCode, otpRequest } from './codes.ts';
 
 export type NotificationStatus = 'pending' | 'submitted' | 'delivered' | 'failed' | 'expired' | 'unknown' | 'held' | 'cancelled';
 
@@ -51,6 +54,8 @@ export interface NotifierConfig {
   sendConcurrency: number;
   /** Sends per second from this process at most (0: no cap). */
   maxPerSecond?: number;
+  /** People on one number beyond this many: their certificate SMS is held as suspicious (default 6). */
+  phoneShareLimit?: number;
 }
 
 export interface NotifierDeps {
@@ -58,6 +63,8 @@ export interface NotifierDeps {
   routes: Routes;
   linkSecret: Buffer;
   reportSecret: Buffer;
+  /** The secret one-time codes derive from (codes.ts). */
+  otpSecret?: Buffer;
   config: NotifierConfig;
   /** Counters (sends, reports, timeouts) for /metrics in this process. */
   count?: (name: string, labels: Record<string, string>) => void;
@@ -84,15 +91,22 @@ interface NotificationRow extends Record<string, unknown> {
   report_bits: number;
 }
 
+export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code';
+
 /** A notification to create and send. */
 interface NewSms {
   personId: string;
   sourceKey: string;
   certificateId: string | null;
-  kind: 'certificate' | 'reminder';
+  kind: NotificationKind;
   recipient: string;
   sms: RenderedSms;
+  /** The text to keep in `notifications.body` when it must differ from what is sent (a one-time code, masked). */
+  storedBody?: string;
 }
+
+/** Why a number looks like a placeholder rather than the person's own (see suspicion()). */
+export type SuspicionReason = 'placeholder' | 'facility_phone' | 'shared';
 
 /** SUPERSEDE for a statement that created many notifications (CTE `n` with person_id, source_key, certificate_id). */
 const SUPERSEDE_MANY = `
@@ -162,6 +176,8 @@ export class Notifier {
       sms_send: eachJob(c, (job) => this.retryAttempt(job)),
       sms_timeout: (jobs, ctx) => this.timeoutBatch(jobs, ctx),
       reminder: eachJob(c, (job) => this.reminder(job)),
+      recall_notice: eachJob(c, (job) => this.recallNotice(job)),
+      code_sms: eachJob(c, (job) => this.codeSms(job)),
     };
   }
 
@@ -179,14 +195,27 @@ export class Notifier {
       phone: string | null;
       phone_status: string | null;
       existing: string | null;
+      facility_code: string | null;
+      phone_of_facility: string | null;
+      share_rank: number;
     }>(
-      `SELECT j.ord, c.status AS cert_status, c.dn, c.sd, p.name, p.phone, p.phone_status, n.id AS existing
+      // share_rank: this person's place among the live people on the number, oldest first, counted
+      // no further than the limit + 1 (a placeholder may be on thousands of people).
+      `SELECT j.ord, c.status AS cert_status, c.dn, c.sd, p.name, p.phone, p.phone_status, n.id AS existing,
+              v.facility_code, fp.code AS phone_of_facility, coalesce(sh.rank, 0) AS share_rank
          FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS j(person_id, certificate_id, source_key, ord)
          LEFT JOIN certificates c ON c.person_id = j.person_id AND c.id = j.certificate_id
+         LEFT JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
          LEFT JOIN people p ON p.id = j.person_id
          LEFT JOIN notifications n ON n.person_id = j.person_id AND n.source_key = j.source_key
+         LEFT JOIN LATERAL (SELECT f.code FROM facilities f WHERE f.phone = p.phone ORDER BY f.code LIMIT 1) fp ON p.phone IS NOT NULL
+         LEFT JOIN LATERAL (
+           SELECT count(*)::int AS rank FROM (
+             SELECT 1 FROM people q
+              WHERE q.phone = p.phone AND q.merged_into IS NULL AND (q.created_at, q.id) <= (p.created_at, p.id)
+              LIMIT $4) x) sh ON p.phone IS NOT NULL
         ORDER BY j.ord`,
-      [jobs.map((j) => j.payload.personId), jobs.map((j) => j.payload.certificateId), keys],
+      [jobs.map((j) => j.payload.personId), jobs.map((j) => j.payload.certificateId), keys, this.shareLimit() + 1],
     );
     const out: Outcome[] = jobs.map(() => ({ kind: 'done' }));
     const toSend: { i: number; item: NewSms }[] = [];
@@ -212,6 +241,11 @@ export class Notifier {
           await this.createClosed({ ...base, status: 'held', reason: row.phone_status ?? 'missing', template: 'certificate_issued' });
           continue;
         }
+        const why = suspicion({ phone: row.phone, phoneOfFacility: row.phone_of_facility, shareRank: Number(row.share_rank) }, this.shareLimit());
+        if (why.length > 0) {
+          await this.holdSuspicious({ ...base, phone: row.phone, reasons: why, facilityCode: row.facility_code, phoneOfFacility: row.phone_of_facility });
+          continue;
+        }
       } catch (e) {
         out[i] = { kind: 'retry', error: errorText(e) };
         continue;
@@ -230,34 +264,107 @@ export class Notifier {
     return out;
   }
 
-  /** A notification that is not sent (held for want of a phone, or cancelled); held ones put the person on the work list. */
+  /**
+   * A notification that is not sent (held, or cancelled). A held one puts the
+   * person on a work list: `invalid_phone` (no usable phone), or the case kind
+   * given (`suspicious_phone`), at most one open case of a kind per person.
+   */
   private async createClosed(o: {
     personId: string;
     sourceKey: string;
     certificateId: string | null;
-    kind: 'certificate' | 'reminder';
+    kind: NotificationKind;
     status: 'held' | 'cancelled';
     reason: string;
     template: string;
+    /** Held with a number that is kept (suspicious): stored as the recipient, for the work list. */
+    recipient?: string;
+    caseKind?: 'invalid_phone' | 'suspicious_phone';
+    caseFacility?: string | null;
+    caseDetail?: Record<string, unknown>;
   }): Promise<void> {
+    const caseKind = o.status === 'held' ? (o.caseKind ?? 'invalid_phone') : null;
     await this.d.db.query(
       `WITH n AS (
-         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, template, status, hold_reason, final_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, template, status, hold_reason, final_at, recipient)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $12)
          ON CONFLICT (person_id, source_key) DO NOTHING RETURNING id),
        e AS (
          INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
          SELECT $1, id, 0, $7, $7, $8 FROM n),
        c AS (
-         INSERT INTO cases (person_id, id, kind, subject_id, detail)
-         SELECT $1, gen_random_uuid(), 'invalid_phone', n.id, json_build_object('reason', $8::text, 'notificationId', n.id)::jsonb FROM n
-          WHERE $7 = 'held'
-            AND NOT EXISTS (SELECT 1 FROM cases WHERE person_id = $1 AND kind = 'invalid_phone' AND status = 'open')),
+         INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
+         SELECT $1, gen_random_uuid(), $9, $10, (SELECT region_code FROM people WHERE id = $1), n.id,
+                json_build_object('reason', $8::text, 'notificationId', n.id)::jsonb || $11::jsonb FROM n
+          WHERE $9::text IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM cases WHERE person_id = $1 AND kind = $9 AND status = 'open')),
        ${SUPERSEDE}
        SELECT 1`,
-      [o.personId, randomUUID(), o.sourceKey, o.certificateId, o.kind, o.template, o.status, o.reason],
+      [
+        o.personId,
+        randomUUID(),
+        o.sourceKey,
+        o.certificateId,
+        o.kind,
+        o.template,
+        o.status,
+        o.reason,
+        caseKind,
+        o.caseFacility ?? null,
+        JSON.stringify(o.caseDetail ?? {}),
+        o.recipient ?? null,
+      ],
     );
     this.count('dosis_sms_notifications_total', { outcome: o.status });
+  }
+
+  private shareLimit(): number {
+    return this.d.config.phoneShareLimit ?? 6;
+  }
+
+  /**
+   * Holds a certificate SMS whose number looks like a placeholder and opens a
+   * `suspicious_phone` case for the facility that recorded the dose, with the
+   * count and the people on the number (the first 50, oldest first).
+   */
+  private async holdSuspicious(o: {
+    personId: string;
+    sourceKey: string;
+    certificateId: string | null;
+    kind: NotificationKind;
+    phone: string;
+    reasons: SuspicionReason[];
+    facilityCode: string | null;
+    phoneOfFacility: string | null;
+  }): Promise<void> {
+    const cap = 1000;
+    const on = await this.d.db.query<{ id: string }>(
+      'SELECT id FROM people WHERE phone = $1 AND merged_into IS NULL ORDER BY created_at, id LIMIT $2',
+      [o.phone, cap + 1],
+    );
+    const count = on.rows.length;
+    await this.createClosed({
+      personId: o.personId,
+      sourceKey: o.sourceKey,
+      certificateId: o.certificateId,
+      kind: o.kind,
+      status: 'held',
+      reason: 'suspicious',
+      template: 'certificate_issued',
+      recipient: o.phone,
+      caseKind: 'suspicious_phone',
+      caseFacility: o.facilityCode,
+      caseDetail: {
+        phone: o.phone,
+        reasons: o.reasons,
+        count: Math.min(count, cap),
+        countIsAtLeast: count > cap,
+        limit: this.shareLimit(),
+        people: on.rows.slice(0, 50).map((r) => r.id),
+        ...(o.phoneOfFacility ? { facilityWithThisPhone: o.phoneOfFacility } : {}),
+      },
+    });
+    this.count('dosis_sms_suspicious_total', { reason: o.reasons.join('+') });
   }
 
   /** One notification: see createAndSendMany. */
@@ -300,7 +407,7 @@ export class Notifier {
         items.map((x) => x.kind),
         items.map((x) => x.recipient),
         items.map((x) => x.sms.template),
-        items.map((x) => x.sms.text),
+        items.map((x) => x.storedBody ?? x.sms.text),
         items.map((x) => x.sms.encoding),
         items.map((x) => x.sms.parts),
         gw.route,
@@ -421,6 +528,30 @@ export class Notifier {
   private async retryAttempt(job: Job<'sms_send'>): Promise<Outcome> {
     const { personId, notificationId, attempt } = job.payload;
     const gw = routeFor(this.d.routes, attempt);
+    // A one-time code is not in the stored body: derive it again, or give up on a code no longer usable.
+    let text: string | undefined;
+    const kind = await this.d.db.query<{ kind: NotificationKind; source_key: string }>('SELECT kind, source_key FROM notifications WHERE person_id = $1 AND id = $2', [
+      personId,
+      notificationId,
+    ]);
+    const k = kind.rows[0];
+    if (k?.kind === 'code') {
+      const requestId = /^otp:([0-9a-f-]{36})$/.exec(k.source_key)?.[1];
+      const req = requestId ? await otpRequest(this.d.db, requestId) : undefined;
+      if (!req?.usable) {
+        await this.d.db.query(
+          `WITH n AS (
+             UPDATE notifications SET status = 'cancelled', hold_reason = 'code_expired', final_at = now(), next_attempt_at = NULL, updated_at = now()
+              WHERE person_id = $1 AND id = $2 AND attempt = $3 - 1 AND status IN ('failed', 'expired', 'unknown') AND final_at IS NULL
+              RETURNING id, attempt)
+           INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
+           SELECT $1, id, attempt, 'cancelled', 'cancelled', 'the code expired or was used before the retry' FROM n`,
+          [personId, notificationId, attempt],
+        );
+        return { kind: 'done' };
+      }
+      text = this.renderCode(req).sms.text;
+    }
     // Start the attempt (and its timeout) only if the previous one failed and nothing settled it since.
     const r = await this.d.db.query<{ recipient: string; body: string; encoding: 'gsm7' | 'ucs2' }>(
       `WITH n AS (
@@ -441,7 +572,7 @@ export class Notifier {
     );
     const n = r.rows[0];
     if (!n) return { kind: 'done' };
-    await this.sendMany([{ personId, notificationId, attempt, to: n.recipient, text: n.body, encoding: n.encoding }]);
+    await this.sendMany([{ personId, notificationId, attempt, to: n.recipient, text: text ?? n.body, encoding: n.encoding }]);
     return { kind: 'done' };
   }
 
@@ -499,6 +630,61 @@ export class Notifier {
     }
     const sms = reminderSms({ lang: langFor(p.phone, this.d.config.language), name: p.name, doseNumber, vaccineName: findVaccine(vaccine)?.name ?? vaccine, due });
     await this.createAndSend({ ...base, recipient: p.phone, sms });
+    return { kind: 'done' };
+  }
+
+  // ---- recall_notice: a lot the person received was recalled --------------------------------
+
+  /**
+   * One SMS per person and recall (the job's dedupe key). Not checked for
+   * placeholder numbers: it carries no link, and a safety notice to a shared
+   * number is better than none. No usable phone → held, `invalid_phone` case.
+   */
+  private async recallNotice(job: Job<'recall_notice'>): Promise<Outcome> {
+    const recall = await getLotRecall(this.d.db, job.payload.recallId);
+    if (!recall) return { kind: 'dead', error: `lot recall ${job.payload.recallId} not found` };
+    // A merge since the recall: the surviving person is told (the chain is short; 5 steps at most).
+    let personId = job.payload.personId;
+    let p: { name: string; phone: string | null; phone_status: string; merged_into: string | null } | undefined;
+    for (let hop = 0; hop < 5; hop++) {
+      p = (await this.d.db.query<{ name: string; phone: string | null; phone_status: string; merged_into: string | null }>(
+        'SELECT name, phone, phone_status, merged_into FROM people WHERE id = $1',
+        [personId],
+      )).rows[0];
+      if (!p?.merged_into) break;
+      personId = p.merged_into;
+    }
+    if (!p) return { kind: 'dead', error: `person ${job.payload.personId} not found` };
+    const base = { personId, sourceKey: job.dedupeKey ?? `job:${job.id}`, certificateId: null, kind: 'recall' as const };
+    if (p.phone === null || p.phone_status !== 'ok') {
+      await this.createClosed({ ...base, status: 'held', reason: p.phone_status, template: 'lot_recalled' });
+      return { kind: 'done' };
+    }
+    const sms = recallSms({ lang: langFor(p.phone, this.d.config.language), name: p.name, vaccineName: findVaccine(recall.vaccine)?.name ?? recall.vaccine, lot: recall.lot });
+    await this.createAndSend({ ...base, recipient: p.phone, sms });
+    return { kind: 'done' };
+  }
+
+  // ---- code_sms: a one-time code (codes.ts) ------------------------------------------------
+
+  private renderCode(req: OtpRequestRow): { code: string; sms: RenderedSms } {
+    if (!this.d.otpSecret) throw new Error('no one-time-code secret configured for the notifier');
+    const code = codeFor(this.d.otpSecret, req.id);
+    const minutes = Math.max(1, Math.round((req.expires_at.getTime() - Date.now()) / 60_000));
+    return { code, sms: codeSms({ lang: langFor(req.phone, this.d.config.language), code, minutes }) };
+  }
+
+  /** Sends the code of a request; the stored body has the code masked. An expired or used request sends nothing. */
+  private async codeSms(job: Job<'code_sms'>): Promise<Outcome> {
+    const req = await otpRequest(this.d.db, job.payload.requestId);
+    if (!req) return { kind: 'dead', error: `one-time-code request ${job.payload.requestId} not found` };
+    const base = { personId: codeNotificationPerson(req), sourceKey: job.dedupeKey ?? `otp:${req.id}`, certificateId: null, kind: 'code' as const };
+    if (!req.usable) {
+      await this.createClosed({ ...base, status: 'cancelled', reason: 'code_expired', template: 'one_time_code' });
+      return { kind: 'done' };
+    }
+    const { code, sms } = this.renderCode(req);
+    await this.createAndSend({ ...base, recipient: req.phone, sms, storedBody: maskCode(sms.text, code) });
     return { kind: 'done' };
   }
 
@@ -629,6 +815,23 @@ export class Notifier {
       }
     });
   }
+}
+
+/**
+ * Why a number looks like someone else's than the person's own, for the
+ * certificate SMS (its link opens the certificate): a known placeholder
+ * (`0000…`, repeated digits, runs), a facility's registered phone, or a number
+ * on more people than the limit — this person being past the first `limit`
+ * of them (oldest first). "Unrelated" is not inferred: every distinct live
+ * person on the number counts, family or not; the limit (6) leaves room for
+ * a household, and a case on a real family is closed by correcting the phone.
+ */
+export function suspicion(r: { phone: string; phoneOfFacility: string | null; shareRank: number }, limit: number): SuspicionReason[] {
+  const out: SuspicionReason[] = [];
+  if (isPlaceholderPhone(r.phone)) out.push('placeholder');
+  if (r.phoneOfFacility) out.push('facility_phone');
+  if (r.shareRank > limit) out.push('shared');
+  return out;
 }
 
 /** What one report does to a notification as it stands. Never backwards: delivered is final; a stale attempt can only deliver. */

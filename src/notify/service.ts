@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import { KannelGateway, type Routes, SinkGateway } from './gateways.ts';
 import { Notifier } from './notifier.ts';
 import { Worker } from './outbox.ts';
+import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
 export async function loadReportSecret(db: Db, configured?: string): Promise<Buffer> {
@@ -43,6 +44,8 @@ export function buildRoutes(db: Db, config: NotifyConfig, reportSecret: Buffer, 
 export interface NotifyService {
   notifier: Notifier;
   routes: Routes;
+  /** Checks a one-time code entered for a request (codes.ts): right once, then spent; wrong tries counted. */
+  checkCode(requestId: string, code: string, purpose?: string): Promise<CodeCheck>;
   /** A worker over every job kind with the configured batch, concurrency and lease. */
   worker(overrides?: Partial<Config['worker']> & { id?: string; onError?: (e: unknown, what: string) => void }): Worker;
 }
@@ -55,12 +58,14 @@ export interface NotifyOptions {
 /** Builds the notify service over an open, migrated database. */
 export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buffer, opts: NotifyOptions = {}): Promise<NotifyService> {
   const reportSecret = await loadReportSecret(db, config.sms.reportSecret);
+  const otpSecret = await loadOtpSecret(db, config.sms.otpSecret);
   const routes = buildRoutes(db, config, reportSecret, opts.onSinkMessage);
   const notifier = new Notifier({
     db,
     routes,
     linkSecret,
     reportSecret,
+    otpSecret,
     config: {
       publicUrl: config.publicUrl,
       language: config.sms.language,
@@ -70,12 +75,14 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
       reportTimeoutMs: config.sms.reportTimeoutMs,
       sendConcurrency: config.worker.concurrency,
       maxPerSecond: config.sms.maxPerSecond,
+      phoneShareLimit: config.sms.phoneShareLimit,
     },
     ...(opts.count ? { count: opts.count } : {}),
   });
   return {
     notifier,
     routes,
+    checkCode: (requestId, code, purpose) => checkCode(db, otpSecret, requestId, code, purpose),
     worker(o = {}) {
       const w = { ...config.worker, ...o };
       return new Worker(db, notifier.handlers(), {

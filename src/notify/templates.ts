@@ -7,7 +7,7 @@
  * and, if the link base is long, the optional sentence goes first, then the
  * name shrinks to initials.
  */
-import { smsShape, toGsm7Lenient, type SmsEncoding } from './gsm7.ts';
+import { isGsm7, smsShape, toGsm7Lenient, type SmsEncoding } from './gsm7.ts';
 
 export type Lang = 'id' | 'en';
 
@@ -112,6 +112,37 @@ export function codeSms(i: CodeSmsInput): RenderedSms {
       ? `Kode Dosis Anda: ${i.code}. Berlaku ${i.minutes} menit. JANGAN berikan kode ini kepada siapa pun, termasuk petugas.`
       : `Your Dosis code: ${i.code}. Valid for ${i.minutes} minutes. Do NOT share this code with anyone, staff included.`;
   return rendered('one_time_code', i.lang, text);
+}
+
+export interface RecallSmsInput {
+  lang: Lang;
+  /** The person's name (shortened here; tells apart the people of a shared phone). */
+  name: string;
+  /** The vaccine's display name ("CoronaVac"). */
+  vaccineName: string;
+  lot: string;
+}
+
+/**
+ * "The vaccine of lot X you received was recalled; its certificate is revoked."
+ * Always one GSM-7 part: the name shrinks to initials, then goes; a long lot
+ * number is cut last (the facility knows the whole one).
+ */
+export function recallSms(i: RecallSmsInput): RenderedSms {
+  const vaccine = toGsm7Lenient(i.vaccineName).slice(0, 30);
+  const build = (name: string | null, lot: string) =>
+    i.lang === 'id'
+      ? `Vaksin ${vaccine} batch ${lot} yang ${name ? `diterima ${name}` : 'Anda terima'} ditarik. Sertifikatnya dicabut. Hubungi faskes Anda.`
+      : `The ${vaccine} vaccine of lot ${lot} ${name ? `given to ${name}` : 'you received'} was recalled. Its certificate is revoked. Contact your health facility.`;
+  // Staff typed the lot: anything outside GSM-7 would turn the whole SMS into UCS-2 (70 per part).
+  const lot = [...toGsm7Lenient(i.lot).trim()].map((c) => (isGsm7(c) ? c : '?')).join('');
+  for (const c of [build(shortName(i.name), lot), build(initials(i.name), lot)]) {
+    const s = smsShape(c);
+    if (s.parts === 1 && s.encoding === 'gsm7') return rendered('lot_recalled', i.lang, c);
+  }
+  let cut = lot;
+  while (cut.length > 1 && smsShape(build(null, cut)).parts > 1) cut = cut.slice(0, -1);
+  return rendered('lot_recalled', i.lang, build(null, cut));
 }
 
 /** The language of an SMS to `recipient`: the configured one for Indonesian numbers, English abroad. */

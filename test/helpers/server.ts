@@ -203,7 +203,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<DosisServer
   const group = opts.command !== undefined;
   const proc = spawn(file!, args, {
     cwd: opts.cwd ?? REPO_ROOT,
-    env: childEnv({ LOG_LEVEL: 'warn', ...opts.env, PORT: String(port), HOST: '127.0.0.1' }),
+    env: childEnv({ LOG_LEVEL: 'warn', DOSIS_DEMO: 'false', ...opts.env, PORT: String(port), HOST: '127.0.0.1' }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: group,
   });

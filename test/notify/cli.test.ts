@@ -21,7 +21,7 @@ after(() => {
 });
 
 function env(port: number): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, DOSIS_DATA_DIR: join(dir, 'data'), PORT: String(port), DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' };
+  const e: NodeJS.ProcessEnv = { ...process.env, DOSIS_DATA_DIR: join(dir, 'data'), PORT: String(port), DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', DOSIS_DEMO: 'false' };
   for (const k of ['DATABASE_URL', 'SMS_GATEWAY', 'DOSIS_WORKER', 'PUBLIC_URL']) delete e[k];
   return e;
 }

@@ -64,7 +64,10 @@ async function finalOf(db: Db, personId: string, deadlineMs = 40_000): Promise<N
   const until = Date.now() + deadlineMs;
   for (;;) {
     const [n] = await notificationsOf(db, personId);
-    if (n?.finalAt) return n;
+    // A delivery report can be processed before the worker has stored the gateway's answers of
+    // its batch (one statement after every send of the batch returned): final means both are in.
+    const answered = (a: number) => n!.events.some((e) => e.attempt === a && (e.type === 'submitted' || e.type === 'send_failed'));
+    if (n?.finalAt && Array.from({ length: n.attempt }, (_, i) => i + 1).every(answered)) return n;
     if (Date.now() > until) throw new Error(`notification of ${personId} not final after ${deadlineMs} ms: ${JSON.stringify(n, null, 1)}\n${rig.logs()}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGsm7, smsShape, toGsm7Lenient } from '../../src/notify/gsm7.ts';
-import { certificateSms, codeSms, langFor, longDate, reminderSms, shortName } from '../../src/notify/templates.ts';
+import { certificateSms, codeSms, langFor, longDate, recallSms, reminderSms, shortName } from '../../src/notify/templates.ts';
 import { decideReport, type NotificationStatus } from '../../src/notify/notifier.ts';
 import { outcomeOfBits, parseKannelReport, reportSignature, checkReportSignature, KannelGateway } from '../../src/notify/gateways.ts';
 
@@ -150,5 +150,27 @@ describe('report decisions (never backwards)', () => {
     assert.deepEqual(decideReport(n('pending'), 1, rep(16)), { kind: 'failure', status: 'failed' });
     assert.deepEqual(decideReport(n('failed'), 1, rep(2)), { kind: 'ignore' }, 'a duplicate failure');
     assert.deepEqual(decideReport(n('submitted', 2), 1, rep(2)), { kind: 'ignore' }, 'attempt 1 failing while attempt 2 runs');
+  });
+});
+
+describe('recall SMS', () => {
+  it('names the vaccine, the lot and the person, in one GSM-7 part', () => {
+    const s = recallSms({ lang: 'id', name: 'Dewi Lestari Putri', vaccineName: 'CoronaVac', lot: 'A123' });
+    assert.equal(s.text, 'Vaksin CoronaVac batch A123 yang diterima Dewi L. P. ditarik. Sertifikatnya dicabut. Hubungi faskes Anda.');
+    assert.deepEqual([s.template, s.encoding, s.parts], ['lot_recalled.id', 'gsm7', 1]);
+    const en = recallSms({ lang: 'en', name: 'Dewi Lestari', vaccineName: 'CoronaVac', lot: 'A123' });
+    assert.equal(en.text, 'The CoronaVac vaccine of lot A123 given to Dewi L. was recalled. Its certificate is revoked. Contact your health facility.');
+  });
+
+  it('stays one GSM-7 part with a name in another script, a non-GSM lot, or a 50-character lot', () => {
+    const cjk = recallSms({ lang: 'id', name: '王小明', vaccineName: 'CoronaVac', lot: 'A123' });
+    assert.equal(cjk.text, 'Vaksin CoronaVac batch A123 yang Anda terima ditarik. Sertifikatnya dicabut. Hubungi faskes Anda.');
+    const odd = recallSms({ lang: 'id', name: 'Budi', vaccineName: 'CoronaVac', lot: 'Ä1–✓' });
+    assert.deepEqual([odd.encoding, odd.parts], ['gsm7', 1]);
+    assert.match(odd.text, /batch Ä1-\? yang diterima Budi/);
+    for (const lang of ['id', 'en'] as const) {
+      const long = recallSms({ lang, name: 'Bartholomeus Christophorus Wirjosoemarto', vaccineName: 'Vaxzevria', lot: 'X'.repeat(50) });
+      assert.deepEqual([long.encoding, long.parts], ['gsm7', 1], long.text);
+    }
   });
 });
