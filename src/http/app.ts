@@ -20,6 +20,7 @@ import { pageRoutes } from './routes/pages.ts';
 import { smsRoutes } from './routes/sms.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { caseRoutes } from './routes/cases.ts';
+import { portalRoutes } from './routes/portal.ts';
 import { importRoutes } from './routes/imports.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
@@ -55,7 +56,8 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });
-  app.addHook('onRequest', async (req) => authenticate(deps.auth, req));
+  // Public routes carry their own credentials (link tokens, portal sessions), never API tokens.
+  app.addHook('onRequest', async (req) => (req.url.startsWith('/api/v1/public/') ? void (req.principal = null) : authenticate(deps.auth, req)));
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.inc('dosis_http_requests_total', { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });
   });
@@ -74,6 +76,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   smsRoutes(app, deps);
   peopleRoutes(app, deps);
   caseRoutes(app, deps);
+  portalRoutes(app, deps);
   importRoutes(app, deps);
   await app.ready();
   return app;

@@ -39,6 +39,9 @@ const PUBLIC = new Set([
   'GET /api/v1/revocation-list',
   'GET /api/v1/public/links/:token',
   'GET /api/v1/public/certificates/:id/pdf',
+  'POST /api/v1/public/lookup',
+  'POST /api/v1/public/lookup/:requestId/verify',
+  'GET /api/v1/public/certificates',
   'GET /api/v1/sms/reports',
   'POST /api/v1/sms/reports',
 ]);

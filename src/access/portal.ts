@@ -1,0 +1,117 @@
+/**
+ * The citizen's certificate lookup. Knowing a NIK and birth date is not enough
+ * (the 2021 leak: the President's NIK was public): the answer sends a one-time
+ * code to the phone on record and names only a masked number. It is the same,
+ * in content and in timing, whether or not anyone matches: a non-match gets a
+ * request id and a stable made-up masked number, and every failure of the
+ * code step reads alike. Lookups are rate-limited per NIK and per client
+ * address. A right code opens a short session for that one person.
+ */
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../db/client.ts';
+import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
+import { isIsoDate } from '../domain/dates.ts';
+import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
+import { maskPhone } from '../records/people.ts';
+
+export const LOOKUPS_PER_NIK_PER_HOUR = 3;
+export const LOOKUPS_PER_CLIENT_PER_10_MIN = 10;
+export const SESSION_MINUTES = 30;
+/** Every lookup answer takes at least this long, so a match (which queues an SMS) does not answer slower. */
+export const LOOKUP_FLOOR_MS = 400;
+
+export interface PortalDeps {
+  db: Db;
+  /** Secret for the made-up hints of non-matches (stable per NIK + birth date). */
+  secret: Buffer;
+  checkCode(requestId: string, code: string, purpose?: string): Promise<CodeCheck>;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest();
+
+function rateLimited(): AppError {
+  return new AppError('rate_limited', 'too_many_lookups', {
+    en: 'Too many lookups. Try again later.',
+    id: 'Terlalu banyak pencarian. Coba lagi nanti.',
+  });
+}
+
+/** A masked number that looks like a real hint, the same for the same NIK and birth date. */
+function madeUpHint(secret: Buffer, nik: string, birthDate: string): string {
+  const h = createHmac('sha256', secret).update(`portal-hint:${nik}:${birthDate}`).digest();
+  const prefix = ['811', '812', '813', '821', '822', '852', '856', '857', '878', '896'][h[0]! % 10]!;
+  const last = String(h.readUInt16BE(1) % 10_000).padStart(4, '0');
+  return `+62 ${prefix}-****-${last}`;
+}
+
+/** Starts a lookup; always 202-shaped: `{requestId, phoneHint}`. */
+export async function startLookup(deps: PortalDeps, input: { nik: unknown; birthDate: unknown; client: string }): Promise<{ requestId: string; phoneHint: string }> {
+  const started = (deps.now ?? Date.now)();
+  const problems: FieldIssue[] = [];
+  const nik = typeof input.nik === 'string' ? input.nik.replace(/[\s.-]/g, '') : '';
+  if (!/^\d{16}$/.test(nik)) problems.push(issue('nik', 'nik_format', 'A NIK has 16 digits.', 'NIK terdiri dari 16 angka.'));
+  const birthDate = input.birthDate;
+  if (!isIsoDate(birthDate)) problems.push(issue('birthDate', 'date', 'Birth date as YYYY-MM-DD.', 'Tanggal lahir dengan format YYYY-MM-DD.'));
+  if (problems.length) throw invalid(problems);
+  const bd = birthDate as string;
+  const nikHash = sha(`nik:${nik}`);
+
+  const result = await deps.db.withTransaction(async (tx) => {
+    const counts = await tx.query<{ per_nik: number; per_client: number }>(
+      `SELECT (SELECT count(*) FROM portal_lookups WHERE nik_hash = $1 AND at > now() - interval '1 hour')::int8 AS per_nik,
+              (SELECT count(*) FROM portal_lookups WHERE client = $2 AND at > now() - interval '10 minutes')::int8 AS per_client`,
+      [nikHash, input.client],
+    );
+    const c = counts.rows[0]!;
+    if (c.per_nik >= LOOKUPS_PER_NIK_PER_HOUR || c.per_client >= LOOKUPS_PER_CLIENT_PER_10_MIN) return 'limited' as const;
+    await tx.query('INSERT INTO portal_lookups (nik_hash, client) VALUES ($1, $2)', [nikHash, input.client]);
+    const p = await tx.query<{ id: string; phone: string }>(
+      `SELECT p.id, p.phone FROM person_keys k JOIN people p ON p.id = k.person_id
+        WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL AND p.phone IS NOT NULL`,
+      [`nik:${nik}`, bd],
+    );
+    const person = p.rows[0];
+    if (!person) return { requestId: randomUUID(), phoneHint: madeUpHint(deps.secret, nik, bd) };
+    const q = await enqueueCodeSms(tx, { personId: person.id, phone: person.phone, purpose: 'lookup' });
+    return { requestId: q.requestId, phoneHint: maskPhone(person.phone) ?? madeUpHint(deps.secret, nik, bd) };
+  });
+  // The same floor for every answer, a limited one included.
+  const left = LOOKUP_FLOOR_MS - ((deps.now ?? Date.now)() - started);
+  if (left > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(left);
+  if (result === 'limited') throw rateLimited();
+  return result;
+}
+
+/** Checks the code; every failure (unknown request, wrong, expired, used, too many) reads the same. */
+export async function verifyLookup(deps: PortalDeps, requestId: string, code: unknown): Promise<{ accessToken: string; expiresAt: string }> {
+  const bad = new AppError(
+    'invalid',
+    'code_invalid',
+    { en: 'The code is wrong or no longer valid. Start a new lookup to get a new code.', id: 'Kode salah atau sudah tidak berlaku. Mulai pencarian baru untuk mendapat kode baru.' },
+    { fields: [issue('code', 'code_invalid', 'wrong or expired code', 'kode salah atau kedaluwarsa')] },
+  );
+  if (typeof code !== 'string' || !/^\d{4,8}$/.test(code)) throw bad;
+  const r = await deps.checkCode(requestId, code, 'lookup');
+  if (!r.ok || !r.personId) throw bad;
+  const token = randomBytes(32).toString('base64url');
+  const expires = await deps.db.query<{ expires_at: Date }>(
+    `INSERT INTO portal_sessions (token_hash, person_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3::int)) RETURNING expires_at`,
+    [sha(`portal:${token}`), r.personId, SESSION_MINUTES],
+  );
+  return { accessToken: token, expiresAt: expires.rows[0]!.expires_at.toISOString() };
+}
+
+/** The person a portal access token opens, or a 401. */
+export async function personOfSession(db: Db, authorization: string | undefined): Promise<string> {
+  const m = /^Bearer\s+([A-Za-z0-9_-]{20,100})$/i.exec(authorization ?? '');
+  const r = m ? await db.query<{ person_id: string }>('SELECT person_id FROM portal_sessions WHERE token_hash = $1 AND expires_at > now()', [sha(`portal:${m[1]}`)]) : undefined;
+  const id = r?.rows[0]?.person_id;
+  if (!id)
+    throw new AppError('unauthorized', 'portal_session_required', {
+      en: 'Open your certificates with the code sent to your phone (the session lasts 30 minutes).',
+      id: 'Buka sertifikat Anda dengan kode yang dikirim ke HP Anda (sesi berlaku 30 menit).',
+    });
+  return id;
+}

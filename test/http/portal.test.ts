@@ -1,0 +1,100 @@
+/**
+ * The citizen lookup: NIK + birth date → a code to the phone on record →
+ * the person's certificates. Knowing everything about someone but their
+ * phone gives nothing, not even whether they exist.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeEachBackend } from '../helpers/db.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime, ADMIN_TOKEN } from '../helpers/app.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import type { Worker } from '../../src/notify/outbox.ts';
+
+describeEachBackend('citizen lookup with a one-time code', (t) => {
+  let rt: Runtime;
+  let worker: Worker;
+  let fac: { code: string; token: string };
+  const who = person({ phone: '0812-5555-7890' });
+  const lookup = (body: object, ip = '10.0.0.1') => rt.app.inject({ method: 'POST', url: '/api/v1/public/lookup', payload: body, remoteAddress: ip });
+
+  it('starts and records a person', async () => {
+    rt = await testRuntime(t.db);
+    worker = rt.deps.notify.worker({ pollMs: 10 });
+    fac = await facilityWithToken(t.db);
+    const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(who) });
+    assert.equal(res.statusCode, 201, res.body);
+    await worker.drain();
+  });
+
+  it('sends a code to the phone on record and opens only that person’s certificates', async () => {
+    const res = await lookup({ nik: who.nik, birthDate: who.birthDate });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal(res.json().phoneHint, '+62 812-****-7890');
+    await worker.drain();
+    const sink = (await rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) })).json().messages;
+    const sms = sink.filter((m: { to: string; text: string }) => m.to === '+6281255557890').pop();
+    const code = /\b(\d{6})\b/.exec(sms.text)?.[1];
+    assert.ok(code, `a code in ${sms.text}`);
+    const wrong = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${res.json().requestId}/verify`, payload: { code: code === '000000' ? '111111' : '000000' } });
+    assert.equal(wrong.statusCode, 422);
+    const ok = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${res.json().requestId}/verify`, payload: { code } });
+    assert.equal(ok.statusCode, 200, ok.body);
+    const certs = await rt.app.inject({ method: 'GET', url: '/api/v1/public/certificates', headers: bearer(ok.json().accessToken) });
+    assert.equal(certs.statusCode, 200, certs.body);
+    assert.equal(certs.json().person.name, who.name);
+    assert.equal(certs.json().certificates.length, 1);
+    assert.ok(!certs.body.includes(who.nik), 'the NIK is masked');
+    const again = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${res.json().requestId}/verify`, payload: { code } });
+    assert.equal(again.statusCode, 422, 'a code works once');
+  });
+
+  it('answers a stranger exactly like an owner: no certificate, no sign of existence', async () => {
+    const stranger = person();
+    const known = await lookup({ nik: who.nik, birthDate: who.birthDate }, '10.0.0.2');
+    const unknown = await lookup({ nik: stranger.nik, birthDate: stranger.birthDate }, '10.0.0.2');
+    const wrongBirth = await lookup({ nik: who.nik, birthDate: '1901-01-01' }, '10.0.0.2');
+    for (const r of [known, unknown, wrongBirth]) {
+      assert.equal(r.statusCode, 202);
+      assert.deepEqual(Object.keys(r.json()).sort(), ['phoneHint', 'requestId']);
+      assert.match(r.json().phoneHint, /^\+62 8\d\d-\*\*\*\*-\d{4}$/);
+    }
+    // The made-up hint is stable, like a real one.
+    const unknownAgain = await lookup({ nik: stranger.nik, birthDate: stranger.birthDate }, '10.0.0.3');
+    assert.equal(unknownAgain.json().phoneHint, unknown.json().phoneHint);
+    // Guessing codes for a non-match reads exactly like a wrong code.
+    const a = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${unknown.json().requestId}/verify`, payload: { code: '123456' } });
+    const b = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${known.json().requestId}/verify`, payload: { code: '123456' } });
+    assert.equal(a.statusCode, b.statusCode);
+    assert.equal(a.body, b.body);
+    // Knowing NIK, name, birth date, vaccination date and vaccine gives no certificate.
+    const noToken = await rt.app.inject({ method: 'GET', url: '/api/v1/public/certificates' });
+    assert.equal(noToken.statusCode, 401);
+  });
+
+  it('takes as long for a match as for a non-match (a floor for every answer)', async () => {
+    const time = async (body: object, ip: string) => {
+      const t0 = performance.now();
+      await lookup(body, ip);
+      return performance.now() - t0;
+    };
+    const s = person();
+    const match = await time({ nik: who.nik, birthDate: who.birthDate }, '10.0.1.1');
+    const none = await time({ nik: s.nik, birthDate: s.birthDate }, '10.0.1.2');
+    assert.ok(match >= 400 && none >= 400, `both answers wait for the floor: ${match} ${none}`);
+  });
+
+  it('rate-limits per NIK and per client address', async () => {
+    const s = person();
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push((await lookup({ nik: s.nik, birthDate: s.birthDate }, `10.0.2.${i}`)).statusCode);
+    assert.deepEqual(codes, [202, 202, 202, 429]);
+    const fromOne: number[] = [];
+    for (let i = 0; i < 11; i++) fromOne.push((await lookup({ nik: person().nik, birthDate: '1980-01-01' }, '10.0.3.1')).statusCode);
+    assert.equal(fromOne.filter((c) => c === 429).length, 1);
+  });
+
+  it('stops', async () => {
+    await worker.stop?.();
+    await rt.app.close();
+  });
+});
