@@ -64,6 +64,10 @@ export default defineConfig({
   appType: 'mpa',
   logLevel: 'warn',
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
+  resolve: {
+    // See web/lib/revocation-list-types.d.ts.
+    alias: { '#revocation-list-web': fileURLToPath(new URL('../src/certificates/revocation-list-web.ts', import.meta.url)) },
+  },
   build: {
     outDir: WEB_DIST,
     emptyOutDir: true,

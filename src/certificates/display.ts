@@ -11,6 +11,18 @@ export type Lang = 'id' | 'en';
 
 const LOCALE: Record<Lang, string> = { id: 'id-ID', en: 'en-GB' };
 
+/** Formatters are costly to create (tens of µs each): one per language and form, made on first use. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(lang: Lang, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${lang} ${JSON.stringify(options)}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(LOCALE[lang], options);
+    formatters.set(key, f);
+  }
+  return f;
+}
+
 /**
  * A calendar date as people read it: "17 Mei 1980" / "17 May 1980". EU DCC
  * birth dates may be partial ("1980", "1980-05"): written as far as known.
@@ -25,19 +37,12 @@ export function formatDate(value: string, lang: Lang): string {
   const options: Intl.DateTimeFormatOptions = { timeZone: 'UTC', year: 'numeric' };
   if (mo) options.month = 'long';
   if (mo && d) options.day = 'numeric';
-  return new Intl.DateTimeFormat(LOCALE[lang], options).format(date);
+  return formatter(lang, options).format(date);
 }
 
 /** A point in time with its hour, in Indonesian western time (WIB): "22 November 2025 10.15". */
 export function formatDateTime(value: Date, lang: Lang): string {
-  return new Intl.DateTimeFormat(LOCALE[lang], {
-    timeZone: 'Asia/Jakarta',
-    day: 'numeric',
-    month: 'long',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(value);
+  return formatter(lang, { timeZone: 'Asia/Jakarta', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(value);
 }
 
 /** "Dosis 2 dari 2" / "Dose 2 of 2" (EU DCC dn/sd). */

@@ -53,67 +53,47 @@ export interface HolderView {
   linked: { certificateId: string; status: string } | null;
 }
 
-interface Row extends Record<string, unknown> {
-  linked_id: string | null;
-  linked_status: string | null;
-  person_id: string;
-  id_type: 'nik' | 'passport' | 'mother-nik';
-  id_value: string;
-  id_country: string | null;
-  name: string;
-  birth_date: string;
-  id: string | null;
+/** The document `holder_view` (migration 010) returns. */
+interface ViewDocument {
+  linked: { id: string; status: string | null } | null;
+  person: { id: string; idType: 'nik' | 'passport' | 'mother-nik'; idValue: string; idCountry: string | null; name: string; birthDate: string };
+  certificates: StoredCertificate[];
+}
+
+interface StoredCertificate {
+  id: string;
   uvci: string;
   qr: string;
   dn: number;
   sd: number;
-  issued_at: Date;
-  expires_at: Date;
-  dose_number: number;
+  /** timestamptz as JSON text (PostgreSQL's offset form) */
+  issuedAt: string;
+  expiresAt: string;
+  doseNumber: number;
   vaccine: string;
   date: string;
-  facility_code: string;
-  facility_name: string | null;
+  facilityCode: string;
+  facilityName: string | null;
 }
 
-/**
- * One statement: the person (following a merge to the record it was merged
- * into), their valid certificates with the vaccination and facility of each.
- * `who` names the person: by link token hash, or by id.
- */
-const SELECT_VIEW = (who: string): string => `
-  WITH who AS (${who})
-  SELECT w.linked_id, lc.status AS linked_status,
-         p.id AS person_id, p.id_type, p.id_value, p.id_country, p.name, p.birth_date,
-         c.id, c.uvci, c.qr, c.dn, c.sd, c.issued_at, c.expires_at,
-         v.dose_number, v.vaccine, v.date, v.facility_code, f.name AS facility_name
-    FROM who w
-    JOIN people p0 ON p0.id = w.person_id
-    JOIN people p ON p.id = COALESCE(p0.merged_into, p0.id)
-    LEFT JOIN certificates lc ON lc.person_id = w.person_id AND lc.id = w.linked_id
-    LEFT JOIN certificates c ON c.person_id = p.id AND c.status = 'valid'
-    LEFT JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
-    LEFT JOIN facilities f ON f.code = v.facility_code
-   ORDER BY v.dose_number, c.issued_at`;
+const SELECT_VIEW = 'SELECT holder_view($1, $2, $3) AS view';
 
-const BY_LINK = SELECT_VIEW(
-  `SELECT person_id, certificate_id AS linked_id FROM link_tokens
-    WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)`,
-);
-const BY_PERSON = SELECT_VIEW(`SELECT $1::uuid AS person_id, NULL::uuid AS linked_id`);
+async function view(db: Queryable, params: unknown[]): Promise<HolderView | null> {
+  const r = await db.query<{ view: string | null }>(SELECT_VIEW, params);
+  const text = r.rows[0]?.view;
+  return text ? viewOf(JSON.parse(text) as ViewDocument) : null;
+}
 
 /** The holder of an SMS link token, or null when the token is unknown or expired. */
 export async function holderByLinkToken(db: Queryable, token: string, now: Date): Promise<HolderView | null> {
   // Tokens are 22 base64url characters; anything else cannot be one (and is not worth a query).
   if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return null;
-  const r = await db.query<Row>(BY_LINK, [hashLinkToken(token), now]);
-  return viewOf(r.rows);
+  return view(db, [hashLinkToken(token), null, now]);
 }
 
 /** The holder view of a person (for the one-time-code lookup), or null when there is no such person. */
 export async function holderByPerson(db: Queryable, personId: string): Promise<HolderView | null> {
-  const r = await db.query<Row>(BY_PERSON, [personId]);
-  return viewOf(r.rows);
+  return view(db, [null, personId, new Date()]);
 }
 
 /** A masked identifier: NIKs keep the region and the serial's last two digits; passports their first and last two characters. */
@@ -123,34 +103,31 @@ export function maskIdentifier(type: string, value: string): string {
   return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
 }
 
-function viewOf(rows: Row[]): HolderView | null {
-  const first = rows[0];
-  if (!first) return null;
-  const certRows = rows.filter((r) => r.id !== null);
-  const primaryCode = certRows.find((r) => r.dose_number === 1)?.vaccine;
+function viewOf(doc: ViewDocument): HolderView {
+  const stored = doc.certificates;
+  const primaryCode = stored.find((c) => c.doseNumber === 1)?.vaccine;
   const primary = primaryCode ? findVaccine(primaryCode) : undefined;
-  const certificates = certRows.map((r) => certificateOf(r, primary));
-  const last = certRows.at(-1);
+  const last = stored.at(-1);
   return {
-    personId: first.person_id,
+    personId: doc.person.id,
     person: {
-      name: first.name,
-      birthDate: first.birth_date,
-      identifier: { type: first.id_type, masked: maskIdentifier(first.id_type, first.id_value), country: first.id_country },
+      name: doc.person.name,
+      birthDate: doc.person.birthDate,
+      identifier: { type: doc.person.idType, masked: maskIdentifier(doc.person.idType, doc.person.idValue), country: doc.person.idCountry },
     },
-    certificates,
+    certificates: stored.map((c) => certificateOf(c, primary)),
     nextDose: last ? nextDoseOf(last, primary) : null,
-    linked: first.linked_id ? { certificateId: first.linked_id, status: first.linked_status ?? 'unknown' } : null,
+    linked: doc.linked ? { certificateId: doc.linked.id, status: doc.linked.status ?? 'unknown' } : null,
   };
 }
 
-function certificateOf(r: Row, primary: Vaccine | undefined): HolderCertificate {
-  const vaccine = findVaccine(r.vaccine);
-  let role: 'primary' | 'booster' = r.dn > r.sd ? 'booster' : 'primary';
+function certificateOf(c: StoredCertificate, primary: Vaccine | undefined): HolderCertificate {
+  const vaccine = findVaccine(c.vaccine);
+  let role: 'primary' | 'booster' = c.dn > c.sd ? 'booster' : 'primary';
   let boosterNumber: number | null = null;
   if (vaccine) {
     try {
-      const dr = doseRole(vaccine, r.dose_number, r.date, primary ?? vaccine);
+      const dr = doseRole(vaccine, c.doseNumber, c.date, primary ?? vaccine);
       role = dr.role;
       boosterNumber = dr.boosterNumber ?? null;
     } catch {
@@ -158,28 +135,28 @@ function certificateOf(r: Row, primary: Vaccine | undefined): HolderCertificate 
     }
   }
   return {
-    id: r.id!,
-    uvci: r.uvci,
-    qr: r.qr,
-    doseNumber: r.dose_number,
-    dn: r.dn,
-    sd: r.sd,
+    id: c.id,
+    uvci: c.uvci,
+    qr: c.qr,
+    doseNumber: c.doseNumber,
+    dn: c.dn,
+    sd: c.sd,
     role,
     boosterNumber,
-    vaccine: { code: r.vaccine, name: vaccine?.name ?? r.vaccine, manufacturer: vaccine?.manufacturer ?? '' },
-    date: r.date,
-    facility: { code: r.facility_code, name: r.facility_name ?? r.facility_code },
-    issuedAt: r.issued_at.toISOString(),
-    expiresAt: r.expires_at.toISOString(),
+    vaccine: { code: c.vaccine, name: vaccine?.name ?? c.vaccine, manufacturer: vaccine?.manufacturer ?? '' },
+    date: c.date,
+    facility: { code: c.facilityCode, name: c.facilityName ?? c.facilityCode },
+    issuedAt: new Date(c.issuedAt).toISOString(),
+    expiresAt: new Date(c.expiresAt).toISOString(),
     status: 'valid',
   };
 }
 
-function nextDoseOf(last: Row, primary: Vaccine | undefined): HolderView['nextDose'] {
+function nextDoseOf(last: StoredCertificate, primary: Vaccine | undefined): HolderView['nextDose'] {
   const vaccine = findVaccine(last.vaccine);
   if (!vaccine) return null;
   try {
-    return nextDoseDue({ doseNumber: last.dose_number, date: last.date, vaccine, primary: primary ?? vaccine });
+    return nextDoseDue({ doseNumber: last.doseNumber, date: last.date, vaccine, primary: primary ?? vaccine });
   } catch {
     return null;
   }

@@ -224,6 +224,12 @@ function pgCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** True for a statement that lost a race the database detected (serialization failure, deadlock): run it again. */
+export function isRetryable(e: unknown): boolean {
+  const code = pgCode(e);
+  return code !== undefined && RETRYABLE.has(code);
+}
+
 /**
  * The one place database errors become Dosis errors. Callers that expect a
  * particular constraint (a duplicate NIK, a replayed idempotency key) check

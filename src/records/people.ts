@@ -1,6 +1,8 @@
 /**
- * People: found by their identifier key, created once, locked while a dose is
- * recorded for them so two doses of one person never race.
+ * People: found by their identifier key, created once by the first dose that
+ * names them. Reads take no lock: every write to a person is guarded by the
+ * `version` read with it (record-dose.ts), so two doses of one person never
+ * race — the later writer finds the version moved, reads again and re-judges.
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/client.ts';
@@ -39,6 +41,8 @@ export interface PersonRow extends Record<string, unknown> {
   phone_status: 'ok' | 'missing' | 'invalid' | 'held';
   region_code: string | null;
   merged_into: string | null;
+  /** Bumped by every change to the person or their doses (migration 008): the guard of optimistic writes. */
+  version: number;
 }
 
 export interface DoseRow extends Record<string, unknown> {
@@ -52,94 +56,120 @@ export interface DoseRow extends Record<string, unknown> {
   import_line: number | null;
 }
 
-export type LockedPerson = PersonRow & { doses: DoseRow[]; created: boolean };
+/** A person as read (or about to be created), with their live doses in dose-number order. */
+export type KnownPerson = PersonRow & { doses: DoseRow[] };
 
-const PERSON_COLUMNS = 'p.id, p.id_type, p.id_value, p.id_country, p.nik_new, p.name, p.birth_date, p.sex, p.phone, p.phone_status, p.region_code, p.merged_into';
+const PERSON_COLUMNS =
+  'p.id, p.id_type, p.id_value, p.id_country, p.nik_new, p.name, p.birth_date, p.sex, p.phone, p.phone_status, p.region_code, p.merged_into, p.version';
 const DOSES_OF_P = `(SELECT json_agg(json_build_object('id', v.id, 'dose_number', v.dose_number, 'vaccine', v.vaccine, 'date', v.date,
                                       'status', v.status, 'import_id', v.import_id, 'import_line', v.import_line) ORDER BY v.dose_number)
           FROM vaccinations v WHERE v.person_id = p.id AND v.status <> 'void') AS doses`;
 
-type LockedRow = PersonRow & { doses: DoseRow[] | null; key?: string };
+type PersonReadRow = PersonRow & { doses: DoseRow[] | null };
+type ReadRow = Partial<PersonReadRow> & { key: string | null; answers?: { scope: string; key: string; hash: string; response: unknown }[] };
+
+// Plans: these statements are prepared once per connection and run their generic plan, which must
+// not depend on how many keys come: each key is looked up on its own through the unique index
+// (LATERAL … OFFSET 0 keeps the planner from turning the lookups into a join it would size for a
+// hundred rows). JSON parameters, not arrays: the planner reads the length of an array parameter
+// and would then plan every call anew.
+const PEOPLE_BY_KEY = `SELECT x.* FROM json_array_elements_text($1::json) AS u(key),
+       LATERAL (SELECT k.key, ${PERSON_COLUMNS}, ${DOSES_OF_P}
+                  FROM person_keys k JOIN people p ON p.id = k.person_id WHERE k.key = u.key OFFSET 0) x`;
+const READ_PEOPLE = PEOPLE_BY_KEY;
+const READ_PEOPLE_AND_ANSWERS = `WITH ik AS (
+       SELECT coalesce(json_agg(json_build_object('scope', i.scope, 'key', i.key, 'hash', encode(i.request_hash, 'hex'), 'response', i.response)), '[]') AS answers
+         FROM json_to_recordset($2::json) AS w(scope text, key text),
+              LATERAL (SELECT i.scope, i.key, i.request_hash, i.response FROM idempotency_keys i WHERE i.scope = w.scope AND i.key = w.key OFFSET 0) i)
+     SELECT ik.answers, x.* FROM ik LEFT JOIN (${PEOPLE_BY_KEY}) x ON true`;
+const PEOPLE_BY_ID = `SELECT ${PERSON_COLUMNS}, ${DOSES_OF_P} FROM people p WHERE p.id = ANY ($1::uuid[])`;
+
+function known(row: PersonReadRow): KnownPerson {
+  return {
+    id: row.id,
+    id_type: row.id_type,
+    id_value: row.id_value,
+    id_country: row.id_country,
+    nik_new: row.nik_new,
+    name: row.name,
+    birth_date: row.birth_date,
+    sex: row.sex,
+    phone: row.phone,
+    phone_status: row.phone_status,
+    region_code: row.region_code,
+    merged_into: row.merged_into,
+    version: row.version,
+    doses: row.doses ?? [],
+  };
+}
+
+/** The answer stored for an Idempotency-Key, as read with the people (see readPeople). */
+export interface StoredAnswer {
+  scope: string;
+  key: string;
+  requestHash: Buffer;
+  response: unknown;
+}
+
+/** A merge chain longer than this is a broken record, not a history. */
+const MAX_MERGE_DEPTH = 8;
 
 /**
- * Reads people with their live doses and locks their rows until the transaction
- * ends. Rows are locked in id order, so two transactions locking overlapping
- * sets wait for each other instead of deadlocking.
+ * Reads the people of some identifier keys with their live doses and their
+ * version, without a lock and outside any transaction: a write is guarded by
+ * the version read here (record-dose.ts), so a person changed in between is
+ * simply read again. A merged record is followed to the one it was merged
+ * into. The answers stored for `idempotency` keys come back in the same round
+ * trip: a repeated request is answered without evaluating or signing anything.
  */
-async function lockPeople(tx: Queryable, by: 'key' | 'id', values: string[]): Promise<LockedRow[]> {
-  const sql =
-    by === 'key'
-      ? `SELECT k.key, ${PERSON_COLUMNS}, ${DOSES_OF_P}
-           FROM person_keys k JOIN people p ON p.id = k.person_id WHERE k.key = ANY($1::text[]) ORDER BY p.id FOR UPDATE OF p`
-      : `SELECT ${PERSON_COLUMNS}, ${DOSES_OF_P} FROM people p WHERE p.id = ANY($1::uuid[]) ORDER BY p.id FOR UPDATE OF p`;
-  return (await tx.query<LockedRow>(sql, [values])).rows;
-}
-
-function locked(row: LockedRow): LockedPerson {
-  const { key: _key, doses, ...person } = row;
-  return { ...person, doses: doses ?? [], created: false };
-}
-
-function phoneColumns(phone: VaccinationInput['person']['phone']): { phone: string | null; raw: string | null; status: PersonRow['phone_status'] } {
-  switch (phone.status) {
-    case 'valid':
-      return { phone: phone.e164, raw: null, status: 'ok' };
-    case 'missing':
-      return { phone: null, raw: null, status: 'missing' };
-    case 'invalid':
-      return { phone: null, raw: phone.raw, status: 'invalid' };
-    default:
-      return phone satisfies never;
+export async function readPeople(
+  q: Queryable,
+  keys: readonly string[],
+  idempotency: readonly { scope: string; key: string }[] = [],
+): Promise<{ people: Map<string, KnownPerson>; answers: StoredAnswer[] }> {
+  const r = idempotency.length === 0 ? await q.query<ReadRow>(READ_PEOPLE, [JSON.stringify(keys)]) : await q.query<ReadRow>(READ_PEOPLE_AND_ANSWERS, [JSON.stringify(keys), JSON.stringify(idempotency)]);
+  const answers = (r.rows[0]?.answers ?? []).map((a) => ({ scope: a.scope, key: a.key, requestHash: Buffer.from(a.hash, 'hex'), response: a.response }));
+  const people = new Map<string, KnownPerson>();
+  let merged = new Map<string, string[]>(); // merged into (id) -> keys
+  for (const row of r.rows) {
+    if (row.key === null || row.key === undefined) continue;
+    const p = row as PersonReadRow & { key: string };
+    if (p.merged_into) merged.set(p.merged_into, [...(merged.get(p.merged_into) ?? []), p.key]);
+    else people.set(p.key, known(p));
   }
-}
-
-/**
- * Finds the person of each entry (following merges) or creates them, and locks
- * the rows: the map is keyed by personKey. Entries naming the same person share
- * one row (the first entry creates it). Concurrent first doses of one new person
- * meet at the person_keys primary key: the loser waits for the winner's commit
- * and then finds the row. Three round trips at most in the common case: lock
- * the known, create the new, and (rarely) read what another transaction created.
- */
-export async function findOrCreatePeople(tx: Queryable, inputs: readonly VaccinationInput['person'][]): Promise<Map<string, LockedPerson>> {
-  const wanted = new Map<string, VaccinationInput['person']>();
-  for (const input of inputs) {
-    const key = personKey(input.identifier, input.birthDate, input.name);
-    if (!wanted.has(key)) wanted.set(key, input);
-  }
-  const out = new Map<string, LockedPerson>();
-  let missing = [...wanted.keys()];
-  for (let round = 0; round < 2 && missing.length > 0; round++) {
-    const rows = await lockPeople(tx, 'key', missing);
-    const merged = new Map<string, string[]>(); // target id -> keys
-    for (const row of rows) {
-      const key = row.key as string;
-      if (!row.merged_into) out.set(key, locked(row));
-      else merged.set(row.merged_into, [...(merged.get(row.merged_into) ?? []), key]);
+  for (let depth = 0; merged.size > 0; depth++) {
+    if (depth >= MAX_MERGE_DEPTH) throw new Error(`merge chain longer than ${MAX_MERGE_DEPTH} from ${[...merged.values()][0]?.[0]}`);
+    const targets = await q.query<PersonReadRow>(PEOPLE_BY_ID, [[...merged.keys()]]);
+    const next = new Map<string, string[]>();
+    for (const t of targets.rows) {
+      const ks = merged.get(t.id) ?? [];
+      merged.delete(t.id);
+      if (t.merged_into) next.set(t.merged_into, [...(next.get(t.merged_into) ?? []), ...ks]);
+      else for (const k of ks) people.set(k, known(t));
     }
-    if (merged.size > 0) {
-      for (const target of await lockPeople(tx, 'id', [...merged.keys()])) {
-        for (const key of merged.get(target.id) ?? []) out.set(key, locked(target));
-      }
-      for (const keys of merged.values()) for (const key of keys) if (!out.has(key)) throw new Error(`person ${key} is merged into a person that does not exist`);
-    }
-    missing = missing.filter((k) => !out.has(k));
-    if (missing.length === 0) break;
-    const created = await createPeople(tx, missing.map((key) => ({ key, input: wanted.get(key) as VaccinationInput['person'] })));
-    for (const [key, person] of created) out.set(key, person);
-    // Keys another transaction created between our read and insert: read them again.
-    missing = missing.filter((k) => !out.has(k));
+    const lost = [...merged.values()][0];
+    if (lost) throw new Error(`person ${lost[0]} is merged into a person that does not exist`);
+    merged = next;
   }
-  if (missing.length > 0) throw new Error(`person ${missing[0]} could not be found or created`);
-  return out;
+  return { people, answers };
 }
 
-/** Inserts new people (one statement); returns those this transaction created. */
-async function createPeople(tx: Queryable, items: { key: string; input: VaccinationInput['person'] }[]): Promise<Map<string, LockedPerson>> {
-  const rows = items.map(({ key, input }) => {
-    const idv = input.identifier;
-    const phone = phoneColumns(input.phone);
-    const person: LockedPerson = {
+/** A person about to be created by the entry that first names them: the row to insert. */
+export interface NewPerson {
+  key: string;
+  person: KnownPerson;
+  phoneRaw: string | null;
+  nameNorm: string;
+  nameKey: string;
+}
+
+/** The row of a person not on record yet (its id is chosen here; the write creates it). */
+export function newPerson(key: string, input: VaccinationInput['person']): NewPerson {
+  const idv = input.identifier;
+  const phone = phoneColumns(input.phone);
+  return {
+    key,
+    person: {
       id: randomUUID(),
       id_type: idv.type,
       id_value: idv.value,
@@ -152,63 +182,28 @@ async function createPeople(tx: Queryable, items: { key: string; input: Vaccinat
       phone_status: phone.status,
       region_code: idv.type === 'passport' ? null : nikRegionCode(idv.value),
       merged_into: null,
+      version: 0,
       doses: [],
-      created: true,
-    };
-    return { key, person, raw: phone.raw };
-  });
-  // Keys in sorted order: two transactions creating overlapping sets wait, never deadlock.
-  rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const r = await tx.query<{ key: string }>(
-    `WITH n AS (
-       SELECT * FROM json_to_recordset($1::json)
-         AS n(key text, id uuid, id_type text, id_value text, id_country text, nik_new boolean, name text, birth_date date, sex text,
-              phone text, phone_raw text, phone_status text, region_code text, name_norm text, name_key text, ord int)),
-     k AS (INSERT INTO person_keys (key, person_id) SELECT key, id FROM n ORDER BY ord ON CONFLICT DO NOTHING RETURNING key, person_id),
-     p AS (
-       INSERT INTO people (id, id_type, id_value, id_country, nik_new, name, birth_date, sex, phone, phone_raw, phone_status, region_code,
-                           name_norm, name_key)
-       SELECT n.id, n.id_type, n.id_value, n.id_country, n.nik_new, n.name, n.birth_date, n.sex, n.phone, n.phone_raw, n.phone_status,
-              n.region_code, n.name_norm, n.name_key
-         FROM n JOIN k ON k.person_id = n.id)
-     SELECT key FROM k`,
-    [
-      JSON.stringify(
-        rows.map((x, ord) => ({
-          ord,
-          key: x.key,
-          id: x.person.id,
-          id_type: x.person.id_type,
-          id_value: x.person.id_value,
-          id_country: x.person.id_country,
-          nik_new: x.person.nik_new,
-          name: x.person.name,
-          birth_date: x.person.birth_date,
-          sex: x.person.sex,
-          phone: x.person.phone,
-          phone_raw: x.raw,
-          phone_status: x.person.phone_status,
-          region_code: x.person.region_code,
-          name_norm: normalizeName(x.person.name),
-          name_key: nameKey(x.person.name),
-        })),
-      ),
-    ],
-  );
-  const mine = new Set(r.rows.map((x) => x.key));
-  return new Map(rows.filter((x) => mine.has(x.key)).map((x) => [x.key, x.person]));
-}
-
-/** Finds or creates one person and locks the row (findOrCreatePeople with one entry). */
-export async function findOrCreatePerson(tx: Queryable, input: VaccinationInput['person']): Promise<LockedPerson> {
-  const people = await findOrCreatePeople(tx, [input]);
-  const found = people.get(personKey(input.identifier, input.birthDate, input.name));
-  if (!found) throw new Error('findOrCreatePeople returned no person');
-  return found;
+    },
+    phoneRaw: phone.raw,
+    nameNorm: normalizeName(input.name),
+    nameKey: nameKey(input.name),
+  };
 }
 
 /** The phone columns for a new entry: what to store and its status. */
-export { phoneColumns };
+export function phoneColumns(phone: VaccinationInput['person']['phone']): { phone: string | null; raw: string | null; status: PersonRow['phone_status'] } {
+  switch (phone.status) {
+    case 'valid':
+      return { phone: phone.e164, raw: null, status: 'ok' };
+    case 'missing':
+      return { phone: null, raw: null, status: 'missing' };
+    case 'invalid':
+      return { phone: null, raw: phone.raw, status: 'invalid' };
+    default:
+      return phone satisfies never;
+  }
+}
 
 /** A masked NIK for people who may not see it whole: first 6 and last 2 digits. */
 export function maskNik(nik: string): string {

@@ -1,18 +1,28 @@
 /**
  * Record a dose: the one function every entry path uses (API, form, import,
- * FHIR, offline sync). In one transaction: validate → find or create the
- * person and lock the row → check the dose against earlier ones → insert the
- * vaccination → sign its certificate → insert the outbox job that will send
- * the SMS → commit. The answer carries the certificate: there is no queue
- * between a dose and its certificate.
+ * FHIR, offline sync): validate → read the person (by NIK, following merges)
+ * with their doses → check the dose against earlier ones → sign its
+ * certificate → write the vaccination, the certificate and the outbox job
+ * that will send the SMS. The answer carries the certificate: there is no
+ * queue between a dose and its certificate.
  *
- * `recordEntries` does the part inside the transaction for N validated
- * entries at once (a bulk import records hundreds per transaction); a single
- * entry is N = 1 of the same code and the same SQL, so an imported row and a
- * typed one are judged and written identically.
+ * Optimistic, single-statement writes. The read takes no lock and opens no
+ * transaction; ids are made here, so the whole answer is known before
+ * anything is written. Then ONE statement (so, atomically, even outside a
+ * transaction) claims the Idempotency-Key with that answer, moves each
+ * person's `version` from the value read (or creates the person, if no one
+ * else did meanwhile), and writes the rows of the doses whose person it could
+ * move. A dose whose person changed in between is read and judged again.
+ * Two round trips per dose where a locking transaction took seven, and
+ * nothing is held while a certificate is signed.
+ *
+ * `recordEntries` does this for N validated entries at once (a bulk import
+ * records hundreds per statement, inside its own transaction); a single entry
+ * is N = 1 of the same code and the same SQL, so an imported row and a typed
+ * one are judged and written identically.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../db/client.ts';
+import { isRetryable, type Db, type Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { hashLinkToken, linkTokenFor } from '../access/links.ts';
 import { AppError, invalid } from '../domain/errors.ts';
@@ -21,7 +31,7 @@ import { doseRole, evaluateDose, nextDoseDue, type DoseRole } from '../domain/do
 import { todayInJakarta, validateVaccinationInput, type VaccinationInput } from '../domain/vaccination-input.ts';
 import { vaccineByCode, type Vaccine } from '../domain/vaccines.ts';
 import type { IssueInput, IssuedCertificate, Issuer } from '../certificates/issuer.ts';
-import { findOrCreatePeople, type LockedPerson, personKey, phoneColumns } from './people.ts';
+import { type KnownPerson, type NewPerson, newPerson, personKey, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
 import { facilityForEntry } from './facilities.ts';
 
 export type EntrySource = 'api' | 'import' | 'form' | 'fhir' | 'offline';
@@ -113,61 +123,38 @@ export async function recordDose(deps: RecordDeps, req: RecordRequest): Promise<
   }
   const facility = await facilityForEntry(deps.db, req.principal, entry.facility);
   await deps.issuer.ready();
-  const hash = req.idempotencyKey === undefined ? undefined : requestHash(req.body);
   const ctx: EntryContext = {
     principal: req.principal,
     source: req.source,
     now,
     ...(req.importId === undefined ? {} : { importId: req.importId }),
   };
-
-  return deps.db.withTransaction(async (tx) => {
-    if (req.idempotencyKey !== undefined && hash) {
-      const replay = await claimIdempotencyKey(tx, facility.code, req.idempotencyKey, hash);
-      if (replay) return { status: 200, body: replay };
-    }
-    const [outcome] = await recordEntries(tx, deps, ctx, [
-      { entry, facilityCode: facility.code, ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }) },
-    ]);
-    if (!outcome) throw new Error('recordEntries returned no outcome');
-    if (outcome.kind !== 'recorded') throw outcome.error;
-    const answer = outcome.answer;
-    if (req.idempotencyKey !== undefined) {
-      await tx.query('UPDATE idempotency_keys SET status_code = 201, response = $3, person_id = $4 WHERE scope = $1 AND key = $2', [
-        facility.code,
-        req.idempotencyKey,
-        JSON.stringify(answer),
-        answer.person.id,
-      ]);
-    }
-    return { status: 201, body: answer };
-  });
+  // No transaction: the write is one statement (see the module comment).
+  const [outcome] = await recordEntries(deps.db, deps, ctx, [
+    {
+      entry,
+      facilityCode: facility.code,
+      ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey, requestHash: requestHash(req.body) }),
+    },
+  ]);
+  if (!outcome) throw new Error('recordEntries returned no outcome');
+  if (outcome.kind !== 'recorded') throw outcome.error;
+  return { status: outcome.replayed ? 200 : 201, body: outcome.answer };
 }
 
-/**
- * Claims an idempotency key for this transaction, or returns the answer stored
- * for it. A concurrent request with the same key waits at the primary key until
- * the first commits (then replays it) or rolls back (then proceeds itself).
- */
-async function claimIdempotencyKey(tx: Queryable, scope: string, key: string, hash: Buffer): Promise<DoseAnswer | undefined> {
-  const claimed = await tx.query(
-    'INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1',
-    [scope, key, hash],
-  );
-  if (claimed.rowCount === 1) return undefined;
-  const r = await tx.query<{ request_hash: Uint8Array; response: DoseAnswer | null }>(
-    'SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
-    [scope, key],
-  );
-  const row = r.rows[0];
-  if (!row || !row.response) throw new Error('idempotency key claimed but holds no answer');
-  if (!Buffer.from(row.request_hash).equals(hash)) {
-    throw new AppError('conflict', 'idempotency_key_reused', {
-      en: 'This Idempotency-Key was already used for a different request; use a new key for a new dose.',
-      id: 'Idempotency-Key ini sudah dipakai untuk permintaan lain; gunakan kunci baru untuk dosis baru.',
-    });
+/** The first answer stored for an Idempotency-Key, or a 409 when the key came with another request. */
+function replayOf(stored: StoredAnswer, hash: Buffer | undefined): EntryOutcome {
+  if (!hash || !stored.requestHash.equals(hash)) {
+    return {
+      kind: 'conflict',
+      error: new AppError('conflict', 'idempotency_key_reused', {
+        en: 'This Idempotency-Key was already used for a different request; use a new key for a new dose.',
+        id: 'Idempotency-Key ini sudah dipakai untuk permintaan lain; gunakan kunci baru untuk dosis baru.',
+      }),
+    };
   }
-  return row.response;
+  if (stored.response === null || stored.response === undefined) throw new Error(`idempotency key ${stored.key} holds no answer`);
+  return { kind: 'recorded', answer: stored.response as DoseAnswer, replayed: true };
 }
 
 function duplicateError(personId: string, existingId: string, doseNumber: number, date: string): AppError {
@@ -194,8 +181,15 @@ export interface EntryContext {
    * that serves single entries is never busy with a batch.
    */
   sign?: (inputs: IssueInput[]) => Promise<SignedCertificate[]>;
-  /** Called once every person of the call is locked (an import then starts its next batch). */
-  onLocked?: () => void;
+  /**
+   * Awaited before the call's first write. An import passes the previous
+   * batch's `onWritten` here: its rows are then written (and their people's
+   * rows held by its transaction) before this batch writes, so a dose 2 later
+   * in a file is judged against the dose 1 before it, never the other way.
+   */
+  beforeWrite?: () => Promise<void>;
+  /** Called once every entry of the call is written or answered, or the call failed. */
+  onWritten?: () => void;
 }
 
 /** A signed certificate, with its SMS link token when the signer made it too (linkTokenFor). */
@@ -205,14 +199,22 @@ export type SignedCertificate = IssuedCertificate & { linkToken?: string };
 export interface PreparedEntry {
   entry: VaccinationInput;
   facilityCode: string;
+  /** Scoped by the facility: the same key from two facilities is two requests. */
   idempotencyKey?: string;
+  /** SHA-256 of the request with the key: the key repeated with another request is a 409. */
+  requestHash?: Buffer;
   /** The line of the import file the entry came from. */
   importLine?: number;
 }
 
 /** What became of one entry. Duplicates and conflicts are answers, not failures: the other entries go on. */
 export type EntryOutcome =
-  | { kind: 'recorded'; answer: DoseAnswer }
+  | {
+      kind: 'recorded';
+      answer: DoseAnswer;
+      /** The entry's Idempotency-Key was seen before: this is the first answer, and nothing was written now. */
+      replayed?: true;
+    }
   | {
       kind: 'duplicate';
       /** 409 dose_already_recorded, as a single entry would answer. */
@@ -225,7 +227,7 @@ export type EntryOutcome =
 interface Planned {
   index: number;
   prepared: PreparedEntry;
-  person: LockedPerson;
+  person: KnownPerson;
   created: boolean;
   vaccinationId: string;
   status: 'recorded' | 'claims_prior_dose';
@@ -235,127 +237,205 @@ interface Planned {
   missing: number[] | null;
   warnings: FieldIssue[];
   currentPhone: string | null;
-  phoneStatus: LockedPerson['phone_status'];
+  phoneStatus: KnownPerson['phone_status'];
   phoneCase: Record<string, unknown> | null;
   issue: IssueInput;
 }
 
+/** A person as the entries of one round change them (doses added, phone replaced), and how to write them. */
+interface PersonState {
+  person: KnownPerson;
+  /** Set when the person is not on record: this round creates them (if no one else does first). */
+  creation: NewPerson | undefined;
+  /** The next entry of the person would be the one that created them. */
+  created: boolean;
+  phoneCaseQueued: boolean;
+  /** The entries of this round that name the person. */
+  entries: number[];
+  /** Whether the round plans a write for the person (else its outcomes are final as judged). */
+  writes: boolean;
+}
+
 /**
- * Records validated entries inside the caller's transaction: locks (or
- * creates) their people, checks each dose against the person's doses —
- * including those recorded earlier in the same call, in entry order — signs a
- * certificate per accepted dose, and writes every row in one statement.
- * Returns one outcome per entry, in order.
+ * How many times a call reads and writes again before giving up. Each new
+ * round means another writer changed one of its people meanwhile (and so made
+ * progress): running out takes a storm of writes to the same few people.
  */
-export async function recordEntries(tx: Queryable, deps: RecordDeps, ctx: EntryContext, entries: readonly PreparedEntry[]): Promise<EntryOutcome[]> {
-  const people = await findOrCreatePeople(
-    tx,
-    entries.map((e) => e.entry.person),
-  );
-  ctx.onLocked?.();
-  // A person's state as the entries of this call change it (doses added, phone replaced).
-  const state = new Map<string, { person: LockedPerson; created: boolean; phoneCaseQueued: boolean }>();
-  const outcomes: (EntryOutcome | undefined)[] = [];
-  const planned: Planned[] = [];
-  const phoneUpdates = new Map<string, { phone: string | null; status: LockedPerson['phone_status'] }>();
-  const audits: { personId: string; subject: string; from: string | null; to: string | null }[] = [];
+const MAX_ROUNDS = 10;
 
-  for (const [index, prepared] of entries.entries()) {
-    const { entry } = prepared;
-    const key = personKey(entry.person.identifier, entry.person.birthDate, entry.person.name);
-    const found = people.get(key);
-    if (!found) throw new Error(`no person for ${key}`);
-    let st = state.get(found.id);
-    if (!st) {
-      st = { person: { ...found, doses: [...found.doses] }, created: found.created, phoneCaseQueued: false };
-      state.set(found.id, st);
-    }
-    const person = st.person;
-    const existing = person.doses.map((d) => ({ doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, status: d.status }));
-    const evaluation = evaluateDose(existing, { doseNumber: entry.doseNumber, date: entry.date, vaccine: entry.vaccine });
-    if (evaluation.outcome === 'duplicate') {
-      const row = person.doses.find((d) => d.dose_number === entry.doseNumber && d.date === entry.date);
-      outcomes[index] = {
-        kind: 'duplicate',
-        error: duplicateError(person.id, row?.id ?? '?', entry.doseNumber, entry.date),
-        existing: { vaccinationId: row?.id ?? '?', importId: row?.import_id ?? null, importLine: row?.import_line ?? null },
-      };
-      continue;
-    }
-    if (evaluation.outcome === 'conflict') {
-      const row = person.doses.find((d) => d.dose_number === evaluation.existing.doseNumber && d.date === evaluation.existing.date);
-      outcomes[index] = {
-        kind: 'conflict',
-        error: new AppError('conflict', evaluation.reason, evaluation.message, {
-          detail: { personId: person.id, vaccinationId: row?.id ?? null },
-          fields: [{ path: 'doseNumber', code: evaluation.reason, message: evaluation.message }],
-        }),
-      };
-      continue;
-    }
-    const vaccine = vaccineByCode(entry.vaccine);
-    const firstDose = person.doses.find((d) => d.dose_number === 1);
-    const primary = firstDose ? vaccineByCode(firstDose.vaccine) : vaccine;
-    const role = doseRole(vaccine, entry.doseNumber, entry.date, primary);
-    const status = evaluation.outcome === 'claims_prior_dose' ? 'claims_prior_dose' : 'recorded';
-    const vaccinationId = randomUUID();
+/**
+ * Records validated entries: reads (or plans to create) their people, checks
+ * each dose against the person's doses — including those recorded earlier in
+ * the same call, in entry order — signs a certificate per accepted dose, and
+ * writes every row in one statement guarded by the people's versions; entries
+ * whose person changed meanwhile go round again. Works the same on the client
+ * (autocommit: each write is atomic on its own) and inside a transaction (an
+ * import batch with its progress record; a FHIR transaction bundle). Returns
+ * one outcome per entry, in order.
+ */
+export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryContext, entries: readonly PreparedEntry[]): Promise<EntryOutcome[]> {
+  // On the client each statement commits by itself, and one that lost a race can simply run again;
+  // inside a transaction such an error ends the transaction, which withTransaction runs again.
+  const autocommit = 'withTransaction' in q;
+  const outcomes: (EntryOutcome | undefined)[] = new Array<EntryOutcome | undefined>(entries.length);
+  let pending = entries.map((_, i) => i);
+  let waited = false;
+  try {
+    for (let round = 1; pending.length > 0; round++) {
+      if (round > MAX_ROUNDS) throw contention();
+      const keyed = pending.filter((i) => entries[i]?.idempotencyKey !== undefined);
+      const { people, answers } = await readPeople(
+        q,
+        [...new Set(pending.map((i) => keyOf(entries[i] as PreparedEntry)))],
+        keyed.map((i) => ({ scope: (entries[i] as PreparedEntry).facilityCode, key: (entries[i] as PreparedEntry).idempotencyKey as string })),
+      );
+      const stored = new Map(answers.map((a) => [`${a.scope}\n${a.key}`, a]));
+      const judged = new Map<number, EntryOutcome>();
+      const states = new Map<string, PersonState>(); // by person id
+      const newByKey = new Map<string, NewPerson>();
+      const planned: Planned[] = [];
+      const audits: { personId: string; subject: string; from: string | null; to: string | null }[] = [];
 
-    // A new valid phone number replaces the one on record (audited); an empty or
-    // unusable one never overwrites a good number.
-    const phone = phoneColumns(entry.person.phone);
-    const phoneChange = !st.created && phone.phone !== null && phone.phone !== person.phone;
-    const phoneStatus = phoneChange ? 'ok' : person.phone_status;
-    const currentPhone = phoneChange ? phone.phone : person.phone;
-    // One open work-list case per person: the SQL skips people who have one, this skips a second entry of the same call.
-    const phoneCase =
-      currentPhone === null && !st.phoneCaseQueued ? { phoneStatus: phone.status, raw: phone.raw, issue: phoneIssueOf(entry) } : null;
-    if (phoneCase) st.phoneCaseQueued = true;
-    if (phoneChange) {
-      audits.push({ personId: person.id, subject: vaccinationId, from: person.phone, to: currentPhone });
-      phoneUpdates.set(person.id, { phone: currentPhone, status: phoneStatus });
-    }
+      for (const index of pending) {
+        const prepared = entries[index] as PreparedEntry;
+        const { entry } = prepared;
+        if (prepared.idempotencyKey !== undefined) {
+          const seen = stored.get(`${prepared.facilityCode}\n${prepared.idempotencyKey}`);
+          if (seen) {
+            outcomes[index] = replayOf(seen, prepared.requestHash);
+            continue;
+          }
+        }
+        const key = keyOf(prepared);
+        let found = people.get(key);
+        let creation: NewPerson | undefined;
+        if (!found) {
+          creation = newByKey.get(key) ?? newPerson(key, entry.person);
+          newByKey.set(key, creation);
+          found = creation.person;
+        }
+        let st = states.get(found.id);
+        if (!st) {
+          st = {
+            person: { ...found, doses: [...found.doses] },
+            creation,
+            created: creation !== undefined,
+            phoneCaseQueued: false,
+            entries: [],
+            writes: false,
+          };
+          states.set(found.id, st);
+        }
+        st.entries.push(index);
+        const person = st.person;
+        const existing = person.doses.map((d) => ({ doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, status: d.status }));
+        const evaluation = evaluateDose(existing, { doseNumber: entry.doseNumber, date: entry.date, vaccine: entry.vaccine });
+        if (evaluation.outcome === 'duplicate') {
+          const row = person.doses.find((d) => d.dose_number === entry.doseNumber && d.date === entry.date);
+          judged.set(index, {
+            kind: 'duplicate',
+            error: duplicateError(person.id, row?.id ?? '?', entry.doseNumber, entry.date),
+            existing: { vaccinationId: row?.id ?? '?', importId: row?.import_id ?? null, importLine: row?.import_line ?? null },
+          });
+          continue;
+        }
+        if (evaluation.outcome === 'conflict') {
+          const row = person.doses.find((d) => d.dose_number === evaluation.existing.doseNumber && d.date === evaluation.existing.date);
+          judged.set(index, {
+            kind: 'conflict',
+            error: new AppError('conflict', evaluation.reason, evaluation.message, {
+              detail: { personId: person.id, vaccinationId: row?.id ?? null },
+              fields: [{ path: 'doseNumber', code: evaluation.reason, message: evaluation.message }],
+            }),
+          });
+          continue;
+        }
+        const vaccine = vaccineByCode(entry.vaccine);
+        const firstDose = person.doses.find((d) => d.dose_number === 1);
+        const primary = firstDose ? vaccineByCode(firstDose.vaccine) : vaccine;
+        const role = doseRole(vaccine, entry.doseNumber, entry.date, primary);
+        const status = evaluation.outcome === 'claims_prior_dose' ? 'claims_prior_dose' : 'recorded';
+        const vaccinationId = randomUUID();
 
-    planned.push({
-      index,
-      prepared,
-      person: { ...person, doses: [], created: st.created },
-      created: st.created,
-      vaccinationId,
-      status,
-      role,
-      primary,
-      missing: evaluation.outcome === 'claims_prior_dose' ? evaluation.missing : null,
-      warnings: evaluation.warnings,
-      currentPhone,
-      phoneStatus,
-      phoneCase,
-      issue: { name: person.name, birthDate: person.birth_date, vaccine, dn: role.dn, sd: role.sd, date: entry.date, issuedAt: ctx.now },
-    });
-    // Later entries of this call see this dose and this phone.
-    person.doses.push({
-      id: vaccinationId,
-      dose_number: entry.doseNumber,
-      vaccine: entry.vaccine,
-      date: entry.date,
-      status,
-      import_id: ctx.importId ?? null,
-      import_line: prepared.importLine ?? null,
-    });
-    person.doses.sort((a, b) => a.dose_number - b.dose_number);
-    person.phone = currentPhone;
-    person.phone_status = phoneStatus;
-    st.created = false;
-  }
+        // A new valid phone number replaces the one on record (audited); an empty or
+        // unusable one never overwrites a good number.
+        const phone = phoneColumns(entry.person.phone);
+        const phoneChange = !st.created && phone.phone !== null && phone.phone !== person.phone;
+        const phoneStatus = phoneChange ? 'ok' : person.phone_status;
+        const currentPhone = phoneChange ? phone.phone : person.phone;
+        // One open work-list case per person: the SQL skips people who have one, this skips a second entry of the same call.
+        const phoneCase =
+          currentPhone === null && !st.phoneCaseQueued ? { phoneStatus: phone.status, raw: phone.raw, issue: phoneIssueOf(entry) } : null;
+        if (phoneCase) st.phoneCaseQueued = true;
+        if (phoneChange) audits.push({ personId: person.id, subject: vaccinationId, from: person.phone, to: currentPhone });
 
-  if (planned.length > 0) {
-    const inputs = planned.map((p) => p.issue);
-    const certs = ctx.sign ? await ctx.sign(inputs) : inputs.map((i) => deps.issuer.issue(i));
-    if (certs.length !== planned.length) throw new Error(`signer returned ${certs.length} certificates for ${planned.length} doses`);
-    const links = certs.map((c) => (c as SignedCertificate).linkToken ?? linkTokenFor(deps.linkSecret, c.id));
-    await writeDoses(tx, ctx, planned, certs, links, phoneUpdates, audits);
-    for (const [i, p] of planned.entries()) {
-      outcomes[p.index] = { kind: 'recorded', answer: answerOf(deps, p, certs[i] as IssuedCertificate, links[i] as string) };
+        planned.push({
+          index,
+          prepared,
+          person: { ...person, doses: [] },
+          created: st.created,
+          vaccinationId,
+          status,
+          role,
+          primary,
+          missing: evaluation.outcome === 'claims_prior_dose' ? evaluation.missing : null,
+          warnings: evaluation.warnings,
+          currentPhone,
+          phoneStatus,
+          phoneCase,
+          issue: { name: person.name, birthDate: person.birth_date, vaccine, dn: role.dn, sd: role.sd, date: entry.date, issuedAt: ctx.now },
+        });
+        st.writes = true;
+        // Later entries of this call see this dose and this phone.
+        person.doses.push({
+          id: vaccinationId,
+          dose_number: entry.doseNumber,
+          vaccine: entry.vaccine,
+          date: entry.date,
+          status,
+          import_id: ctx.importId ?? null,
+          import_line: prepared.importLine ?? null,
+        });
+        person.doses.sort((a, b) => a.dose_number - b.dose_number);
+        person.phone = currentPhone;
+        person.phone_status = phoneStatus;
+        st.created = false;
+      }
+
+      let written = new Set<string>();
+      if (planned.length > 0) {
+        const inputs = planned.map((p) => p.issue);
+        const certs = ctx.sign ? await ctx.sign(inputs) : inputs.map((i) => deps.issuer.issue(i));
+        if (certs.length !== planned.length) throw new Error(`signer returned ${certs.length} certificates for ${planned.length} doses`);
+        const links = certs.map((c) => (c as SignedCertificate).linkToken ?? linkTokenFor(deps.linkSecret, c.id));
+        const answers = planned.map((p, i) => answerOf(deps, p, certs[i] as IssuedCertificate, links[i] as string));
+        if (!waited) {
+          waited = true;
+          await ctx.beforeWrite?.();
+        }
+        try {
+          written = await writeDoses(q, ctx, planned, certs, links, answers, [...states.values()].filter((s) => s.writes), audits);
+        } catch (e) {
+          if (!autocommit || !isRetryable(e)) throw e;
+          // Lost a race the database noticed (a claimed key whose person moved, a deadlock): nothing was written.
+        }
+        for (const [i, p] of planned.entries()) {
+          if (written.has(p.person.id)) outcomes[p.index] = { kind: 'recorded', answer: answers[i] as DoseAnswer };
+        }
+      }
+      // A person written, or with nothing to write, is settled as judged; the others (changed meanwhile) go round again.
+      const again: number[] = [];
+      for (const st of states.values()) {
+        const settled = !st.writes || written.has(st.person.id);
+        for (const index of st.entries) {
+          if (!settled) again.push(index);
+          else if (!outcomes[index]) outcomes[index] = judged.get(index);
+        }
+      }
+      pending = again.sort((a, b) => a - b);
     }
+  } finally {
+    ctx.onWritten?.();
   }
   return outcomes.map((o) => {
     if (!o) throw new Error('an entry has no outcome');
@@ -363,20 +443,41 @@ export async function recordEntries(tx: Queryable, deps: RecordDeps, ctx: EntryC
   });
 }
 
-/** Writes the planned doses and everything that follows from them: one statement, one round trip. */
+function keyOf(p: PreparedEntry): string {
+  return personKey(p.entry.person.identifier, p.entry.person.birthDate, p.entry.person.name);
+}
+
+function contention(): AppError {
+  return new AppError('unavailable', 'record_contention', {
+    en: 'This person is being changed by many requests at once; try again shortly.',
+    id: 'Data orang ini sedang diubah oleh banyak permintaan sekaligus; coba lagi sebentar lagi.',
+  });
+}
+
+/**
+ * Writes the planned doses and everything that follows from them in ONE
+ * statement: claims their Idempotency-Keys (storing the answer), moves the
+ * version of each person from the value read — or creates the person, unless
+ * someone else just did — and inserts the rows of the doses whose person it
+ * could move or create; nothing for the others. Returns the ids of the people
+ * written. A key claimed for a person that could not be written undoes the
+ * whole statement (record_conflict, 40001): the key must not outlive its dose.
+ */
 async function writeDoses(
-  tx: Queryable,
+  q: Queryable,
   ctx: EntryContext,
   planned: Planned[],
   certs: IssuedCertificate[],
   links: string[],
-  phoneUpdates: Map<string, { phone: string | null; status: string }>,
+  answers: DoseAnswer[],
+  people: PersonState[],
   audits: { personId: string; subject: string; from: string | null; to: string | null }[],
-): Promise<void> {
-  // One JSON parameter for the rows: serialising it is native and cheap, where
+): Promise<Set<string>> {
+  // One JSON parameter per kind of row: serialising it is native and cheap, where
   // arrays of long strings (the signed QR texts) cost the driver more than the signing.
-  const rows = planned.map((p, i) => {
+  const doses = planned.map((p, i) => {
     const c = certs[i] as IssuedCertificate;
+    const keyed = p.prepared.idempotencyKey !== undefined;
     return {
       person_id: p.person.id,
       id: p.vaccinationId,
@@ -388,6 +489,8 @@ async function writeDoses(
       status: p.status,
       import_line: p.prepared.importLine ?? null,
       idempotency_key: p.prepared.idempotencyKey ?? null,
+      request_hash: keyed ? (p.prepared.requestHash?.toString('hex') ?? null) : null,
+      answer: keyed ? answers[i] : null,
       cert_id: c.id,
       uvci: c.uvci,
       kid: c.kid,
@@ -401,53 +504,169 @@ async function writeDoses(
       phone_case: p.phoneCase,
     };
   });
-  await tx.query(
-    `WITH d AS (
-       SELECT * FROM json_to_recordset($1::json)
-         AS d(person_id uuid, id uuid, dose_number int, vaccine text, date date, lot text, facility_code text, status text, import_line int,
-              idempotency_key text, cert_id uuid, uvci text, kid text, qr text, dn int, sd int, expires_at timestamptz,
-              link_hash text, region_code text, claim jsonb, phone_case jsonb)),
-     vac AS (
-       INSERT INTO vaccinations (person_id, id, dose_number, vaccine, date, lot, facility_code, status, source, import_id, import_line,
-                                 recorded_by, recorded_at, idempotency_key)
-       SELECT person_id, id, dose_number, vaccine, date, lot, facility_code, status, $2, $3::uuid, import_line,
-              $4::uuid, $5::timestamptz, idempotency_key FROM d),
-     cert AS (
-       INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, qr, dn, sd, issued_at, expires_at, status)
-       SELECT person_id, cert_id, id, uvci, kid, qr, dn, sd, $5::timestamptz, expires_at, 'valid' FROM d),
-     uv AS (INSERT INTO certificate_uvcis (uvci, person_id, certificate_id) SELECT uvci, person_id, cert_id FROM d),
-     link AS (INSERT INTO link_tokens (token_hash, person_id, certificate_id) SELECT decode(link_hash, 'hex'), person_id, cert_id FROM d),
-     job AS (
-       INSERT INTO jobs (kind, payload, dedupe_key, person_id)
-       SELECT 'notify', json_build_object('personId', person_id, 'certificateId', cert_id)::jsonb, 'notify:' || cert_id::text, person_id FROM d),
-     claim AS (
-       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
-       SELECT person_id, gen_random_uuid(), 'claims_prior_dose', facility_code, region_code, id, claim FROM d WHERE claim IS NOT NULL),
-     phonecase AS (
-       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
-       SELECT person_id, gen_random_uuid(), 'invalid_phone', facility_code, region_code, id, phone_case FROM d
-        WHERE phone_case IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.person_id = d.person_id AND c.kind = 'invalid_phone' AND c.status = 'open')),
-     ph AS (
-       UPDATE people p SET phone = u.phone, phone_status = u.phone_status, updated_at = $5::timestamptz
-         FROM json_to_recordset($6::json) AS u(id uuid, phone text, phone_status text) WHERE p.id = u.id),
-     au AS (
-       INSERT INTO audit_log (at, actor, action, subject, person_id, detail)
-       SELECT $5::timestamptz, $4::text, 'phone_changed', a.subject, a.person_id, json_build_object('from', a.from_phone, 'to', a.to_phone)::jsonb
-         FROM json_to_recordset($7::json) AS a(person_id uuid, subject text, from_phone text, to_phone text))
-     SELECT 1`,
-    [
-      JSON.stringify(rows),
-      ctx.source,
-      ctx.importId ?? null,
-      ctx.principal.id,
-      ctx.now,
-      JSON.stringify([...phoneUpdates].map(([id, u]) => ({ id, phone: u.phone, phone_status: u.status }))),
-      JSON.stringify(audits.map((a) => ({ person_id: a.personId, subject: a.subject, from_phone: a.from, to_phone: a.to }))),
-    ],
+  // Every column of each person: for one on record, the row proposed to the guard (never inserted: it
+  // conflicts on id) carries what was read, with the phone as this call leaves it.
+  const rows = people.map((st) => {
+    const p = st.person;
+    return {
+      id: p.id,
+      version: st.creation ? null : p.version,
+      key: st.creation?.key ?? null,
+      id_type: p.id_type,
+      id_value: p.id_value,
+      id_country: p.id_country,
+      nik_new: p.nik_new,
+      name: p.name,
+      birth_date: p.birth_date,
+      sex: p.sex,
+      phone: p.phone,
+      phone_raw: st.creation?.phoneRaw ?? null,
+      phone_status: p.phone_status,
+      region_code: p.region_code,
+      name_norm: st.creation?.nameNorm ?? null,
+      name_key: st.creation?.nameKey ?? null,
+    };
+  });
+  const params: unknown[] = [JSON.stringify(doses), JSON.stringify(rows), ctx.source, ctx.importId ?? null, ctx.now, ctx.principal.id];
+  if (audits.length > 0) params.push(JSON.stringify(audits.map((a) => ({ person_id: a.personId, subject: a.subject, from_phone: a.from, to_phone: a.to }))));
+  const r = await q.query<{ written: string[] }>(
+    writeStatement({
+      keyed: doses.some((d) => d.idempotency_key !== null),
+      creates: people.some((st) => st.creation !== undefined),
+      claims: doses.some((d) => d.claim !== null),
+      phoneCases: doses.some((d) => d.phone_case !== null),
+      audits: audits.length > 0,
+    }),
+    params,
   );
+  return new Set(r.rows[0]?.written ?? []);
 }
 
+/** Which optional parts a write needs: a statement carries only those (each part costs PostgreSQL its set-up on every run). */
+interface WriteParts {
+  /** Some entry has an Idempotency-Key to claim. */
+  keyed: boolean;
+  /** Some person is new. */
+  creates: boolean;
+  /** Some dose claims an earlier one (a case opens). */
+  claims: boolean;
+  /** Some dose leaves its person without a usable phone (a work-list case opens). */
+  phoneCases: boolean;
+  /** Some person's phone changes (audited). */
+  audits: boolean;
+}
+
+const writeStatements = new Map<string, string>();
+
+/**
+ * The one statement that writes a call's doses (see writeDoses), made of the
+ * parts it needs. Parameters: $1 doses, $2 people (JSON), $3 source, $4 import
+ * id, $5 now, $6 who, and with `audits` $7 the phone changes (JSON). Built once per combination of
+ * parts, so each is one prepared statement per connection.
+ *
+ * Plans: the statement runs its generic plan, made once per connection and
+ * blind to how many rows come (it assumes a hundred). So every step that
+ * touches a table is an index probe by construction — ON CONFLICT arbiters,
+ * inserts — and every step between the parameter rows is a filter on an
+ * array (`= ANY (ARRAY(…))`), never a join the planner could cost as a hash
+ * or a sequential scan.
+ */
+function writeStatement(parts: WriteParts): string {
+  const id = Object.values(parts).map((v) => (v ? 1 : 0)).join('');
+  let sql = writeStatements.get(id);
+  if (sql !== undefined) return sql;
+  const ctes = [
+    `d AS (
+       SELECT * FROM json_to_recordset($1::json)
+         AS d(person_id uuid, id uuid, dose_number int, vaccine text, date date, lot text, facility_code text, status text, import_line int,
+              idempotency_key text, request_hash text, answer json, cert_id uuid, uvci text, kid text, qr text, dn int, sd int,
+              expires_at timestamptz, link_hash text, region_code text, claim jsonb, phone_case jsonb))`,
+    `u AS (
+       SELECT * FROM json_to_recordset($2::json)
+         AS u(id uuid, version int, key text, id_type text, id_value text, id_country text, nik_new boolean, name text, birth_date date,
+              sex text, phone text, phone_raw text, phone_status text, region_code text, name_norm text, name_key text))`,
+  ];
+  if (parts.keyed) {
+    ctes.push(
+      `idem AS (
+         INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, person_id)
+         SELECT facility_code, idempotency_key, decode(request_hash, 'hex'), 201, answer::jsonb, person_id FROM d WHERE idempotency_key IS NOT NULL
+         ON CONFLICT DO NOTHING RETURNING scope, key, person_id)`,
+      // A person is written only when every key of their entries was claimed: a key seen before is answered by its first answer.
+      `ready AS (
+         SELECT * FROM u WHERE u.id <> ALL (ARRAY(
+           SELECT d.person_id FROM d
+            WHERE d.idempotency_key IS NOT NULL
+              AND d.facility_code || E'\n' || d.idempotency_key <> ALL (ARRAY(SELECT scope || E'\n' || key FROM idem)))))`,
+    );
+  } else ctes.push('ready AS (SELECT * FROM u)');
+  if (parts.creates) {
+    // Keys in sorted order: two statements creating overlapping sets wait, never deadlock.
+    ctes.push(`pk AS (
+       INSERT INTO person_keys (key, person_id) SELECT key, id FROM ready WHERE version IS NULL ORDER BY key
+       ON CONFLICT DO NOTHING RETURNING person_id)`);
+  }
+  // The guard. A person on record conflicts on id, and the update moves their version only if it is
+  // still the one read; a new person is inserted if their key was. Either way an index probe, and
+  // rows are taken in id order (no deadlock between two writers of the same people).
+  ctes.push(
+    `person AS (
+       INSERT INTO people AS p (id, id_type, id_value, id_country, nik_new, name, birth_date, sex, phone, phone_raw, phone_status,
+                                region_code, name_norm, name_key, version)
+       SELECT r.id, r.id_type, r.id_value, r.id_country, r.nik_new, r.name, r.birth_date, r.sex, r.phone, r.phone_raw, r.phone_status,
+              r.region_code, r.name_norm, r.name_key, coalesce(r.version, 0)
+         FROM ready r WHERE r.version IS NOT NULL${parts.creates ? ' OR r.id = ANY (ARRAY(SELECT person_id FROM pk))' : ''}
+        ORDER BY r.id
+       ON CONFLICT (id) DO UPDATE
+         SET version = p.version + 1, phone = excluded.phone, phone_status = excluded.phone_status,
+             updated_at = CASE WHEN excluded.phone IS DISTINCT FROM p.phone THEN $5::timestamptz ELSE p.updated_at END
+         WHERE p.version = excluded.version
+       RETURNING p.id)`,
+    `w AS (SELECT * FROM d WHERE d.person_id = ANY (ARRAY(SELECT id FROM person)))`,
+    `vac AS (
+       INSERT INTO vaccinations (person_id, id, dose_number, vaccine, date, lot, facility_code, status, source, import_id, import_line,
+                                 recorded_by, recorded_at, idempotency_key)
+       SELECT person_id, id, dose_number, vaccine, date, lot, facility_code, status, $3, $4::uuid, import_line,
+              $6::uuid, $5::timestamptz, idempotency_key FROM w)`,
+    `cert AS (
+       INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, qr, dn, sd, issued_at, expires_at, status)
+       SELECT person_id, cert_id, id, uvci, kid, qr, dn, sd, $5::timestamptz, expires_at, 'valid' FROM w)`,
+    `uv AS (INSERT INTO certificate_uvcis (uvci, person_id, certificate_id) SELECT uvci, person_id, cert_id FROM w)`,
+    `link AS (INSERT INTO link_tokens (token_hash, person_id, certificate_id) SELECT decode(link_hash, 'hex'), person_id, cert_id FROM w)`,
+    `job AS (
+       INSERT INTO jobs (kind, payload, dedupe_key, person_id)
+       SELECT 'notify', json_build_object('personId', person_id, 'certificateId', cert_id)::jsonb, 'notify:' || cert_id::text, person_id FROM w)`,
+  );
+  if (parts.claims) {
+    ctes.push(`claim AS (
+       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
+       SELECT person_id, gen_random_uuid(), 'claims_prior_dose', facility_code, region_code, id, claim FROM w WHERE claim IS NOT NULL)`);
+  }
+  if (parts.phoneCases) {
+    ctes.push(`phonecase AS (
+       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
+       SELECT person_id, gen_random_uuid(), 'invalid_phone', facility_code, region_code, id, phone_case FROM w
+        WHERE phone_case IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.person_id = w.person_id AND c.kind = 'invalid_phone' AND c.status = 'open'))`);
+  }
+  if (parts.audits) {
+    ctes.push(`au AS (
+       INSERT INTO audit_log (at, actor, action, subject, person_id, detail)
+       SELECT $5::timestamptz, $6::text, 'phone_changed', a.subject, a.person_id, json_build_object('from', a.from_phone, 'to', a.to_phone)::jsonb
+         FROM json_to_recordset($7::json) AS a(person_id uuid, subject text, from_phone text, to_phone text)
+        WHERE a.person_id = ANY (ARRAY(SELECT id FROM person)))`);
+  }
+  // A key claimed for a person that could not be written: undo the whole statement (record_conflict raises 40001).
+  const conflict = parts.keyed
+    ? `CASE WHEN EXISTS (SELECT 1 FROM idem WHERE idem.person_id <> ALL (ARRAY(SELECT id FROM person))) THEN record_conflict() END`
+    : 'NULL';
+  sql = `WITH ${ctes.join(',\n     ')}
+     SELECT ARRAY(SELECT id FROM person)::text[] AS written, ${conflict} AS conflict`;
+  writeStatements.set(id, sql);
+  return sql;
+}
+
+/** The answer of a planned dose, complete before it is written (it is stored with its Idempotency-Key). */
 function answerOf(deps: RecordDeps, p: Planned, cert: IssuedCertificate, linkToken: string): DoseAnswer {
   const entry = p.prepared.entry;
   const next = nextDoseDue({ doseNumber: entry.doseNumber, date: entry.date, vaccine: vaccineByCode(entry.vaccine), primary: p.primary });

@@ -58,7 +58,7 @@ export async function recordDose(server: TestServer, over: { person?: ReturnType
   const r = await server.rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(p, over.body ?? {}) });
   if (r.statusCode !== 201) throw new Error(`recording a dose: ${r.statusCode} ${r.body}`);
   const answer = r.json();
-  return { ...answer, person: p, facility, linkPath: new URL(answer.certificate.link as string).pathname };
+  return { ...answer, personInput: p, facility, linkPath: new URL(answer.certificate.link as string).pathname };
 }
 
 /** Chromium with a fresh profile; `args` adds flags (fake camera…). Close the returned context to end it. */

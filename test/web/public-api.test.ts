@@ -2,8 +2,8 @@
  * The citizen-facing API behind the pages, on both backends: the SMS link's
  * certificates (masked NIK, next dose, replaced certificates), the PDF
  * (authorised by the link, rendered once per version and cached, its QR
- * read back from the rendered page and verified), the revocation list, and
- * how the pages themselves are served (headers, pre-compressed assets).
+ * read back from the rendered page and verified), and how the pages
+ * themselves are served (headers, pre-compressed assets).
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +11,6 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { maskNik } from '../../src/records/people.ts';
-import { forgetRevocations, uvciHash } from '../../src/certificates/revocations.ts';
-import { uvciRevocationHash } from '../../src/certificates/hc1-web.ts';
 import { ensureWebBuild } from '../../scripts/build-web.ts';
 import { qrOfPdf, textOfPdf } from './helpers.ts';
 
@@ -165,22 +163,6 @@ describeEachBackend('public certificate API', (t) => {
     const statuses = [];
     for (const url of cases) statuses.push((await rt.app.inject({ url })).statusCode);
     assert.deepEqual(statuses, [404, 404, 422, 422]);
-  });
-
-  it('the revocation list carries hashes of revoked UVCIs, the same the browser computes', async () => {
-    const q = person();
-    const a = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(q) });
-    const uvci = a.json().certificate.uvci as string;
-    forgetRevocations();
-    const before = (await rt.app.inject({ url: '/api/v1/public/revocations' })).json();
-    assert.ok(!before.revoked.includes(uvciHash(uvci)));
-    await t.db.query("UPDATE certificates SET status = 'revoked' WHERE person_id = $1", [a.json().person.id]);
-    forgetRevocations();
-    const r = await rt.app.inject({ url: '/api/v1/public/revocations' });
-    assert.equal(r.statusCode, 200);
-    assert.ok(r.json().revoked.includes(uvciHash(uvci)));
-    assert.equal(uvciHash(uvci), await uvciRevocationHash(uvci));
-    assert.ok(!r.body.includes(uvci));
   });
 
   it('serves the pages with a strict policy, and their assets pre-compressed and cached for good', async () => {

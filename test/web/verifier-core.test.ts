@@ -23,6 +23,11 @@ import { encodeHc1 } from '../../src/certificates/hc1.ts';
 import { base45Decode, base45Encode } from '../../src/certificates/base45.ts';
 import { makeUvci } from '../../src/certificates/uvci.ts';
 import { deflateSync, inflateSync } from 'node:zlib';
+import { verifyRevocationListWeb } from '../../src/certificates/revocation-list-web.ts';
+import type * as PagesView from '../../web/lib/revocation-list-types.d.ts';
+
+// Compile-time: the verifier page's declaration of the revocation-list check fits the real function.
+const _revocationListCheckFits: typeof PagesView.verifyRevocationListWeb = verifyRevocationListWeb;
 
 const TESTDATA = resolve(import.meta.dirname, '../../../shared/conformance/eu-dcc/testdata');
 const corpusMissing = existsSync(TESTDATA) ? false : `EU DCC corpus not found at ${TESTDATA}`;

@@ -201,6 +201,19 @@ describe('verifier page /verify in Chromium', () => {
     await then.cleanup();
   });
 
+  it('rejects a certificate revoked since, once the page has fetched the signed revocation list', async () => {
+    const other = await recordDose(server, { person: person() });
+    await server.db.db.query("UPDATE certificates SET status = 'revoked', status_reason = 'test' WHERE person_id = $1 AND id = $2", [other.person.id, other.certificate.id]);
+    await page.goto(`${server.url}/verify`);
+    await page.waitForFunction(() => (JSON.parse(localStorage.getItem('dosis.trust.revoked') ?? 'null') as { hashes: string[] } | null)?.hashes.length === 1);
+    await pasteAndCheck(page, other.certificate.qr);
+    assert.deepEqual(await verdict(page), { reason: 'revoked', heading: 'Sertifikat tidak valid', text: 'Sertifikat telah dicabut' });
+    await again(page);
+    await pasteAndCheck(page, dose.certificate.qr);
+    assert.equal((await verdict(page)).reason, 'ok', 'the others stay valid');
+    await again(page);
+  });
+
   it('keeps working offline after the first visit: network cut, then the server gone', async () => {
     // The first visit installed the service worker; wait until it controls the page.
     await page.goto(`${server.url}/verify`);

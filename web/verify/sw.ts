@@ -5,8 +5,8 @@
  *
  * - The page (/verify): network first, the cached copy when offline.
  * - Built assets (/assets/…, hashed names, never change): cache first.
- * - Trust list and revocation list: network first, cached copy offline (the
- *   page also keeps them in localStorage).
+ * - Trust list, revocation list and its keys: network first, cached copy
+ *   offline (the page also keeps them in localStorage).
  * The list of files to keep is written into this file at build time
  * (scripts/vite-config.ts), with a version: a new build replaces the cache.
  */
@@ -35,6 +35,8 @@ const PREFIX = 'dosis-verify-';
 const CACHE = PREFIX + VERSION;
 const PAGE = '/verify';
 const NETWORK_TIMEOUT_MS = 5000;
+/** What the page keeps up to date: the trust list, the signed revocation list and the keys that sign it. */
+const LISTS = new Set(['/api/v1/trust-list', '/api/v1/revocation-list', '/.well-known/jwks.json']);
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
@@ -82,7 +84,7 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   if (url.pathname === PAGE) event.respondWith(networkFirst(request, PAGE));
   else if (url.pathname.startsWith('/assets/') || url.pathname === '/favicon.svg') event.respondWith(cacheFirst(request));
-  else if (url.pathname === '/api/v1/trust-list' || url.pathname === '/api/v1/public/revocations') event.respondWith(networkFirst(request, url.pathname));
+  else if (LISTS.has(url.pathname)) event.respondWith(networkFirst(request, url.pathname));
 });
 
 export {};

@@ -1,12 +1,16 @@
 /**
  * The verifier's trust list and revocation list, kept in localStorage so that
  * checking works offline after the first visit: Dosis's own signers (from
- * `GET /api/v1/trust-list`, refreshed whenever the page is online) and the
+ * `GET /api/v1/trust-list`, refreshed whenever the page is online), the
  * signers a verifier added by hand (other countries'), which are never
- * overwritten by a refresh.
+ * overwritten by a refresh, and the signed revocation list
+ * (`GET /api/v1/revocation-list`, its signature checked here against
+ * `/.well-known/jwks.json` before it is kept; a list never replaces a newer one).
  */
 import type { TrustedKey } from '../../src/certificates/trust-core.ts';
 import { base64ToBytes, bytesToBase64 } from '../../src/certificates/trust-core.ts';
+// src/certificates/revocation-list-web.ts (see web/lib/revocation-list-types.d.ts for why it is reached by this name)
+import { verifyRevocationListWeb, type PublishedJwk } from '#revocation-list-web';
 
 interface StoredKey {
   kid: string;
@@ -17,7 +21,8 @@ interface StoredKey {
 export interface TrustState {
   server: { keys: StoredKey[]; fetchedAt: string } | null;
   added: StoredKey[];
-  revoked: { hashes: string[]; fetchedAt: string } | null;
+  /** UVCI hashes (hc1-web.ts uvciRevocationHash) of the revocation list of this version. */
+  revoked: { hashes: string[]; version: number; fetchedAt: string } | null;
 }
 
 const SERVER = 'dosis.trust.server';
@@ -57,16 +62,23 @@ async function fetchJson(url: string): Promise<unknown> {
   }
 }
 
-/** Fetches both lists from the server and stores them; false when offline (the stored lists stay). */
+/** Fetches the lists from the server and stores them; false when offline or a list is not right (the stored lists stay). */
 export async function refreshTrust(): Promise<boolean> {
   try {
-    const [trust, revoked] = await Promise.all([fetchJson('/api/v1/trust-list'), fetchJson('/api/v1/public/revocations')]);
+    const [trust, list, jwks] = await Promise.all([fetchJson('/api/v1/trust-list'), fetchJson('/api/v1/revocation-list'), fetchJson('/.well-known/jwks.json')]);
     const keys = (trust as { keys?: StoredKey[] }).keys;
-    const hashes = (revoked as { revoked?: string[] }).revoked;
-    if (!Array.isArray(keys) || !Array.isArray(hashes)) return false;
+    if (!Array.isArray(keys)) return false;
     const now = new Date().toISOString();
     write(SERVER, { keys: keys.map((k) => ({ kid: k.kid, certificate: k.certificate })), fetchedAt: now });
-    write(REVOKED, { hashes, fetchedAt: now });
+    const jws = (list as { jws?: unknown }).jws;
+    const published = (jwks as { keys?: PublishedJwk[] }).keys;
+    if (typeof jws !== 'string' || !Array.isArray(published)) return false;
+    const checked = await verifyRevocationListWeb(jws, published);
+    if (!checked.ok) return false;
+    const stored = read<TrustState['revoked']>(REVOKED);
+    if (!stored || checked.body.version >= stored.version) {
+      write(REVOKED, { hashes: checked.body.dcc.entries, version: checked.body.version, fetchedAt: now });
+    }
     return true;
   } catch {
     return false;

@@ -1,7 +1,8 @@
 /**
  * The citizen's side, without an account: the certificates behind an SMS
  * link (`/c/<token>` fetches `GET /api/v1/public/links/{token}`), each one's
- * PDF, and the revocation list the offline verifier page checks against.
+ * PDF. (The offline verifier page reads the trust list and the signed
+ * revocation list published for every verifier.)
  *
  * The link token is the credential: 128 random-looking bits (an HMAC), only
  * its hash is stored. Answers carrying personal data are never cached by the
@@ -15,7 +16,6 @@ import { holderByLinkToken, type HolderCertificate, type HolderView } from '../.
 import { CERTIFICATE_ISSUER } from '../../certificates/issuer.ts';
 import { PdfStore } from '../../certificates/pdf-store.ts';
 import type { PdfCertificate } from '../../certificates/pdf.ts';
-import { revokedUvciHashes } from '../../certificates/revocations.ts';
 import { ErrorSchema } from './schemas.ts';
 
 const Token = Type.String({ minLength: 1, maxLength: 200, description: 'the token of the SMS link /c/<token>' });
@@ -166,26 +166,6 @@ export function publicRoutes(app: App, deps: AppDeps): void {
         .header('content-type', 'application/pdf')
         .header('content-disposition', `attachment; filename="sertifikat-vaksinasi-dosis-${certificate.doseNumber}.pdf"`)
         .send(Buffer.from(pdf.buffer, pdf.byteOffset, pdf.byteLength));
-    },
-  );
-
-  app.get(
-    '/api/v1/public/revocations',
-    {
-      schema: {
-        tags: ['public', 'certificates'],
-        summary: 'Revoked certificates, for offline verifiers: hashes of their UVCIs',
-        description:
-          'Each entry is the first 16 bytes of the SHA-256 of a revoked (or replaced) certificate’s UVCI, base64. ' +
-          'A verifier hashes the UVCI of the certificate it checks and looks it up; the list names no certificate.',
-        security: [],
-        response: { 200: Type.Object({ revoked: Type.Array(Type.String()), generatedAt: Type.String() }) },
-      },
-    },
-    async (_req, reply) => {
-      const list = await revokedUvciHashes(deps.db, now());
-      void reply.header('cache-control', 'public, max-age=300');
-      return { revoked: list.hashes, generatedAt: list.generatedAt.toISOString() };
     },
   );
 }

@@ -5,9 +5,10 @@
  * batch's rejected rows and its progress record, so a crash loses nothing and
  * repeats nothing: a resumed import skips the line ranges already committed.
  *
- * Batches overlap (on PostgreSQL): the next starts once the previous holds
- * the locks on its people, so a dose 2 later in the file always sees the
- * dose 1 before it, while certificates are signed on worker threads.
+ * Batches overlap (on PostgreSQL): the next reads its people and signs its
+ * certificates (on worker threads) while the previous writes, and writes once
+ * the previous has written, so a dose 2 later in the file always sees the
+ * dose 1 before it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../../db/client.ts';
@@ -220,18 +221,18 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
   let batch: RowResult[] = [];
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  let previousLocked: Promise<void> = Promise.resolve();
+  let previousWritten: Promise<void> = Promise.resolve();
   let lastBeat = Date.now();
   let counts = await importCounts(deps.db, id);
 
   const submit = async (rows: RowResult[]) => {
     while (inflight.size >= concurrency) await Promise.race(inflight);
     if (failure) return;
-    // The previous batch must hold its people's locks before this one asks for them.
-    await previousLocked;
-    let locked!: () => void;
-    previousLocked = new Promise<void>((resolve) => (locked = resolve));
-    const done = recordBatch(deps, who, id, columns as ColumnMap, rows, locked)
+    // Batches read and sign side by side, but write in file order (see recordBatch).
+    const previous = previousWritten;
+    let written!: () => void;
+    previousWritten = new Promise<void>((resolve) => (written = resolve));
+    const done = recordBatch(deps, who, id, columns as ColumnMap, rows, previous, written)
       .then((c) => {
         counts = {
           rows: counts.rows + c.rows,
@@ -245,7 +246,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
         failure ??= e;
       })
       .finally(() => {
-        locked();
+        written();
         inflight.delete(done);
       });
     inflight.add(done);
@@ -330,14 +331,21 @@ async function prepareRow(
   return { ...base, prepared: { entry: v.value, facilityCode: facility.code, importLine: sheetRow.line } };
 }
 
-/** Records one batch in one transaction: its doses, its rejected rows and its progress record. */
+/**
+ * Records one batch in one transaction: its doses, its rejected rows and its
+ * progress record. Its rows are written only once the previous batch's are
+ * (`previous`), and `written` tells the next batch when its turn has come: a
+ * dose 2 later in the file then meets the dose 1 before it, either already
+ * written or holding its person's row until that batch commits.
+ */
 async function recordBatch(
   deps: ImportDeps,
   who: Principal,
   importId: string,
   columns: ColumnMap,
   rows: RowResult[],
-  locked: () => void,
+  previous: Promise<void>,
+  written: () => void,
 ): Promise<ImportCounts> {
   const valid = rows.filter((r) => r.prepared);
   const now = deps.now ? deps.now() : new Date();
@@ -355,12 +363,13 @@ async function recordBatch(
           source: 'import',
           importId,
           now,
-          onLocked: locked,
+          beforeWrite: () => previous,
+          onWritten: written,
           ...(deps.signer ? { sign: (inputs) => (deps.signer as SigningPool).sign(inputs) } : {}),
         },
         valid.map((r) => r.prepared as PreparedEntry),
       );
-    } else locked();
+    } else written();
     let accepted = 0;
     let already = 0;
     const rejected: { line: number; reasons: RowReason[]; cells: string[] }[] = [];
