@@ -20,6 +20,7 @@ export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
 export const PAGE_ENTRIES: Record<string, string> = {
   verify: `${WEB_ROOT}verify/index.html`,
   certificate: `${WEB_ROOT}certificate/index.html`,
+  portal: `${WEB_ROOT}portal/index.html`,
 };
 
 const SERVICE_WORKERS: Record<string, string> = {

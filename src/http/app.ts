@@ -21,6 +21,7 @@ import { smsRoutes } from './routes/sms.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { portalRoutes } from './routes/portal.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
@@ -28,7 +29,11 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 
 export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<App> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    // Query strings carry NIKs and phone numbers (searches): request logs show the path only.
+    logger:
+      opts.logger && typeof opts.logger === 'object'
+        ? { ...opts.logger, serializers: { req: (r: { method: string; url: string; id?: string }) => ({ id: r.id, method: r.method, path: r.url.split('?')[0] }) } }
+        : (opts.logger ?? false),
     bodyLimit: JSON_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
     return503OnClosing: true,
@@ -77,6 +82,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   peopleRoutes(app, deps);
   caseRoutes(app, deps);
   portalRoutes(app, deps);
+  statsRoutes(app, deps);
   importRoutes(app, deps);
   await app.ready();
   return app;

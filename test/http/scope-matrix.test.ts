@@ -54,6 +54,9 @@ const SPECS: Record<string, Spec> = {
   'GET /api/v1/people': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: (i) => ({ url: `/api/v1/people?name=${encodeURIComponent(i.name)}` }) },
   'GET /api/v1/people/:id/timeline': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/timeline` }) },
   'POST /api/v1/people/:id/merge': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/merge`, payload: { from: i.person } }) },
+  'GET /api/v1/stats/pipeline': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'], req: () => ({ url: '/api/v1/stats/pipeline' }) },
+  'GET /api/v1/audit': { may: ['admin'], req: (i) => ({ url: `/api/v1/audit?person=${i.person}` }) },
+  'PATCH /api/v1/people/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}`, payload: { phone: '0812 3333 4445' } }) },
   'POST /api/v1/people/:id/phone': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/phone`, payload: { phone: '0812 3333 4444' } }) },
   'GET /api/v1/people/:id/health-card': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/health-card` }) },
   'GET /api/v1/people/:id/health-card/file': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/health-card/file` }) },
@@ -122,7 +125,7 @@ describeEachBackend('route × role × scope matrix', (t) => {
   it('denies every out-of-scope or disallowed request, and allows the rest', async () => {
     const leaks: string[] = [];
     for (const [route, spec] of Object.entries(SPECS)) {
-      const method = route.split(' ')[0] as 'GET' | 'POST';
+      const method = route.split(' ')[0] as 'GET' | 'POST' | 'PATCH';
       for (const who of ALL) {
         const token = tokens.get(who);
         const r = spec.req(ids);

@@ -1,12 +1,12 @@
 /**
  * A person's certificates as the holder sees them: the answer of
- * `GET /api/v1/public/links/{token}` (and, once the one-time-code lookup
- * exists, of the lookup's certificates) drawn as cards — each dose's QR code,
+ * `GET /api/v1/public/links/{token}` (and of the one-time-code lookup's
+ * `GET /api/v1/public/certificates`) drawn as cards — each dose's QR code,
  * facts and PDF link — with the holder and the next dose due. Used by the
- * certificate page (/c/<token>); the portal page will use it too.
+ * certificate page (/c/<token>) and the portal (/).
  */
 import { doseOfSeries, doseRoleLabel, formatDate } from '../../src/certificates/display.ts';
-import type { Lang } from './i18n.ts';
+import type { Lang, TextKey } from './i18n.ts';
 import type { Translate } from './lang.ts';
 import { Facts, Notice } from './ui.tsx';
 import { QrCode } from './qr.tsx';
@@ -36,7 +36,8 @@ export interface HolderAnswer {
   linked: { certificateId: string; status: string } | null;
 }
 
-export function Certificates(props: { data: HolderAnswer; lang: Lang; t: Translate }) {
+/** `privacy` replaces the closing note (the SMS link's, by default). */
+export function Certificates(props: { data: HolderAnswer; lang: Lang; t: Translate; privacy?: TextKey }) {
   const { data, lang, t } = props;
   const { person, nextDose } = data;
   const replaced = data.linked && data.linked.status !== 'valid';
@@ -111,7 +112,7 @@ export function Certificates(props: { data: HolderAnswer; lang: Lang; t: Transla
         </article>
       ))}
 
-      <p class="hint">{t('cert.privacy')}</p>
+      <p class="hint">{t(props.privacy ?? 'cert.privacy')}</p>
     </>
   );
 }

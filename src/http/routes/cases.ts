@@ -94,6 +94,20 @@ export function caseRoutes(app: App, deps: AppDeps): void {
     async (req) => correctPhone(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, req.body.phone),
   );
 
+  app.patch(
+    '/api/v1/people/:id',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: "Correct a person's record (the phone number); undelivered certificate SMS are sent again",
+        params: IdParam,
+        body: Type.Object({ phone: Type.String({ maxLength: 40 }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => correctPhone(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, req.body.phone),
+  );
+
   app.post(
     '/api/v1/vaccinations/:id/void',
     {

@@ -1,6 +1,7 @@
 /**
  * The web pages (built by Vite from web/ into web/dist, see web/README.md),
- * served by the same server as the API: `/verify` (the offline verifier),
+ * served by the same server as the API: `/` (the citizen portal), `/verify`
+ * (the offline verifier),
  * `/c/<token>` (the certificate page an SMS links to), their assets under
  * `/assets/` and the verifier's service worker.
  *
@@ -25,6 +26,7 @@ export const WEB_DIST = fileURLToPath(new URL('../../../web/dist/', import.meta.
 const PAGES = {
   verify: 'verify/index.html',
   certificate: 'certificate/index.html',
+  portal: 'portal/index.html',
 } as const;
 type Page = keyof typeof PAGES;
 
@@ -109,8 +111,9 @@ export function pageRoutes(app: App, _deps: AppDeps, opts: { dist?: string } = {
   app.get('/verify/', hide, async (_req, reply) => reply.redirect('/verify', 301));
   // The token is a credential: the page never sends it on (no-referrer), and no robot indexes it.
   app.get('/c/:token', hide, page('certificate', { 'x-robots-tag': 'noindex', 'permissions-policy': 'camera=(), microphone=()' }));
-  // Until the citizen portal lands, the site's front door is the verifier.
-  app.get('/', hide, async (_req, reply) => reply.redirect('/verify', 302));
+  // The site's front door is the citizen portal (NIK + birth date → a code by SMS → the certificates).
+  app.get('/', hide, page('portal', { 'permissions-policy': 'camera=(), microphone=()' }));
+  app.get('/portal', hide, async (_req, reply) => reply.redirect('/', 301));
 
   // The verifier's service worker: never cached by HTTP, so a new build takes over at the next visit.
   app.get('/sw-verify.js', hide, async (req, reply) => {

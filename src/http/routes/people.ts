@@ -81,7 +81,8 @@ export function peopleRoutes(app: App, deps: AppDeps): void {
       const who = allow(req, ['district', 'support', 'admin']);
       const reveal = req.query.reveal === true;
       const t = await personTimeline(deps.db, who, req.params.id, reveal);
-      if (reveal && who.role === 'support') await audit(deps.db, { actor: who.id, action: 'identifiers_revealed', personId: req.params.id, detail: { view: 'timeline' } });
+      // Every staff read of a person's record is audited.
+      await audit(deps.db, { actor: who.id, action: reveal ? 'person_viewed_revealed' : 'person_viewed', subject: req.params.id, personId: req.params.id, detail: { view: 'timeline' } });
       return t;
     },
   );

@@ -12,7 +12,8 @@ import { Type } from 'typebox';
 import type { FastifyReply } from 'fastify';
 import type { App, AppDeps } from '../deps.ts';
 import { AppError } from '../../domain/errors.ts';
-import { holderByLinkToken, type HolderCertificate, type HolderView } from '../../certificates/holder.ts';
+import { personOfSession } from '../../access/portal.ts';
+import { holderByLinkToken, holderByPerson, type HolderCertificate, type HolderView } from '../../certificates/holder.ts';
 import { CERTIFICATE_ISSUER } from '../../certificates/issuer.ts';
 import { PdfStore } from '../../certificates/pdf-store.ts';
 import type { PdfCertificate } from '../../certificates/pdf.ts';
@@ -140,11 +141,16 @@ export function publicRoutes(app: App, deps: AppDeps): void {
     {
       schema: {
         tags: ['public'],
-        summary: 'A certificate as a printable A4 PDF (Indonesian and English), authorised by the SMS link token',
-        description: 'Rendered once per certificate version and cached; the ETag is that version.',
+        summary: 'A certificate as a printable A4 PDF (Indonesian and English), authorised by the SMS link token or a portal session',
+        description:
+          'Authorised by the SMS link (`?token=`) or by the access token of a portal lookup (`Authorization: Bearer <accessToken>`, or `?access=` for a download link); ' +
+          "only that person's certificates. Rendered once per certificate version and cached; the ETag is that version.",
         security: [],
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-        querystring: Type.Object({ token: Token }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { token: Type.Optional(Token), access: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the access token of a portal session' })) },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Unknown({ description: 'application/pdf' }),
           304: Type.Unknown({ description: 'not modified (If-None-Match matched the ETag)' }),
@@ -153,9 +159,16 @@ export function publicRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      const view = await holderByLinkToken(deps.db, req.query.token, now());
       privateAnswer(reply);
-      if (!view) throw linkNotFound();
+      let view: HolderView | null;
+      if (req.query.token !== undefined) {
+        view = await holderByLinkToken(deps.db, req.query.token, now());
+        if (!view) throw linkNotFound();
+      } else {
+        const personId = await personOfSession(deps.db, req.query.access !== undefined ? `Bearer ${req.query.access}` : req.headers.authorization);
+        view = await holderByPerson(deps.db, personId);
+        if (!view) throw certificateNotFound();
+      }
       const certificate = view.certificates.find((c) => c.id === req.params.id);
       if (!certificate) throw certificateNotFound();
       const { pdf, version } = await pdfs.get(view.personId, certificate.id, pdfInput(view, certificate, deps.config.publicUrl));

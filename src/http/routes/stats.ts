@@ -1,0 +1,59 @@
+/** The pipeline view and the audit log (operations). */
+import { Type } from 'typebox';
+import type { App, AppDeps } from '../deps.ts';
+import { allow } from '../auth.ts';
+import { pipelineStats } from '../../records/stats.ts';
+import { ErrorSchema } from './schemas.ts';
+
+export function statsRoutes(app: App, deps: AppDeps): void {
+  app.get(
+    '/api/v1/stats/pipeline',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Counts per stage (recorded, certified, SMS states), oldest waiting item and its age, throughput, per facility — within your scope',
+        response: { 200: Type.Object({ stages: Type.Array(Type.Object({}, { additionalProperties: true })), facilities: Type.Array(Type.Object({}, { additionalProperties: true })), generatedAt: Type.String() }) },
+      },
+    },
+    async (req) => pipelineStats(deps.db, allow(req, ['facility', 'district', 'support', 'admin'])),
+  );
+
+  app.get(
+    '/api/v1/audit',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The append-only audit log: who did or read what (admin)',
+        querystring: Type.Object(
+          {
+            actor: Type.Optional(Type.String({ maxLength: 64 })),
+            subject: Type.Optional(Type.String({ maxLength: 200 })),
+            person: Type.Optional(Type.String({ format: 'uuid' })),
+            action: Type.Optional(Type.String({ maxLength: 64 })),
+            before: Type.Optional(Type.Integer({ minimum: 1, description: 'cursor: `next` of the previous page' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })), next: Type.Union([Type.Integer(), Type.Null()]) }), '4xx': ErrorSchema },
+      },
+    },
+    async (req) => {
+      allow(req, ['admin']);
+      const q = req.query;
+      const limit = q.limit ?? 100;
+      const r = await deps.db.query<{ id: number; at: Date; actor: string; action: string; subject: string | null; person_id: string | null; detail: unknown }>(
+        `SELECT id, at, actor, action, subject, person_id, detail FROM audit_log
+          WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR subject = $2) AND ($3::uuid IS NULL OR person_id = $3)
+            AND ($4::text IS NULL OR action = $4) AND ($5::int8 IS NULL OR id < $5)
+          ORDER BY id DESC LIMIT $6`,
+        [q.actor ?? null, q.subject ?? null, q.person ?? null, q.action ?? null, q.before ?? null, limit + 1],
+      );
+      const rows = r.rows.slice(0, limit);
+      return {
+        entries: rows.map((e) => ({ id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, subject: e.subject, personId: e.person_id, detail: e.detail })),
+        next: r.rows.length > limit ? (rows[rows.length - 1]?.id ?? null) : null,
+      };
+    },
+  );
+}

@@ -1,0 +1,244 @@
+/**
+ * The citizen portal, `/`: NIK + birth date → `POST /api/v1/public/lookup`
+ * (a one-time code goes by SMS to the phone on record; the answer names only
+ * a masked number, the same whether or not anyone matches) → the code →
+ * `POST /api/v1/public/lookup/{requestId}/verify` → a 30-minute access token
+ * → `GET /api/v1/public/certificates`, drawn by the same component as the
+ * SMS link's page. The access token lives in this page's memory only (a
+ * reload starts again); the PDF links carry it as `?access=`.
+ */
+import '../lib/styles.css';
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLang } from '../lib/lang.ts';
+import type { TextKey } from '../lib/i18n.ts';
+import { Notice, Shell } from '../lib/ui.tsx';
+import { Certificates, type HolderAnswer } from '../lib/certificates.tsx';
+
+type Step =
+  | { kind: 'start' }
+  | { kind: 'code'; requestId: string; phoneHint: string }
+  | { kind: 'ready'; data: HolderAnswer; accessToken: string };
+
+const json = { 'content-type': 'application/json', accept: 'application/json' };
+
+/** The holder view of the session, each certificate with its PDF address (authorised by the access token). */
+async function loadCertificates(accessToken: string): Promise<HolderAnswer | 'expired' | 'failed'> {
+  try {
+    const r = await fetch('/api/v1/public/certificates', { cache: 'no-store', headers: { accept: 'application/json', authorization: `Bearer ${accessToken}` } });
+    if (r.status === 401) return 'expired';
+    if (!r.ok) return 'failed';
+    const data = (await r.json()) as Omit<HolderAnswer, 'certificates'> & { certificates: Omit<HolderAnswer['certificates'][number], 'pdf'>[] };
+    return {
+      ...data,
+      certificates: data.certificates.map((c) => ({ ...c, pdf: `/api/v1/public/certificates/${encodeURIComponent(c.id)}/pdf?access=${encodeURIComponent(accessToken)}` })),
+    };
+  } catch {
+    return 'failed';
+  }
+}
+
+function LookupForm(props: { onSent: (requestId: string, phoneHint: string) => void }) {
+  const { t } = useLang();
+  const [nik, setNik] = useState('');
+  const [birthDate, setBirthDate] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<TextKey | null>(null);
+  const [fields, setFields] = useState<{ nik?: boolean; birthDate?: boolean }>({});
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const digits = nik.replace(/[\s.-]/g, '');
+    const bad = { nik: !/^\d{16}$/.test(digits), birthDate: !/^\d{4}-\d{2}-\d{2}$/.test(birthDate) };
+    setFields(bad);
+    setError(null);
+    if (bad.nik || bad.birthDate) return;
+    setBusy(true);
+    try {
+      const r = await fetch('/api/v1/public/lookup', { method: 'POST', headers: json, body: JSON.stringify({ nik: digits, birthDate }) });
+      if (r.status === 202) {
+        const body = (await r.json()) as { requestId: string; phoneHint: string };
+        props.onSent(body.requestId, body.phoneHint);
+        return;
+      }
+      setError(r.status === 429 ? 'portal.rateLimited' : r.status === 400 || r.status === 422 ? 'portal.nikInvalid' : 'portal.failed');
+    } catch {
+      setError('portal.failed');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="card" onSubmit={(e) => void submit(e)} noValidate aria-describedby="portal-intro">
+      <p id="portal-intro" class="lead">
+        {t('portal.intro')}
+      </p>
+      <label class="field" for="nik">
+        <span class="label">{t('portal.nik')}</span>
+        <span class="hint" id="nik-hint">
+          {t('portal.nikHint')}
+        </span>
+        <input
+          id="nik"
+          name="nik"
+          inputMode="numeric"
+          autoComplete="off"
+          maxLength={24}
+          value={nik}
+          aria-invalid={fields.nik ? 'true' : 'false'}
+          aria-describedby={fields.nik ? 'nik-hint nik-error' : 'nik-hint'}
+          onInput={(e) => setNik(e.currentTarget.value)}
+        />
+        {fields.nik && (
+          <span class="error" id="nik-error">
+            {t('portal.nikInvalid')}
+          </span>
+        )}
+      </label>
+      <label class="field" for="birth-date">
+        <span class="label">{t('portal.birthDate')}</span>
+        <input
+          id="birth-date"
+          name="birthDate"
+          type="date"
+          autoComplete="bday"
+          max={new Date().toISOString().slice(0, 10)}
+          value={birthDate}
+          aria-invalid={fields.birthDate ? 'true' : 'false'}
+          aria-describedby={fields.birthDate ? 'birth-date-error' : undefined}
+          onInput={(e) => setBirthDate(e.currentTarget.value)}
+        />
+        {fields.birthDate && (
+          <span class="error" id="birth-date-error">
+            {t('portal.birthDateInvalid')}
+          </span>
+        )}
+      </label>
+      {error && <Notice kind="error">{t(error)}</Notice>}
+      <button type="submit" class="button block" disabled={busy}>
+        {busy ? t('portal.sending') : t('portal.send')}
+      </button>
+    </form>
+  );
+}
+
+function CodeForm(props: { requestId: string; phoneHint: string; onOpened: (data: HolderAnswer, accessToken: string) => void; onRestart: () => void }) {
+  const { t } = useLang();
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<TextKey | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    const c = code.replace(/\D/g, '');
+    if (!/^\d{4,8}$/.test(c)) {
+      setError('portal.codeInvalid');
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await fetch(`/api/v1/public/lookup/${encodeURIComponent(props.requestId)}/verify`, { method: 'POST', headers: json, body: JSON.stringify({ code: c }) });
+      if (!r.ok) {
+        setError(r.status === 422 || r.status === 400 ? 'portal.codeInvalid' : r.status === 429 ? 'portal.rateLimited' : 'portal.failed');
+        return;
+      }
+      const { accessToken } = (await r.json()) as { accessToken: string };
+      const data = await loadCertificates(accessToken);
+      if (data === 'expired') setError('portal.sessionEnded');
+      else if (data === 'failed') setError('portal.failed');
+      else props.onOpened(data, accessToken);
+    } catch {
+      setError('portal.failed');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const [before, after] = t('portal.codeSent').split('{phone}');
+  return (
+    <form class="card" onSubmit={(e) => void submit(e)} noValidate>
+      <div role="status" data-testid="code-sent">
+        <p class="lead">
+          {before}
+          <span class="phone-hint" data-testid="phone-hint">
+            {props.phoneHint}
+          </span>
+          {after}
+        </p>
+        <p class="hint">{t('portal.codeSentHint')}</p>
+      </div>
+      <label class="field" for="code">
+        <span class="label">{t('portal.code')}</span>
+        <input
+          ref={input}
+          id="code"
+          name="code"
+          class="code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          maxLength={8}
+          value={code}
+          aria-invalid={error === 'portal.codeInvalid' ? 'true' : 'false'}
+          onInput={(e) => setCode(e.currentTarget.value)}
+        />
+      </label>
+      {error && <Notice kind="error">{t(error)}</Notice>}
+      <div class="stack">
+        <button type="submit" class="button block" disabled={busy}>
+          {busy ? t('portal.opening') : t('portal.open')}
+        </button>
+        <button type="button" class="button secondary block" onClick={props.onRestart}>
+          {t('portal.restart')}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function App() {
+  const { lang, t } = useLang();
+  const [step, setStep] = useState<Step>({ kind: 'start' });
+  const title = step.kind === 'ready' ? t('cert.title') : t('portal.title');
+  useEffect(() => {
+    document.title = `${title} — Dosis`;
+  }, [title]);
+  // A new step is announced by moving the focus to the page's heading region.
+  useEffect(() => {
+    if (step.kind !== 'code') document.getElementById('main')?.focus();
+  }, [step.kind]);
+
+  return (
+    <Shell title={title}>
+      {step.kind === 'start' && (
+        <>
+          <LookupForm onSent={(requestId, phoneHint) => setStep({ kind: 'code', requestId, phoneHint })} />
+          <p class="hint center">
+            <a href="/verify">{t('portal.verifyLink')}</a>
+          </p>
+        </>
+      )}
+      {step.kind === 'code' && (
+        <CodeForm
+          requestId={step.requestId}
+          phoneHint={step.phoneHint}
+          onOpened={(data, accessToken) => setStep({ kind: 'ready', data, accessToken })}
+          onRestart={() => setStep({ kind: 'start' })}
+        />
+      )}
+      {step.kind === 'ready' && (
+        <>
+          <Certificates data={step.data} lang={lang} t={t} privacy="portal.privacy" />
+          <button type="button" class="button secondary block" onClick={() => setStep({ kind: 'start' })}>
+            {t('portal.signOut')}
+          </button>
+        </>
+      )}
+    </Shell>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
