@@ -21,7 +21,7 @@ import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createScratchDatabase, facilityToken, request, startServer, type DosisServer } from '../test/helpers/server.ts';
+import { createScratchDatabase, facilityToken, PG_URL, request, startServer, type DosisServer } from '../test/helpers/server.ts';
 import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
 
 const HELP = `npm run bench -- import [options]
@@ -31,6 +31,9 @@ const HELP = `npm run bench -- import [options]
   --bad <share>       share of bad rows (default 0.02)
   --backend <b>       postgres, pglite or both (default both)
   --keep              keep the generated file (its path is printed)
+  --socket [dir]      reach PostgreSQL through its Unix socket in dir (default /var/run/postgresql)
+                      instead of TCP; --socket=tcp,socket measures both, one after the other
+  --server-arg <flag> a node flag for the server process, e.g. --server-arg=--cpu-prof (repeatable)
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
 database is created next to it and dropped afterwards).`;
@@ -42,6 +45,8 @@ const { values: opts } = parseArgs({
     bad: { type: 'string', default: '0.02' },
     backend: { type: 'string', default: 'both' },
     keep: { type: 'boolean', default: false },
+    socket: { type: 'string' },
+    'server-arg': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
 });
@@ -50,6 +55,20 @@ if (opts.help) {
   process.exit(0);
 }
 const ADMIN = 'dos_bench_admin_token_0123456789abcdefgh';
+const SOCKET_DIR = '/var/run/postgresql';
+/** How the benchmark reaches PostgreSQL: one PostgreSQL run each. */
+const TRANSPORTS: ('tcp' | 'socket')[] =
+  opts.socket === undefined ? ['tcp'] : opts.socket === 'tcp,socket' || opts.socket === 'both' ? ['tcp', 'socket'] : ['socket'];
+const socketDir = opts.socket !== undefined && opts.socket.startsWith('/') ? opts.socket : SOCKET_DIR;
+/** The PostgreSQL server URL for a transport (the scratch database is made next to it). */
+function serverUrl(transport: 'tcp' | 'socket'): string {
+  if (transport === 'tcp') return PG_URL;
+  const url = new URL(PG_URL);
+  url.hostname = 'localhost';
+  url.port = '';
+  url.searchParams.set('host', socketDir);
+  return url.toString();
+}
 const TICK = 100; // USER_HZ: /proc times are in 1/100 s
 
 /** CPU seconds used so far by processes whose command line matches. */
@@ -154,14 +173,15 @@ function line(label: string, o: Outcome): string {
   );
 }
 
-async function runBackend(backend: 'postgres' | 'pglite', rows: number, dir: string): Promise<void> {
+async function runBackend(backend: 'postgres' | 'pglite', rows: number, dir: string, transport: 'tcp' | 'socket' = 'tcp'): Promise<void> {
   const file = generateDoses({ rows, seed: backend === 'postgres' ? 101 : 202, badShare: Number(opts.bad) });
   const path = join(dir, `bench-${backend}.csv`);
   writeFileSync(path, toCsv(file, { bom: true }));
   const mib = statSync(path).size / 1024 / 1024;
-  console.log(`\n${backend}: ${rows.toLocaleString('en')}-row CSV (${mib.toFixed(1)} MiB), ${file.bad.size} bad rows of 6 kinds${opts.keep ? ` at ${path}` : ''}`);
+  const via = backend === 'postgres' ? ` via ${transport === 'tcp' ? new URL(PG_URL).host : `Unix socket ${socketDir}`}` : '';
+  console.log(`\n${backend}${via}: ${rows.toLocaleString('en')}-row CSV (${mib.toFixed(1)} MiB), ${file.bad.size} bad rows of 6 kinds${opts.keep ? ` at ${path}` : ''}`);
 
-  const scratch = backend === 'postgres' ? await createScratchDatabase('dosis_bench_import') : null;
+  const scratch = backend === 'postgres' ? await createScratchDatabase('dosis_bench_import', serverUrl(transport)) : null;
   const dataDir = join(dir, `pglite-${backend}`);
   const server = await startServer({
     env: {
@@ -171,6 +191,7 @@ async function runBackend(backend: 'postgres' | 'pglite', rows: number, dir: str
       DOSIS_WORKER: 'false', // SMS sending would compete with recording; the jobs are written all the same
       LOG_LEVEL: 'warn',
     },
+    nodeArgs: opts['server-arg'],
     readyTimeoutMs: 120_000,
   });
   try {
@@ -229,7 +250,7 @@ async function runBackend(backend: 'postgres' | 'pglite', rows: number, dir: str
 const dir = mkdtempSync(join(tmpdir(), 'dosis-bench-import-'));
 try {
   const rows = Number(opts.rows);
-  if (opts.backend === 'postgres' || opts.backend === 'both') await runBackend('postgres', rows, dir);
+  if (opts.backend === 'postgres' || opts.backend === 'both') for (const t of TRANSPORTS) await runBackend('postgres', rows, dir, t);
   if (opts.backend === 'pglite' || opts.backend === 'both') {
     await runBackend('pglite', Number(opts['pglite-rows'] ?? rows), dir);
   }

@@ -47,6 +47,9 @@ const HELP = `npm run bench -- record [options]
   --server-arg <flag>  a node flag for the server process, e.g. --server-arg=--import=./x.ts (repeatable)
   --pg-setting <k=v>   a PostgreSQL setting for the benchmark database (ALTER DATABASE … SET), e.g.
                        plan_cache_mode=force_generic_plan or synchronous_commit=off (repeatable)
+  --socket [dir]       reach PostgreSQL through its Unix socket in dir (default /var/run/postgresql)
+                       instead of TCP, for the server and the raw ceiling alike; --socket=tcp,socket
+                       measures both, one after the other
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
 database is created next to it and dropped afterwards).`;
@@ -60,6 +63,7 @@ const { values: opts } = parseArgs({
     profile: { type: 'boolean', default: false },
     'server-arg': { type: 'string', multiple: true, default: [] },
     'pg-setting': { type: 'string', multiple: true, default: [] },
+    socket: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -68,6 +72,20 @@ if (opts.help) {
   process.exit(0);
 }
 const SECONDS = Number(opts.seconds);
+const SOCKET_DIR = '/var/run/postgresql';
+/** How the benchmark reaches PostgreSQL: each entry is one PostgreSQL section of the report. */
+const TRANSPORTS: ('tcp' | 'socket')[] =
+  opts.socket === undefined ? ['tcp'] : opts.socket === 'tcp,socket' || opts.socket === 'both' ? ['tcp', 'socket'] : ['socket'];
+const socketDir = opts.socket !== undefined && opts.socket.startsWith('/') ? opts.socket : SOCKET_DIR;
+/** The PostgreSQL server URL for a transport (the scratch database is made next to it). */
+function serverUrl(transport: 'tcp' | 'socket'): string {
+  if (transport === 'tcp') return PG_URL;
+  const url = new URL(PG_URL);
+  url.hostname = 'localhost';
+  url.port = '';
+  url.searchParams.set('host', socketDir);
+  return url.toString();
+}
 const CLIENTS = opts.clients.split(',').map(Number);
 const BACKENDS = opts.backend === 'both' ? ['postgres', 'pglite'] : [opts.backend];
 const PG_SETTINGS = opts['pg-setting'].map((kv) => {
@@ -326,6 +344,8 @@ async function storedVaccinations(db: Db): Promise<number> {
 
 interface Section {
   backend: string;
+  /** How PostgreSQL was reached. */
+  transport?: string;
   http: Result[];
   raw: Result | undefined;
   settings: string;
@@ -353,11 +373,11 @@ async function runHttp(section: Section, server: DosisServer, db?: () => Promise
   const token = await facilityToken(server.url, ADMIN, 'PKM-BENCH');
   let answered = 0;
   for (const c of CLIENTS) {
-    const r = await recordThroughHttp(`HTTP, ${section.backend}`, server, token, c, `${section.backend}-${c}`, db);
-    if (r.errors) throw new Error(`${section.backend}, ${c} clients: ${r.errors} requests failed; first: ${r.firstError}`);
+    const r = await recordThroughHttp(`HTTP, ${section.backend}`, server, token, c, `${section.backend}-${section.transport ?? ''}-${c}`, db);
+    if (r.errors) throw new Error(`${label(section)}, ${c} clients: ${r.errors} requests failed; first: ${r.firstError}`);
     answered += r.ok + (r.warmUp ?? 0);
     section.http.push(r);
-    process.stderr.write(`  ${section.backend} ${c} client(s): ${r.perSecond.toFixed(0)} doses/s\n`);
+    process.stderr.write(`  ${label(section)} ${c} client(s): ${r.perSecond.toFixed(0)} doses/s\n`);
   }
   return answered;
 }
@@ -368,9 +388,15 @@ async function checkStored(backend: string, db: Db, answered: number): Promise<v
   if (stored !== answered) throw new Error(`${backend}: ${stored} vaccinations stored for ${answered} answers 201`);
 }
 
-async function benchPostgres(): Promise<Section> {
-  const scratch = await createScratchDatabase('dosis_bench');
-  const section: Section = { backend: 'PostgreSQL', http: [], raw: undefined, settings: '' };
+async function benchPostgres(transport: 'tcp' | 'socket'): Promise<Section> {
+  const scratch = await createScratchDatabase('dosis_bench', serverUrl(transport));
+  const section: Section = {
+    backend: 'PostgreSQL',
+    transport: transport === 'tcp' ? new URL(PG_URL).host : `Unix socket ${socketDir}`,
+    http: [],
+    raw: undefined,
+    settings: '',
+  };
   let server: DosisServer | undefined;
   let check = await openDb({ databaseUrl: scratch.url, dataDir: '', poolSize: 1 });
   try {
@@ -385,7 +411,7 @@ async function benchPostgres(): Promise<Section> {
       [['server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'wal_level', 'plan_cache_mode', ...PG_SETTINGS.map((x) => x.name)]],
     );
     section.settings = s.rows.map((r) => `${r.name}=${r.setting}`).join(' ');
-    process.stderr.write(`PostgreSQL (${section.settings}): raw ceiling…\n`);
+    process.stderr.write(`${label(section)} (${section.settings}): raw ceiling…\n`);
     section.raw = await rawPostgres(scratch.url, scratch.name, RAW_CLIENTS);
     process.stderr.write(`  raw ${RAW_CLIENTS} clients: ${section.raw.perSecond.toFixed(0)} inserts/s\n`);
     server = await startServer({ env: serverEnv({ DATABASE_URL: scratch.url }), nodeArgs: serverArgs('postgres') });
@@ -456,6 +482,11 @@ function cpuBound(r: Result, cores: number): number {
   return Math.min(bySingleThread, byAllCores);
 }
 
+/** The name of a section in the report: the backend, and for PostgreSQL how it was reached. */
+function label(s: Section): string {
+  return s.transport ? `${s.backend} via ${s.transport}` : s.backend;
+}
+
 function table(sections: Section[], cores: number): void {
   const head = ['backend', 'what', 'clients', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'of raw', 'cores: server', 'db', 'client', 'other', 'µs/op: server', 'db', 'client', 'CPU-bound ops/s'];
   const rows: string[][] = [];
@@ -466,7 +497,7 @@ function table(sections: Section[], cores: number): void {
       const isRaw = r === raw;
       const hasDb = s.backend === 'PostgreSQL';
       rows.push([
-        s.backend,
+        label(s),
         isRaw ? r.label : 'record a dose, HTTP',
         String(r.clients),
         String(r.ok) + (r.errors ? ` (+${r.errors} errors)` : ''),
@@ -496,9 +527,12 @@ const sections: Section[] = [];
 const cpus = availableParallelism();
 console.log(`Record a dose: POST /api/v1/vaccinations through a dosis serve subprocess; ${SECONDS} s per row; ${cpus} CPU cores shared by client, server and database`);
 console.log(`Server: DOSIS_WORKER=false (no SMS sending during the run), LOG_LEVEL=${opts['log-level']}, DOSIS_DB_POOL=${POOL}; client: this process, keep-alive http.Agent, Idempotency-Key on every request; node ${process.version}`);
-for (const b of BACKENDS) sections.push(b === 'postgres' ? await benchPostgres() : await benchPglite());
+for (const b of BACKENDS) {
+  if (b === 'postgres') for (const t of TRANSPORTS) sections.push(await benchPostgres(t));
+  else sections.push(await benchPglite());
+}
 console.log('');
-for (const s of sections) console.log(`${s.backend}: ${s.settings}${s.backend === 'PostgreSQL' ? ` (${new URL(PG_URL).host})` : ''}`);
+for (const s of sections) console.log(`${label(s)}: ${s.settings}`);
 console.log(
   [
     'cores: CPU used on average during the row (1.00 = one core all the time): the server process (with PGlite: including the',
@@ -510,21 +544,21 @@ console.log(
   ].join('\n'),
 );
 table(sections, cpus);
-for (const s of sections) for (const r of [...s.http, ...(s.raw ? [s.raw] : [])]) if (r.firstError) console.log(`${s.backend} ${r.clients} clients: first error: ${r.firstError}`);
+for (const s of sections) for (const r of [...s.http, ...(s.raw ? [s.raw] : [])]) if (r.firstError) console.log(`${label(s)} ${r.clients} clients: first error: ${r.firstError}`);
 
-const pgSection = sections.find((s) => s.backend === 'PostgreSQL');
-const pg16 = pgSection?.http.find((r) => r.clients === 16);
-if (pgSection && pg16 && pgSection.raw) {
+for (const pgSection of sections.filter((s) => s.backend === 'PostgreSQL')) {
+  const pg16 = pgSection.http.find((r) => r.clients === 16);
+  if (!pg16 || !pgSection.raw) continue;
   const share = pg16.perSecond / pgSection.raw.perSecond;
   console.log(
-    `\nTarget (issue 2): ≥ 1,500 doses/s on PostgreSQL with 16 clients: ${pg16.perSecond.toFixed(0)} → ${pg16.perSecond >= 1500 ? 'met' : 'NOT met'}; ` +
+    `\nTarget (issue 2), ${label(pgSection)}: ≥ 1,500 doses/s with 16 clients: ${pg16.perSecond.toFixed(0)} → ${pg16.perSecond >= 1500 ? 'met' : 'NOT met'}; ` +
       `≥ 50 % of the raw-INSERT ceiling: ${(share * 100).toFixed(0)} % → ${share >= 0.5 ? 'met' : 'NOT met'}`,
   );
 }
 for (const s of sections) {
   if (!s.profile) continue;
   const [from, to] = s.profile.window;
-  printProfileSummary(`Server profile, ${s.backend}, the ${CLIENTS.at(-1)}-client run (${s.profile.path})`, summarizeProfile(s.profile.path, 25, { fromUs: from / 1000n, toUs: to / 1000n }), {
+  printProfileSummary(`Server profile, ${label(s)}, the ${CLIENTS.at(-1)}-client run (${s.profile.path})`, summarizeProfile(s.profile.path, 25, { fromUs: from / 1000n, toUs: to / 1000n }), {
     label: 'dose',
     count: s.profile.doses,
   });

@@ -265,3 +265,87 @@ export function constraintOf(e: unknown): string | undefined {
   if (e instanceof AppError && typeof e.detail?.constraint === 'string') return e.detail.constraint;
   return undefined;
 }
+
+/** True for the client itself (each statement commits on its own), false for an open transaction. */
+export function isClient(q: Queryable): q is Db {
+  return 'withTransaction' in q;
+}
+
+/**
+ * Group execution: at most `limit` runs in flight; inputs that come
+ * meanwhile wait and then go together in one run. A run answers each of its
+ * inputs (`run` returns one result per input, in order, or throws for all).
+ * `accepts(batch, next)` may keep an input out of a batch (it waits for the
+ * next one). Under load this trades a little latency for far fewer
+ * statements — each with its set-up, round trip and commit; when idle an
+ * input runs at once, alone.
+ *
+ * A run still going after `stallMs` (waiting for a row another transaction
+ * holds, say a bulk import's batch) stops counting against the limit, so it
+ * holds up only its own inputs, never those that come after it.
+ */
+export class Coalescer<I, O> {
+  private waiting: { input: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  private running = 0;
+  private readonly limit: number;
+  private readonly stallMs: number;
+  private readonly run: (inputs: I[]) => Promise<O[]>;
+  private readonly accepts: (batch: readonly I[], next: I) => boolean;
+
+  constructor(
+    opts: { limit: number; stallMs: number },
+    run: (inputs: I[]) => Promise<O[]>,
+    accepts: (batch: readonly I[], next: I) => boolean = () => true,
+  ) {
+    this.limit = opts.limit;
+    this.stallMs = opts.stallMs;
+    this.run = run;
+    this.accepts = accepts;
+  }
+
+  submit(input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.limit && this.waiting.length > 0) {
+      const batch: typeof this.waiting = [];
+      const later: typeof this.waiting = [];
+      const inputs: I[] = [];
+      for (const w of this.waiting) {
+        if (batch.length > 0 && !this.accepts(inputs, w.input)) later.push(w);
+        else {
+          batch.push(w);
+          inputs.push(w.input);
+        }
+      }
+      this.waiting = later;
+      this.running++;
+      let counted = true;
+      const release = () => {
+        if (!counted) return;
+        counted = false;
+        this.running--;
+        this.pump();
+      };
+      const stalled = setTimeout(release, this.stallMs);
+      stalled.unref();
+      void this.run(inputs)
+        .then(
+          (outputs) => {
+            for (const [i, w] of batch.entries()) w.resolve(outputs[i] as O);
+          },
+          (e: unknown) => {
+            for (const w of batch) w.reject(e);
+          },
+        )
+        .finally(() => {
+          clearTimeout(stalled);
+          release();
+        });
+    }
+  }
+}

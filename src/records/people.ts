@@ -5,7 +5,7 @@
  * race — the later writer finds the version moved, reads again and re-judges.
  */
 import { randomUUID } from 'node:crypto';
-import type { Queryable } from '../db/client.ts';
+import { Coalescer, isClient, type Db, type Queryable } from '../db/client.ts';
 import { nameKey, normalizeName } from '../domain/names.ts';
 import { nikRegionCode } from '../domain/nik.ts';
 import type { PersonIdentifier, Sex } from '../domain/types.ts';
@@ -127,12 +127,13 @@ export async function readPeople(
   keys: readonly string[],
   idempotency: readonly { scope: string; key: string }[] = [],
 ): Promise<{ people: Map<string, KnownPerson>; answers: StoredAnswer[] }> {
-  const r = idempotency.length === 0 ? await q.query<ReadRow>(READ_PEOPLE, [JSON.stringify(keys)]) : await q.query<ReadRow>(READ_PEOPLE_AND_ANSWERS, [JSON.stringify(keys), JSON.stringify(idempotency)]);
-  const answers = (r.rows[0]?.answers ?? []).map((a) => ({ scope: a.scope, key: a.key, requestHash: Buffer.from(a.hash, 'hex'), response: a.response }));
+  const found = isClient(q) ? await readQueue(q).submit({ keys, idempotency }) : await fetchPeople(q, [{ keys, idempotency }]);
+  const answers = found.answers.map((a) => ({ scope: a.scope, key: a.key, requestHash: Buffer.from(a.hash, 'hex'), response: a.response }));
   const people = new Map<string, KnownPerson>();
+  const mine = new Set(keys);
   let merged = new Map<string, string[]>(); // merged into (id) -> keys
-  for (const row of r.rows) {
-    if (row.key === null || row.key === undefined) continue;
+  for (const row of found.rows) {
+    if (row.key === null || row.key === undefined || !mine.has(row.key)) continue;
     const p = row as PersonReadRow & { key: string };
     if (p.merged_into) merged.set(p.merged_into, [...(merged.get(p.merged_into) ?? []), p.key]);
     else people.set(p.key, known(p));
@@ -152,6 +153,56 @@ export async function readPeople(
     merged = next;
   }
   return { people, answers };
+}
+
+interface PeopleQuery {
+  keys: readonly string[];
+  idempotency: readonly { scope: string; key: string }[];
+}
+
+interface PeopleFound {
+  rows: ReadRow[];
+  answers: { scope: string; key: string; hash: string; response: unknown }[];
+}
+
+/** One statement for the keys and idempotency keys of several reads. */
+async function fetchPeople(q: Queryable, queries: readonly PeopleQuery[]): Promise<PeopleFound> {
+  const keys = [...new Set(queries.flatMap((x) => x.keys))];
+  const idempotency = queries.flatMap((x) => x.idempotency);
+  const r =
+    idempotency.length === 0
+      ? await q.query<ReadRow>(READ_PEOPLE, [JSON.stringify(keys)])
+      : await q.query<ReadRow>(READ_PEOPLE_AND_ANSWERS, [JSON.stringify(keys), JSON.stringify(idempotency)]);
+  return { rows: r.rows, answers: r.rows[0]?.answers ?? [] };
+}
+
+/** Reads in flight at once on one database; the reads of other calls wait and go together (Coalescer). */
+const READS_IN_FLIGHT = 1;
+/** A read running longer than this no longer holds up the next. */
+const READ_STALL_MS = 50;
+/** The most keys one merged read looks up. */
+const MAX_MERGED_KEYS = 512;
+const readQueues = new WeakMap<Db, Coalescer<PeopleQuery, PeopleFound>>();
+
+/**
+ * Reads of concurrent calls on the client go together, like their writes
+ * (record-dose.ts): one statement answers them all, and each call looks only
+ * at its own keys.
+ */
+function readQueue(db: Db): Coalescer<PeopleQuery, PeopleFound> {
+  let queue = readQueues.get(db);
+  if (!queue) {
+    queue = new Coalescer<PeopleQuery, PeopleFound>(
+      { limit: READS_IN_FLIGHT, stallMs: READ_STALL_MS },
+      async (batch) => {
+        const found = await fetchPeople(db, batch);
+        return batch.map(() => found);
+      },
+      (batch, next) => batch.reduce((n, x) => n + x.keys.length, 0) + next.keys.length <= MAX_MERGED_KEYS,
+    );
+    readQueues.set(db, queue);
+  }
+  return queue;
 }
 
 /** A person about to be created by the entry that first names them: the row to insert. */
