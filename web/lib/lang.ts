@@ -65,3 +65,15 @@ export function useOnline(): boolean {
   }, []);
   return online;
 }
+
+/** A page's own texts: Indonesian defines the keys, English must have the same ones. */
+export interface Texts<K extends string> {
+  id: Record<K, string>;
+  en: Record<K, string>;
+}
+
+/** Translate with a page's own dictionary in the current language; re-renders on a switch. */
+export function useTexts<K extends string>(texts: Texts<K>): (key: K, vars?: Record<string, string | number>) => string {
+  const { lang } = useLang();
+  return (key, vars = {}) => texts[lang][key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+}
