@@ -6,6 +6,7 @@
  */
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
+import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 
 export interface StageFigures {
   stage: string;
@@ -73,4 +74,145 @@ export async function pipelineStats(db: Queryable, who: Principal): Promise<{ st
     facilities: perFacility.rows,
     generatedAt: new Date(now).toISOString(),
   };
+}
+
+export const SERIES_BUCKETS = { hour: 3600, day: 86_400 } as const;
+export type SeriesBucket = keyof typeof SERIES_BUCKETS;
+/** Most buckets one answer holds (a month of hours, more than a year of days). */
+export const MAX_SERIES_POINTS = 750;
+
+export interface SeriesQuery {
+  from?: string | undefined;
+  to?: string | undefined;
+  bucket?: string | undefined;
+  facility?: string | undefined;
+  region?: string | undefined;
+}
+
+/** Items that entered each stage in a bucket. */
+export interface Throughput {
+  recorded: number;
+  certified: number;
+  queued: number;
+  accepted: number;
+  delivered: number;
+  failed: number;
+}
+
+/** Items waiting at the end of a bucket: for a certificate, in the SMS queue, for the gateway's final report. */
+export interface Backlog {
+  certificate: number;
+  queue: number;
+  report: number;
+}
+
+export interface SeriesPoint {
+  start: string;
+  throughput: Throughput;
+  backlog: Backlog;
+}
+
+export interface PipelineSeries {
+  bucket: SeriesBucket;
+  from: string;
+  to: string;
+  facility: string | null;
+  region: string | null;
+  points: SeriesPoint[];
+}
+
+const EVENT_STAGES = ['recorded', 'certified', 'queued', 'dequeued', 'accepted', 'reported', 'delivered', 'failed'] as const;
+type EventStage = (typeof EVENT_STAGES)[number];
+
+/**
+ * Throughput and backlog per stage over time, rebuilt from the timestamps the
+ * rows carry (no separate metrics table to fall out of step):
+ * - recorded: a live dose's `recorded_at`; certified: its first certificate's `issued_at`;
+ * - queued: a `notify` job's `created_at`, leaving the queue at its `updated_at` once done or dead;
+ * - accepted: a certificate SMS's `submitted_at`; delivered / failed: its `final_at` by status;
+ *   it waits for a report from `submitted_at` until `final_at`.
+ * A backlog is what entered a stage by the end of a bucket minus what left it,
+ * counted from the beginning of time, so waiting items from before `from` count.
+ * Rows as they are now: a dose voided later drops out of every bucket. Scope as
+ * the pipeline view: by the recording facility (its region), intersected with
+ * the `facility` and `region` asked for. Buckets are UTC, aligned to their width.
+ */
+export async function pipelineSeries(db: Queryable, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
+  const problems: FieldIssue[] = [];
+  const bucket = (q.bucket ?? 'hour') as SeriesBucket;
+  if (!Object.hasOwn(SERIES_BUCKETS, bucket)) problems.push(issue('bucket', 'unknown_bucket', 'bucket is hour or day.', 'bucket: hour atau day.'));
+  const width = (SERIES_BUCKETS[bucket] ?? 3600) * 1000;
+  const time = (field: 'from' | 'to', v: string | undefined, fallback: number): number => {
+    if (v === undefined) return fallback;
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms)) problems.push(issue(field, 'timestamp', `${field}: an ISO 8601 time, e.g. 2021-06-10T00:00:00Z.`, `${field}: waktu ISO 8601, mis. 2021-06-10T00:00:00Z.`));
+    return ms;
+  };
+  const toMs = time('to', q.to, now.getTime());
+  const fromMs = time('from', q.from, Math.ceil(toMs / width) * width - (bucket === 'day' ? 30 : 24) * width);
+  const region = q.region ?? null;
+  if (region !== null && !/^\d{2,10}$/.test(region)) problems.push(issue('region', 'region_code', 'Region code: 2–10 digits.', 'Kode wilayah: 2–10 angka.'));
+  const facility = q.facility ? q.facility.toUpperCase() : null;
+  const start = Math.floor(fromMs / width) * width;
+  const end = Math.ceil(toMs / width) * width;
+  const n = (end - start) / width;
+  if (!Number.isNaN(n) && n <= 0) problems.push(issue('to', 'range', 'to must be later than from.', 'to harus sesudah from.'));
+  if (n > MAX_SERIES_POINTS)
+    problems.push(issue('from', 'range_too_long', `At most ${MAX_SERIES_POINTS} buckets: narrow from–to or use bucket=day.`, `Paling banyak ${MAX_SERIES_POINTS} bucket: persempit from–to atau pakai bucket=day.`));
+  if (problems.length) throw invalid(problems);
+
+  // $3/$4: the caller's scope; $5/$6: the filter asked for. Unscoped, unfiltered SMS skip the join to their dose.
+  const params = [new Date(start), new Date(end), who.role === 'district' ? who.regionCode : null, who.role === 'facility' ? who.facilityCode : null, region, facility, width / 1000];
+  const inScope = `IN (SELECT f.code FROM facilities f WHERE ($3::text IS NULL OR f.region_code LIKE $3 || '%') AND ($4::text IS NULL OR f.code = $4)
+                                                        AND ($5::text IS NULL OR f.region_code LIKE $5 || '%') AND ($6::text IS NULL OR f.code = $6))`;
+  const open = `($3::text IS NULL AND $4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL)`;
+  const certInScope = (personId: string, certId: string) =>
+    `(${open} OR EXISTS (SELECT 1 FROM certificates sc JOIN vaccinations sv ON sv.person_id = sc.person_id AND sv.id = sc.vaccination_id
+                          WHERE sc.person_id = ${personId} AND sc.id = ${certId} AND sv.facility_code ${inScope}))`;
+  const r = await db.query<{ stage: EventStage; bucket: number; n: number }>(
+    `WITH ev AS (
+       SELECT 'recorded' AS stage, v.recorded_at AS at FROM vaccinations v
+        WHERE v.status <> 'void' AND v.recorded_at < $2 AND v.facility_code ${inScope}
+       UNION ALL
+       SELECT 'certified', fc.at FROM vaccinations v
+         JOIN LATERAL (SELECT min(c.issued_at) AS at FROM certificates c WHERE c.person_id = v.person_id AND c.vaccination_id = v.id) fc ON true
+        WHERE v.status <> 'void' AND fc.at < $2 AND v.facility_code ${inScope}
+       UNION ALL
+       SELECT 'queued', j.created_at FROM jobs j
+        WHERE j.kind = 'notify' AND j.created_at < $2 AND ${certInScope('j.person_id', "(j.payload->>'certificateId')::uuid")}
+       UNION ALL
+       SELECT 'dequeued', j.updated_at FROM jobs j
+        WHERE j.kind = 'notify' AND j.status <> 'pending' AND j.updated_at < $2 AND ${certInScope('j.person_id', "(j.payload->>'certificateId')::uuid")}
+       UNION ALL
+       SELECT 'accepted', n.submitted_at FROM notifications n
+        WHERE n.kind = 'certificate' AND n.submitted_at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
+       UNION ALL
+       SELECT 'reported', n.final_at FROM notifications n
+        WHERE n.kind = 'certificate' AND n.submitted_at IS NOT NULL AND n.final_at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
+       UNION ALL
+       SELECT CASE WHEN n.status = 'delivered' THEN 'delivered' ELSE 'failed' END, n.final_at FROM notifications n
+        WHERE n.kind = 'certificate' AND n.status IN ('delivered', 'failed', 'expired') AND n.final_at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
+     )
+     SELECT stage, CASE WHEN at < $1 THEN -1 ELSE floor(extract(epoch FROM at - $1::timestamptz) / $7::int)::int END AS bucket, count(*)::int8 AS n
+       FROM ev GROUP BY 1, 2`,
+    params,
+  );
+  // Per stage: the count before `from` (index 0) and per bucket (1..n).
+  const counts = Object.fromEntries(EVENT_STAGES.map((s) => [s, new Array<number>(n + 1).fill(0)])) as Record<EventStage, number[]>;
+  for (const row of r.rows) {
+    const slot = counts[row.stage];
+    if (slot) slot[Math.min(Math.max(row.bucket + 1, 0), n)]! += Number(row.n);
+  }
+  const total = Object.fromEntries(EVENT_STAGES.map((s) => [s, counts[s][0]!])) as Record<EventStage, number>;
+  const points: SeriesPoint[] = [];
+  for (let i = 1; i <= n; i++) {
+    for (const s of EVENT_STAGES) total[s] += counts[s][i]!;
+    const at = (s: EventStage) => counts[s][i]!;
+    points.push({
+      start: new Date(start + (i - 1) * width).toISOString(),
+      throughput: { recorded: at('recorded'), certified: at('certified'), queued: at('queued'), accepted: at('accepted'), delivered: at('delivered'), failed: at('failed') },
+      backlog: { certificate: total.recorded - total.certified, queue: total.queued - total.dequeued, report: total.accepted - total.reported },
+    });
+  }
+  return { bucket, from: new Date(start).toISOString(), to: new Date(end).toISOString(), facility, region, points };
 }

@@ -43,7 +43,10 @@ describeEachBackend('timeline', (t) => {
     const junk = await rt.app.inject({ method: 'GET', url: '/api/v1/people/not-a-uuid/timeline', headers: bearer(other) });
     assert.equal(junk.statusCode, 404);
     const facility = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${d.person.id}/timeline`, headers: bearer(fac.token) });
-    assert.equal(facility.statusCode, 403);
+    assert.equal(facility.statusCode, 200, 'the recording facility reads its own person');
+    const otherFacility = await facilityWithToken(t.db, '317101');
+    const elsewhere = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${d.person.id}/timeline`, headers: bearer(otherFacility.token) });
+    assert.equal(elsewhere.statusCode, 404, 'another facility does not learn the person exists');
   });
 
   it('stops', async () => {

@@ -78,7 +78,8 @@ export function peopleRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const who = allow(req, ['district', 'support', 'admin']);
+      // A facility reads the people it has recorded a dose for (scope.ts), so its staff see the earlier doses too.
+      const who = allow(req, ['facility', 'district', 'support', 'admin']);
       const reveal = req.query.reveal === true;
       const t = await personTimeline(deps.db, who, req.params.id, reveal);
       // Every staff read of a person's record is audited.

@@ -2,8 +2,10 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
-import { pipelineStats } from '../../records/stats.ts';
+import { pipelineSeries, pipelineStats, MAX_SERIES_POINTS } from '../../records/stats.ts';
 import { ErrorSchema } from './schemas.ts';
+
+const Int = Type.Integer();
 
 export function statsRoutes(app: App, deps: AppDeps): void {
   app.get(
@@ -16,6 +18,48 @@ export function statsRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => pipelineStats(deps.db, allow(req, ['facility', 'district', 'support', 'admin'])),
+  );
+
+  app.get(
+    '/api/v1/stats/series',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Throughput and backlog per stage over time (recorded → certified → SMS queued → accepted → delivered / failed), per facility or region — within your scope',
+        description:
+          'Per bucket (UTC hours or days): `throughput` counts items entering each stage; `backlog` counts items waiting at the end of the bucket ' +
+          '(doses without a certificate, SMS jobs queued, SMS accepted by the gateway without a final report). ' +
+          `Defaults: the last 24 hours by hour, the last 30 days by day; at most ${MAX_SERIES_POINTS} buckets.`,
+        querystring: Type.Object(
+          {
+            from: Type.Optional(Type.String({ description: 'ISO 8601 time' })),
+            to: Type.Optional(Type.String({ description: 'ISO 8601 time (default now)' })),
+            bucket: Type.Optional(Type.String({ description: 'hour (default) | day' })),
+            facility: Type.Optional(Type.String({ maxLength: 64 })),
+            region: Type.Optional(Type.String({ maxLength: 10, description: 'region code prefix of the recording facility' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            bucket: Type.String(),
+            from: Type.String(),
+            to: Type.String(),
+            facility: Type.Union([Type.String(), Type.Null()]),
+            region: Type.Union([Type.String(), Type.Null()]),
+            points: Type.Array(
+              Type.Object({
+                start: Type.String(),
+                throughput: Type.Object({ recorded: Int, certified: Int, queued: Int, accepted: Int, delivered: Int, failed: Int }),
+                backlog: Type.Object({ certificate: Int, queue: Int, report: Int }),
+              }),
+            ),
+          }),
+          '4xx': ErrorSchema,
+        },
+      },
+    },
+    async (req) => pipelineSeries(deps.db, allow(req, ['facility', 'district', 'support', 'admin']), req.query, deps.now?.()),
   );
 
   app.get(
