@@ -1,0 +1,17 @@
+/**
+ * The operator pages and who may open them. Each lists the roles whose API
+ * scope lets them use it; the pages show an action only to the roles the API
+ * accepts it from.
+ */
+import type { ConsolePage } from '../pages.ts';
+import { SearchPage } from './search.tsx';
+import { TimelinePage } from './timeline.tsx';
+import { WorkPage } from './work.tsx';
+import { DashboardPage } from './dashboard.tsx';
+
+export const operatorRoutes: ConsolePage[] = [
+  { path: '/console/people', roles: ['facility', 'district', 'support', 'admin'], nav: { id: 'Cari orang', en: 'Find a person' }, render: (p) => <SearchPage {...p} /> },
+  { path: '/console/people/:id', roles: ['facility', 'district', 'support', 'admin'], render: (p) => <TimelinePage {...p} /> },
+  { path: '/console/work', roles: ['facility', 'district', 'support', 'admin'], nav: { id: 'Daftar kerja', en: 'Work lists' }, render: (p) => <WorkPage {...p} /> },
+  { path: '/console/dashboard', roles: ['facility', 'district', 'support', 'admin'], nav: { id: 'Dasbor alur', en: 'Pipeline dashboard' }, render: (p) => <DashboardPage {...p} /> },
+];

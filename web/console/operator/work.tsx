@@ -1,0 +1,278 @@
+/**
+ * /console/work — the work lists: open cases by kind (`GET /api/v1/cases`)
+ * with the action that settles each kind, and dead outbox jobs with replay.
+ * Every action asks first, calls the existing API and shows its refusal as
+ * it answered; the list reloads after a success.
+ */
+import type { PageProps } from '../pages.ts';
+import type { ConsoleUser } from '../api.ts';
+import { api } from '../api.ts';
+import { useTexts } from '../../lib/lang.ts';
+import { Link } from './link.tsx';
+import { Action, Load, may, personIdOf, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
+
+const KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone'] as const;
+type Tab = (typeof KINDS)[number] | 'dead_jobs';
+
+const T = {
+  id: {
+    title: 'Daftar kerja',
+    lead: 'Kasus terbuka yang perlu ditangani, yang terlama di atas.',
+    claims_prior_dose: 'Klaim dosis sebelumnya',
+    possible_duplicate: 'Kemungkinan data ganda',
+    invalid_phone: 'Nomor HP tidak valid',
+    unreachable: 'Tidak terjangkau',
+    suspicious_phone: 'Nomor HP mencurigakan',
+    dead_jobs: 'Tugas gagal',
+    none: 'Tidak ada kasus terbuka jenis ini di wilayah kerja Anda.',
+    more: 'Berikutnya',
+    opened: 'Dibuka',
+    facility: 'Fasyankes',
+    region: 'Wilayah',
+    confirm: 'Konfirmasi dengan bukti',
+    evidence: 'Bukti (mis. kartu vaksin dilihat)',
+    confirmConfirm: 'Dosis diterima sebagai tercatat, berdasarkan bukti fasyankes; kasus ditutup.',
+    link: 'Tautkan data yang memuat dosis sebelumnya',
+    linkWhich: 'NIK atau id data itu',
+    linkNone: 'Tidak ada data dengan NIK atau id itu di wilayah kerja Anda.',
+    confirmLink: 'Data itu digabung ke {name}: dosis dinomori ulang, sertifikat diterbitkan ulang, satu SMS baru.',
+    merge: 'Gabungkan kedua data',
+    confirmMerge: '{other} digabung ke {name}: dosis dipindah dan dinomori ulang, sertifikat diterbitkan ulang, satu SMS baru. Tidak dapat dibatalkan.',
+    other: 'Data lain: {name}',
+    correctPhone: 'Perbaiki nomor HP',
+    newPhone: 'Nomor HP baru',
+    confirmPhone: 'Nomor HP {name} diganti; SMS sertifikat yang belum diterima dikirim lagi.',
+    phoneDone: 'Nomor diganti ke {phone}; {n} SMS dikirim lagi.',
+    done: 'Selesai.',
+    job: 'Tugas #{id} · {kind}',
+    attempts: '{n} percobaan',
+    replay: 'Jalankan lagi',
+    confirmReplay: 'Tugas ini dijalankan lagi dari awal.',
+    replayAll: 'Jalankan lagi semua',
+    confirmReplayAll: 'Semua {n} tugas gagal yang tampil dijalankan lagi.',
+    replayed: '{n} tugas dijalankan lagi.',
+    noJobs: 'Tidak ada tugas gagal.',
+  },
+  en: {
+    title: 'Work lists',
+    lead: 'Open cases to handle, oldest first.',
+    claims_prior_dose: 'Claimed earlier dose',
+    possible_duplicate: 'Possible duplicate',
+    invalid_phone: 'Invalid phone',
+    unreachable: 'Unreachable',
+    suspicious_phone: 'Suspicious phone',
+    dead_jobs: 'Dead jobs',
+    none: 'No open cases of this kind within your scope.',
+    more: 'Next',
+    opened: 'Opened',
+    facility: 'Facility',
+    region: 'Region',
+    confirm: 'Confirm with evidence',
+    evidence: 'Evidence (e.g. vaccination card seen)',
+    confirmConfirm: "The dose is accepted as recorded on the facility's evidence; the case is closed.",
+    link: 'Link the record holding the earlier dose',
+    linkWhich: "That record's NIK or id",
+    linkNone: 'No record with that NIK or id within your scope.',
+    confirmLink: 'That record is merged into {name}: doses renumbered, certificates re-issued, one new SMS.',
+    merge: 'Merge the two records',
+    confirmMerge: '{other} is merged into {name}: doses move and are renumbered, certificates re-issued, one new SMS. This cannot be undone.',
+    other: 'Other record: {name}',
+    correctPhone: 'Correct the phone number',
+    newPhone: 'New phone number',
+    confirmPhone: "{name}'s phone number is replaced; certificate SMS not yet delivered are sent again.",
+    phoneDone: 'Number changed to {phone}; {n} SMS sent again.',
+    done: 'Done.',
+    job: 'Job #{id} · {kind}',
+    attempts: '{n} attempts',
+    replay: 'Replay',
+    confirmReplay: 'This job runs again from the start.',
+    replayAll: 'Replay all',
+    confirmReplayAll: 'All {n} dead jobs shown run again.',
+    replayed: '{n} job(s) replayed.',
+    noJobs: 'No dead jobs.',
+  },
+};
+
+type Tr = (key: keyof typeof T.id, vars?: Record<string, string | number>) => string;
+
+function tabsFor(user: ConsoleUser): Tab[] {
+  return may(user, ['support', 'admin']) ? [...KINDS, 'dead_jobs'] : [...KINDS];
+}
+
+export function WorkPage(props: PageProps) {
+  const t = useTexts(T);
+  const tabs = tabsFor(props.user);
+  const asked = props.query.get('kind') as Tab | null;
+  const tab: Tab = asked && tabs.includes(asked) ? asked : 'claims_prior_dose';
+  return (
+    <section class="op-page" aria-labelledby="op-work-title">
+      <h1 id="op-work-title">{t('title')}</h1>
+      <p class="lead">{t('lead')}</p>
+      <nav class="op-tabs" aria-label={t('title')}>
+        {tabs.map((k) => (
+          <Link key={k} to={`/console/work?kind=${k}`} navigate={props.navigate} class={k === tab ? 'op-tab current' : 'op-tab'}>
+            <span aria-current={k === tab ? 'page' : undefined}>{t(k)}</span>
+          </Link>
+        ))}
+      </nav>
+      <h2>{t(tab)}</h2>
+      {tab === 'dead_jobs' ? <DeadJobs t={t} /> : <Cases {...props} kind={tab} t={t} />}
+    </section>
+  );
+}
+
+function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
+  const { t, kind } = props;
+  const before = props.query.get('before');
+  const list = useApi<{ cases: CaseView[]; next: string | null }>(withQuery('/api/v1/cases', { kind, before, limit: '50' }));
+  return (
+    <Load l={list}>
+      {({ cases, next }) =>
+        cases.length === 0 ? (
+          <p class="notice notice-info" role="status">
+            {t('none')}
+          </p>
+        ) : (
+          <>
+            <ul class="op-cases" data-testid="cases">
+              {cases.map((c) => (
+                <li class="card op-case" key={c.id} data-case={c.id} data-person={c.personId}>
+                  <h3>
+                    <Link to={`/console/people/${c.personId}`} navigate={props.navigate}>
+                      {c.personName}
+                    </Link>
+                  </h3>
+                  <p class="hint">
+                    {t('opened')} <When at={c.openedAt} />
+                    {c.facility && ` · ${t('facility')} ${c.facility}`}
+                    {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
+                  </p>
+                  <dl class="op-kv">
+                    {Object.entries(c.detail).map(([k, v]) => (
+                      <div key={k}>
+                        <dt>{k}</dt>
+                        <dd>{typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)}</dd>
+                      </div>
+                    ))}
+                  </dl>
+                  <CaseActions c={c} user={props.user} t={t} onDone={list.reload} />
+                </li>
+              ))}
+            </ul>
+            {next && (
+              <Link to={withQuery('/console/work', { kind, before: next })} navigate={props.navigate} class="button secondary small">
+                {t('more')}
+              </Link>
+            )}
+          </>
+        )
+      }
+    </Load>
+  );
+}
+
+function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () => void }) {
+  const { c, user, t, onDone } = props;
+  switch (c.kind) {
+    case 'claims_prior_dose':
+      return (
+        <div class="op-actions">
+          <Action
+            label={t('confirm')}
+            fields={[{ name: 'evidence', label: t('evidence'), minLength: 3 }]}
+            confirm={t('confirmConfirm')}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/confirm`, { evidence: v.evidence ?? '' })}
+            onDone={onDone}
+          />
+          {may(user, ['support', 'admin']) && (
+            <Action
+              label={t('link')}
+              fields={[{ name: 'person', label: t('linkWhich') }]}
+              confirm={t('confirmLink', { name: c.personName })}
+              run={async (v) => api('POST', `/api/v1/cases/${c.id}/link`, { personId: await personIdOf(v.person ?? '', t('linkNone')) })}
+              onDone={onDone}
+            />
+          )}
+        </div>
+      );
+    case 'possible_duplicate': {
+      const other = typeof c.detail.otherPersonId === 'string' ? c.detail.otherPersonId : null;
+      const otherName = typeof c.detail.otherName === 'string' ? c.detail.otherName : (other ?? '');
+      return (
+        <div class="op-actions">
+          {other && <p>{t('other', { name: otherName })}</p>}
+          {other && may(user, ['support', 'admin']) && (
+            <Action
+              label={t('merge')}
+              danger
+              confirm={t('confirmMerge', { name: c.personName, other: otherName })}
+              run={() => api('POST', `/api/v1/people/${c.personId}/merge`, { from: other })}
+              onDone={onDone}
+            />
+          )}
+        </div>
+      );
+    }
+    case 'invalid_phone':
+    case 'unreachable':
+    case 'suspicious_phone':
+      return (
+        <div class="op-actions">
+          <Action
+            label={t('correctPhone')}
+            fields={[{ name: 'phone', label: t('newPhone'), type: 'tel' }]}
+            confirm={t('confirmPhone', { name: c.personName })}
+            run={(v) => api('POST', `/api/v1/people/${c.personId}/phone`, { phone: v.phone ?? '' })}
+            done={(a) => t('phoneDone', { phone: (a as { phone: string }).phone, n: (a as { resent: string[] }).resent.length })}
+            onDone={onDone}
+          />
+        </div>
+      );
+    default:
+      return null;
+  }
+}
+
+function DeadJobs(props: { t: Tr }) {
+  const { t } = props;
+  const list = useApi<{ jobs: DeadJob[] }>('/api/v1/jobs/dead');
+  return (
+    <Load l={list}>
+      {({ jobs }) =>
+        jobs.length === 0 ? (
+          <p class="notice notice-info" role="status">
+            {t('noJobs')}
+          </p>
+        ) : (
+          <>
+            <Action
+              label={t('replayAll')}
+              confirm={t('confirmReplayAll', { n: jobs.length })}
+              run={() => api('POST', '/api/v1/jobs/replay', { ids: jobs.map((j) => j.id) })}
+              done={(a) => t('replayed', { n: (a as { replayed: number }).replayed })}
+              onDone={list.reload}
+            />
+            <ul class="op-cases" data-testid="dead-jobs">
+              {jobs.map((j) => (
+                <li class="card op-case" key={j.id}>
+                  <h3>{t('job', { id: j.id, kind: j.kind })}</h3>
+                  <p class="hint">
+                    <When at={j.updated_at} /> · {t('attempts', { n: j.attempts })}
+                  </p>
+                  {j.last_error && <pre class="op-raw">{j.last_error}</pre>}
+                  <Action
+                    label={t('replay')}
+                    confirm={t('confirmReplay')}
+                    run={() => api('POST', '/api/v1/jobs/replay', { ids: [j.id] })}
+                    done={(a) => t('replayed', { n: (a as { replayed: number }).replayed })}
+                    onDone={list.reload}
+                  />
+                </li>
+              ))}
+            </ul>
+          </>
+        )
+      }
+    </Load>
+  );
+}
