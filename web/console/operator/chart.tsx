@@ -36,7 +36,7 @@ export function LineChart(props: { id: string; title: string; labels: string[]; 
   return (
     <figure class="op-chart" data-testid={props.id}>
       <figcaption id={titleId}>{props.title}</figcaption>
-      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-labelledby={titleId} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-labelledby={titleId}>
         <title>{props.title}</title>
         {ticks.map((v) => (
           <g key={v}>
