@@ -42,16 +42,7 @@ export async function createToken(
   createdBy: string | null,
   secret = newTokenSecret(),
 ): Promise<{ id: string; token: string }> {
-  if (input.role === 'facility') {
-    if (!input.facility) throw missing('facility', 'a facility token needs "facility" (its facility code)', 'token fasilitas memerlukan "facility" (kode faskes)');
-    const f = await db.query('SELECT 1 FROM facilities WHERE code = $1', [input.facility]);
-    if (f.rowCount === 0)
-      throw new AppError('invalid', 'unknown_facility', { en: `Unknown facility "${input.facility}".`, id: `Faskes "${input.facility}" tidak dikenal.` }, {
-        fields: [{ path: 'facility', code: 'unknown_facility', message: { en: 'unknown facility code', id: 'kode faskes tidak dikenal' } }],
-      });
-  }
-  if (input.role === 'district' && !input.region)
-    throw missing('region', 'a district token needs "region" (its region code)', 'token dinas memerlukan "region" (kode wilayah)');
+  await checkRoleScope(db, input, 'token');
   const id = randomUUID();
   await db.query(
     `INSERT INTO api_tokens (id, token_hash, role, facility_code, region_code, label, created_by)
@@ -59,6 +50,24 @@ export async function createToken(
     [id, hashToken(secret), input.role, input.role === 'facility' ? input.facility : null, input.role === 'district' ? input.region : null, input.label, createdBy],
   );
   return { id, token: secret };
+}
+
+/**
+ * A facility credential needs a known facility, a district one a region (the
+ * same rule for API tokens and staff accounts; `what` names which in messages).
+ */
+export async function checkRoleScope(db: Queryable, input: { role: Role; facility?: string | null; region?: string | null }, what: 'token' | 'account'): Promise<void> {
+  const [en, id] = what === 'token' ? ['token', 'token'] : ['account', 'akun'];
+  if (input.role === 'facility') {
+    if (!input.facility) throw missing('facility', `a facility ${en} needs "facility" (its facility code)`, `${id} fasilitas memerlukan "facility" (kode faskes)`);
+    const f = await db.query('SELECT 1 FROM facilities WHERE code = $1', [input.facility]);
+    if (f.rowCount === 0)
+      throw new AppError('invalid', 'unknown_facility', { en: `Unknown facility "${input.facility}".`, id: `Faskes "${input.facility}" tidak dikenal.` }, {
+        fields: [{ path: 'facility', code: 'unknown_facility', message: { en: 'unknown facility code', id: 'kode faskes tidak dikenal' } }],
+      });
+  }
+  if (input.role === 'district' && !input.region)
+    throw missing('region', `a district ${en} needs "region" (its region code)`, `${id} dinas memerlukan "region" (kode wilayah)`);
 }
 
 function missing(path: string, en: string, id: string): AppError {

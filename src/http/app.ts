@@ -23,6 +23,7 @@ import { caseRoutes } from './routes/cases.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
+import { SIGN_IN_URL, sessionRoutes } from './routes/session.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -55,14 +56,24 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   });
 
   app.decorateRequest('principal', null);
+  app.decorateRequest('staffSession', null);
   // Every route, as registered: the role × scope matrix test checks that none is left unclassified.
   const routes: { method: string; url: string }[] = [];
   app.decorate('routeList', routes);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });
-  // Public routes carry their own credentials (link tokens, portal sessions), never API tokens.
-  app.addHook('onRequest', async (req) => (req.url.startsWith('/api/v1/public/') ? void (req.principal = null) : authenticate(deps.auth, req)));
+  // Public routes carry their own credentials (link tokens, portal sessions), never API tokens;
+  // signing in needs no session (a stale cookie must not stand in its way).
+  const authDeps = { auth: deps.auth, db: deps.db, ...(deps.now ? { now: deps.now } : {}) };
+  app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/api/v1/public/') || (req.method === 'POST' && req.url === SIGN_IN_URL)) {
+      req.principal = null;
+      req.staffSession = null;
+      return;
+    }
+    return authenticate(authDeps, req);
+  });
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.inc('dosis_http_requests_total', { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });
   });
@@ -84,6 +95,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   portalRoutes(app, deps);
   statsRoutes(app, deps);
   importRoutes(app, deps);
+  sessionRoutes(app, deps);
   await app.ready();
   return app;
 }

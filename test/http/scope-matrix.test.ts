@@ -9,6 +9,7 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Role } from '../../src/access/tokens.ts';
+import { createAccount } from '../../src/access/accounts.ts';
 
 type Who = 'none' | 'facilityA' | 'facilityB' | 'districtIn' | 'districtOut' | 'support' | 'admin';
 const ALL: Who[] = ['none', 'facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'];
@@ -20,6 +21,7 @@ interface Ids {
   caseId: string;
   importId: string;
   name: string;
+  account: string;
 }
 
 interface Spec {
@@ -44,6 +46,10 @@ const PUBLIC = new Set([
   'GET /api/v1/public/certificates',
   'GET /api/v1/sms/reports',
   'POST /api/v1/sms/reports',
+  // Console sign-in: the username and password (or the session cookie) are the credential.
+  'POST /api/v1/session',
+  'GET /api/v1/session',
+  'DELETE /api/v1/session',
 ]);
 
 const SPECS: Record<string, Spec> = {
@@ -78,20 +84,28 @@ const SPECS: Record<string, Spec> = {
   'GET /api/v1/sms/notifications': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/sms/notifications?personId=${i.person}` }) },
   'POST /api/v1/imports': { may: ['facilityA', 'districtIn', 'admin'], req: () => ({ url: `/api/v1/imports?facility=${FACILITY_A.code}`, payload: 'nik,nama\n', headers: { 'content-type': 'text/csv' } }) },
   'GET /api/v1/imports/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}` }) },
+  'POST /api/v1/accounts': {
+    may: ['admin'],
+    req: () => ({ url: '/api/v1/accounts', payload: { username: `m-${Math.random().toString(36).slice(2, 10)}`, displayName: 'm', role: 'support', password: 'matrix-password-1' } }),
+  },
+  'GET /api/v1/accounts': { may: ['admin'], req: () => ({ url: '/api/v1/accounts' }) },
+  'PATCH /api/v1/accounts/:id': { may: ['admin'], req: (i) => ({ url: `/api/v1/accounts/${i.account}`, payload: { displayName: 'Matrix' } }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
 };
 
 let FACILITY_A = { code: '', token: '' };
+let FACILITY_B = '';
 
 describeEachBackend('route × role × scope matrix', (t) => {
   let rt: Runtime;
   const tokens = new Map<Who, string | null>();
-  let ids: Ids;
+  const ids = new Map<'token' | 'session', Ids>();
 
   it('sets up a person at facility A with a case, and tokens for every role and scope', async () => {
     rt = await testRuntime(t.db);
     FACILITY_A = await facilityWithToken(t.db, '317101');
     const b = await facilityWithToken(t.db, '327301');
+    FACILITY_B = b.code;
     const mk = (role: Role, scope: { region?: string } = {}) => tokenFor(t.db, role, scope);
     tokens.set('none', null);
     tokens.set('facilityA', FACILITY_A.token);
@@ -100,11 +114,6 @@ describeEachBackend('route × role × scope matrix', (t) => {
     tokens.set('districtOut', await mk('district', { region: '3273' }));
     tokens.set('support', await mk('support'));
     tokens.set('admin', ADMIN_TOKEN);
-    const name = 'Matriks Uji Cakupan';
-    const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(FACILITY_A.token), payload: doseBody(person({ name }), { doseNumber: 2, date: '2021-07-01' }) });
-    assert.equal(res.statusCode, 201, res.body);
-    const d = res.json();
-    const c = await t.db.query<{ id: string }>('SELECT id FROM cases WHERE person_id = $1', [d.person.id]);
     const imp = await rt.app.inject({
       method: 'POST',
       url: '/api/v1/imports',
@@ -112,7 +121,15 @@ describeEachBackend('route × role × scope matrix', (t) => {
       payload: 'NIK,Nama,Tanggal Lahir,Jenis Kelamin,No HP,Vaksin,Dosis,Tanggal Vaksinasi\n3171010101010001,X,2001-01-01,L,,CORONAVAC,1,2021-06-01\n',
     });
     assert.equal(imp.statusCode, 202, imp.body);
-    ids = { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name };
+    const account = await createAccount(t.db, { username: 'matrix', displayName: 'Matrix', role: 'support', password: 'scope-check-password-1' }, null);
+    // One person per pass (the allowed requests change them: void, confirm, merge).
+    for (const [via, name] of [['token', 'Matriks Uji Cakupan'], ['session', 'Matriks Uji Sesi']] as const) {
+      const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(FACILITY_A.token), payload: doseBody(person({ name }), { doseNumber: 2, date: '2021-07-01' }) });
+      assert.equal(res.statusCode, 201, res.body);
+      const d = res.json();
+      const c = await t.db.query<{ id: string }>('SELECT id FROM cases WHERE person_id = $1', [d.person.id]);
+      ids.set(via, { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name, account: account.id });
+    }
   });
 
   it('classifies every API route', () => {
@@ -123,25 +140,51 @@ describeEachBackend('route × role × scope matrix', (t) => {
     assert.deepEqual(unclassified, [], 'routes with no entry in the scope matrix');
   });
 
-  it('denies every out-of-scope or disallowed request, and allows the rest', async () => {
+  /** Console sessions of staff accounts with the same roles and scopes as the tokens: cookie and CSRF headers. */
+  const sessions = new Map<Who, Record<string, string> | null>();
+
+  it('signs in a console account for every role and scope', async () => {
+    sessions.set('none', null);
+    const scopes: [Who, Role, { facility?: string; region?: string }][] = [
+      ['facilityA', 'facility', { facility: FACILITY_A.code }],
+      ['facilityB', 'facility', { facility: FACILITY_B }],
+      ['districtIn', 'district', { region: '3171' }],
+      ['districtOut', 'district', { region: '3273' }],
+      ['support', 'support', {}],
+      ['admin', 'admin', {}],
+    ];
+    for (const [who, role, scope] of scopes) {
+      const password = 'matrix-session-password';
+      await createAccount(t.db, { username: `matrix-${who}`, displayName: who, role, ...scope, password }, null);
+      const res = await rt.app.inject({ method: 'POST', url: '/api/v1/session', payload: { username: `matrix-${who}`, password } });
+      assert.equal(res.statusCode, 200, res.body);
+      const jar = [res.headers['set-cookie']].flat().map((c) => String(c).split(';')[0]).join('; ');
+      sessions.set(who, { cookie: jar, 'x-csrf-token': res.json().csrfToken });
+    }
+  });
+
+  for (const via of ['token', 'session'] as const)
+  it(`denies every out-of-scope or disallowed request, and allows the rest (${via})`, async () => {
     const leaks: string[] = [];
     for (const [route, spec] of Object.entries(SPECS)) {
       const method = route.split(' ')[0] as 'GET' | 'POST' | 'PATCH';
       for (const who of ALL) {
         const token = tokens.get(who);
-        const r = spec.req(ids);
-        const headers = { ...(token ? bearer(token) : {}), ...(r.headers ?? {}) };
+        const subject = ids.get(via)!;
+        const r = spec.req(subject);
+        const credential = via === 'token' ? (token ? bearer(token) : {}) : (sessions.get(who) ?? {});
+        const headers = { ...credential, ...(r.headers ?? {}) };
         const res = await rt.app.inject({ method, url: r.url, headers, ...(r.payload === undefined ? {} : { payload: r.payload as string }) });
         const allowed = spec.may.includes(who);
         const ok = res.statusCode >= 200 && res.statusCode < 300;
         if (!allowed) {
           if (ok && spec.list && token) {
-            if (res.body.includes(ids.person)) leaks.push(`${route} as ${who}: list contains the person`);
+            if (res.body.includes(subject.person)) leaks.push(`${route} as ${who}: list contains the person`);
           } else if (ok) leaks.push(`${route} as ${who}: ${res.statusCode}`);
           else if (![401, 403, 404].includes(res.statusCode)) leaks.push(`${route} as ${who}: ${res.statusCode} (want 401/403/404)`);
         } else if ([401, 403].includes(res.statusCode) || (res.statusCode === 404 && method === 'GET')) {
           leaks.push(`${route} as ${who}: refused with ${res.statusCode} though allowed: ${res.body.slice(0, 200)}`);
-        } else if (spec.list && !res.body.includes(ids.person)) {
+        } else if (spec.list && !res.body.includes(subject.person)) {
           leaks.push(`${route} as ${who}: the person is missing from the list`);
         }
       }
