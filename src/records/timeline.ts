@@ -96,7 +96,8 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
     if (full) return e.data;
     const d = { ...e.data };
     for (const k of ['recipient', 'from', 'to']) if (typeof d[k] === 'string') d[k] = maskPhone(d[k]);
-    if (typeof d.text === 'string') d.text = d.text.replace(/https?:\/\/\S+/g, '[link]');
+    // The SMS link opens the certificate: masked in the text and in the raw `created` event that repeats it.
+    for (const k of ['text', 'raw']) if (typeof d[k] === 'string') d[k] = d[k].replace(/https?:\/\/\S+/g, '[link]');
     return d;
   };
 

@@ -98,6 +98,7 @@ describe('console operator pages in Chromium', () => {
     const stored = (await server.db.db.query<{ body: string }>("SELECT body FROM notifications WHERE person_id = $1 AND kind = 'certificate'", [dose1.person.id])).rows[0]!.body;
     assert.ok(sms && stored.startsWith(sms.replace('[link]', '').slice(0, 20)), `the SMS text is shown: ${sms}`);
     assert.ok(await events.locator('[data-type="sms_submitted"] .op-raw').count() >= 1, 'the gateway answer verbatim');
+    assert.ok(!(await events.textContent())?.includes('/c/'), 'the certificate link is masked for support without reveal');
     await screenshot(page, 'console-ops-timeline');
   });
 
@@ -178,7 +179,7 @@ describe('console operator pages in Chromium', () => {
     // Narrowed to one facility.
     await page.getByLabel('Fasyankes', { exact: true }).selectOption(facB.code);
     await page.waitForFunction(() => /facility=/.test(location.search));
-    await page.getByTestId('chart-throughput').getByText(`Fasyankes ${facB.code}`).waitFor();
+    await page.getByTestId('chart-throughput').locator('figcaption', { hasText: `Fasyankes ${facB.code}` }).waitFor();
     const bCells = await page.getByTestId('chart-throughput').locator('td[data-series="recorded"]').allTextContents();
     assert.equal(bCells.reduce((n, c) => n + Number(c), 0), 1);
   });

@@ -256,19 +256,23 @@ export function DashboardPage(props: PageProps) {
 
             <h2>{t('overTime')}</h2>
             <form class="op-row op-filters" onSubmit={(e) => e.preventDefault()}>
-              <label class="field">
-                <span class="label">{t('range')}</span>
-                <select name="range" value={rangeKey} onChange={(e) => set({ range: (e.target as HTMLSelectElement).value })}>
+              <div class="field">
+                <label class="label" for="op-dash-range">
+                  {t('range')}
+                </label>
+                <select id="op-dash-range" name="range" value={rangeKey} onChange={(e) => set({ range: (e.target as HTMLSelectElement).value })}>
                   {Object.entries(RANGES).map(([k, r]) => (
                     <option key={k} value={k}>
                       {t(r.label)} ({t('bucket')} {t(r.bucket)})
                     </option>
                   ))}
                 </select>
-              </label>
-              <label class="field">
-                <span class="label">{t('facility')}</span>
-                <select name="facility" value={facility} onChange={(e) => set({ facility: (e.target as HTMLSelectElement).value, region: '' })}>
+              </div>
+              <div class="field">
+                <label class="label" for="op-dash-facility">
+                  {t('facility')}
+                </label>
+                <select id="op-dash-facility" name="facility" value={facility} onChange={(e) => set({ facility: (e.target as HTMLSelectElement).value, region: '' })}>
                   <option value="">{t('everywhere')}</option>
                   {p.facilities.map((f) => (
                     <option key={f.facility} value={f.facility}>
@@ -276,10 +280,12 @@ export function DashboardPage(props: PageProps) {
                     </option>
                   ))}
                 </select>
-              </label>
-              <label class="field">
-                <span class="label">{t('region')}</span>
-                <select name="region" value={region} onChange={(e) => set({ region: (e.target as HTMLSelectElement).value, facility: '' })}>
+              </div>
+              <div class="field">
+                <label class="label" for="op-dash-region">
+                  {t('region')}
+                </label>
+                <select id="op-dash-region" name="region" value={region} onChange={(e) => set({ region: (e.target as HTMLSelectElement).value, facility: '' })}>
                   <option value="">{t('everywhere')}</option>
                   {regionsOf(p.facilities).map((r) => (
                     <option key={r} value={r}>
@@ -287,7 +293,7 @@ export function DashboardPage(props: PageProps) {
                     </option>
                   ))}
                 </select>
-              </label>
+              </div>
             </form>
             <Load l={series}>
               {(s) => {

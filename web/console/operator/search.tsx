@@ -91,16 +91,18 @@ export function SearchPage(props: PageProps) {
           <input name="q" type="search" required autoComplete="off" value={form.q} onInput={(e) => setForm({ ...form, q: (e.target as HTMLInputElement).value })} />
         </label>
         <div class="op-row">
-          <label class="field">
-            <span class="label">{t('by')}</span>
-            <select name="by" value={form.by} onChange={(e) => setForm({ ...form, by: (e.target as HTMLSelectElement).value as By })}>
+          <div class="field">
+            <label class="label" for="op-search-by">
+              {t('by')}
+            </label>
+            <select id="op-search-by" name="by" value={form.by} onChange={(e) => setForm({ ...form, by: (e.target as HTMLSelectElement).value as By })}>
               {(['auto', 'nik', 'phone', 'name'] as const).map((b) => (
                 <option key={b} value={b}>
                   {t(b)}
                 </option>
               ))}
             </select>
-          </label>
+          </div>
           <label class="field">
             <span class="label">{t('birthDate')}</span>
             <input name="birthDate" type="date" value={form.birthDate} onInput={(e) => setForm({ ...form, birthDate: (e.target as HTMLInputElement).value })} />

@@ -269,9 +269,11 @@ function TimelineView(props: PageProps & { data: Timeline; reload: () => void })
       )}
 
       <h2>{t('events', { n: events.length })}</h2>
-      <label class="field op-inline">
-        <span class="label">{t('show')}</span>
-        <select value={show} onChange={(e) => setShow((e.target as HTMLSelectElement).value as Category | 'all')}>
+      <div class="field op-inline">
+        <label class="label" for="op-events-show">
+          {t('show')}
+        </label>
+        <select id="op-events-show" value={show} onChange={(e) => setShow((e.target as HTMLSelectElement).value as Category | 'all')}>
           <option value="all">{t('all')}</option>
           <option value="dose">{t('catDose')}</option>
           <option value="sms">{t('catSms')}</option>
@@ -279,7 +281,7 @@ function TimelineView(props: PageProps & { data: Timeline; reload: () => void })
           <option value="change">{t('catChange')}</option>
           <option value="audit">{t('catAudit')}</option>
         </select>
-      </label>
+      </div>
       <ol class="op-events" data-testid="events">
         {shown.map((e, i) => (
           <li class={`op-event op-cat-${categoryOf(e.type)}`} key={`${e.at}-${e.type}-${i}`} data-type={e.type}>
