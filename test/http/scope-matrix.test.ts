@@ -19,6 +19,7 @@ interface Ids {
   certificate: string;
   caseId: string;
   importId: string;
+  correctionId: string;
   name: string;
 }
 
@@ -42,6 +43,8 @@ const PUBLIC = new Set([
   'POST /api/v1/public/lookup',
   'POST /api/v1/public/lookup/:requestId/verify',
   'GET /api/v1/public/certificates',
+  'POST /api/v1/public/phone-corrections',
+  'POST /api/v1/public/phone-corrections/:requestId/verify',
   'GET /api/v1/sms/reports',
   'POST /api/v1/sms/reports',
 ]);
@@ -78,6 +81,10 @@ const SPECS: Record<string, Spec> = {
   'POST /api/v1/imports': { may: ['facilityA', 'districtIn', 'admin'], req: () => ({ url: `/api/v1/imports?facility=${FACILITY_A.code}`, payload: 'nik,nama\n', headers: { 'content-type': 'text/csv' } }) },
   'GET /api/v1/imports/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}` }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
+  'GET /api/v1/phone-corrections': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/phone-corrections?status=open' }) },
+  'GET /api/v1/phone-corrections/:id': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}` }) },
+  'POST /api/v1/phone-corrections/:id/approve': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}/approve` }) },
+  'POST /api/v1/phone-corrections/:id/decline': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}/decline`, payload: { reason: 'duplicate_request' } }) },
 };
 
 let FACILITY_A = { code: '', token: '' };
@@ -111,7 +118,13 @@ describeEachBackend('route × role × scope matrix', (t) => {
       payload: 'NIK,Nama,Tanggal Lahir,Jenis Kelamin,No HP,Vaksin,Dosis,Tanggal Vaksinasi\n3171010101010001,X,2001-01-01,L,,CORONAVAC,1,2021-06-01\n',
     });
     assert.equal(imp.statusCode, 202, imp.body);
-    ids = { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name };
+    // A filed phone correction for P (the public journey is tested in test/http/phone-corrections.test.ts).
+    const pc = await t.db.query<{ id: string }>(
+      `INSERT INTO phone_corrections (id, status, submitted_at, nik, birth_date, name, new_phone, client, person_id, name_score)
+       VALUES (gen_random_uuid(), 'open', now(), '3171010101010002', '1990-01-01', $2, '+6281299990000', 'matrix', $1, 1) RETURNING id`,
+      [d.person.id, name],
+    );
+    ids = { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, correctionId: pc.rows[0]!.id, name };
   });
 
   it('classifies every API route', () => {
