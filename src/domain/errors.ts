@@ -23,6 +23,7 @@ export type ErrorKind =
   | 'forbidden' // 403
   | 'not_found' // 404
   | 'conflict' // 409
+  | 'gone' // 410: existed, no longer usable (an expired one-time code)
   | 'payload_too_large' // 413
   | 'unsupported_media_type' // 415
   | 'invalid' // 422: readable but wrong; `fields` lists every problem
@@ -35,6 +36,7 @@ const STATUS: Record<ErrorKind, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid: 422,

@@ -21,6 +21,7 @@ import { smsRoutes } from './routes/sms.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { portalRoutes } from './routes/portal.ts';
+import { phoneCorrectionRoutes } from './routes/phone-corrections.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
 import { SIGN_IN_URL, sessionRoutes } from './routes/session.ts';
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   peopleRoutes(app, deps);
   caseRoutes(app, deps);
   portalRoutes(app, deps);
+  phoneCorrectionRoutes(app, deps);
   statsRoutes(app, deps);
   importRoutes(app, deps);
   sessionRoutes(app, deps);

@@ -26,10 +26,12 @@ export interface JobPayloads {
   recall_notice: { personId: string; recallId: string };
   /** Send a one-time code (written by `enqueueCodeSms`, dedupe `otp:<requestId>`): the payload names the request, never the code. */
   code_sms: { requestId: string };
+  /** Tell the number of a declined phone correction (access/phone-corrections.ts, dedupe `correction:<requestId>`). */
+  correction_notice: { requestId: string };
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice'];
 
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
@@ -81,6 +83,7 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
     case 'recall_notice':
       return { personId: uuid(o, 'personId'), recallId: uuid(o, 'recallId') } satisfies JobPayloads['recall_notice'] as JobPayloads[K];
     case 'code_sms':
+    case 'correction_notice':
       return { requestId: uuid(o, 'requestId') } satisfies JobPayloads['code_sms'] as JobPayloads[K];
     default:
       return k satisfies never;

@@ -38,7 +38,7 @@ import {
   parseKannelReport,
   routeFor,
 } from './gateways.ts';
-import { type Lang, type RenderedSms, certificateSms, codeSms, langFor, recallSms, reminderSms } from './templates.ts';
+import { type Lang, type RenderedSms, certificateSms, codeSms, correctionDeclinedSms, type CorrectionDeclineReason, langFor, recallSms, reminderSms } from './templates.ts';
 import { type OtpRequestRow, codeFor, codeNotificationPerson, maskCode, otpRequest } from './codes.ts';
 
 export type NotificationStatus = 'pending' | 'submitted' | 'delivered' | 'failed' | 'expired' | 'unknown' | 'held' | 'cancelled';
@@ -91,7 +91,7 @@ interface NotificationRow extends Record<string, unknown> {
   report_bits: number;
 }
 
-export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code';
+export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code' | 'correction';
 
 /** A notification to create and send. */
 interface NewSms {
@@ -178,6 +178,7 @@ export class Notifier {
       reminder: eachJob(c, (job) => this.reminder(job)),
       recall_notice: eachJob(c, (job) => this.recallNotice(job)),
       code_sms: eachJob(c, (job) => this.codeSms(job)),
+      correction_notice: eachJob(c, (job) => this.correctionNotice(job)),
     };
   }
 
@@ -685,6 +686,27 @@ export class Notifier {
     }
     const { code, sms } = this.renderCode(req);
     await this.createAndSend({ ...base, recipient: req.phone, sms, storedBody: maskCode(sms.text, code) });
+    return { kind: 'done' };
+  }
+
+  // ---- correction_notice: a phone correction was declined -----------------------------------
+
+  /**
+   * The declined SMS to the number that asked (not approved: the text names no
+   * one), filed under the request's id as person_id. A request no longer
+   * declined sends nothing.
+   */
+  private async correctionNotice(job: Job<'correction_notice'>): Promise<Outcome> {
+    const r = await this.d.db.query<{ status: string; reason: CorrectionDeclineReason | null; new_phone: string }>(
+      'SELECT status, reason, new_phone FROM phone_corrections WHERE id = $1',
+      [job.payload.requestId],
+    );
+    const c = r.rows[0];
+    if (!c) return { kind: 'dead', error: `phone correction ${job.payload.requestId} not found` };
+    if (c.status !== 'declined' || !c.reason) return { kind: 'done' };
+    const sms = correctionDeclinedSms({ lang: langFor(c.new_phone, this.d.config.language), reason: c.reason });
+    const sourceKey = job.dedupeKey ?? `correction:${job.payload.requestId}`;
+    await this.createAndSend({ personId: job.payload.requestId, sourceKey, certificateId: null, kind: 'correction', recipient: c.new_phone, sms });
     return { kind: 'done' };
   }
 

@@ -149,3 +149,32 @@ export function recallSms(i: RecallSmsInput): RenderedSms {
 export function langFor(recipient: string, indonesian: Lang): Lang {
   return recipient.startsWith('+62') ? indonesian : 'en';
 }
+
+/** Why support declined a phone correction (access/phone-corrections.ts); the SMS says what to do next. */
+export type CorrectionDeclineReason = 'identity_mismatch' | 'duplicate_request' | 'other';
+
+export interface CorrectionDeclinedSmsInput {
+  lang: Lang;
+  reason: CorrectionDeclineReason;
+}
+
+/**
+ * "Your request to change your phone number was declined", to the number that
+ * asked, which is not approved: so no name, no NIK, no link, and nothing that
+ * tells whether the details match anyone ("could not be confirmed", never "no
+ * such person"). One GSM-7 part.
+ */
+export function correctionDeclinedSms(i: CorrectionDeclinedSmsInput): RenderedSms {
+  const id: Record<CorrectionDeclineReason, string> = {
+    identity_mismatch:
+      'Permintaan ganti nomor HP di Dosis ditolak: data tidak dapat dipastikan. Ajukan lagi dengan NIK, tgl lahir & nama sesuai KTP, atau datang ke faskes.',
+    duplicate_request: 'Permintaan ganti nomor HP di Dosis ditolak: sudah ada permintaan yang sama. Tunggu SMS keputusan permintaan sebelumnya.',
+    other: 'Permintaan ganti nomor HP di Dosis ditolak. Untuk bantuan, datang ke faskes terdekat dengan membawa KTP.',
+  };
+  const en: Record<CorrectionDeclineReason, string> = {
+    identity_mismatch: 'Your Dosis phone change request was declined: the details could not be confirmed. Apply again as on your ID card, or visit a clinic.',
+    duplicate_request: 'Your Dosis phone change request was declined: the same request was already made. Wait for the SMS about that one.',
+    other: 'Your Dosis phone change request was declined. For help, visit your nearest health facility with your ID card.',
+  };
+  return rendered('phone_correction_declined', i.lang, (i.lang === 'id' ? id : en)[i.reason]);
+}

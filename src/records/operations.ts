@@ -235,15 +235,24 @@ function caseNotFound(id: string): AppError {
 /**
  * Corrects a person's phone number: audited, open phone cases resolved, and
  * the SMS of every certificate not yet delivered queued again to the new number.
+ * Inside the caller's transaction when `inTx` is given (an approved phone
+ * correction request commits with its decision).
  */
-export async function correctPhone(deps: OpsDeps, who: Principal, personId: string, phoneIn: unknown): Promise<{ personId: string; phone: string; resent: string[] }> {
-  await assertPersonInScope(deps.db, who, personId);
+export async function correctPhone(
+  deps: OpsDeps,
+  who: Principal,
+  personId: string,
+  phoneIn: unknown,
+  inTx?: Queryable,
+): Promise<{ personId: string; phone: string; resent: string[] }> {
+  await assertPersonInScope(inTx ?? deps.db, who, personId);
   const p = normalizePhone(phoneIn, 'phone');
   if (!p.ok) throw invalid([p.issue]);
   if (!p.e164) throw invalid([issue('phone', 'required', 'Give the new phone number.', 'Isi nomor HP yang baru.')]);
   const phone = p.e164;
   const now = clock(deps);
-  return deps.db.withTransaction(async (tx) => {
+  const run = <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => (inTx ? fn(inTx) : deps.db.withTransaction(fn));
+  return run(async (tx) => {
     const people = await lockPeople(tx, [personId]);
     const person = people.get(personId);
     if (!person || person.merged_into) throw personNotFound(personId);

@@ -20,6 +20,7 @@ interface Ids {
   certificate: string;
   caseId: string;
   importId: string;
+  correctionId: string;
   name: string;
   account: string;
 }
@@ -44,6 +45,8 @@ const PUBLIC = new Set([
   'POST /api/v1/public/lookup',
   'POST /api/v1/public/lookup/:requestId/verify',
   'GET /api/v1/public/certificates',
+  'POST /api/v1/public/phone-corrections',
+  'POST /api/v1/public/phone-corrections/:requestId/verify',
   'GET /api/v1/sms/reports',
   'POST /api/v1/sms/reports',
   // Console sign-in: the username and password (or the session cookie) are the credential.
@@ -91,6 +94,10 @@ const SPECS: Record<string, Spec> = {
   'GET /api/v1/accounts': { may: ['admin'], req: () => ({ url: '/api/v1/accounts' }) },
   'PATCH /api/v1/accounts/:id': { may: ['admin'], req: (i) => ({ url: `/api/v1/accounts/${i.account}`, payload: { displayName: 'Matrix' } }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
+  'GET /api/v1/phone-corrections': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/phone-corrections?status=open' }) },
+  'GET /api/v1/phone-corrections/:id': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}` }) },
+  'POST /api/v1/phone-corrections/:id/approve': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}/approve` }) },
+  'POST /api/v1/phone-corrections/:id/decline': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}/decline`, payload: { reason: 'duplicate_request' } }) },
 };
 
 let FACILITY_A = { code: '', token: '' };
@@ -128,7 +135,13 @@ describeEachBackend('route × role × scope matrix', (t) => {
       assert.equal(res.statusCode, 201, res.body);
       const d = res.json();
       const c = await t.db.query<{ id: string }>('SELECT id FROM cases WHERE person_id = $1', [d.person.id]);
-      ids.set(via, { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name, account: account.id });
+      // A filed phone correction for P (the public journey is tested in test/http/phone-corrections.test.ts).
+      const pc = await t.db.query<{ id: string }>(
+        `INSERT INTO phone_corrections (id, status, submitted_at, nik, birth_date, name, new_phone, client, person_id, name_score)
+         VALUES (gen_random_uuid(), 'open', now(), '3171010101010002', '1990-01-01', $2, '+6281299990000', 'matrix', $1, 1) RETURNING id`,
+        [d.person.id, name],
+      );
+      ids.set(via, { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, correctionId: pc.rows[0]!.id, name, account: account.id });
     }
   });
 

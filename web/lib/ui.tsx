@@ -29,7 +29,8 @@ export function LangSwitch() {
   );
 }
 
-export function Shell(props: { title: string; children: ComponentChildren; footerNote?: string }) {
+/** The page frame; the logo links to `home` (the verifier by default; the portal's own page links to `/`). */
+export function Shell(props: { title: string; children: ComponentChildren; footerNote?: string; home?: string }) {
   const { t } = useLang();
   const online = useOnline();
   return (
@@ -39,7 +40,7 @@ export function Shell(props: { title: string; children: ComponentChildren; foote
       </a>
       <header class="topbar">
         <div class="topbar-inner">
-          <a class="brand" href="/verify">
+          <a class="brand" href={props.home ?? '/verify'}>
             <Logo />
             <span class="brand-text">
               <strong>{t('app.name')}</strong>

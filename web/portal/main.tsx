@@ -14,11 +14,13 @@ import { useLang } from '../lib/lang.ts';
 import type { TextKey } from '../lib/i18n.ts';
 import { Notice, Shell } from '../lib/ui.tsx';
 import { Certificates, type HolderAnswer } from '../lib/certificates.tsx';
+import { PhoneChange, PhoneChangeLink } from './phone-change.tsx';
 
 type Step =
   | { kind: 'start' }
   | { kind: 'code'; requestId: string; phoneHint: string }
-  | { kind: 'ready'; data: HolderAnswer; accessToken: string };
+  | { kind: 'ready'; data: HolderAnswer; accessToken: string }
+  | { kind: 'phone' };
 
 const json = { 'content-type': 'application/json', accept: 'application/json' };
 
@@ -212,10 +214,11 @@ function App() {
   }, [step.kind]);
 
   return (
-    <Shell title={title}>
+    <Shell title={title} home="/">
       {step.kind === 'start' && (
         <>
           <LookupForm onSent={(requestId, phoneHint) => setStep({ kind: 'code', requestId, phoneHint })} />
+          <PhoneChangeLink onOpen={() => setStep({ kind: 'phone' })} />
           <p class="hint center">
             <a href="/verify">{t('portal.verifyLink')}</a>
           </p>
@@ -229,6 +232,8 @@ function App() {
           onRestart={() => setStep({ kind: 'start' })}
         />
       )}
+      {step.kind === 'code' && <PhoneChangeLink onOpen={() => setStep({ kind: 'phone' })} />}
+      {step.kind === 'phone' && <PhoneChange onBack={() => setStep({ kind: 'start' })} />}
       {step.kind === 'ready' && (
         <>
           <Certificates data={step.data} lang={lang} t={t} privacy="portal.privacy" />

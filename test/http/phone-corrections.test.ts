@@ -1,0 +1,296 @@
+/**
+ * Wrong or lost phone, on both backends: a code to the NEW number, the
+ * request filed for support, approve (the phone changes, the certificate SMS
+ * goes to the new number) or decline (an SMS that names no one). The public
+ * answers are the same for a NIK that matches no one, and nothing about a
+ * person ever reaches a number support did not approve.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeEachBackend } from '../helpers/db.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import type { Worker } from '../../src/notify/outbox.ts';
+
+interface Sms {
+  to: string;
+  text: string;
+}
+
+describeEachBackend('wrong or lost phone: correction requests', (t) => {
+  let rt: Runtime;
+  let worker: Worker;
+  let support: string;
+  let facility: { code: string; token: string };
+  const who = person({ name: 'Djoko Soesilo Wibowo', phone: '0812-1111-2222' });
+  let personId: string;
+  /** New numbers support approved: the only ones that may receive a link or a name. */
+  const approved = new Set<string>();
+
+  const start = (body: object, ip: string) => rt.app.inject({ method: 'POST', url: '/api/v1/public/phone-corrections', payload: body, remoteAddress: ip });
+  const verify = (id: string, code: string) => rt.app.inject({ method: 'POST', url: `/api/v1/public/phone-corrections/${id}/verify`, payload: { code } });
+  const sink = async (): Promise<Sms[]> => (await rt.app.inject({ url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) })).json().messages;
+  const to = async (e164: string) => (await sink()).filter((m) => m.to === e164);
+  const codeSentTo = async (e164: string): Promise<string> => {
+    await worker.drain();
+    const last = (await to(e164)).pop();
+    const code = /\b(\d{6})\b/.exec(last?.text ?? '')?.[1];
+    assert.ok(code, `a code sent to ${e164}: ${last?.text}`);
+    return code;
+  };
+  const as = (token: string, method: 'GET' | 'POST', url: string, payload?: object) =>
+    rt.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+  const counts = async () =>
+    (
+      await t.db.query<{ pc: number; otp: number; jobs: number }>(
+        'SELECT (SELECT count(*) FROM phone_corrections)::int8 AS pc, (SELECT count(*) FROM otp_requests)::int8 AS otp, (SELECT count(*) FROM jobs)::int8 AS jobs',
+      )
+    ).rows[0];
+
+  it('starts with a person whose certificate SMS went to the number on record', async () => {
+    rt = await testRuntime(t.db);
+    worker = rt.deps.notify.worker({ pollMs: 10 });
+    facility = await facilityWithToken(t.db);
+    support = await tokenFor(t.db, 'support');
+    const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(who) });
+    assert.equal(res.statusCode, 201, res.body);
+    personId = res.json().person.id;
+    await worker.drain();
+    assert.equal((await to('+6281211112222')).length, 1, 'the certificate SMS went to the old number');
+  });
+
+  it('files a request with a code sent to the new number; support approves; the phone changes and the certificate SMS reaches the new number', async () => {
+    const newPhone = '+6281377771234';
+    const res = await start({ nik: who.nik, birthDate: who.birthDate, name: 'Joko Susilo Wibowo', newPhone: '0813-7777-1234', note: 'HP lama hilang' }, '10.1.0.1');
+    assert.equal(res.statusCode, 202, res.body);
+    assert.deepEqual(Object.keys(res.json()).sort(), ['phoneHint', 'requestId']);
+    assert.equal(res.json().phoneHint, '+62 813-****-1234');
+    const id = res.json().requestId as string;
+    const code = await codeSentTo(newPhone);
+
+    // Not filed before the code is entered.
+    assert.equal((await as(support, 'GET', `/api/v1/phone-corrections/${id}`)).statusCode, 404);
+    const wrong = await verify(id, code === '000000' ? '111111' : '000000');
+    assert.equal(wrong.statusCode, 400, wrong.body);
+    assert.equal(wrong.json().error.code, 'code_invalid');
+    assert.equal(wrong.json().error.detail.attemptsLeft, 4);
+    assert.equal(wrong.json().error.fields[0].path, 'code');
+    const ok = await verify(id, code);
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.deepEqual(ok.json(), { status: 'submitted' });
+    assert.equal((await verify(id, code)).statusCode, 409, 'submitted once');
+
+    const list = await as(support, 'GET', '/api/v1/phone-corrections?status=open');
+    assert.equal(list.statusCode, 200, list.body);
+    const item = list.json().items.find((x: { id: string }) => x.id === id);
+    assert.ok(item, 'on the support work list');
+    assert.equal(item.status, 'open');
+    assert.deepEqual(item.entered, { nik: who.nik, birthDate: who.birthDate, name: 'Joko Susilo Wibowo', newPhone, note: 'HP lama hilang' });
+    assert.equal(item.match.personId, personId);
+    assert.equal(item.match.nameScore, 0.9, 'the same name in the old spelling');
+    assert.equal(item.match.currentPhoneHint, '+62 812-****-2222');
+    assert.ok(item.submittedAt);
+    assert.equal(item.decidedAt, null);
+
+    // Before approval: only the code went to the new number, and the record still has the old one.
+    assert.equal((await to(newPhone)).length, 1);
+    const before = await t.db.query<{ phone: string }>('SELECT phone FROM people WHERE id = $1', [personId]);
+    assert.equal(before.rows[0]!.phone, '+6281211112222');
+
+    const yes = await as(support, 'POST', `/api/v1/phone-corrections/${id}/approve`);
+    assert.equal(yes.statusCode, 200, yes.body);
+    approved.add(newPhone);
+    assert.equal(yes.json().status, 'approved');
+    assert.ok(yes.json().decidedAt);
+    assert.ok(yes.json().decidedBy);
+    assert.equal(yes.json().match.currentPhoneHint, '+62 813-****-1234');
+    const after = await t.db.query<{ phone: string }>('SELECT phone FROM people WHERE id = $1', [personId]);
+    assert.equal(after.rows[0]!.phone, newPhone);
+
+    await worker.drain();
+    const sent = await to(newPhone);
+    assert.equal(sent.length, 2, sent.map((m) => m.text).join('\n'));
+    const link = /https:\/\/dosis\.test\/c\/([A-Za-z0-9_-]+)/.exec(sent[1]!.text)?.[1];
+    assert.ok(link, `the certificate link in ${sent[1]!.text}`);
+    const page = await rt.app.inject({ url: `/api/v1/public/links/${link}` });
+    assert.equal(page.statusCode, 200, page.body);
+    assert.equal(page.json().person.name, who.name);
+
+    // The change is on the person's record: audited as a phone correction, with the request.
+    const audit = await t.db.query<{ action: string }>('SELECT action FROM audit_log WHERE person_id = $1 ORDER BY id', [personId]);
+    const actions = audit.rows.map((r) => r.action);
+    assert.ok(actions.includes('phone_corrected'), actions.join());
+    assert.ok(actions.includes('phone_correction_approved'), actions.join());
+
+    // Deciding again changes nothing.
+    for (const again of [await as(support, 'POST', `/api/v1/phone-corrections/${id}/approve`), await as(ADMIN_TOKEN, 'POST', `/api/v1/phone-corrections/${id}/decline`, { reason: 'duplicate_request' })]) {
+      assert.equal(again.statusCode, 409, again.body);
+      assert.equal(again.json().error.code, 'already_decided');
+    }
+    await worker.drain();
+    assert.equal((await to(newPhone)).length, 2, 'no second SMS');
+    const still = await as(support, 'GET', `/api/v1/phone-corrections/${id}`);
+    assert.equal(still.json().status, 'approved');
+    assert.equal(still.json().reason, null);
+    assert.ok((await as(support, 'GET', '/api/v1/phone-corrections?status=approved')).json().items.some((x: { id: string }) => x.id === id));
+  });
+
+  it('answers a NIK that matches no one exactly alike, and support declines it with an SMS that names no one', async () => {
+    const stranger = person();
+    const a = await start({ nik: stranger.nik, birthDate: stranger.birthDate, name: 'Siti Aminah', newPhone: '0857-1000-2000' }, '10.2.0.1');
+    const b = await start({ nik: who.nik, birthDate: '1901-01-01', name: who.name, newPhone: '0857-1000-3000' }, '10.2.0.2');
+    for (const [r, hint] of [
+      [a, '+62 857-****-2000'],
+      [b, '+62 857-****-3000'],
+    ] as const) {
+      assert.equal(r.statusCode, 202, r.body);
+      assert.deepEqual(Object.keys(r.json()).sort(), ['phoneHint', 'requestId']);
+      assert.equal(r.json().phoneHint, hint);
+      assert.match(r.json().requestId, /^[0-9a-f-]{36}$/);
+    }
+    for (const [r, phone] of [
+      [a, '+6285710002000'],
+      [b, '+6285710003000'],
+    ] as const) {
+      const ok = await verify(r.json().requestId, await codeSentTo(phone));
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.deepEqual(ok.json(), { status: 'submitted' });
+    }
+    const item = (await as(support, 'GET', `/api/v1/phone-corrections/${a.json().requestId}`)).json();
+    assert.deepEqual(item.match, { personId: null, nameScore: null, currentPhoneHint: null });
+
+    const cannot = await as(support, 'POST', `/api/v1/phone-corrections/${a.json().requestId}/approve`);
+    assert.equal(cannot.statusCode, 409, cannot.body);
+    assert.equal(cannot.json().error.code, 'no_matching_person');
+
+    const no = await as(support, 'POST', `/api/v1/phone-corrections/${a.json().requestId}/decline`, { reason: 'identity_mismatch' });
+    assert.equal(no.statusCode, 200, no.body);
+    assert.equal(no.json().status, 'declined');
+    assert.equal(no.json().reason, 'identity_mismatch');
+    const other = await as(support, 'POST', `/api/v1/phone-corrections/${b.json().requestId}/decline`, { reason: 'other', text: 'birth date does not match the KTP' });
+    assert.equal(other.statusCode, 200, other.body);
+    assert.equal(other.json().reasonText, 'birth date does not match the KTP');
+    assert.equal((await as(support, 'POST', `/api/v1/phone-corrections/${b.json().requestId}/decline`, { reason: 'other', text: 'again' })).statusCode, 409);
+
+    await worker.drain();
+    const declined = (await to('+6285710002000')).pop()!;
+    assert.match(declined.text, /ditolak/);
+    assert.match(declined.text, /NIK, tgl lahir & nama sesuai KTP/);
+    const declinedOther = (await to('+6285710003000')).pop()!;
+    assert.match(declinedOther.text, /ditolak/);
+    assert.ok(!declinedOther.text.includes('does not match'), 'support’s own text stays internal');
+    const phone = await t.db.query<{ phone: string }>('SELECT phone FROM people WHERE id = $1', [personId]);
+    assert.equal(phone.rows[0]!.phone, '+6281377771234', 'a declined request changes no one’s number');
+    const list = (await as(support, 'GET', '/api/v1/phone-corrections?status=declined')).json().items as { id: string }[];
+    assert.deepEqual(list.map((x) => x.id).sort(), [a.json().requestId, b.json().requestId].sort());
+  });
+
+  it('counts wrong codes, spends the request after five, and refuses an expired code with 410', async () => {
+    const p = person();
+    const r = await start({ nik: p.nik, birthDate: p.birthDate, name: 'Rina', newPhone: '0878-2000-1000' }, '10.3.0.1');
+    assert.equal(r.statusCode, 202, r.body);
+    const code = await codeSentTo('+6287820001000');
+    const bad = code === '000000' ? '111111' : '000000';
+    for (const left of [4, 3, 2, 1]) {
+      const w = await verify(r.json().requestId, bad);
+      assert.equal(w.statusCode, 400, w.body);
+      assert.equal(w.json().error.detail.attemptsLeft, left);
+    }
+    assert.equal((await verify(r.json().requestId, bad)).statusCode, 410, 'the fifth wrong code spends it');
+    assert.equal((await verify(r.json().requestId, code)).statusCode, 410, 'then even the right code is refused');
+
+    const r2 = await start({ nik: p.nik, birthDate: p.birthDate, name: 'Rina', newPhone: '0878-2000-1001' }, '10.3.0.2');
+    const code2 = await codeSentTo('+6287820001001');
+    await t.db.query("UPDATE otp_requests SET expires_at = now() - interval '1 minute' WHERE id = $1", [r2.json().requestId]);
+    const late = await verify(r2.json().requestId, code2);
+    assert.equal(late.statusCode, 410, late.body);
+    assert.equal(late.json().error.code, 'code_expired');
+    assert.equal((await verify('00000000-0000-4000-8000-000000000000', code2)).statusCode, 404);
+    assert.equal((await verify(r2.json().requestId, '12')).statusCode, 400, 'a code of the wrong shape');
+
+    const open = (await as(support, 'GET', '/api/v1/phone-corrections')).json().items as { entered: { nik: string } }[];
+    assert.ok(!open.some((x) => x.entered.nik === p.nik), 'unverified requests are not on the work list');
+  });
+
+  it('limits requests per NIK, per new number and per client address, alike for a NIK that matches no one', async () => {
+    const nobody = person();
+    for (const nik of [who.nik, nobody.nik]) {
+      // who's NIK has been used once from the journey and once with a wrong birth date already.
+      const used = nik === who.nik ? 2 : 0;
+      for (let i = used; i < 3; i++) {
+        const r = await start({ nik, birthDate: nobody.birthDate, name: 'X Y', newPhone: `0819${nik.slice(-4)}${String(1000 + i)}` }, `10.4.${i}.${used}`);
+        assert.equal(r.statusCode, 202, r.body);
+      }
+      const limited = await start({ nik, birthDate: nobody.birthDate, name: 'X Y', newPhone: `0819${nik.slice(-4)}9999` }, '10.4.9.9');
+      assert.equal(limited.statusCode, 429, limited.body);
+    }
+    for (let i = 0; i < 3; i++) assert.equal((await start({ ...personBody(), newPhone: '0896-5000-5000' }, `10.5.${i}.1`)).statusCode, 202);
+    assert.equal((await start({ ...personBody(), newPhone: '0896-5000-5000' }, '10.5.9.1')).statusCode, 429, 'per new number');
+    for (let i = 0; i < 10; i++) assert.equal((await start({ ...personBody(), newPhone: `0895${String(60000000 + i)}` }, '10.6.0.1')).statusCode, 202);
+    assert.equal((await start({ ...personBody(), newPhone: '0895-7000-0000' }, '10.6.0.1')).statusCode, 429, 'per client address');
+  });
+
+  it('refuses bad input with 4xx naming the field, and writes nothing', async () => {
+    const before = await counts();
+    const p = person();
+    const base = { nik: p.nik, birthDate: p.birthDate, name: 'Budi', newPhone: '0812-3456-7890' };
+    const cases: [object, string, number][] = [
+      [{ ...base, nik: '12345' }, 'nik', 400],
+      [{ ...base, newPhone: 'abc' }, 'newPhone', 400],
+      [{ ...base, newPhone: '021-555-1234' }, 'newPhone', 400],
+      [{ ...base, birthDate: '1990-02-30' }, 'birthDate', 400],
+      [{ ...base, name: ' ' }, 'name', 400],
+      [{ ...base, note: 'x'.repeat(600) }, 'note', 400],
+      [{ nik: p.nik, birthDate: p.birthDate, newPhone: '0812-3456-7890' }, 'name', 422],
+      [{ ...base, extra: 1 }, 'extra', 422],
+    ];
+    for (const [body, field, status] of cases) {
+      const r = await start(body, '10.7.0.1');
+      assert.equal(r.statusCode, status, `${field}: ${r.body}`);
+      assert.ok(
+        r.json().error.fields.some((f: { path: string }) => f.path === field),
+        `${field} named in ${r.body}`,
+      );
+    }
+    const filed = (await as(support, 'GET', '/api/v1/phone-corrections?status=declined')).json().items[0].id as string;
+    const decisions: [object, string][] = [
+      [{ reason: 'because' }, 'reason'],
+      [{ reason: 'other' }, 'text'],
+      [{ reason: 'other', text: ' ' }, 'text'],
+    ];
+    for (const [body, field] of decisions) {
+      const r = await as(support, 'POST', `/api/v1/phone-corrections/${filed}/decline`, body);
+      assert.equal(r.statusCode, 400, r.body);
+      assert.equal(r.json().error.fields[0].path, field);
+    }
+    assert.equal((await as(support, 'GET', '/api/v1/phone-corrections?status=bogus')).statusCode, 400);
+    assert.equal((await as(support, 'GET', '/api/v1/phone-corrections/not-a-uuid')).statusCode, 404);
+    assert.equal((await as(support, 'POST', '/api/v1/phone-corrections/00000000-0000-4000-8000-000000000000/approve')).statusCode, 404);
+    assert.deepEqual(await counts(), before, 'nothing written');
+  });
+
+  it('never sent a link, a name or a NIK to a number support did not approve', async () => {
+    await worker.drain();
+    const rows = await t.db.query<{ recipient: string; kind: string }>('SELECT recipient, kind FROM notifications WHERE recipient IS NOT NULL');
+    const people = await t.db.query<{ name: string; phone: string }>('SELECT name, phone FROM people');
+    const onRecord = new Set(people.rows.map((p) => p.phone));
+    for (const r of rows.rows) {
+      if (onRecord.has(r.recipient) || approved.has(r.recipient) || r.recipient === '+6281211112222') continue;
+      assert.ok(['code', 'correction'].includes(r.kind), `${r.kind} SMS to unapproved ${r.recipient}`);
+    }
+    for (const m of await sink()) {
+      if (m.to === '+6281211112222' || approved.has(m.to)) continue;
+      assert.ok(!m.text.includes('/c/'), `a link to ${m.to}: ${m.text}`);
+      assert.ok(!m.text.includes('Djoko') && !m.text.includes(who.nik), `personal data to ${m.to}: ${m.text}`);
+    }
+    await worker.stop();
+    await rt.app.close();
+  });
+});
+
+let seq = 0;
+/** A fresh NIK and birth date (each its own per-NIK budget). */
+function personBody() {
+  const p = person();
+  return { nik: p.nik, birthDate: p.birthDate, name: `Orang ${++seq}` };
+}
