@@ -23,6 +23,7 @@ import { caseRoutes } from './routes/cases.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
+import { doseRequestRoutes } from './routes/dose-requests.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -84,6 +85,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   portalRoutes(app, deps);
   statsRoutes(app, deps);
   importRoutes(app, deps);
+  doseRequestRoutes(app, deps);
   await app.ready();
   return app;
 }
