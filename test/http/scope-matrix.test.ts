@@ -9,6 +9,7 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Role } from '../../src/access/tokens.ts';
+import { createDoseRequest } from '../../src/records/dose-requests.ts';
 
 type Who = 'none' | 'facilityA' | 'facilityB' | 'districtIn' | 'districtOut' | 'support' | 'admin';
 const ALL: Who[] = ['none', 'facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'];
@@ -20,6 +21,7 @@ interface Ids {
   caseId: string;
   importId: string;
   name: string;
+  doseRequest: string;
 }
 
 interface Spec {
@@ -42,6 +44,10 @@ const PUBLIC = new Set([
   'POST /api/v1/public/lookup',
   'POST /api/v1/public/lookup/:requestId/verify',
   'GET /api/v1/public/certificates',
+  // Portal-session routes (the access token of a one-time code; no API token opens them), and the facility picker.
+  'GET /api/v1/public/facilities',
+  'POST /api/v1/public/dose-requests',
+  'GET /api/v1/public/dose-requests',
   'GET /api/v1/sms/reports',
   'POST /api/v1/sms/reports',
 ]);
@@ -77,6 +83,10 @@ const SPECS: Record<string, Spec> = {
   'GET /api/v1/sms/notifications': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/sms/notifications?personId=${i.person}` }) },
   'POST /api/v1/imports': { may: ['facilityA', 'districtIn', 'admin'], req: () => ({ url: `/api/v1/imports?facility=${FACILITY_A.code}`, payload: 'nik,nama\n', headers: { 'content-type': 'text/csv' } }) },
   'GET /api/v1/imports/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}` }) },
+  'GET /api/v1/dose-requests': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: () => ({ url: '/api/v1/dose-requests' }) },
+  'GET /api/v1/dose-requests/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}` }) },
+  'POST /api/v1/dose-requests/:id/record': { may: ['facilityA', 'districtIn', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}/record`, payload: {} }) },
+  'POST /api/v1/dose-requests/:id/decline': { may: ['facilityA', 'districtIn', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}/decline`, payload: { reason: 'wrong_facility' } }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
 };
 
@@ -111,7 +121,9 @@ describeEachBackend('route × role × scope matrix', (t) => {
       payload: 'NIK,Nama,Tanggal Lahir,Jenis Kelamin,No HP,Vaksin,Dosis,Tanggal Vaksinasi\n3171010101010001,X,2001-01-01,L,,CORONAVAC,1,2021-06-01\n',
     });
     assert.equal(imp.statusCode, 202, imp.body);
-    ids = { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name };
+    // The person reports the dose 1 that their dose 2 claims, at facility A.
+    const request = await createDoseRequest(t.db, d.person.id, { date: '2021-06-01', facility: FACILITY_A.code, vaccine: 'CORONAVAC', doseNumber: 1 });
+    ids = { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, name, doseRequest: request.id };
   });
 
   it('classifies every API route', () => {
