@@ -24,6 +24,15 @@ export interface Config {
   certificateValidityDays: number;
   dbPoolSize: number;
   logLevel: string;
+  doseRequests: DoseRequestConfig;
+}
+
+/** Missing-dose requests (issue 9). */
+export interface DoseRequestConfig {
+  /** A request still open after this many days escalates to the district (DOSIS_DOSE_REQUEST_ESCALATE_DAYS, default 3). */
+  escalateAfterDays: number;
+  /** How often the worker looks for overdue requests (DOSIS_DOSE_REQUEST_CHECK_MINUTES, default 60). */
+  checkEveryMinutes: number;
 }
 
 export interface KannelConfig {
@@ -186,5 +195,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     certificateValidityDays: int(env, 'DOSIS_CERT_VALIDITY_DAYS', 365, 1, 3650),
     dbPoolSize: int(env, 'DOSIS_DB_POOL', 16, 1, 200),
     logLevel: env.LOG_LEVEL || 'info',
+    doseRequests: {
+      escalateAfterDays: int(env, 'DOSIS_DOSE_REQUEST_ESCALATE_DAYS', 3, 1, 365),
+      checkEveryMinutes: int(env, 'DOSIS_DOSE_REQUEST_CHECK_MINUTES', 60, 1, 1440),
+    },
   };
 }

@@ -25,6 +25,7 @@ import { phoneCorrectionRoutes } from './routes/phone-corrections.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
 import { SIGN_IN_URL, sessionRoutes } from './routes/session.ts';
+import { doseRequestRoutes } from './routes/dose-requests.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -98,6 +99,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   statsRoutes(app, deps);
   importRoutes(app, deps);
   sessionRoutes(app, deps);
+  doseRequestRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -28,10 +28,14 @@ export interface JobPayloads {
   code_sms: { requestId: string };
   /** Tell the number of a declined phone correction (access/phone-corrections.ts, dedupe `correction:<requestId>`). */
   correction_notice: { requestId: string };
+  /** Tell a person their missing-dose request was declined (written by records/dose-requests.ts, dedupe `dose_request_declined:<requestId>`). */
+  dose_request_notice: { personId: string; requestId: string };
+  /** Periodic: escalate missing-dose requests open too long to the district; each run schedules the next (dedupe by time slot). */
+  escalate_dose_requests: Record<string, never>;
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'dose_request_notice', 'escalate_dose_requests'];
 
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
@@ -85,6 +89,10 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
     case 'code_sms':
     case 'correction_notice':
       return { requestId: uuid(o, 'requestId') } satisfies JobPayloads['code_sms'] as JobPayloads[K];
+    case 'dose_request_notice':
+      return { personId: uuid(o, 'personId'), requestId: uuid(o, 'requestId') } satisfies JobPayloads['dose_request_notice'] as JobPayloads[K];
+    case 'escalate_dose_requests':
+      return {} satisfies JobPayloads['escalate_dose_requests'] as JobPayloads[K];
     default:
       return k satisfies never;
   }

@@ -38,7 +38,8 @@ import {
   parseKannelReport,
   routeFor,
 } from './gateways.ts';
-import { type Lang, type RenderedSms, certificateSms, codeSms, correctionDeclinedSms, type CorrectionDeclineReason, langFor, recallSms, reminderSms } from './templates.ts';
+import { type Lang, type RenderedSms, certificateSms, codeSms, correctionDeclinedSms, type CorrectionDeclineReason, doseRequestDeclinedSms, langFor, recallSms, reminderSms } from './templates.ts';
+import { isDeclineReason } from '../domain/dose-requests.ts';
 import { type OtpRequestRow, codeFor, codeNotificationPerson, maskCode, otpRequest } from './codes.ts';
 
 export type NotificationStatus = 'pending' | 'submitted' | 'delivered' | 'failed' | 'expired' | 'unknown' | 'held' | 'cancelled';
@@ -91,7 +92,7 @@ interface NotificationRow extends Record<string, unknown> {
   report_bits: number;
 }
 
-export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code' | 'correction';
+export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code' | 'correction' | 'dose_request';
 
 /** A notification to create and send. */
 interface NewSms {
@@ -168,8 +169,8 @@ export class Notifier {
     this.d.count?.(name, labels);
   }
 
-  /** The outbox handlers of every job kind. */
-  handlers(): Handlers {
+  /** The outbox handlers of every job kind that sends SMS (the periodic escalation is service.ts's). */
+  handlers(): Omit<Handlers, 'escalate_dose_requests'> {
     const c = this.d.config.sendConcurrency;
     return {
       notify: (jobs, ctx) => this.notifyBatch(jobs, ctx),
@@ -179,6 +180,7 @@ export class Notifier {
       recall_notice: eachJob(c, (job) => this.recallNotice(job)),
       code_sms: eachJob(c, (job) => this.codeSms(job)),
       correction_notice: eachJob(c, (job) => this.correctionNotice(job)),
+      dose_request_notice: eachJob(c, (job) => this.doseRequestNotice(job)),
     };
   }
 
@@ -663,6 +665,52 @@ export class Notifier {
     }
     const sms = recallSms({ lang: langFor(p.phone, this.d.config.language), name: p.name, vaccineName: findVaccine(recall.vaccine)?.name ?? recall.vaccine, lot: recall.lot });
     await this.createAndSend({ ...base, recipient: p.phone, sms });
+    return { kind: 'done' };
+  }
+
+  // ---- dose_request_notice: a missing-dose request was declined ------------------------------
+
+  /**
+   * One SMS per declined request (the job's dedupe key). No link in it, so not
+   * checked for placeholder numbers (like the recall notice); no usable phone
+   * → held with an `invalid_phone` case. A request no longer declined sends nothing.
+   */
+  private async doseRequestNotice(job: Job<'dose_request_notice'>): Promise<Outcome> {
+    const r = await this.d.db.query<{
+      status: string;
+      dose_number: number;
+      date: string;
+      decline_reason: string | null;
+      decline_text: string | null;
+      facility_name: string;
+      name: string;
+      phone: string | null;
+      phone_status: string;
+    }>(
+      `SELECT r.status, r.dose_number, to_char(r.date, 'YYYY-MM-DD') AS date, r.decline_reason, r.decline_text, f.name AS facility_name,
+              p.name, p.phone, p.phone_status
+         FROM dose_requests r JOIN facilities f ON f.code = r.facility_code JOIN people p ON p.id = r.person_id
+        WHERE r.person_id = $1 AND r.id = $2`,
+      [job.payload.personId, job.payload.requestId],
+    );
+    const q = r.rows[0];
+    if (!q) return { kind: 'dead', error: `dose request ${job.payload.requestId} not found` };
+    if (q.status !== 'declined' || !isDeclineReason(q.decline_reason)) return { kind: 'done' };
+    const base = { personId: job.payload.personId, sourceKey: job.dedupeKey ?? `job:${job.id}`, certificateId: null, kind: 'dose_request' as const };
+    if (q.phone === null || q.phone_status !== 'ok') {
+      await this.createClosed({ ...base, status: 'held', reason: q.phone_status, template: 'dose_request_declined' });
+      return { kind: 'done' };
+    }
+    const sms = doseRequestDeclinedSms({
+      lang: langFor(q.phone, this.d.config.language),
+      name: q.name,
+      doseNumber: q.dose_number,
+      date: q.date,
+      facilityName: q.facility_name,
+      reason: q.decline_reason,
+      otherText: q.decline_text,
+    });
+    await this.createAndSend({ ...base, recipient: q.phone, sms });
     return { kind: 'done' };
   }
 

@@ -8,7 +8,8 @@ import type { Db } from '../db/client.ts';
 import type { Config } from '../config.ts';
 import { KannelGateway, type Routes, SinkGateway } from './gateways.ts';
 import { Notifier } from './notifier.ts';
-import { Worker } from './outbox.ts';
+import { Worker, eachJob } from './outbox.ts';
+import { runEscalationJob } from '../records/dose-requests.ts';
 import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
@@ -19,7 +20,7 @@ export async function loadReportSecret(db: Db, configured?: string): Promise<Buf
   return Buffer.from(r.rows[0]!.value, 'base64');
 }
 
-export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'>;
+export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'> & Partial<Pick<Config, 'doseRequests'>>;
 
 export interface SinkMessage {
   to: string;
@@ -47,7 +48,8 @@ export interface NotifyService {
   /** Checks a one-time code entered for a request (codes.ts): right once, then spent; wrong tries counted. */
   checkCode(requestId: string, code: string, purpose?: string): Promise<CodeCheck>;
   /** A worker over every job kind with the configured batch, concurrency and lease. */
-  worker(overrides?: Partial<Config['worker']> & { id?: string; onError?: (e: unknown, what: string) => void }): Worker;
+  /** `now` is the clock of the periodic jobs (the dose-request escalation); tests move it instead of sleeping. */
+  worker(overrides?: Partial<Config['worker']> & { id?: string; onError?: (e: unknown, what: string) => void; now?: () => Date }): Worker;
 }
 
 export interface NotifyOptions {
@@ -85,7 +87,15 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
     checkCode: (requestId, code, purpose) => checkCode(db, otpSecret, requestId, code, purpose),
     worker(o = {}) {
       const w = { ...config.worker, ...o };
-      return new Worker(db, notifier.handlers(), {
+      const doseRequests = config.doseRequests ?? { escalateAfterDays: 3, checkEveryMinutes: 60 };
+      const clock = o.now ?? (() => new Date());
+      const handlers = {
+        ...notifier.handlers(),
+        escalate_dose_requests: eachJob<'escalate_dose_requests'>(1, async () => {
+          await runEscalationJob(db, { now: clock(), afterDays: doseRequests.escalateAfterDays, everyMinutes: doseRequests.checkEveryMinutes });
+        }),
+      };
+      return new Worker(db, handlers, {
         batchSize: w.batchSize,
         concurrency: w.concurrency,
         leaseMs: w.leaseMs,

@@ -8,6 +8,7 @@
  * name shrinks to initials.
  */
 import { isGsm7, smsShape, toGsm7Lenient, type SmsEncoding } from './gsm7.ts';
+import { DECLINE_REASON_TEXT, type DeclineReason } from '../domain/dose-requests.ts';
 
 export type Lang = 'id' | 'en';
 
@@ -143,6 +144,44 @@ export function recallSms(i: RecallSmsInput): RenderedSms {
   let cut = lot;
   while (cut.length > 1 && smsShape(build(null, cut)).parts > 1) cut = cut.slice(0, -1);
   return rendered('lot_recalled', i.lang, build(null, cut));
+}
+
+export interface DoseRequestDeclinedSmsInput {
+  lang: Lang;
+  name: string;
+  doseNumber: number;
+  /** The vaccination date the person gave (ISO). */
+  date: string;
+  facilityName: string;
+  reason: DeclineReason;
+  /** The facility's words when the reason is `other`. */
+  otherText?: string | null;
+}
+
+/**
+ * "Your report of a missing dose was declined, because …". The entered case
+ * needs no text of its own: the certificate SMS of the recorded dose is the
+ * answer. Aims at one GSM-7 part: the facility name, then the person's name,
+ * shrink; a long "other" text is cut last (the facility can say more).
+ */
+export function doseRequestDeclinedSms(i: DoseRequestDeclinedSmsInput): RenderedSms {
+  const when = longDate(i.date, i.lang);
+  const clean = (s: string) => [...toGsm7Lenient(s).replace(/\s+/g, ' ').trim()].map((c) => (isGsm7(c) ? c : '?')).join('');
+  const reasonOf = (cut: number) => (i.reason === 'other' ? clean(i.otherText ?? '').slice(0, cut) : DECLINE_REASON_TEXT[i.reason][i.lang]);
+  const build = (name: string, facility: string, reason: string) =>
+    i.lang === 'id'
+      ? `Laporan dosis ${i.doseNumber} tgl ${when} a.n. ${name} tidak dicatat oleh ${facility}: ${reason}. Hubungi faskes tsb.`
+      : `Your report of dose ${i.doseNumber} on ${when} for ${name} was declined by ${facility}: ${reason}. Contact the facility.`;
+  const facility = clean(i.facilityName);
+  const candidates = [
+    build(shortName(i.name), facility.slice(0, 40), reasonOf(500)),
+    build(initials(i.name), facility.slice(0, 25), reasonOf(500)),
+  ];
+  for (const c of candidates) if (smsShape(c).parts === 1) return rendered('dose_request_declined', i.lang, c);
+  let cut = 120;
+  let text = build(initials(i.name), facility.slice(0, 25), reasonOf(cut));
+  while (cut > 10 && smsShape(text).parts > 1) text = build(initials(i.name), facility.slice(0, 25), reasonOf((cut -= 5)));
+  return rendered('dose_request_declined', i.lang, text);
 }
 
 /** The language of an SMS to `recipient`: the configured one for Indonesian numbers, English abroad. */

@@ -10,6 +10,7 @@ import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADM
 import type { Runtime } from '../../src/runtime.ts';
 import type { Role } from '../../src/access/tokens.ts';
 import { createAccount } from '../../src/access/accounts.ts';
+import { createDoseRequest } from '../../src/records/dose-requests.ts';
 
 type Who = 'none' | 'facilityA' | 'facilityB' | 'districtIn' | 'districtOut' | 'support' | 'admin';
 const ALL: Who[] = ['none', 'facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'];
@@ -23,6 +24,7 @@ interface Ids {
   correctionId: string;
   name: string;
   account: string;
+  doseRequest: string;
 }
 
 interface Spec {
@@ -47,6 +49,10 @@ const PUBLIC = new Set([
   'GET /api/v1/public/certificates',
   'POST /api/v1/public/phone-corrections',
   'POST /api/v1/public/phone-corrections/:requestId/verify',
+  // Portal-session routes (the access token of a one-time code; no API token opens them), and the facility picker.
+  'GET /api/v1/public/facilities',
+  'POST /api/v1/public/dose-requests',
+  'GET /api/v1/public/dose-requests',
   'GET /api/v1/sms/reports',
   'POST /api/v1/sms/reports',
   // Console sign-in: the username and password (or the session cookie) are the credential.
@@ -93,6 +99,10 @@ const SPECS: Record<string, Spec> = {
   },
   'GET /api/v1/accounts': { may: ['admin'], req: () => ({ url: '/api/v1/accounts' }) },
   'PATCH /api/v1/accounts/:id': { may: ['admin'], req: (i) => ({ url: `/api/v1/accounts/${i.account}`, payload: { displayName: 'Matrix' } }) },
+  'GET /api/v1/dose-requests': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: () => ({ url: '/api/v1/dose-requests' }) },
+  'GET /api/v1/dose-requests/:id': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}` }) },
+  'POST /api/v1/dose-requests/:id/record': { may: ['facilityA', 'districtIn', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}/record`, payload: {} }) },
+  'POST /api/v1/dose-requests/:id/decline': { may: ['facilityA', 'districtIn', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}/decline`, payload: { reason: 'wrong_facility' } }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
   'GET /api/v1/phone-corrections': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/phone-corrections?status=open' }) },
   'GET /api/v1/phone-corrections/:id': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}` }) },
@@ -141,7 +151,9 @@ describeEachBackend('route × role × scope matrix', (t) => {
          VALUES (gen_random_uuid(), 'open', now(), '3171010101010002', '1990-01-01', $2, '+6281299990000', 'matrix', $1, 1) RETURNING id`,
         [d.person.id, name],
       );
-      ids.set(via, { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, correctionId: pc.rows[0]!.id, name, account: account.id });
+      // The person reports the dose 1 that their dose 2 claims, at facility A.
+      const request = await createDoseRequest(t.db, d.person.id, { date: '2021-06-01', facility: FACILITY_A.code, vaccine: 'CORONAVAC', doseNumber: 1 });
+      ids.set(via, { person: d.person.id, vaccination: d.vaccination.id, certificate: d.certificate.id, caseId: c.rows[0]!.id, importId: imp.json().id, correctionId: pc.rows[0]!.id, name, account: account.id, doseRequest: request.id });
     }
   });
 

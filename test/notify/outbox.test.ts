@@ -12,7 +12,7 @@ const uuid = () => randomUUID();
 function recording(outcome: (id: number) => Outcome = () => ({ kind: 'done' })) {
   const ran: number[] = [];
   const h = async (jobs: { id: number }[]) => jobs.map((j) => (ran.push(j.id), outcome(j.id)));
-  const handlers: Handlers = { notify: h, sms_send: h, sms_timeout: h, reminder: h, recall_notice: h, code_sms: h, correction_notice: h };
+  const handlers: Handlers = { notify: h, sms_send: h, sms_timeout: h, reminder: h, recall_notice: h, code_sms: h, correction_notice: h, dose_request_notice: h, escalate_dose_requests: h };
   return { ran, handlers };
 }
 
@@ -146,7 +146,7 @@ describeEachBackend('outbox', (t) => {
       }
       return out;
     };
-    const handlers: Handlers = { notify: slow, sms_send: slow, sms_timeout: slow, reminder: slow, recall_notice: slow, code_sms: slow, correction_notice: slow };
+    const handlers: Handlers = { notify: slow, sms_send: slow, sms_timeout: slow, reminder: slow, recall_notice: slow, code_sms: slow, correction_notice: slow, dose_request_notice: slow, escalate_dose_requests: slow };
     const w = new Worker(t.db, handlers, { ...opts, batchSize: 6 }).start();
     const until = Date.now() + 5000;
     while (started === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
