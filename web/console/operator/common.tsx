@@ -4,7 +4,7 @@
  * every field named), and an action that asks for confirmation first.
  */
 import type { ComponentChildren, JSX } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import { api, ApiError, type ConsoleUser, type Role } from '../api.ts';
 import { currentLang } from '../../lib/lang.ts';
 import { useTexts } from '../../lib/lang.ts';
@@ -208,6 +208,10 @@ export interface ActionField {
   type?: 'text' | 'tel';
   hint?: string;
   minLength?: number;
+  /** Not required (left out of the values when empty). */
+  optional?: boolean;
+  /** A choice among these instead of free text. */
+  options?: { value: string; label: string }[];
 }
 
 /**
@@ -227,6 +231,7 @@ export function Action(props: {
   danger?: boolean;
 }) {
   const t = useTexts(T);
+  const uid = useId();
   const [open, setOpen] = useState(false);
   const [values, setValues] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
@@ -272,22 +277,38 @@ export function Action(props: {
     );
   return (
     <form class="op-action op-action-open card" onSubmit={(e) => void submit(e)} aria-label={props.label}>
-      {fields.map((f) => (
-        <label class="field" key={f.name}>
-          <span class="label">{f.label}</span>
-          <input
-            name={f.name}
-            type="text"
-            inputMode={f.type === 'tel' ? 'tel' : 'text'}
-            autoComplete="off"
-            required
-            minLength={f.minLength}
-            value={values[f.name] ?? ''}
-            onInput={(e) => setValues({ ...values, [f.name]: (e.target as HTMLInputElement).value })}
-          />
-          {f.hint && <span class="hint">{f.hint}</span>}
-        </label>
-      ))}
+      {fields.map((f) =>
+        f.options ? (
+          <div class="field" key={f.name}>
+            <label class="label" for={`${uid}-${f.name}`}>
+              {f.label}
+            </label>
+            <select id={`${uid}-${f.name}`} name={f.name} required={!f.optional} value={values[f.name] ?? ''} onChange={(e) => setValues({ ...values, [f.name]: (e.target as HTMLSelectElement).value })}>
+              <option value="" />
+              {f.options.map((o) => (
+                <option key={o.value} value={o.value}>
+                  {o.label}
+                </option>
+              ))}
+            </select>
+          </div>
+        ) : (
+          <label class="field" key={f.name}>
+            <span class="label">{f.label}</span>
+            <input
+              name={f.name}
+              type="text"
+              inputMode={f.type === 'tel' ? 'tel' : 'text'}
+              autoComplete="off"
+              required={!f.optional}
+              minLength={f.minLength}
+              value={values[f.name] ?? ''}
+              onInput={(e) => setValues({ ...values, [f.name]: (e.target as HTMLInputElement).value })}
+            />
+            {f.hint && <span class="hint">{f.hint}</span>}
+          </label>
+        ),
+      )}
       <p class="op-confirm">{props.confirm}</p>
       {error && <ErrorNotice error={error} />}
       <div class="op-buttons">
