@@ -21,10 +21,12 @@ export const PAGE_ENTRIES: Record<string, string> = {
   verify: `${WEB_ROOT}verify/index.html`,
   certificate: `${WEB_ROOT}certificate/index.html`,
   portal: `${WEB_ROOT}portal/index.html`,
+  console: `${WEB_ROOT}console/index.html`,
 };
 
 const SERVICE_WORKERS: Record<string, string> = {
   'sw-verify': `${WEB_ROOT}verify/sw.ts`,
+  'sw-console': `${WEB_ROOT}console/sw.ts`,
 };
 
 /**
@@ -67,7 +69,11 @@ export default defineConfig({
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   resolve: {
     // See web/lib/revocation-list-types.d.ts.
-    alias: { '#revocation-list-web': fileURLToPath(new URL('../src/certificates/revocation-list-web.ts', import.meta.url)) },
+    alias: [
+      { find: '#revocation-list-web', replacement: fileURLToPath(new URL('../src/certificates/revocation-list-web.ts', import.meta.url)) },
+      // src/domain/nik.ts in the browser: the package's loader reads files with node:fs (see web/lib/idn-area-data.ts).
+      { find: /^idn-area-data$/, replacement: `${WEB_ROOT}lib/idn-area-data.ts` },
+    ],
   },
   build: {
     outDir: WEB_DIST,

@@ -1,6 +1,6 @@
 /**
  * Demo data for the embedded default: a few facilities in two provinces, a
- * token for each role, and people with realistic histories — complete series,
+ * token and a console account for each role, and people with realistic histories — complete series,
  * boosters, a missing phone, a dose that claims an earlier one, two records
  * of one person — so every screen has something to show on first start.
  * Seeded once (settings key `demo_seeded`); names and NIKs are invented
@@ -8,6 +8,8 @@
  */
 import type { Db } from './db/client.ts';
 import { createToken, type Principal, type Role } from './access/tokens.ts';
+import { createAccount } from './access/accounts.ts';
+import { generatePassword } from './access/passwords.ts';
 import { createFacility } from './records/facilities.ts';
 import { recordDose, type RecordDeps } from './records/record-dose.ts';
 import { makeNik } from './domain/nik.ts';
@@ -17,6 +19,26 @@ export interface DemoTokens {
   scope: string;
   token: string;
 }
+
+/** A console account of the demo, with its password (printed once, like the tokens). */
+export interface DemoAccount {
+  role: Role;
+  scope: string;
+  username: string;
+  password: string;
+}
+
+export interface DemoSeed {
+  tokens: DemoTokens[];
+  accounts: DemoAccount[];
+}
+
+const ACCOUNTS: { username: string; displayName: string; role: Role; facility?: string; region?: string }[] = [
+  { username: 'demo-puskesmas', displayName: 'Perawat Puskesmas Menteng', role: 'facility', facility: 'PKM-MENTENG' },
+  { username: 'demo-dinkes', displayName: 'Dinkes Jakarta Pusat', role: 'district', region: '3171' },
+  { username: 'demo-support', displayName: 'Layanan Bantuan', role: 'support' },
+  { username: 'demo-admin', displayName: 'Administrator Demo', role: 'admin' },
+];
 
 const FACILITIES = [
   { code: 'PKM-MENTENG', name: 'Puskesmas Kecamatan Menteng', regionCode: '317101' },
@@ -63,8 +85,8 @@ const PEOPLE: DemoPerson[] = [
   },
 ];
 
-/** Seeds the demo once; returns the demo tokens when it seeded, null when already done. */
-export async function seedDemo(db: Db, deps: Omit<RecordDeps, 'db'>): Promise<DemoTokens[] | null> {
+/** Seeds the demo once; returns the demo tokens and console accounts when it seeded, null when already done. */
+export async function seedDemo(db: Db, deps: Omit<RecordDeps, 'db'>): Promise<DemoSeed | null> {
   const claimed = await db.query("INSERT INTO settings (key, value) VALUES ('demo_seeded', now()::text) ON CONFLICT DO NOTHING RETURNING 1");
   if (claimed.rowCount === 0) return null;
   for (const f of FACILITIES) await createFacility(db, f);
@@ -81,6 +103,13 @@ export async function seedDemo(db: Db, deps: Omit<RecordDeps, 'db'>): Promise<De
   }
   await make('district', { region: '3171' }, 'demo Dinkes Jakarta Pusat');
   await make('support', {}, 'demo help desk');
+  // Console accounts, one per role, each with a random password (shown once).
+  const accounts: DemoAccount[] = [];
+  for (const a of ACCOUNTS) {
+    const password = generatePassword();
+    await createAccount(db, { ...a, password }, null);
+    accounts.push({ role: a.role, scope: a.facility ?? a.region ?? 'national', username: a.username, password });
+  }
   for (const [i, p] of PEOPLE.entries()) {
     const nik = makeNik({ province: p.region[0], regency: p.region[1], district: p.region[2], birthDate: p.birthDate, sex: p.sex, serial: 101 + i });
     for (const d of p.doses) {
@@ -103,5 +132,5 @@ export async function seedDemo(db: Db, deps: Omit<RecordDeps, 'db'>): Promise<De
       );
     }
   }
-  return tokens;
+  return { tokens, accounts };
 }

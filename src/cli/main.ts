@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `dosis` command: serve, migrate, keys rotate, verify. Every command has
+ * The `dosis` command: serve, migrate, keys rotate, verify, accounts, … Every command has
  * --help and exits non-zero on failure.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { prepare, startRuntime } from '../runtime.ts';
 import { seedDemo } from '../demo.ts';
 import { NOTIFY_HELP, notifyCommand, UsageError } from '../notify/cli.ts';
 import { IMPORT_HELP, importCommand } from '../records/import/cli.ts';
+import { ACCOUNTS_HELP, accountsCommand } from '../access/cli.ts';
 
 const USAGE = `dosis — vaccination records with signed certificates
 
@@ -24,6 +25,7 @@ Commands:
   sms tail|stats   the local sink's messages; SMS counts by status
   jobs stats|dead|replay   outbox jobs; replay dead ones
   import FILE      record a CSV or XLSX file of doses (--facility CODE)
+  accounts create|list|password   staff accounts for the console
   migrate          apply database migrations and exit
   keys rotate      add a new signing key; the old one stays trusted
   verify <HC1:…>   verify a certificate against this database's trust list
@@ -42,6 +44,7 @@ administrator token is printed once (or preset it with DOSIS_ADMIN_TOKEN).`,
 key stops signing but stays in the trust list, so certificates it signed keep verifying.`,
   ...NOTIFY_HELP,
   ...IMPORT_HELP,
+  accounts: ACCOUNTS_HELP,
   verify: `dosis verify <HC1:…> — decode and verify a certificate against this database's trust list.
 Prints the result as JSON; exits 0 when valid, 1 when not.
 Options: --now <ISO time>  check validity at that time instead of now`,
@@ -63,7 +66,9 @@ async function serve(config: Config): Promise<void> {
     if (demo) {
       process.stdout.write(
         '\nDemo data was added (facilities, people with doses and cases to work on; DOSIS_DEMO=false starts empty). Demo tokens:\n' +
-          demo.map((t) => `  ${t.role.padEnd(9)} ${t.scope.padEnd(12)} ${t.token}`).join('\n') +
+          demo.tokens.map((t) => `  ${t.role.padEnd(9)} ${t.scope.padEnd(12)} ${t.token}`).join('\n') +
+          `\nDemo console accounts (sign in at ${config.publicUrl}/console; the passwords are shown only this once):\n` +
+          demo.accounts.map((a) => `  ${a.role.padEnd(9)} ${a.scope.padEnd(12)} ${a.username.padEnd(15)} ${a.password}`).join('\n') +
           '\n',
       );
     }
@@ -113,6 +118,14 @@ export async function main(argv: string[]): Promise<number> {
       console.error(e.message);
       return 2;
     }
+  }
+  if (command === 'accounts') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(HELP[command]);
+      return 0;
+    }
+    loadDotEnv();
+    return accountsCommand(rest, parseConfig());
   }
   if (command === 'import') {
     if (rest.includes('--help') || rest.includes('-h')) {

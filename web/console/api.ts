@@ -65,6 +65,23 @@ export async function toApiError(r: Response): Promise<ApiError> {
   }
 }
 
+const unauthorized = new Set<() => void>();
+
+/**
+ * Calls `listener` whenever an API answer says the session is gone (401 on
+ * anything but signing in): the shell shows the sign-in form again.
+ * Returns the function that stops listening.
+ */
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorized.add(listener);
+  return () => unauthorized.delete(listener);
+}
+
+/** Tells the shell that the session is gone (401). */
+export function reportUnauthorized(path: string, status: number): void {
+  if (status === 401 && !path.startsWith('/api/v1/session')) for (const l of unauthorized) l();
+}
+
 /** A JSON request to the API; resolves with the answer body, rejects with ApiError. */
 export async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   let r: Response;
@@ -79,7 +96,10 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   } catch (e) {
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }
-  if (!r.ok) throw await toApiError(r);
+  if (!r.ok) {
+    reportUnauthorized(path, r.status);
+    throw await toApiError(r);
+  }
   if (r.status === 204) return undefined as T;
   return (await r.json()) as T;
 }

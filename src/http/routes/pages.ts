@@ -1,7 +1,7 @@
 /**
  * The web pages (built by Vite from web/ into web/dist, see web/README.md),
  * served by the same server as the API: `/` (the citizen portal), `/verify`
- * (the offline verifier),
+ * (the offline verifier), `/console` and `/console/…` (the staff console),
  * `/c/<token>` (the certificate page an SMS links to), their assets under
  * `/assets/` and the verifier's service worker.
  *
@@ -27,6 +27,7 @@ const PAGES = {
   verify: 'verify/index.html',
   certificate: 'certificate/index.html',
   portal: 'portal/index.html',
+  console: 'console/index.html',
 } as const;
 type Page = keyof typeof PAGES;
 
@@ -114,20 +115,28 @@ export function pageRoutes(app: App, _deps: AppDeps, opts: { dist?: string } = {
   // The site's front door is the citizen portal (NIK + birth date → a code by SMS → the certificates).
   app.get('/', hide, page('portal', { 'permissions-policy': 'camera=(), microphone=()' }));
   app.get('/portal', hide, async (_req, reply) => reply.redirect('/', 301));
+  // The staff console: one HTML for every console URL (the page routes itself).
+  const consolePage = page('console', { 'permissions-policy': 'camera=(), microphone=()', 'x-robots-tag': 'noindex' });
+  app.get('/console', hide, consolePage);
+  app.get('/console/*', hide, consolePage);
 
-  // The verifier's service worker: never cached by HTTP, so a new build takes over at the next visit.
-  app.get('/sw-verify.js', hide, async (req, reply) => {
-    const file = read('sw-verify.js');
-    if (!file) return reply.callNotFound();
-    void reply.header('cache-control', 'no-cache').header('service-worker-allowed', '/verify');
-    return sendFile(req, reply, file, 'text/javascript; charset=utf-8');
-  });
-  app.get('/favicon.svg', hide, async (req, reply) => {
-    const file = read('favicon.svg');
-    if (!file) return reply.callNotFound();
-    void reply.header('cache-control', 'public, max-age=86400');
-    return sendFile(req, reply, file, 'image/svg+xml');
-  });
+  /** A built file at the site's root, served from memory. */
+  const builtFile = (name: string, type: string, headers: Record<string, string>) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const file = read(name);
+      if (!file) {
+        reply.callNotFound();
+        return reply;
+      }
+      void reply.headers(headers);
+      return sendFile(req, reply, file, type);
+    };
+  // Service workers: never cached by HTTP, so a new build takes over at the next visit.
+  const js = 'text/javascript; charset=utf-8';
+  app.get('/sw-verify.js', hide, builtFile('sw-verify.js', js, { 'cache-control': 'no-cache', 'service-worker-allowed': '/verify' }));
+  app.get('/sw-console.js', hide, builtFile('sw-console.js', js, { 'cache-control': 'no-cache', 'service-worker-allowed': '/console' }));
+  app.get('/console.webmanifest', hide, builtFile('console.webmanifest', 'application/manifest+json', { 'cache-control': 'no-cache' }));
+  app.get('/favicon.svg', hide, builtFile('favicon.svg', 'image/svg+xml', { 'cache-control': 'public, max-age=86400' }));
 
   void app.register(fastifyStatic, {
     root: join(dist, 'assets'),

@@ -259,7 +259,7 @@ export function Action(props: {
       <div class="op-action">
         <button
           type="button"
-          class={`button ${props.danger ? 'danger' : 'secondary'} small`}
+          class={`button ${props.danger ? 'op-danger' : 'secondary'} small`}
           onClick={() => {
             setOpen(true);
             setDone(null);
@@ -312,7 +312,7 @@ export function Action(props: {
       <p class="op-confirm">{props.confirm}</p>
       {error && <ErrorNotice error={error} />}
       <div class="op-buttons">
-        <button type="submit" class={`button ${props.danger ? 'danger' : ''} small`} disabled={busy}>
+        <button type="submit" class={`button ${props.danger ? 'op-danger' : ''} small`} disabled={busy}>
           {t('confirm')}
         </button>
         <button type="button" class="button secondary small" onClick={() => setOpen(false)} disabled={busy}>

@@ -1,0 +1,588 @@
+/**
+ * Record a dose (`/console/record`): the fields of `POST /api/v1/vaccinations`,
+ * checked as they are typed by the API's own validator
+ * (`validateVaccinationInput` of src/domain/, run in the browser), the person
+ * looked up by NIK and pre-filled, then the certificate and whether its SMS
+ * went out. Every entry goes through the device queue (queue.ts) with its
+ * own Idempotency-Key: online it is sent at once; offline it waits on the
+ * device and is sent when the network returns.
+ */
+import type { VNode } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useLang, useOnline, useTexts, type Texts } from '../lib/lang.ts';
+import { Facts, Notice } from '../lib/ui.tsx';
+import { QrCode } from '../lib/qr.tsx';
+import { formatDate } from '../../src/certificates/display.ts';
+import { listVaccines } from '../../src/domain/vaccines.ts';
+import { todayInJakarta } from '../../src/domain/dates.ts';
+import { validateVaccinationInput } from '../../src/domain/vaccination-input.ts';
+import { nikBirthDate, parseNik } from '../../src/domain/nik.ts';
+import type { FieldIssue } from '../../src/domain/errors.ts';
+import { api, type ConsoleUser } from './api.ts';
+import type { PageProps } from './pages.ts';
+import { discard, enqueue, listEntries, replaceEntry, syncNow, type DoseAnswer, type DoseBody, type QueuedEntry } from './queue.ts';
+import { SmsStatus } from './sms-status.tsx';
+
+const id = {
+  title: 'Catat Dosis',
+  intro: 'Isian diperiksa saat Anda mengetik, dengan aturan yang sama seperti server. Tanpa internet, dosis disimpan di perangkat ini dan dikirim nanti.',
+  facility: 'Fasilitas kesehatan',
+  facilityChoose: 'Pilih faskes',
+  person: 'Orang yang divaksinasi',
+  nik: 'NIK',
+  nikHint: '16 angka pada KTP atau Kartu Keluarga',
+  lookingUp: 'Mencari data orang ini…',
+  known: 'Sudah terdaftar: {name}, {doses} dosis tercatat. Data diisi dari catatan.',
+  knownMasked: 'Sudah terdaftar ({doses} dosis tercatat).',
+  notKnown: 'Belum ada catatan untuk NIK ini di wilayah Anda: isi datanya.',
+  fromNik: 'Tanggal lahir dan jenis kelamin diisi dari NIK; periksa kembali.',
+  name: 'Nama lengkap',
+  birthDate: 'Tanggal lahir',
+  sex: 'Jenis kelamin',
+  male: 'Laki-laki',
+  female: 'Perempuan',
+  phone: 'Nomor HP',
+  phoneHint: 'Untuk SMS sertifikat. Boleh dikosongkan bila tidak ada.',
+  dose: 'Vaksinasi',
+  vaccine: 'Vaksin',
+  vaccineChoose: 'Pilih vaksin',
+  doseNumber: 'Dosis ke-',
+  date: 'Tanggal vaksinasi',
+  lot: 'Nomor batch',
+  submit: 'Simpan dan terbitkan sertifikat',
+  submitOffline: 'Simpan di perangkat',
+  sending: 'Menyimpan…',
+  fixFirst: 'Periksa isian yang ditandai.',
+  savedOffline: 'Tersimpan di perangkat ini (tanpa internet). Akan dikirim otomatis saat internet kembali. Anda dapat mencatat dosis berikutnya.',
+  savedLater: 'Tersimpan di perangkat ini; server belum dapat dihubungi. Akan dikirim otomatis.',
+  rejected: 'Server menolak isian ini:',
+  priorMissing: 'Dosis sebelumnya belum tercatat ({doses} dosis). Dosis ini tetap dicatat, ditandai "mengaku dosis sebelumnya", dan dibuka kasus rekonsiliasi.',
+  alreadyHas: 'Orang ini sudah memiliki {doses} dosis tercatat; dosis ke-{n} mungkin sudah ada.',
+  recorded: 'Dosis tercatat dan sertifikat diterbitkan',
+  recordedClaims: 'Dosis tercatat (mengaku dosis sebelumnya: dibuka kasus rekonsiliasi)',
+  replayed: 'Dosis ini sudah tercatat sebelumnya (pengiriman ulang); berikut sertifikatnya.',
+  certificate: 'Sertifikat',
+  uvci: 'Nomor sertifikat',
+  openCertificate: 'Buka halaman sertifikat',
+  next: 'Dosis berikutnya',
+  nextText: 'Dosis ke-{n} mulai {date}',
+  another: 'Catat dosis berikutnya',
+  qrLabel: 'Kode QR sertifikat',
+};
+const en: Record<keyof typeof id, string> = {
+  title: 'Record a Dose',
+  intro: 'Fields are checked as you type, with the same rules as the server. Without internet, doses are kept on this device and sent later.',
+  facility: 'Health facility',
+  facilityChoose: 'Choose a facility',
+  person: 'Person vaccinated',
+  nik: 'NIK',
+  nikHint: '16 digits on the ID card or family card',
+  lookingUp: 'Looking this person up…',
+  known: 'Already known: {name}, {doses} doses on record. Filled in from the record.',
+  knownMasked: 'Already known ({doses} doses on record).',
+  notKnown: 'No record for this NIK in your area yet: fill in the details.',
+  fromNik: 'Birth date and sex filled in from the NIK; please check.',
+  name: 'Full name',
+  birthDate: 'Birth date',
+  sex: 'Sex',
+  male: 'Male',
+  female: 'Female',
+  phone: 'Mobile number',
+  phoneHint: 'For the certificate SMS. May be left empty when there is none.',
+  dose: 'Vaccination',
+  vaccine: 'Vaccine',
+  vaccineChoose: 'Choose a vaccine',
+  doseNumber: 'Dose number',
+  date: 'Vaccination date',
+  lot: 'Lot number',
+  submit: 'Save and issue the certificate',
+  submitOffline: 'Save on this device',
+  sending: 'Saving…',
+  fixFirst: 'Check the marked fields.',
+  savedOffline: 'Saved on this device (no internet). It will be sent automatically when the internet is back. You can record the next dose.',
+  savedLater: 'Saved on this device; the server cannot be reached yet. It will be sent automatically.',
+  rejected: 'The server refused this entry:',
+  priorMissing: 'Earlier doses are not on record ({doses} doses). This dose is still recorded, marked as claiming an earlier dose, and a reconciliation case is opened.',
+  alreadyHas: 'This person already has {doses} doses on record; dose {n} may exist already.',
+  recorded: 'Dose recorded and certificate issued',
+  recordedClaims: 'Dose recorded (claims an earlier dose: a reconciliation case was opened)',
+  replayed: 'This dose was recorded before (a repeated send); here is its certificate.',
+  certificate: 'Certificate',
+  uvci: 'Certificate number',
+  openCertificate: 'Open the certificate page',
+  next: 'Next dose',
+  nextText: 'Dose {n} from {date}',
+  another: 'Record the next dose',
+  qrLabel: 'Certificate QR code',
+};
+export const RECORD_TEXTS: Texts<keyof typeof id> = { id, en };
+
+interface Form {
+  facility: string;
+  nik: string;
+  name: string;
+  birthDate: string;
+  sex: '' | 'M' | 'F';
+  phone: string;
+  vaccine: string;
+  doseNumber: string;
+  date: string;
+  lot: string;
+}
+
+type FieldName = keyof Form;
+
+/** Where an issue of the API's validator is shown. */
+const FIELD_OF_PATH: Record<string, FieldName> = {
+  facility: 'facility',
+  'person.nik': 'nik',
+  'person.identifier': 'nik',
+  'person.identifier.value': 'nik',
+  'person.name': 'name',
+  'person.birthDate': 'birthDate',
+  'person.sex': 'sex',
+  'person.phone': 'phone',
+  vaccine: 'vaccine',
+  doseNumber: 'doseNumber',
+  date: 'date',
+  lot: 'lot',
+};
+
+interface Person {
+  id: string;
+  name: string;
+  birthDate: string;
+  sex: string | null;
+  phone: string | null;
+  doses: number;
+  masked: boolean;
+}
+
+interface FacilityOption {
+  code: string;
+  name: string;
+  regionCode: string;
+}
+
+const FACILITIES_KEY = 'dosis.console.facilities';
+
+/** The facilities this user may record for (district: its region; admin: all), kept for offline use. */
+function useFacilities(user: ConsoleUser): FacilityOption[] {
+  const [list, setList] = useState<FacilityOption[]>(() => {
+    try {
+      return JSON.parse(localStorage.getItem(FACILITIES_KEY) ?? '[]') as FacilityOption[];
+    } catch {
+      return [];
+    }
+  });
+  useEffect(() => {
+    if (user.role === 'facility') return;
+    api<{ facilities: FacilityOption[] }>('GET', '/api/v1/facilities')
+      .then((r) => {
+        const mine = r.facilities.filter((f) => user.role !== 'district' || (user.regionCode !== null && f.regionCode.startsWith(user.regionCode)));
+        setList(mine);
+        try {
+          localStorage.setItem(FACILITIES_KEY, JSON.stringify(mine));
+        } catch {
+          // Not kept: offline entry will need the code typed.
+        }
+      })
+      .catch(() => undefined);
+  }, [user.role, user.regionCode]);
+  return list;
+}
+
+function emptyForm(today: string, keep?: Partial<Form>): Form {
+  return { facility: '', nik: '', name: '', birthDate: '', sex: '', phone: '', vaccine: '', doseNumber: '1', date: today, lot: '', ...keep };
+}
+
+/** The form of a body (a queued entry being fixed). */
+function formOf(b: DoseBody, today: string): Form {
+  const sex = b.person.sex === 'M' || b.person.sex === 'F' ? b.person.sex : '';
+  return emptyForm(today, {
+    facility: b.facility ?? '',
+    nik: b.person.nik,
+    name: b.person.name,
+    birthDate: b.person.birthDate,
+    sex,
+    phone: b.person.phone ?? '',
+    vaccine: b.vaccine,
+    doseNumber: String(b.doseNumber),
+    date: b.date,
+    lot: b.lot ?? '',
+  });
+}
+
+/** The API body of the form (what `POST /api/v1/vaccinations` takes). */
+export function bodyOf(f: Form, user: ConsoleUser): DoseBody {
+  const nik = f.nik.replace(/[\s.-]/g, '');
+  return {
+    person: { nik, name: f.name, birthDate: f.birthDate, sex: f.sex, ...(f.phone.trim() ? { phone: f.phone.trim() } : {}) },
+    vaccine: f.vaccine,
+    doseNumber: Number(f.doseNumber),
+    date: f.date,
+    ...(f.lot.trim() ? { lot: f.lot.trim() } : {}),
+    ...(user.role === 'facility' ? {} : { facility: f.facility }),
+  };
+}
+
+type Outcome = { kind: 'sent'; answer: DoseAnswer; replay: boolean } | { kind: 'waiting'; offline: boolean } | { kind: 'rejected'; error: NonNullable<QueuedEntry['error']> };
+
+function RecordPage(props: PageProps): VNode {
+  const { user } = props;
+  const t = useTexts(RECORD_TEXTS);
+  const { lang } = useLang();
+  const online = useOnline();
+  const today = todayInJakarta(new Date());
+  const vaccines = useMemo(() => listVaccines(today), [today]);
+  const facilities = useFacilities(user);
+  const [form, setForm] = useState<Form>(() => emptyForm(today));
+  const [touched, setTouched] = useState<Set<FieldName>>(new Set());
+  const [submitted, setSubmitted] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [person, setPerson] = useState<Person | null | 'looking' | 'none'>(null);
+  const [filledFromNik, setFilledFromNik] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const resultRef = useRef<HTMLDivElement>(null);
+  // `?fix=<key>`: a queued entry the server refused, loaded into the form to be corrected.
+  const fixKey = props.query.get('fix');
+  const [fixing, setFixing] = useState<QueuedEntry | null>(null);
+  useEffect(() => {
+    if (!fixKey) return;
+    void listEntries().then((all) => {
+      const e = all.find((x) => x.key === fixKey && x.state === 'rejected');
+      if (!e) return;
+      setFixing(e);
+      setForm(formOf(e.body, today));
+      setSubmitted(true);
+    });
+  }, [fixKey]);
+
+  const body = bodyOf(form, user);
+  const validation = validateVaccinationInput(body, { today });
+  const issues: FieldIssue[] = validation.ok ? [] : validation.issues;
+  const byField = new Map<FieldName, string[]>();
+  for (const i of issues) {
+    const f = FIELD_OF_PATH[i.path] ?? (i.path.startsWith('person.') ? 'nik' : undefined);
+    if (!f) continue;
+    byField.set(f, [...(byField.get(f) ?? []), i.message[lang]]);
+  }
+  if (user.role !== 'facility' && !form.facility) byField.set('facility', [lang === 'id' ? 'wajib diisi' : 'required']);
+  const shown = (f: FieldName): string[] => (submitted || touched.has(f) ? (byField.get(f) ?? []) : []);
+
+  const set = (f: FieldName, v: string): void => {
+    setForm((old) => ({ ...old, [f]: v }));
+  };
+  const touch = (f: FieldName): void => setTouched((old) => new Set(old).add(f));
+
+  // The person by NIK: pre-fill what the record knows; else the birth date and sex the NIK encodes.
+  const nikDigits = body.person.nik;
+  useEffect(() => {
+    setPerson(null);
+    setFilledFromNik(false);
+    if (!parseNik(nikDigits)) return;
+    let stale = false;
+    const fromNik = (): void => {
+      const p = parseNik(nikDigits);
+      const birth = nikBirthDate(nikDigits, { today });
+      if (!p || !birth) return;
+      setForm((old) => (old.birthDate || old.sex ? old : { ...old, birthDate: birth, sex: p.sex }));
+      setFilledFromNik(true);
+    };
+    if (!navigator.onLine) {
+      fromNik();
+      return;
+    }
+    setPerson('looking');
+    api<{ people: Person[] }>('GET', `/api/v1/people?nik=${encodeURIComponent(nikDigits)}`)
+      .then((r) => {
+        if (stale) return;
+        const p = r.people[0];
+        if (!p) {
+          setPerson('none');
+          fromNik();
+          return;
+        }
+        setPerson(p);
+        setForm((old) => ({
+          ...old,
+          name: old.name || p.name,
+          birthDate: old.birthDate || p.birthDate,
+          sex: old.sex || (p.sex === 'M' || p.sex === 'F' ? p.sex : ''),
+          phone: old.phone || (p.masked || !p.phone ? '' : p.phone),
+          doseNumber: String(Math.min(5, p.doses + 1)),
+        }));
+      })
+      .catch(() => {
+        if (stale) return;
+        setPerson(null);
+        fromNik();
+      });
+    return () => {
+      stale = true;
+    };
+  }, [nikDigits]);
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setSubmitted(true);
+    setOutcome(null);
+    if (!validation.ok || byField.has('facility')) {
+      const first = document.querySelector<HTMLElement>('.record-form [aria-invalid="true"]');
+      first?.focus();
+      return;
+    }
+    setBusy(true);
+    try {
+      const entry = fixing ? ((await replaceEntry(fixing.key, body)) ?? (await enqueue(body, user.id))) : await enqueue(body, user.id);
+      if (fixing) {
+        setFixing(null);
+        props.navigate('/console/record');
+      }
+      await syncNow(user.id);
+      const now = (await listEntries()).find((x) => x.key === entry.key);
+      if (now?.state === 'sent' && now.answer) {
+        setOutcome({ kind: 'sent', answer: now.answer, replay: false });
+        await discard(now.key);
+      } else if (now?.state === 'rejected' && now.error) {
+        // The person is here to fix it: the reasons go on the form, not in the queue.
+        setOutcome({ kind: 'rejected', error: now.error });
+        await discard(now.key);
+      } else {
+        setOutcome({ kind: 'waiting', offline: !navigator.onLine });
+        // Ready for the next person; the facility and vaccination details stay (a session of one vaccine, one lot).
+        setForm(emptyForm(today, { facility: form.facility, vaccine: form.vaccine, date: form.date, lot: form.lot, doseNumber: form.doseNumber }));
+        setTouched(new Set());
+        setSubmitted(false);
+      }
+    } finally {
+      setBusy(false);
+      requestAnimationFrame(() => resultRef.current?.focus());
+    }
+  };
+
+  if (outcome?.kind === 'sent') {
+    return (
+      <>
+        <h1>{t('title')}</h1>
+        <div ref={resultRef} tabIndex={-1}>
+          <Result answer={outcome.answer} t={t} lang={lang} />
+        </div>
+        <p>
+          <button
+            type="button"
+            class="button block"
+            onClick={() => {
+              setOutcome(null);
+              setForm(emptyForm(today, { facility: form.facility, vaccine: form.vaccine, date: form.date, lot: form.lot }));
+              setTouched(new Set());
+              setSubmitted(false);
+            }}
+          >
+            {t('another')}
+          </button>
+        </p>
+      </>
+    );
+  }
+
+  const field = (name: FieldName, label: string, input: (invalid: boolean, describedBy: string | undefined) => VNode, hint?: string): VNode => {
+    const errors = shown(name);
+    const ids = [hint ? `${name}-hint` : '', errors.length ? `${name}-error` : ''].filter(Boolean).join(' ') || undefined;
+    return (
+      <div class="field" data-field={name}>
+        <label class="label" for={`f-${name}`}>
+          {label}
+        </label>
+        {hint && (
+          <span class="hint" id={`${name}-hint`}>
+            {hint}
+          </span>
+        )}
+        {input(errors.length > 0, ids)}
+        {errors.length > 0 && (
+          <span class="error" id={`${name}-error`} data-testid={`error-${name}`}>
+            {errors.join(' ')}
+          </span>
+        )}
+      </div>
+    );
+  };
+  const text = (name: FieldName, extra: Record<string, unknown> = {}) => (invalid: boolean, describedBy: string | undefined) => (
+    <input
+      id={`f-${name}`}
+      name={name}
+      value={form[name]}
+      aria-invalid={invalid ? 'true' : 'false'}
+      aria-describedby={describedBy}
+      onInput={(e) => set(name, e.currentTarget.value)}
+      onBlur={() => touch(name)}
+      {...extra}
+    />
+  );
+
+  const doses = person !== null && typeof person === 'object' ? person.doses : null;
+  const n = Number(form.doseNumber);
+  return (
+    <>
+      <h1>{t('title')}</h1>
+      <p class="lead">{t('intro')}</p>
+      <div ref={resultRef} tabIndex={-1} aria-live="polite">
+        {fixing?.error && (
+          <Notice kind="warn">
+            {t('rejected')} {fixing.error.message}
+          </Notice>
+        )}
+        {outcome?.kind === 'waiting' && (
+          <Notice kind="info">
+            <span data-testid="saved-offline">{outcome.offline ? t('savedOffline') : t('savedLater')}</span>
+          </Notice>
+        )}
+        {outcome?.kind === 'rejected' && (
+          <Notice kind="error">
+            <span data-testid="rejected">
+              {t('rejected')} {outcome.error.message}
+            </span>
+            {outcome.error.fields.length > 0 && (
+              <ul>
+                {outcome.error.fields.map((f) => (
+                  <li key={f.path}>
+                    <code>{f.path}</code>: {f.message}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </Notice>
+        )}
+      </div>
+      <form class="record-form" onSubmit={(e) => void submit(e)} noValidate>
+        {user.role !== 'facility' && (
+          <fieldset class="card">
+            <legend>{t('facility')}</legend>
+            {field('facility', t('facility'), (invalid, describedBy) =>
+              facilities.length > 0 ? (
+                <select id="f-facility" name="facility" value={form.facility} aria-invalid={invalid ? 'true' : 'false'} aria-describedby={describedBy} onChange={(e) => set('facility', e.currentTarget.value)} onBlur={() => touch('facility')}>
+                  <option value="">{t('facilityChoose')}</option>
+                  {facilities.map((f) => (
+                    <option key={f.code} value={f.code}>
+                      {f.name} ({f.code})
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                text('facility', { autoCapitalize: 'characters' })(invalid, describedBy)
+              ),
+            )}
+          </fieldset>
+        )}
+        <fieldset class="card">
+          <legend>{t('person')}</legend>
+          {field('nik', t('nik'), text('nik', { inputMode: 'numeric', autoComplete: 'off', maxLength: 24 }), t('nikHint'))}
+          <div class="lookup" aria-live="polite" data-testid="lookup">
+            {person === 'looking' && <span class="hint">{t('lookingUp')}</span>}
+            {person === 'none' && <span class="hint">{t('notKnown')}</span>}
+            {person !== null && typeof person === 'object' && (
+              <Notice kind="info">{person.masked ? t('knownMasked', { doses: person.doses }) : t('known', { name: person.name, doses: person.doses })}</Notice>
+            )}
+            {filledFromNik && <span class="hint">{t('fromNik')}</span>}
+          </div>
+          {field('name', t('name'), text('name', { autoComplete: 'off', maxLength: 200 }))}
+          <div class="field-row">
+            {field('birthDate', t('birthDate'), text('birthDate', { type: 'date', max: today }))}
+            {field('sex', t('sex'), (invalid, describedBy) => (
+              <div class="segmented" role="radiogroup" aria-labelledby="sex-legend" aria-describedby={describedBy} aria-invalid={invalid ? 'true' : 'false'} id="f-sex">
+                <span id="sex-legend" class="visually-hidden">
+                  {t('sex')}
+                </span>
+                {(['M', 'F'] as const).map((s) => (
+                  <label key={s} class={form.sex === s ? 'on' : ''}>
+                    <input type="radio" name="sex" value={s} checked={form.sex === s} onChange={() => (set('sex', s), touch('sex'))} />
+                    {s === 'M' ? t('male') : t('female')}
+                  </label>
+                ))}
+              </div>
+            ))}
+          </div>
+          {field('phone', t('phone'), text('phone', { type: 'tel', inputMode: 'tel', autoComplete: 'off' }), t('phoneHint'))}
+        </fieldset>
+        <fieldset class="card">
+          <legend>{t('dose')}</legend>
+          {field('vaccine', t('vaccine'), (invalid, describedBy) => (
+            <select id="f-vaccine" name="vaccine" value={form.vaccine} aria-invalid={invalid ? 'true' : 'false'} aria-describedby={describedBy} onChange={(e) => (set('vaccine', e.currentTarget.value), touch('vaccine'))}>
+              <option value="">{t('vaccineChoose')}</option>
+              {vaccines.map((v) => (
+                <option key={v.code} value={v.code}>
+                  {v.name} ({v.manufacturer})
+                </option>
+              ))}
+            </select>
+          ))}
+          <div class="field-row">
+            {field('doseNumber', t('doseNumber'), (invalid, describedBy) => (
+              <select id="f-doseNumber" name="doseNumber" value={form.doseNumber} aria-invalid={invalid ? 'true' : 'false'} aria-describedby={describedBy} onChange={(e) => set('doseNumber', e.currentTarget.value)}>
+                {[1, 2, 3, 4, 5].map((d) => (
+                  <option key={d} value={String(d)}>
+                    {d}
+                  </option>
+                ))}
+              </select>
+            ))}
+            {field('date', t('date'), text('date', { type: 'date', max: today }))}
+          </div>
+          {doses !== null && n > doses + 1 && (
+            <Notice kind="warn">
+              <span data-testid="prior-missing">{t('priorMissing', { doses })}</span>
+            </Notice>
+          )}
+          {doses !== null && n <= doses && <Notice kind="warn">{t('alreadyHas', { doses, n })}</Notice>}
+          {field('lot', t('lot'), text('lot', { autoComplete: 'off', maxLength: 50, autoCapitalize: 'characters' }))}
+        </fieldset>
+        {submitted && (!validation.ok || byField.has('facility')) && <Notice kind="error">{t('fixFirst')}</Notice>}
+        <button type="submit" class="button block" disabled={busy} data-testid="submit-dose">
+          {busy ? t('sending') : online ? t('submit') : t('submitOffline')}
+        </button>
+      </form>
+    </>
+  );
+}
+
+/** A recorded dose: its certificate's QR, facts, the certificate page, and the SMS. */
+export function Result(props: { answer: DoseAnswer; t: (k: keyof typeof id, v?: Record<string, string | number>) => string; lang: 'id' | 'en' }): VNode {
+  const { answer: a, t, lang } = props;
+  const vaccine = listVaccines(a.vaccination.date).find((v) => v.code === a.vaccination.vaccine);
+  return (
+    <article class="card result-card" data-testid="dose-result">
+      <h2>{a.vaccination.status === 'claims_prior_dose' ? t('recordedClaims') : t('recorded')}</h2>
+      <div class="result-grid">
+        <div class="qr-box">
+          <QrCode text={a.certificate.qr} label={t('qrLabel')} />
+        </div>
+        <div>
+          <Facts
+            rows={[
+              [t('name'), a.person.name],
+              [t('vaccine'), vaccine ? vaccine.name : a.vaccination.vaccine],
+              [t('doseNumber'), String(a.vaccination.doseNumber)],
+              [t('date'), formatDate(a.vaccination.date, lang)],
+              [t('uvci'), <span class="mono" data-testid="uvci">{a.certificate.uvci}</span>],
+              ...(a.nextDose ? [[t('next'), t('nextText', { n: a.nextDose.doseNumber, date: formatDate(a.nextDose.due, lang) })] as [string, string]] : []),
+            ]}
+          />
+          <SmsStatus personId={a.person.id} certificateId={a.certificate.id} />
+          <p>
+            <a class="button secondary block" href={a.certificate.link} target="_blank" rel="noopener noreferrer">
+              {t('openCertificate')}
+            </a>
+          </p>
+        </div>
+      </div>
+    </article>
+  );
+}
+
+export const recordPage = {
+  path: '/console/record',
+  roles: ['facility', 'district', 'admin'] as const,
+  nav: { id: 'Catat dosis', en: 'Record a dose' },
+  render: (props: PageProps) => <RecordPage {...props} />,
+};

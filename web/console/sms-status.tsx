@@ -1,0 +1,83 @@
+/**
+ * Whether a certificate's SMS went out: polls
+ * `GET /api/v1/people/{id}/certificates/{certificateId}/sms` until the message
+ * reaches a final state (delivered, failed, no usable phone…) or two minutes pass.
+ */
+import type { VNode } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { useTexts, type Texts } from '../lib/lang.ts';
+import { api } from './api.ts';
+
+export type SmsState = 'queued' | 'pending' | 'submitted' | 'delivered' | 'failed' | 'expired' | 'unknown' | 'held' | 'cancelled' | 'no_phone';
+
+const FINAL: ReadonlySet<SmsState> = new Set(['delivered', 'failed', 'expired', 'held', 'cancelled', 'no_phone']);
+const POLL_MS = 2000;
+const GIVE_UP_MS = 120_000;
+
+const id: Record<SmsState | 'label' | 'checking' | 'to', string> = {
+  label: 'SMS sertifikat',
+  checking: 'memeriksa…',
+  to: 'ke {to}',
+  queued: 'dalam antrean',
+  pending: 'sedang dikirim',
+  submitted: 'terkirim ke operator, menunggu laporan terima',
+  delivered: 'diterima di HP',
+  failed: 'gagal; dicoba lagi otomatis atau masuk daftar kerja',
+  expired: 'kedaluwarsa; masuk daftar kerja',
+  unknown: 'status belum diketahui; dicoba lagi',
+  held: 'ditahan untuk diperiksa (nomor dipakai banyak orang)',
+  cancelled: 'dibatalkan',
+  no_phone: 'tidak dikirim: tidak ada nomor HP yang dapat dipakai (masuk daftar kerja nomor HP)',
+};
+const en: typeof id = {
+  label: 'Certificate SMS',
+  checking: 'checking…',
+  to: 'to {to}',
+  queued: 'queued',
+  pending: 'being sent',
+  submitted: 'handed to the operator, awaiting the delivery report',
+  delivered: 'delivered to the phone',
+  failed: 'failed; retried automatically or put on a work list',
+  expired: 'expired; put on a work list',
+  unknown: 'status not known yet; retried',
+  held: 'held for review (a number shared by many people)',
+  cancelled: 'cancelled',
+  no_phone: 'not sent: no usable mobile number (on the phone work list)',
+};
+const TEXTS: Texts<keyof typeof id> = { id, en };
+
+export function SmsStatus(props: { personId: string; certificateId: string }): VNode {
+  const t = useTexts(TEXTS);
+  const [state, setState] = useState<{ status: SmsState; recipient: string | null } | null>(null);
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const started = Date.now();
+    const poll = async (): Promise<void> => {
+      try {
+        const r = await api<{ status: SmsState; recipient: string | null }>(
+          'GET',
+          `/api/v1/people/${encodeURIComponent(props.personId)}/certificates/${encodeURIComponent(props.certificateId)}/sms`,
+        );
+        if (stop) return;
+        setState(r);
+        if (FINAL.has(r.status)) return;
+      } catch {
+        // Offline or refused: try again on the next tick.
+      }
+      if (!stop && Date.now() - started < GIVE_UP_MS) timer = setTimeout(() => void poll(), POLL_MS);
+    };
+    void poll();
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [props.personId, props.certificateId]);
+  const tone = state?.status === 'delivered' ? 'ok' : state && ['failed', 'expired', 'no_phone', 'held', 'cancelled'].includes(state.status) ? 'bad' : 'wait';
+  return (
+    <p class={`sms-status sms-${tone}`} data-testid="sms-status" data-status={state?.status ?? ''}>
+      <strong>{t('label')}:</strong> {state ? t(state.status) : t('checking')}
+      {state?.recipient ? ` (${t('to', { to: state.recipient })})` : ''}
+    </p>
+  );
+}
