@@ -108,6 +108,11 @@ describe('console request pages in Chromium', () => {
   });
 
   it('the support-only page is not offered to a facility, whose API refuses it too', async () => {
+    const nav = page.getByRole('navigation', { name: 'Menu konsol' });
+    await nav.getByRole('link', { name: 'Dosis hilang' }).waitFor();
+    assert.equal(await nav.getByRole('link', { name: 'Ganti nomor HP' }).count(), 0);
+    await page.goto(server.url + '/console/corrections');
+    await page.getByRole('heading', { name: 'Tidak tersedia untuk peran Anda' }).waitFor();
     const r = await page.request.get(server.url + '/api/v1/phone-corrections');
     assert.equal(r.status(), 403);
     assert.deepEqual(errors, []);
