@@ -148,7 +148,9 @@ function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
                     {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
                   </p>
                   <dl class="op-kv">
-                    {Object.entries(c.detail).map(([k, v]) => (
+                    {Object.entries(c.detail)
+                      .filter(([, v]) => v !== null && v !== undefined && v !== '')
+                      .map(([k, v]) => (
                       <div key={k}>
                         <dt>{k}</dt>
                         <dd>{typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)}</dd>
