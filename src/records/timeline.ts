@@ -36,8 +36,9 @@ interface Ev extends Record<string, unknown> {
   data: Record<string, unknown>;
 }
 
-/** Actor ids are token or user ids: shown as "role:label". */
-const ACTOR = `coalesce((SELECT t.role || ':' || t.label FROM api_tokens t WHERE t.id::text = %s), %s)`;
+/** Actor ids are token or staff account ids: shown as "role:label" or "role:username". */
+const ACTOR = `coalesce((SELECT st.role || ':' || st.label FROM api_tokens st WHERE st.id::text = %s),
+                        (SELECT sa.role || ':' || sa.username FROM staff_accounts sa WHERE sa.id::text = %s), %s)`;
 const actor = (col: string) => ACTOR.replaceAll('%s', col);
 
 export async function personTimeline(db: Queryable, who: Principal, personId: string, reveal = false): Promise<{ person: Record<string, unknown>; doses: DoseState[]; events: TimelineEvent[] }> {

@@ -125,6 +125,8 @@ describe('console operator pages in Chromium', () => {
     await screenshot(page, 'console-ops-merge-confirm');
     await page.getByRole('button', { name: 'Ya, lanjutkan' }).click();
     await page.getByText(/Digabung: sekarang 2 dosis/).waitFor();
+    // The merge is in the timeline with the staff member who did it.
+    await page.locator('[data-type="people_merged"]', { hasText: 'support:bantuan' }).waitFor();
     const doses = page.getByTestId('doses').locator('li');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="doses"] > li').length === 2);
     assert.match((await doses.nth(0).textContent()) ?? '', /Dosis 1 · CORONAVAC · 2021-07-01/);
