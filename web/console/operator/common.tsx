@@ -6,8 +6,8 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import { api, ApiError, type ConsoleUser, type Role } from '../api.ts';
-import { currentLang } from '../../lib/lang.ts';
-import { useTexts } from '../../lib/lang.ts';
+import { currentLang, useTexts } from '../../lib/lang.ts';
+import { Link } from './link.tsx';
 
 export interface PersonSummary {
   id: string;
@@ -341,4 +341,34 @@ export async function personIdOf(typed: string, none: string): Promise<string> {
   const p = r.people[0];
   if (!p) throw new ApiError(404, 'not_found', none);
   return p.id;
+}
+
+/** Tabs as links (each a URL, so back and reload keep the tab); the current one marked for assistive technology. */
+export function Tabs(props: { label: string; current: string; items: { key: string; to: string; label: string }[]; navigate: (to: string) => void }) {
+  return (
+    <nav class="op-tabs" aria-label={props.label}>
+      {props.items.map((i) => (
+        <Link key={i.key} to={i.to} navigate={props.navigate} class={i.key === props.current ? 'op-tab current' : 'op-tab'}>
+          <span aria-current={i.key === props.current ? 'page' : undefined}>{i.label}</span>
+        </Link>
+      ))}
+    </nav>
+  );
+}
+
+/** Declining a citizen's request: a reason from the API's list and a text (which the API requires with "other"). */
+export function DeclineAction(props: { label: string; reasonLabel: string; textLabel: string; reasons: { value: string; label: string }[]; confirm: string; path: string; onDone: () => void }) {
+  return (
+    <Action
+      label={props.label}
+      danger
+      fields={[
+        { name: 'reason', label: props.reasonLabel, options: props.reasons },
+        { name: 'text', label: props.textLabel, optional: true },
+      ]}
+      confirm={props.confirm}
+      run={(v) => api('POST', props.path, { reason: v.reason ?? '', ...(v.text ? { text: v.text } : {}) })}
+      onDone={props.onDone}
+    />
+  );
 }

@@ -9,7 +9,7 @@ import type { PageProps } from '../pages.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
-import { Action, Load, useApi, When, withQuery } from './common.tsx';
+import { Action, DeclineAction, Load, Tabs, useApi, When, withQuery } from './common.tsx';
 
 interface Correction {
   id: string;
@@ -97,13 +97,7 @@ export function CorrectionsPage(props: PageProps) {
     <section class="op-page" aria-labelledby="op-corr-title">
       <h1 id="op-corr-title">{t('title')}</h1>
       <p class="lead">{t('lead')}</p>
-      <nav class="op-tabs" aria-label={t('title')}>
-        {STATUSES.map((s) => (
-          <Link key={s} to={`/console/corrections?status=${s}`} navigate={props.navigate} class={s === status ? 'op-tab current' : 'op-tab'}>
-            <span aria-current={s === status ? 'page' : undefined}>{t(s)}</span>
-          </Link>
-        ))}
-      </nav>
+      <Tabs label={t('title')} current={status} navigate={props.navigate} items={STATUSES.map((s) => ({ key: s, to: `/console/corrections?status=${s}`, label: t(s) }))} />
       <Load l={list}>
         {({ items }) =>
           items.length === 0 ? (
@@ -155,15 +149,13 @@ export function CorrectionsPage(props: PageProps) {
                           onDone={list.reload}
                         />
                       )}
-                      <Action
+                      <DeclineAction
                         label={t('decline')}
-                        danger
-                        fields={[
-                          { name: 'reason', label: t('declineReason'), options: (['identity_mismatch', 'duplicate_request', 'other'] as const).map((r) => ({ value: r, label: t(r) })) },
-                          { name: 'text', label: t('declineText'), optional: true },
-                        ]}
+                        reasonLabel={t('declineReason')}
+                        textLabel={t('declineText')}
+                        reasons={(['identity_mismatch', 'duplicate_request', 'other'] as const).map((r) => ({ value: r, label: t(r) }))}
                         confirm={t('confirmDecline')}
-                        run={(v) => api('POST', `/api/v1/phone-corrections/${c.id}/decline`, { reason: v.reason ?? '', ...(v.text ? { text: v.text } : {}) })}
+                        path={`/api/v1/phone-corrections/${c.id}/decline`}
                         onDone={list.reload}
                       />
                     </div>

@@ -9,7 +9,7 @@ import type { PageProps } from '../pages.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
-import { Action, Load, may, useApi, When, withQuery } from './common.tsx';
+import { Action, DeclineAction, Load, may, Tabs, useApi, When, withQuery } from './common.tsx';
 
 interface DoseRequest {
   id: string;
@@ -100,13 +100,7 @@ export function DoseRequestsPage(props: PageProps) {
     <section class="op-page" aria-labelledby="op-dreq-title">
       <h1 id="op-dreq-title">{t('title')}</h1>
       <p class="lead">{t('lead')}</p>
-      <nav class="op-tabs" aria-label={t('title')}>
-        {STATUSES.map((s) => (
-          <Link key={s} to={`/console/dose-requests?status=${s}`} navigate={props.navigate} class={s === status ? 'op-tab current' : 'op-tab'}>
-            <span aria-current={s === status ? 'page' : undefined}>{t(s)}</span>
-          </Link>
-        ))}
-      </nav>
+      <Tabs label={t('title')} current={status} navigate={props.navigate} items={STATUSES.map((s) => ({ key: s, to: `/console/dose-requests?status=${s}`, label: t(s) }))} />
       <Load l={list}>
         {({ requests }) =>
           requests.length === 0 ? (
@@ -156,15 +150,13 @@ export function DoseRequestsPage(props: PageProps) {
                         run={(v) => api('POST', `/api/v1/dose-requests/${r.id}/record`, v.lot ? { lot: v.lot } : {})}
                         onDone={list.reload}
                       />
-                      <Action
+                      <DeclineAction
                         label={t('decline')}
-                        danger
-                        fields={[
-                          { name: 'reason', label: t('reason'), options: REASONS.map((x) => ({ value: x, label: t(x) })) },
-                          { name: 'text', label: t('reasonText'), optional: true },
-                        ]}
+                        reasonLabel={t('reason')}
+                        textLabel={t('reasonText')}
+                        reasons={REASONS.map((x) => ({ value: x, label: t(x) }))}
                         confirm={t('confirmDecline')}
-                        run={(v) => api('POST', `/api/v1/dose-requests/${r.id}/decline`, { reason: v.reason ?? '', ...(v.text ? { text: v.text } : {}) })}
+                        path={`/api/v1/dose-requests/${r.id}/decline`}
                         onDone={list.reload}
                       />
                     </div>

@@ -9,7 +9,7 @@ import type { ConsoleUser } from '../api.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
-import { Action, Load, may, personIdOf, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
+import { Action, Load, may, personIdOf, Tabs, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
 
 const KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone'] as const;
 type Tab = (typeof KINDS)[number] | 'dead_jobs';
@@ -108,13 +108,7 @@ export function WorkPage(props: PageProps) {
     <section class="op-page" aria-labelledby="op-work-title">
       <h1 id="op-work-title">{t('title')}</h1>
       <p class="lead">{t('lead')}</p>
-      <nav class="op-tabs" aria-label={t('title')}>
-        {tabs.map((k) => (
-          <Link key={k} to={`/console/work?kind=${k}`} navigate={props.navigate} class={k === tab ? 'op-tab current' : 'op-tab'}>
-            <span aria-current={k === tab ? 'page' : undefined}>{t(k)}</span>
-          </Link>
-        ))}
-      </nav>
+      <Tabs label={t('title')} current={tab} navigate={props.navigate} items={tabs.map((k) => ({ key: k, to: `/console/work?kind=${k}`, label: t(k) }))} />
       <h2>{t(tab)}</h2>
       {tab === 'dead_jobs' ? <DeadJobs t={t} /> : <Cases {...props} kind={tab} t={t} />}
     </section>
