@@ -15,7 +15,7 @@ import type { Worker } from '../../src/notify/outbox.ts';
 import { createAccount } from '../../src/access/accounts.ts';
 import { maskNik } from '../../src/records/people.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'kata-sandi-panjang-42';
 const WIDE = { width: 1100, height: 900 };
@@ -207,6 +207,28 @@ describe('console operator pages in Chromium', () => {
     assert.equal(await page.getByRole('button', { name: 'Batalkan dosis' }).count(), 0, 'a district cannot void, so it is not offered');
     assert.equal(await page.getByRole('button', { name: 'Gabungkan data lain orang ini ke sini' }).count(), 0);
     await screenshot(page, 'console-ops-district-masked');
+  });
+
+  it('fits a 360-px phone for facility staff, and speaks English after the switch', async () => {
+    await signIn('pkm-a');
+    await page.setViewportSize(PHONE);
+    for (const path of [`/console/people?q=${encodeURIComponent(rina.nik)}`, `/console/people/${dose1.person.id}`, '/console/work', '/console/dashboard']) {
+      await page.goto(server.url + path);
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
+      await page.locator('.op-page').waitFor();
+      await page.waitForLoadState('networkidle');
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= PHONE.width, `${path} is ${width} px wide`);
+    }
+    await screenshot(page, 'console-ops-phone-dashboard');
+    await page.goto(`${server.url}/console/people/${dose1.person.id}`);
+    await page.getByTestId('doses').waitFor();
+    await screenshot(page, 'console-ops-phone-timeline');
+    await page.getByRole('button', { name: 'English' }).click();
+    await page.getByRole('heading', { name: 'Doses' }).waitFor();
+    assert.match((await page.getByTestId('doses').textContent()) ?? '', /Dose 1 \(2021-07-01\) is recorded and its certificate is issued/);
+    await page.getByRole('button', { name: 'Bahasa Indonesia' }).click();
+    await page.setViewportSize(WIDE);
   });
 
   it('made no request outside the server and threw no page errors', () => {
