@@ -153,11 +153,35 @@ describe('console operator pages in Chromium', () => {
     await card.getByLabel('Nomor HP baru').fill('0812 5555 1234');
     await card.getByRole('button', { name: 'Ya, lanjutkan' }).click();
     await card.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('settled').textContent(), 'Selesai: Yohanes Tanpa Nomor. Kasusnya ditutup.');
     await worker.drain();
     const sink = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink?limit=200', headers: bearer(ADMIN_TOKEN) });
     const sent = (sink.json().messages as { to: string; text: string }[]).filter((m) => m.to === '+6281255551234');
     assert.equal(sent.length, 1, 'the certificate SMS, once, to the corrected number');
     assert.match(sent[0]!.text, /\/c\//);
+  });
+
+  it('replays a dead job from the work list: the SMS it failed to send goes out', async () => {
+    // A notify job that died (as after its last attempt), for Rina's newest certificate.
+    const cert = await server.db.db.query<{ id: string }>("SELECT id FROM certificates WHERE person_id = $1 AND status = 'valid' ORDER BY issued_at DESC LIMIT 1", [dose1.person.id]);
+    const dead = await server.db.db.query<{ id: number }>(
+      `INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, last_error, person_id)
+       VALUES ('notify', $1::jsonb, $2, 'dead', 10, 'gateway down (test)', $3) RETURNING id`,
+      [JSON.stringify({ personId: dose1.person.id, certificateId: cert.rows[0]!.id }), `notify:${cert.rows[0]!.id}:test-dead`, dose1.person.id],
+    );
+    const before = (await server.db.db.query("SELECT 1 FROM sms_sink WHERE recipient = '+6281270001111'")).rowCount;
+    await signIn('bantuan');
+    await page.goto(server.url + '/console/work?kind=dead_jobs');
+    const jobs = page.getByTestId('dead-jobs');
+    await jobs.getByText(`#${dead.rows[0]!.id}`).waitFor();
+    assert.match((await jobs.textContent()) ?? '', /gateway down \(test\)/);
+    await screenshot(page, 'console-ops-dead-jobs');
+    await page.getByRole('button', { name: 'Jalankan lagi semua' }).click();
+    await page.getByRole('button', { name: 'Ya, lanjutkan' }).click();
+    await page.getByText('Tidak ada tugas gagal.').waitFor();
+    await worker.drain();
+    const after = (await server.db.db.query("SELECT 1 FROM sms_sink WHERE recipient = '+6281270001111'")).rowCount;
+    assert.equal(after, before + 1, 'one more SMS to Rina');
   });
 
   it('shows the pipeline counts the database holds, with charts and their numbers', async () => {

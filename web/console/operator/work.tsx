@@ -4,6 +4,7 @@
  * Every action asks first, calls the existing API and shows its refusal as
  * it answered; the list reloads after a success.
  */
+import { useState } from 'preact/hooks';
 import type { PageProps } from '../pages.ts';
 import type { ConsoleUser } from '../api.ts';
 import { api } from '../api.ts';
@@ -44,6 +45,7 @@ const T = {
     confirmPhone: 'Nomor HP {name} diganti; SMS sertifikat yang belum diterima dikirim lagi.',
     phoneDone: 'Nomor diganti ke {phone}; {n} SMS dikirim lagi.',
     done: 'Selesai.',
+    settled: 'Selesai: {name}. Kasusnya ditutup.',
     job: 'Tugas #{id} · {kind}',
     attempts: '{n} percobaan',
     replay: 'Jalankan lagi',
@@ -82,6 +84,7 @@ const T = {
     confirmPhone: "{name}'s phone number is replaced; certificate SMS not yet delivered are sent again.",
     phoneDone: 'Number changed to {phone}; {n} SMS sent again.',
     done: 'Done.',
+    settled: 'Done: {name}. The case is closed.',
     job: 'Job #{id} · {kind}',
     attempts: '{n} attempts',
     replay: 'Replay',
@@ -110,7 +113,7 @@ export function WorkPage(props: PageProps) {
       <p class="lead">{t('lead')}</p>
       <Tabs label={t('title')} current={tab} navigate={props.navigate} items={tabs.map((k) => ({ key: k, to: `/console/work?kind=${k}`, label: t(k) }))} />
       <h2>{t(tab)}</h2>
-      {tab === 'dead_jobs' ? <DeadJobs t={t} /> : <Cases {...props} kind={tab} t={t} />}
+      {tab === 'dead_jobs' ? <DeadJobs t={t} /> : <Cases key={tab} {...props} kind={tab} t={t} />}
     </section>
   );
 }
@@ -119,51 +122,68 @@ function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
   const { t, kind } = props;
   const before = props.query.get('before');
   const list = useApi<{ cases: CaseView[]; next: string | null }>(withQuery('/api/v1/cases', { kind, before, limit: '50' }));
+  // A settled case leaves the list, and its card with it: say what was done above the list.
+  const [settled, setSettled] = useState<string | null>(null);
   return (
-    <Load l={list}>
-      {({ cases, next }) =>
-        cases.length === 0 ? (
-          <p class="notice notice-info" role="status">
-            {t('none')}
-          </p>
-        ) : (
-          <>
-            <ul class="op-cases" data-testid="cases">
-              {cases.map((c) => (
-                <li class="card op-case" key={c.id} data-case={c.id} data-person={c.personId}>
-                  <h3>
-                    <Link to={`/console/people/${c.personId}`} navigate={props.navigate}>
-                      {c.personName}
-                    </Link>
-                  </h3>
-                  <p class="hint">
-                    {t('opened')} <When at={c.openedAt} />
-                    {c.facility && ` · ${t('facility')} ${c.facility}`}
-                    {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
-                  </p>
-                  <dl class="op-kv">
-                    {Object.entries(c.detail)
-                      .filter(([, v]) => v !== null && v !== undefined && v !== '')
-                      .map(([k, v]) => (
-                      <div key={k}>
-                        <dt>{k}</dt>
-                        <dd>{typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)}</dd>
-                      </div>
-                    ))}
-                  </dl>
-                  <CaseActions c={c} user={props.user} t={t} onDone={list.reload} />
-                </li>
-              ))}
-            </ul>
-            {next && (
-              <Link to={withQuery('/console/work', { kind, before: next })} navigate={props.navigate} class="button secondary small">
-                {t('more')}
-              </Link>
-            )}
-          </>
-        )
-      }
-    </Load>
+    <>
+      {settled && (
+        <p class="notice notice-info" role="status" data-testid="settled">
+          {t('settled', { name: settled })}
+        </p>
+      )}
+      <Load l={list}>
+        {({ cases, next }) =>
+          cases.length === 0 ? (
+            <p class="notice notice-info" role="status">
+              {t('none')}
+            </p>
+          ) : (
+            <>
+              <ul class="op-cases" data-testid="cases">
+                {cases.map((c) => (
+                  <li class="card op-case" key={c.id} data-case={c.id} data-person={c.personId}>
+                    <h3>
+                      <Link to={`/console/people/${c.personId}`} navigate={props.navigate}>
+                        {c.personName}
+                      </Link>
+                    </h3>
+                    <p class="hint">
+                      {t('opened')} <When at={c.openedAt} />
+                      {c.facility && ` · ${t('facility')} ${c.facility}`}
+                      {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
+                    </p>
+                    <dl class="op-kv">
+                      {Object.entries(c.detail)
+                        .filter(([, v]) => v !== null && v !== undefined && v !== '')
+                        .map(([k, v]) => (
+                        <div key={k}>
+                          <dt>{k}</dt>
+                          <dd>{typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)}</dd>
+                        </div>
+                      ))}
+                    </dl>
+                    <CaseActions
+                      c={c}
+                      user={props.user}
+                      t={t}
+                      onDone={() => {
+                        setSettled(c.personName);
+                        list.reload();
+                      }}
+                    />
+                  </li>
+                ))}
+              </ul>
+              {next && (
+                <Link to={withQuery('/console/work', { kind, before: next })} navigate={props.navigate} class="button secondary small">
+                  {t('more')}
+                </Link>
+              )}
+            </>
+          )
+        }
+      </Load>
+    </>
   );
 }
 
