@@ -24,6 +24,7 @@ import { portalRoutes } from './routes/portal.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
 import { SIGN_IN_URL, sessionRoutes } from './routes/session.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   statsRoutes(app, deps);
   importRoutes(app, deps);
   sessionRoutes(app, deps);
+  consoleRoutes(app, deps);
   await app.ready();
   return app;
 }

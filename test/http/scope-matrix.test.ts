@@ -89,6 +89,7 @@ const SPECS: Record<string, Spec> = {
   },
   'GET /api/v1/accounts': { may: ['admin'], req: () => ({ url: '/api/v1/accounts' }) },
   'PATCH /api/v1/accounts/:id': { may: ['admin'], req: (i) => ({ url: `/api/v1/accounts/${i.account}`, payload: { displayName: 'Matrix' } }) },
+  'GET /api/v1/people/:id/certificates/:certificateId/sms': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/certificates/${i.certificate}/sms` }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
 };
 

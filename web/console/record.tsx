@@ -167,7 +167,7 @@ interface FacilityOption {
 const FACILITIES_KEY = 'dosis.console.facilities';
 
 /** The facilities this user may record for (district: its region; admin: all), kept for offline use. */
-function useFacilities(user: ConsoleUser): FacilityOption[] {
+export function useFacilities(user: ConsoleUser): FacilityOption[] {
   const [list, setList] = useState<FacilityOption[]>(() => {
     try {
       return JSON.parse(localStorage.getItem(FACILITIES_KEY) ?? '[]') as FacilityOption[];
