@@ -455,7 +455,9 @@ function RecordPage(props: PageProps): VNode {
           </Notice>
         )}
       </div>
-      <form class="record-form" onSubmit={(e) => void submit(e)} noValidate>
+      <form class="record-form" onSubmit={(e) => void submit(e)} noValidate aria-busy={busy}>
+        {/* Nothing can be typed while an entry is being saved: the form is reset for the next person after it. */}
+        <fieldset class="plain" disabled={busy}>
         {user.role !== 'facility' && (
           <fieldset class="card">
             <legend>{t('facility')}</legend>
@@ -541,6 +543,7 @@ function RecordPage(props: PageProps): VNode {
         <button type="submit" class="button block" disabled={busy} data-testid="submit-dose">
           {busy ? t('sending') : online ? t('submit') : t('submitOffline')}
         </button>
+        </fieldset>
       </form>
     </>
   );
