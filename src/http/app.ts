@@ -26,6 +26,7 @@ import { statsRoutes } from './routes/stats.ts';
 import { importRoutes } from './routes/imports.ts';
 import { SIGN_IN_URL, sessionRoutes } from './routes/session.ts';
 import { doseRequestRoutes } from './routes/dose-requests.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 /** JSON bodies are small: a dose is < 1 KiB. Larger bodies (imports) have their own routes and limits. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -100,6 +101,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   importRoutes(app, deps);
   sessionRoutes(app, deps);
   doseRequestRoutes(app, deps);
+  consoleRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -128,6 +128,28 @@ describeEachBackend('console sessions', (t) => {
     assert.equal(timeline.statusCode, 403);
     const accounts = await rt.app.inject({ method: 'GET', url: '/api/v1/accounts', headers: { cookie: s.cookie } });
     assert.equal(accounts.statusCode, 403);
+    // The record page follows the certificate's SMS.
+    const sms = (personId: string, certificateId: string) =>
+      rt.app.inject({ method: 'GET', url: `/api/v1/people/${personId}/certificates/${certificateId}/sms`, headers: { cookie: s.cookie } });
+    const d = res.json();
+    assert.equal((await sms(d.person.id, d.certificate.id)).json().status, 'queued');
+    const worker = rt.deps.notify.worker({ pollMs: 10 });
+    await worker.drain();
+    const sent = (await sms(d.person.id, d.certificate.id)).json();
+    assert.ok(['submitted', 'delivered'].includes(sent.status), JSON.stringify(sent));
+    assert.match(sent.recipient, /^\+62 8\d\d-\*\*\*\*-\d{4}$/);
+    const noPhone = await rt.app.inject({
+      method: 'POST',
+      url: '/api/v1/vaccinations',
+      headers: { cookie: s.cookie, 'x-csrf-token': s.csrf },
+      payload: doseBody({ ...person(), phone: '' }),
+    });
+    assert.equal(noPhone.statusCode, 201, noPhone.body);
+    await worker.drain();
+    assert.equal((await sms(noPhone.json().person.id, noPhone.json().certificate.id)).json().status, 'no_phone');
+    // Another facility's person is not found.
+    const other = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer((await facilityWithToken(t.db, '327301')).token), payload: doseBody(person()) });
+    assert.equal((await sms(other.json().person.id, other.json().certificate.id)).statusCode, 404);
   });
 
   it('refuses a change without the right CSRF token (403 csrf) and changes nothing', async () => {

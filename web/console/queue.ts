@@ -197,6 +197,8 @@ let running: Promise<QueueCounts> | null = null;
  * session). One sync at a time: a call while one runs joins it.
  */
 export function syncNow(userId: string): Promise<QueueCounts> {
+  // The browser knows it has no network: no try (and no try counted).
+  if (!navigator.onLine) return changed().then(() => counts);
   running ??= (async () => {
     try {
       for (const entry of await listEntries()) {

@@ -167,7 +167,7 @@ interface FacilityOption {
 const FACILITIES_KEY = 'dosis.console.facilities';
 
 /** The facilities this user may record for (district: its region; admin: all), kept for offline use. */
-function useFacilities(user: ConsoleUser): FacilityOption[] {
+export function useFacilities(user: ConsoleUser): FacilityOption[] {
   const [list, setList] = useState<FacilityOption[]>(() => {
     try {
       return JSON.parse(localStorage.getItem(FACILITIES_KEY) ?? '[]') as FacilityOption[];
@@ -455,7 +455,9 @@ function RecordPage(props: PageProps): VNode {
           </Notice>
         )}
       </div>
-      <form class="record-form" onSubmit={(e) => void submit(e)} noValidate>
+      <form class="record-form" onSubmit={(e) => void submit(e)} noValidate aria-busy={busy}>
+        {/* Nothing can be typed while an entry is being saved: the form is reset for the next person after it. */}
+        <fieldset class="plain" disabled={busy}>
         {user.role !== 'facility' && (
           <fieldset class="card">
             <legend>{t('facility')}</legend>
@@ -541,6 +543,7 @@ function RecordPage(props: PageProps): VNode {
         <button type="submit" class="button block" disabled={busy} data-testid="submit-dose">
           {busy ? t('sending') : online ? t('submit') : t('submitOffline')}
         </button>
+        </fieldset>
       </form>
     </>
   );
