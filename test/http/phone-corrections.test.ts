@@ -51,7 +51,7 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
   /** New numbers support approved: the only ones that may receive a link or a name. */
   const approved = new Set<string>();
   /** Numbers that were on a person's record when a certificate SMS went there. */
-  const wereOnRecord = new Set<string>(['+6281211112222', '+6281240005000']);
+  const wereOnRecord = new Set<string>(['+6281211112222', '+6281240005000', '+6281241005000']);
 
   const start = (body: object, ip: string) => rt.app.inject({ method: 'POST', url: '/api/v1/public/phone-corrections', payload: body, remoteAddress: ip });
   const verify = (id: string, code: string) => rt.app.inject({ method: 'POST', url: `/api/v1/public/phone-corrections/${id}/verify`, payload: { code } });
@@ -293,6 +293,23 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
     assert.equal((await as(support, 'GET', '/api/v1/phone-corrections/not-a-uuid')).statusCode, 404);
     assert.equal((await as(support, 'POST', '/api/v1/phone-corrections/00000000-0000-4000-8000-000000000000/approve')).statusCode, 404);
     assert.deepEqual(await counts(), before, 'nothing written');
+  });
+
+  it('approves a request whose person was recorded after it was filed (matched again by NIK + birth date)', async () => {
+    const p = person({ phone: '0812-4100-5000' });
+    const r = await start({ nik: p.nik, birthDate: p.birthDate, name: p.name, newPhone: '0812-4100-6000' }, '10.9.0.1');
+    assert.equal((await verify(r.json().requestId, await codeSentTo('+6281241006000'))).statusCode, 200);
+    const id = r.json().requestId as string;
+    assert.equal((await as(support, 'GET', `/api/v1/phone-corrections/${id}`)).json().match.personId, null);
+    const rec = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(p) });
+    assert.equal(rec.statusCode, 201, rec.body);
+    await worker.drain();
+    const yes = await as(support, 'POST', `/api/v1/phone-corrections/${id}/approve`);
+    assert.equal(yes.statusCode, 200, yes.body);
+    approved.add('+6281241006000');
+    assert.equal(yes.json().match.personId, rec.json().person.id);
+    await worker.drain();
+    assert.match((await to('+6281241006000')).pop()!.text, /\/c\//, 'the certificate SMS at the new number');
   });
 
   it('two decisions at once: exactly one wins, the other is a 409, and the phone changes once', async () => {
