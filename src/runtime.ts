@@ -76,7 +76,7 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
  * beside the database, for `dosis sms tail` while serve holds the data directory.
  */
 function sinkToConsole(config: Config, app: Runtime['app'], m: SinkMessage): void {
-  app.log.info({ notificationId: m.notificationId }, 'SMS to the local sink (read it: npx dosis sms tail)');
+  app.log.info({ sinkId: m.id }, 'SMS to the local sink (read it: npx dosis sms tail)');
   if (config.databaseUrl) return;
   mkdirSync(config.dataDir, { recursive: true });
   appendFileSync(join(config.dataDir, 'sms-sink.log'), JSON.stringify({ at: m.at.toISOString(), to: m.to, text: m.text }) + '\n');
