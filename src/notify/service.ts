@@ -22,6 +22,8 @@ export async function loadReportSecret(db: Db, configured?: string): Promise<Buf
 export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'>;
 
 export interface SinkMessage {
+  /** Its id in sms_sink. */
+  id: number;
   to: string;
   text: string;
   at: Date;
