@@ -159,6 +159,8 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
     assert.equal(still.json().status, 'approved');
     assert.equal(still.json().reason, null);
     assert.ok((await as(support, 'GET', '/api/v1/phone-corrections?status=approved')).json().items.some((x: { id: string }) => x.id === id));
+    const reads = await t.db.query<{ action: string }>("SELECT action FROM audit_log WHERE action IN ('phone_corrections_listed', 'phone_correction_viewed') AND (subject = $1 OR detail->'ids' ? $1)", [id]);
+    assert.ok(reads.rows.some((r) => r.action === 'phone_correction_viewed') && reads.rows.some((r) => r.action === 'phone_corrections_listed'), 'support’s reads are audited');
   });
 
   it('answers a NIK that matches no one exactly alike, and support declines it with an SMS that names no one', async () => {
