@@ -71,9 +71,14 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
   };
 }
 
-/** The sink's messages on the console, and (embedded PGlite) in DOSIS_DATA_DIR/sms-sink.log for `dosis sms tail` while serve holds the data directory. */
+/**
+ * A line on the console for each message the sink takes — without its number
+ * or text (they name the person and carry the certificate link: logs must
+ * not) — and (embedded PGlite) the message in DOSIS_DATA_DIR/sms-sink.log,
+ * beside the database, for `dosis sms tail` while serve holds the data directory.
+ */
 function sinkToConsole(config: Config, app: Runtime['app'], m: SinkMessage): void {
-  app.log.info({ to: m.to, text: m.text }, 'SMS (sink)');
+  app.log.info({ sinkId: m.id }, 'SMS to the local sink (read it: npx dosis sms tail)');
   if (config.databaseUrl) return;
   mkdirSync(config.dataDir, { recursive: true });
   appendFileSync(join(config.dataDir, 'sms-sink.log'), JSON.stringify({ at: m.at.toISOString(), to: m.to, text: m.text }) + '\n');

@@ -287,10 +287,10 @@ export async function getCorrection(db: Queryable, id: string): Promise<PhoneCor
 }
 
 /** Locks a filed, open request for a decision: 404 unknown or unverified, 409 already decided. */
-async function lockOpen(tx: Queryable, id: string): Promise<{ person_id: string | null; new_phone: string }> {
+async function lockOpen(tx: Queryable, id: string): Promise<{ person_id: string | null; new_phone: string; nik: string; birth_date: string }> {
   if (!UUID.test(id)) throw notFound();
-  const r = await tx.query<{ status: string; person_id: string | null; new_phone: string }>(
-    'SELECT status, person_id, new_phone FROM phone_corrections WHERE id = $1 FOR UPDATE',
+  const r = await tx.query<{ status: string; person_id: string | null; new_phone: string; nik: string; birth_date: string }>(
+    'SELECT status, person_id, new_phone, nik, birth_date::text AS birth_date FROM phone_corrections WHERE id = $1 FOR UPDATE',
     [id],
   );
   const row = r.rows[0];
@@ -322,8 +322,14 @@ export async function approveCorrection(deps: CorrectionDeps, who: Principal, id
   await deps.ops.issuer.ready();
   await deps.db.withTransaction(async (tx) => {
     const row = await lockOpen(tx, id);
-    const m = row.person_id ? await tx.query<{ id: string }>('SELECT coalesce(merged_into, id) AS id FROM people WHERE id = $1', [row.person_id]) : undefined;
-    const personId = m?.rows[0]?.id;
+    // The match made when it was filed (followed through a merge), else NIK + birth date again: the dose may have been recorded since.
+    const m = row.person_id
+      ? await tx.query<{ id: string }>('SELECT coalesce(merged_into, id) AS id FROM people WHERE id = $1', [row.person_id])
+      : await tx.query<{ id: string }>(
+          'SELECT p.id FROM person_keys k JOIN people p ON p.id = k.person_id WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL LIMIT 1',
+          [`nik:${row.nik}`, row.birth_date],
+        );
+    const personId = m.rows[0]?.id;
     if (!personId)
       throw new AppError('conflict', 'no_matching_person', {
         en: 'NIK and birth date match no record: decline the request, or correct the record first.',

@@ -166,9 +166,9 @@ export class SinkGateway implements SmsGateway {
   readonly type = 'sink';
   readonly route = 'sink';
   private readonly db: Queryable;
-  private readonly onMessage: ((m: { to: string; text: string; at: Date }) => void) | undefined;
+  private readonly onMessage: ((m: { id: number; to: string; text: string; at: Date }) => void) | undefined;
 
-  constructor(db: Queryable, onMessage?: (m: { to: string; text: string; at: Date }) => void) {
+  constructor(db: Queryable, onMessage?: (m: { id: number; to: string; text: string; at: Date }) => void) {
     this.db = db;
     this.onMessage = onMessage;
   }
@@ -179,7 +179,7 @@ export class SinkGateway implements SmsGateway {
       [m.personId, m.to, m.text, m.notificationId],
     );
     const row = r.rows[0] as { id: number; at: Date };
-    this.onMessage?.({ to: m.to, text: m.text, at: row.at });
+    this.onMessage?.({ id: row.id, to: m.to, text: m.text, at: row.at });
     return { ok: true, raw: `sink: stored as message ${row.id}`, ref: `sink-${row.id}`, delivered: true };
   }
 }

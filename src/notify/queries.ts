@@ -1,7 +1,8 @@
 /**
  * Reading and steering notifications from elsewhere: the sink's messages,
  * counts by state, a person's SMS history (for the timeline), a new send
- * after a phone correction, and next-dose reminders.
+ * after a phone correction. (Next-dose reminders are scheduled by records/ in
+ * the dose's own statement; the `reminder` job is run by the notifier.)
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/client.ts';
@@ -151,19 +152,3 @@ export async function resendAfterPhoneChange(tx: Queryable, personId: string, ac
   return certs.rows.map((c) => c.id);
 }
 
-/**
- * Schedules the next-dose reminder for the morning (08:00 WIB) of its due
- * date. Call it in the dose transaction with `nextDoseDue`'s answer; one per
- * person and dose number. It cancels itself: when run, it sends nothing if
- * that dose was recorded meanwhile.
- */
-export async function scheduleReminder(tx: Queryable, r: { personId: string; doseNumber: number; vaccine: string; due: string }): Promise<number | null> {
-  const runAt = new Date(`${r.due}T01:00:00Z`); // 08:00 in Jakarta (UTC+7)
-  return enqueue(tx, {
-    kind: 'reminder',
-    payload: { personId: r.personId, doseNumber: r.doseNumber, vaccine: r.vaccine, due: r.due },
-    dedupeKey: `reminder:${r.personId}:${r.doseNumber}`,
-    runAt,
-    personId: r.personId,
-  });
-}

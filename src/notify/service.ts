@@ -23,6 +23,8 @@ export async function loadReportSecret(db: Db, configured?: string): Promise<Buf
 export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'> & Partial<Pick<Config, 'doseRequests'>>;
 
 export interface SinkMessage {
+  /** Its id in sms_sink. */
+  id: number;
   to: string;
   text: string;
   at: Date;

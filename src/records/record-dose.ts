@@ -485,6 +485,23 @@ function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: stri
     region_code: p.person.region_code,
     claim: p.missing ? { missing: p.missing, doseNumber: p.prepared.entry.doseNumber } : null,
     phone_case: p.phoneCase,
+    ...reminderOf(ctx, p, answer),
+  };
+}
+
+/**
+ * The next-dose reminder a dose schedules (the notify worker's `reminder` job):
+ * one per person and dose number, sent at 08:00 WIB on the due date, and only
+ * when that date is still ahead (a dose entered late, from paper, schedules
+ * none for a date already past). The job cancels itself when the dose is
+ * recorded meanwhile.
+ */
+function reminderOf(ctx: EntryContext, p: Planned, answer: DoseAnswer): { reminder: Record<string, unknown> | null; reminder_at: string | null } {
+  const next = answer.nextDose;
+  if (!next || next.due <= todayInJakarta(ctx.now)) return { reminder: null, reminder_at: null };
+  return {
+    reminder: { personId: p.person.id, doseNumber: next.doseNumber, vaccine: p.prepared.entry.vaccine, due: next.due },
+    reminder_at: `${next.due}T01:00:00Z`, // 08:00 in Jakarta (UTC+7)
   };
 }
 
@@ -569,6 +586,7 @@ async function runWrite(q: Queryable, w: WriteRows): Promise<Set<string>> {
       claims: w.doses.some((d) => d.claim !== null),
       phoneCases: w.doses.some((d) => d.phone_case !== null),
       audits: w.audits.length > 0,
+      reminders: w.doses.some((d) => d.reminder !== null),
     }),
     params,
   );
@@ -654,6 +672,8 @@ interface WriteParts {
   phoneCases: boolean;
   /** Some person's phone changes (audited). */
   audits: boolean;
+  /** Some dose schedules a next-dose reminder. */
+  reminders: boolean;
 }
 
 const writeStatements = new Map<string, string>();
@@ -681,7 +701,7 @@ function writeStatement(parts: WriteParts): string {
          AS d(person_id uuid, id uuid, dose_number int, vaccine text, date date, lot text, facility_code text, status text, source text,
               import_id uuid, import_line int, recorded_by uuid, recorded_at timestamptz, idempotency_key text, request_hash text, answer json,
               cert_id uuid, uvci text, kid text, qr text, dn int, sd int, expires_at timestamptz, link_hash text, region_code text,
-              claim jsonb, phone_case jsonb))`,
+              claim jsonb, phone_case jsonb, reminder jsonb, reminder_at timestamptz))`,
     `u AS (
        SELECT * FROM json_to_recordset($2::json)
          AS u(id uuid, version int, key text, id_type text, id_value text, id_country text, nik_new boolean, name text, birth_date date,
@@ -740,6 +760,21 @@ function writeStatement(parts: WriteParts): string {
        INSERT INTO jobs (kind, payload, dedupe_key, person_id)
        SELECT 'notify', json_build_object('personId', person_id, 'certificateId', cert_id)::jsonb, 'notify:' || cert_id::text, person_id FROM w)`,
   );
+  if (parts.creates) {
+    // A new person whose folded name and birth date are already on record under another identifier:
+    // a possible duplicate on the work list of the facility that recorded them (at most 5 pairs each;
+    // two such people created in one statement are left to the scan, cases.ts).
+    ctes.push(`dup AS (
+       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
+       SELECT n.id, gen_random_uuid(), 'possible_duplicate', (SELECT w.facility_code FROM w WHERE w.person_id = n.id LIMIT 1), n.region_code, o.id,
+              json_build_object('otherPersonId', o.id, 'otherName', o.name, 'birthDate', n.birth_date, 'found', 'entry')::jsonb
+         FROM ready n
+        CROSS JOIN LATERAL (
+              SELECT o.id, o.name FROM people o
+               WHERE o.birth_date = n.birth_date AND o.name_key = n.name_key AND o.merged_into IS NULL
+               ORDER BY o.created_at, o.id LIMIT 5) o
+        WHERE n.version IS NULL AND n.name_key IS NOT NULL AND n.id = ANY (ARRAY(SELECT person_id FROM pk)))`);
+  }
   if (parts.claims) {
     ctes.push(`claim AS (
        INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
@@ -751,6 +786,13 @@ function writeStatement(parts: WriteParts): string {
        SELECT person_id, gen_random_uuid(), 'invalid_phone', facility_code, region_code, id, phone_case FROM w
         WHERE phone_case IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.person_id = w.person_id AND c.kind = 'invalid_phone' AND c.status = 'open'))`);
+  }
+  if (parts.reminders) {
+    ctes.push(`rem AS (
+       INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
+       SELECT 'reminder', reminder, 'reminder:' || person_id::text || ':' || (reminder->>'doseNumber'), reminder_at, person_id
+         FROM w WHERE reminder IS NOT NULL
+       ON CONFLICT (dedupe_key) DO NOTHING)`);
   }
   if (parts.audits) {
     ctes.push(`au AS (

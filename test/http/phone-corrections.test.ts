@@ -5,12 +5,36 @@
  * answers are the same for a NIK that matches no one, and nothing about a
  * person ever reaches a number support did not approve.
  */
-import { it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
+import { nameScore } from '../../src/access/phone-corrections.ts';
+import { correctionDeclinedSms } from '../../src/notify/templates.ts';
+
+describe('phone corrections: name score and decline SMS', () => {
+  it('scores the entered name against the record with the Indonesian spelling folds', () => {
+    assert.equal(nameScore('Budi Santoso', 'BUDI  SANTOSO'), 1);
+    assert.equal(nameScore('Mochammad Djoko Soesilo', 'Muhamad Joko Susilo'), 0.9);
+    assert.equal(nameScore('Nur Aini', 'Nuraini'), 0.9);
+    assert.equal(nameScore('Budi Santoso', 'Budi Santoso Wijaya'), 0.53, 'two of three words');
+    assert.equal(nameScore('Budi', 'Siti Rahma'), 0);
+  });
+
+  it('declines in one GSM-7 part per reason and language, naming no one and linking nothing', () => {
+    for (const lang of ['id', 'en'] as const)
+      for (const reason of ['identity_mismatch', 'duplicate_request', 'other'] as const) {
+        const s = correctionDeclinedSms({ lang, reason });
+        assert.equal(s.parts, 1, s.text);
+        assert.equal(s.encoding, 'gsm7');
+        assert.equal(s.template, `phone_correction_declined.${lang}`);
+        assert.ok(!/https?:|\/c\//.test(s.text), s.text);
+        assert.match(s.text, lang === 'id' ? /ditolak/ : /declined/);
+      }
+  });
+});
 
 interface Sms {
   to: string;
@@ -26,6 +50,8 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
   let personId: string;
   /** New numbers support approved: the only ones that may receive a link or a name. */
   const approved = new Set<string>();
+  /** Numbers that were on a person's record when a certificate SMS went there. */
+  const wereOnRecord = new Set<string>(['+6281211112222', '+6281240005000', '+6281241005000']);
 
   const start = (body: object, ip: string) => rt.app.inject({ method: 'POST', url: '/api/v1/public/phone-corrections', payload: body, remoteAddress: ip });
   const verify = (id: string, code: string) => rt.app.inject({ method: 'POST', url: `/api/v1/public/phone-corrections/${id}/verify`, payload: { code } });
@@ -133,6 +159,8 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
     assert.equal(still.json().status, 'approved');
     assert.equal(still.json().reason, null);
     assert.ok((await as(support, 'GET', '/api/v1/phone-corrections?status=approved')).json().items.some((x: { id: string }) => x.id === id));
+    const reads = await t.db.query<{ action: string }>("SELECT action FROM audit_log WHERE action IN ('phone_corrections_listed', 'phone_correction_viewed') AND (subject = $1 OR detail->'ids' ? $1)", [id]);
+    assert.ok(reads.rows.some((r) => r.action === 'phone_correction_viewed') && reads.rows.some((r) => r.action === 'phone_corrections_listed'), 'support’s reads are audited');
   });
 
   it('answers a NIK that matches no one exactly alike, and support declines it with an SMS that names no one', async () => {
@@ -269,19 +297,58 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
     assert.deepEqual(await counts(), before, 'nothing written');
   });
 
+  it('approves a request whose person was recorded after it was filed (matched again by NIK + birth date)', async () => {
+    const p = person({ phone: '0812-4100-5000' });
+    const r = await start({ nik: p.nik, birthDate: p.birthDate, name: p.name, newPhone: '0812-4100-6000' }, '10.9.0.1');
+    assert.equal((await verify(r.json().requestId, await codeSentTo('+6281241006000'))).statusCode, 200);
+    const id = r.json().requestId as string;
+    assert.equal((await as(support, 'GET', `/api/v1/phone-corrections/${id}`)).json().match.personId, null);
+    const rec = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(p) });
+    assert.equal(rec.statusCode, 201, rec.body);
+    await worker.drain();
+    const yes = await as(support, 'POST', `/api/v1/phone-corrections/${id}/approve`);
+    assert.equal(yes.statusCode, 200, yes.body);
+    approved.add('+6281241006000');
+    assert.equal(yes.json().match.personId, rec.json().person.id);
+    await worker.drain();
+    assert.match((await to('+6281241006000')).pop()!.text, /\/c\//, 'the certificate SMS at the new number');
+  });
+
+  it('two decisions at once: exactly one wins, the other is a 409, and the phone changes once', async () => {
+    const p = person({ phone: '0812-4000-5000' });
+    const rec = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(p) });
+    assert.equal(rec.statusCode, 201, rec.body);
+    const r = await start({ nik: p.nik, birthDate: p.birthDate, name: p.name, newPhone: '0812-4000-6000' }, '10.8.0.1');
+    assert.equal((await verify(r.json().requestId, await codeSentTo('+6281240006000'))).statusCode, 200);
+    const id = r.json().requestId as string;
+    const [x, y] = await Promise.all([
+      as(support, 'POST', `/api/v1/phone-corrections/${id}/approve`),
+      as(ADMIN_TOKEN, 'POST', `/api/v1/phone-corrections/${id}/decline`, { reason: 'duplicate_request' }),
+    ]);
+    assert.deepEqual([x.statusCode, y.statusCode].sort(), [200, 409], `${x.body} ${y.body}`);
+    const won = x.statusCode === 200 ? 'approved' : 'declined';
+    if (won === 'approved') approved.add('+6281240006000');
+    const now = (await as(support, 'GET', `/api/v1/phone-corrections/${id}`)).json();
+    assert.equal(now.status, won);
+    const changes = await t.db.query<{ n: number }>("SELECT count(*)::int8 AS n FROM audit_log WHERE action = 'phone_corrected' AND person_id = $1", [rec.json().person.id]);
+    assert.equal(Number(changes.rows[0]!.n), won === 'approved' ? 1 : 0);
+    await worker.drain();
+  });
+
   it('never sent a link, a name or a NIK to a number support did not approve', async () => {
     await worker.drain();
     const rows = await t.db.query<{ recipient: string; kind: string }>('SELECT recipient, kind FROM notifications WHERE recipient IS NOT NULL');
     const people = await t.db.query<{ name: string; phone: string }>('SELECT name, phone FROM people');
     const onRecord = new Set(people.rows.map((p) => p.phone));
     for (const r of rows.rows) {
-      if (onRecord.has(r.recipient) || approved.has(r.recipient) || r.recipient === '+6281211112222') continue;
+      if (onRecord.has(r.recipient) || approved.has(r.recipient) || wereOnRecord.has(r.recipient)) continue;
       assert.ok(['code', 'correction'].includes(r.kind), `${r.kind} SMS to unapproved ${r.recipient}`);
     }
     for (const m of await sink()) {
-      if (m.to === '+6281211112222' || approved.has(m.to)) continue;
+      if (wereOnRecord.has(m.to) || approved.has(m.to)) continue;
       assert.ok(!m.text.includes('/c/'), `a link to ${m.to}: ${m.text}`);
-      assert.ok(!m.text.includes('Djoko') && !m.text.includes(who.nik), `personal data to ${m.to}: ${m.text}`);
+      for (const p of people.rows) assert.ok(!m.text.includes(p.name.split(' ')[0]!), `a name to ${m.to}: ${m.text}`);
+      assert.ok(!/\d{16}/.test(m.text), `a NIK to ${m.to}: ${m.text}`);
     }
     await worker.stop();
     await rt.app.close();

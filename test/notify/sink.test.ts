@@ -5,7 +5,8 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
-import { notificationsOf, resendAfterPhoneChange, scheduleReminder, smsStats } from '../../src/notify/queries.ts';
+import { notificationsOf, resendAfterPhoneChange, smsStats } from '../../src/notify/queries.ts';
+import { addDays, todayInJakarta } from '../../src/domain/dates.ts';
 import { reportSignature } from '../../src/notify/gateways.ts';
 import { loadReportSecret } from '../../src/notify/service.ts';
 import { enqueue } from '../../src/notify/outbox.ts';
@@ -17,7 +18,7 @@ describeEachBackend('SMS through the local sink', (t) => {
   const record = async (body: unknown) => {
     const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: body as object });
     assert.equal(res.statusCode, 201, res.body);
-    return res.json<{ person: { id: string }; certificate: { id: string; link: string } }>();
+    return res.json<{ person: { id: string }; certificate: { id: string; link: string }; nextDose: { due: string } | null }>();
   };
   const sinkFor = async (to: string) =>
     (await t.db.query<{ body: string }>('SELECT body FROM sms_sink WHERE recipient = $1 ORDER BY id', [to])).rows.map((r) => r.body);
@@ -113,23 +114,29 @@ describeEachBackend('SMS through the local sink', (t) => {
     await t.db.withTransaction(async (tx) => assert.deepEqual(await resendAfterPhoneChange(tx, dose.person.id, 'support-1'), []));
   });
 
-  it('sends a next-dose reminder when due, and none when the dose was recorded meanwhile', async () => {
+  it('schedules a next-dose reminder with the dose, sends it when due, and none when the dose was recorded meanwhile', async () => {
+    const today = todayInJakarta(new Date());
+    const reminders = async (personId: string) =>
+      (await t.db.query<{ payload: { doseNumber: number; due: string }; run_at: Date }>("SELECT payload, run_at FROM jobs WHERE kind = 'reminder' AND person_id = $1 ORDER BY id", [personId])).rows;
     const p = person({ name: 'Siti Aminah', phone: '0812-3456-7005' });
-    const dose = await record(doseBody(p));
+    const dose = await record(doseBody(p, { date: today }));
+    const due = dose.nextDose?.due;
+    assert.ok(due && due > today, 'a second dose is due later');
+    assert.deepEqual((await reminders(dose.person.id)).map((r) => [r.payload.doseNumber, r.payload.due, r.run_at.toISOString()]), [[2, due, `${due}T01:00:00.000Z`]]);
     const q = person({ phone: '0812-3456-7006' });
-    const other = await record(doseBody(q));
-    await record(doseBody(q, { doseNumber: 2, date: '2021-07-10' }));
-    await t.db.withTransaction(async (tx) => {
-      assert.notEqual(await scheduleReminder(tx, { personId: dose.person.id, doseNumber: 2, vaccine: 'CORONAVAC', due: '2021-07-08' }), null);
-      assert.equal(await scheduleReminder(tx, { personId: dose.person.id, doseNumber: 2, vaccine: 'CORONAVAC', due: '2021-07-08' }), null, 'once per dose');
-      await scheduleReminder(tx, { personId: other.person.id, doseNumber: 2, vaccine: 'CORONAVAC', due: '2021-07-08' });
-    });
+    const other = await record(doseBody(q, { date: addDays(today, -7) }));
+    await record(doseBody(q, { doseNumber: 2, date: today }));
+    const late = await record(doseBody(person({ phone: '0812-3456-7008' })));
+    assert.deepEqual(await reminders(late.person.id), [], 'a dose entered late (2021) schedules no reminder for a date already past');
+    // The due date arrives for the dose-2 reminders.
+    await t.db.query("UPDATE jobs SET run_at = now() WHERE kind = 'reminder' AND payload->>'doseNumber' = '2'");
     await worker.drain();
     const got = await sinkFor('+6281234567005');
     assert.equal(got.length, 2, 'the certificate and the reminder (sent concurrently: any order)');
     assert.equal(got.filter((t) => t.startsWith('Sertifikat vaksin')).length, 1);
-    assert.match(got.find((t) => t.startsWith('Pengingat')) ?? '', /^Pengingat: Siti A\., dosis ke-2 vaksin CoronaVac dapat diberikan mulai 8 Juli 2021\./);
-    assert.equal((await sinkFor('+6281234567006')).length, 2, 'two certificates, no reminder');
+    assert.match(got.find((t) => t.startsWith('Pengingat')) ?? '', /^Pengingat: Siti A\., dosis ke-2 vaksin CoronaVac dapat diberikan mulai \d+ \w+ \d{4}\./);
+    assert.equal((await reminders(other.person.id)).length, 2, 'dose 1 scheduled the reminder of dose 2, dose 2 that of dose 3');
+    assert.equal((await sinkFor('+6281234567006')).length, 2, 'two certificates, no reminder for a dose already given');
   });
 
   it('refuses delivery reports with a bad signature and answers 404 for unknown notifications', async () => {

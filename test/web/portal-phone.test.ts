@@ -71,6 +71,15 @@ describe('portal: wrong or lost phone in Chromium', () => {
     assert.equal(await page.getByLabel('Nama lengkap sesuai KTP').getAttribute('aria-invalid'), 'true');
     assert.ok(await page.getByText('NIK terdiri dari 16 angka.').isVisible());
     await screenshot(page, 'portal-phone-form-errors');
+    // A landline passes the browser's check; the server names the field and the form marks it.
+    await page.getByLabel('NIK (16 angka)').fill(p.nik);
+    await page.getByLabel('Tanggal lahir').fill(p.birthDate);
+    await page.getByLabel('Nama lengkap sesuai KTP').fill(p.name);
+    await page.getByLabel('Nomor HP baru').fill('021-555-1234');
+    await page.getByRole('button', { name: 'Kirim kode ke nomor baru' }).click();
+    await page.getByText('Isi nomor HP yang dapat menerima SMS, misalnya 0812 3456 7890.').waitFor();
+    assert.equal(await page.getByLabel('Nomor HP baru').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('NIK (16 angka)').getAttribute('aria-invalid'), 'false');
   });
 
   it('sends a code to the new number; the code from the SMS files the request', async () => {

@@ -20,6 +20,7 @@ import {
   verifyCorrection,
   type CorrectionDeps,
 } from '../../access/phone-corrections.ts';
+import { audit } from '../../access/audit.ts';
 import { ErrorSchema } from './schemas.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -106,25 +107,30 @@ export function phoneCorrectionRoutes(app: App, deps: AppDeps): void {
     {
       schema: {
         tags: ['operations'],
-        summary: 'Support work list: phone change requests by status (open: oldest first; decided: newest first)',
+        summary: 'Support work list: phone change requests by status (open: oldest first; decided: newest first; at most 500; audited read)',
         querystring: Type.Object({ status: Type.Optional(Type.String({ description: CORRECTION_STATUSES.join(' | ') + ' (default open)' })) }, { additionalProperties: false }),
         response: { 200: Type.Object({ items: Type.Array(Correction) }), '4xx': ErrorSchema },
       },
     },
     async (req) => {
-      allow(req, ['support', 'admin']);
-      return listCorrections(deps.db, req.query.status ?? 'open');
+      const who = allow(req, ['support', 'admin']);
+      const list = await listCorrections(deps.db, req.query.status ?? 'open');
+      // What people typed, NIK included, is shown in full to support: every read is audited.
+      await audit(deps.db, { actor: who.id, action: 'phone_corrections_listed', detail: { status: req.query.status ?? 'open', ids: list.items.map((x) => x.id) } });
+      return list;
     },
   );
 
   app.get(
     '/api/v1/phone-corrections/:id',
     {
-      schema: { tags: ['operations'], summary: 'One phone change request', params: IdParam, response: { 200: Correction, '4xx': ErrorSchema } },
+      schema: { tags: ['operations'], summary: 'One phone change request (audited read)', params: IdParam, response: { 200: Correction, '4xx': ErrorSchema } },
     },
     async (req) => {
-      allow(req, ['support', 'admin']);
-      return getCorrection(deps.db, req.params.id);
+      const who = allow(req, ['support', 'admin']);
+      const item = await getCorrection(deps.db, req.params.id);
+      await audit(deps.db, { actor: who.id, action: 'phone_correction_viewed', subject: item.id, personId: item.match.personId });
+      return item;
     },
   );
 
