@@ -60,7 +60,7 @@ describeEachBackend('people without a NIK, and linking them when they get one', 
 
   const passportAdult = { identifier: { type: 'passport', value: 'PA7731946', country: 'AU' }, name: 'Liam Carter', birthDate: '1990-02-03', sex: 'M', phone: '0812-4444-1001' };
   const motherNikChild = { identifier: { type: 'mother-nik', value: MOTHER_NIK }, name: 'Putri Ayu', birthDate: '2012-06-01', sex: 'F', phone: '0812-4444-1002' };
-  let apiPassport: { person: { id: string }; certificate: { qr: string; uvci: string }; vaccination: { id: string } };
+  let apiPassport: { person: { id: string; identifier: { type: string } }; certificate: { qr: string; uvci: string }; vaccination: { id: string } };
   let apiChild: typeof apiPassport;
 
   it('records by passport and by the mother’s NIK through the API; the EU DCC verifies and carries no identifier', async () => {
@@ -92,8 +92,9 @@ describeEachBackend('people without a NIK, and linking them when they get one', 
     assert.equal(s.accepted, 2, JSON.stringify(s));
 
     const [passport] = await personByIdValue('E01234567');
-    assert.equal(passport?.id_type, 'passport');
-    importedPassport = passport!.id;
+    assert.ok(passport);
+    assert.equal(passport.id_type, 'passport');
+    importedPassport = passport.id;
     const children = (await t.db.query<{ id: string; id_type: string }>("SELECT id, id_type FROM people WHERE id_value = $1 AND name = 'Bima Ayu'", [MOTHER_NIK])).rows;
     assert.deepEqual(children.map((c) => c.id_type), ['mother-nik']);
     importedChild = children[0]!.id;
