@@ -23,7 +23,9 @@ import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate, todayInJakarta } from '../domain/dates.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { PROGRAMME_START, MAX_LOT_LENGTH } from '../domain/vaccination-input.ts';
-import { DOSE_REQUEST_STATUSES, DECLINE_REASONS, isDeclineReason, type DeclineReason, type DoseRequestStatus } from '../domain/dose-requests.ts';
+import { DOSE_REQUEST_STATUSES, DECLINE_REASONS, isDeclineReason, type DoseRequestStatus, type OwnDoseRequest } from '../domain/dose-requests.ts';
+
+export type { OwnDoseRequest };
 import { maskIdentifier } from '../certificates/holder.ts';
 import { enqueue } from '../notify/outbox.ts';
 import { recordDose, type DoseAnswer, type RecordDeps } from './record-dose.ts';
@@ -33,21 +35,6 @@ export const REQUESTS_PER_PERSON_PER_DAY = 10;
 const MAX_NOTE = 500;
 const MAX_DECLINE_TEXT = 300;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A request as its owner sees it (the portal). */
-export interface OwnDoseRequest {
-  id: string;
-  status: DoseRequestStatus;
-  facility: { code: string; name: string };
-  vaccine: { code: string; name: string };
-  doseNumber: number;
-  date: string;
-  lot: string | null;
-  note: string | null;
-  createdAt: string;
-  decidedAt: string | null;
-  decline: { reason: DeclineReason; text: string | null } | null;
-}
 
 /** A request on a work list: the owner's view plus who asks (identifier masked) and the links. */
 export interface DoseRequestItem extends OwnDoseRequest {

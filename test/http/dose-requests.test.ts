@@ -54,6 +54,16 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     assert.equal(r.statusCode, 201, r.body);
     return r.json();
   };
+  /** A new person with dose 1 at facility A who reports dose 2 there through the portal. */
+  const reportsDose2 = async (name: string, phone: string) => {
+    const p = person({ name, phone });
+    await record(p, { doseNumber: 1, date: '2021-06-10' });
+    await worker.drain();
+    const token = await portalLogin(p, `+62${phone.replace(/\D/g, '').slice(1)}`);
+    const filed = await inject('POST', '/api/v1/public/dose-requests', token, { date: '2021-07-08', facility: facA.code, vaccine: 'CORONAVAC', doseNumber: 2 });
+    assert.equal(filed.statusCode, 201, filed.body);
+    return { person: p, id: filed.json().id as string };
+  };
   const count = async (sql: string, params: unknown[] = []) => (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params)).rows[0]!.n;
 
   it('starts: a person with dose 1 at facility A, a second facility and districts in and out of its region', async () => {
@@ -194,13 +204,7 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
   });
 
   it('a request open past the bound escalates to the district, once, through the periodic job (clock moved, no sleep)', async () => {
-    const R = person({ name: 'Rudi Hartono', phone: '0812-7777-5678' });
-    await record(R, { doseNumber: 1, date: '2021-06-10' });
-    await worker.drain();
-    const token = await portalLogin(R, '+6281277775678');
-    const filed = await inject('POST', '/api/v1/public/dose-requests', token, { date: '2021-07-08', facility: facA.code, vaccine: 'CORONAVAC', doseNumber: 2 });
-    assert.equal(filed.statusCode, 201, filed.body);
-    const id = filed.json().id as string;
+    const { id } = await reportsDose2('Rudi Hartono', '0812-7777-5678');
 
     // Two days on: nothing is overdue yet.
     assert.equal(await escalateOverdue(t.db, { now: new Date(Date.now() + 2 * DAY), afterDays: 3 }), 0);
@@ -231,13 +235,7 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
   });
 
   it('a dose recorded by another path leaves no request open for it (and it is never escalated)', async () => {
-    const Q = person({ name: 'Dewi Lestari', phone: '0812-7777-9012' });
-    await record(Q, { doseNumber: 1, date: '2021-06-10' });
-    await worker.drain();
-    const token = await portalLogin(Q, '+6281277779012');
-    const filed = await inject('POST', '/api/v1/public/dose-requests', token, { date: '2021-07-08', facility: facA.code, vaccine: 'CORONAVAC', doseNumber: 2 });
-    assert.equal(filed.statusCode, 201, filed.body);
-    const id = filed.json().id as string;
+    const { person: Q, id } = await reportsDose2('Dewi Lestari', '0812-7777-9012');
     const dose = await record(Q, { doseNumber: 2, date: '2021-07-08' });
     const open = await inject('GET', '/api/v1/dose-requests?status=open', facA.token);
     assert.ok(!open.body.includes(id), 'not on the open list');

@@ -10,7 +10,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { useLang, useTexts } from '../lib/lang.ts';
 import { Notice } from '../lib/ui.tsx';
 import { allVaccines } from '../../src/domain/vaccines.ts';
-import { DECLINE_REASON_TEXT, type DeclineReason, type DoseRequestStatus } from '../../src/domain/dose-requests.ts';
+import { DECLINE_REASON_TEXT, type OwnDoseRequest as OwnRequest } from '../../src/domain/dose-requests.ts';
 
 const TEXTS = {
   id: {
@@ -74,16 +74,6 @@ const TEXTS = {
     status_declined: 'Declined: {reason}',
   },
 };
-
-interface OwnRequest {
-  id: string;
-  status: DoseRequestStatus;
-  facility: { code: string; name: string };
-  vaccine: { code: string; name: string };
-  doseNumber: number;
-  date: string;
-  decline: { reason: DeclineReason; text: string | null } | null;
-}
 
 type Field = 'date' | 'facility' | 'vaccine' | 'doseNumber' | 'lot' | 'note';
 const VACCINES = allVaccines();
