@@ -76,6 +76,17 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     await record(P, { doseNumber: 1, date: '2021-06-10' });
     await worker.drain();
     access = await portalLogin(P, P_PHONE);
+    const api = (await inject('GET', '/openapi.json')).json();
+    for (const [path, method] of [
+      ['/api/v1/public/dose-requests', 'post'],
+      ['/api/v1/public/dose-requests', 'get'],
+      ['/api/v1/public/facilities', 'get'],
+      ['/api/v1/dose-requests', 'get'],
+      ['/api/v1/dose-requests/{id}', 'get'],
+      ['/api/v1/dose-requests/{id}/record', 'post'],
+      ['/api/v1/dose-requests/{id}/decline', 'post'],
+    ] as const)
+      assert.ok(api.paths[path]?.[method]?.summary, `${method} ${path} is described in OpenAPI`);
   });
 
   it('finds facilities by name for the form: codes and names only', async () => {
@@ -223,8 +234,12 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     assert.ok((await inject('GET', `/api/v1/dose-requests/${id}`, facA.token)).json().status === 'escalated', 'the facility still sees it');
     // The job scheduled its next run; running everything again (two workers at once, too) escalates nothing twice.
     assert.equal(await count("jobs WHERE kind = 'escalate_dose_requests' AND status = 'pending' AND run_at > now()"), 1);
-    const twice = await Promise.all([escalateOverdue(t.db, { now: later, afterDays: 3 }), escalateOverdue(t.db, { now: later, afterDays: 3 })]);
-    assert.deepEqual(twice, [0, 0]);
+    assert.deepEqual(await Promise.all([escalateOverdue(t.db, { now: later, afterDays: 3 }), escalateOverdue(t.db, { now: later, afterDays: 3 })]), [0, 0]);
+    // Two workers escalating one new overdue request at the same moment: one of them does.
+    const { id: other } = await reportsDose2('Tono Wibowo', '0812-7777-3456');
+    const both = await Promise.all([escalateOverdue(t.db, { now: later, afterDays: 3 }), escalateOverdue(t.db, { now: later, afterDays: 3 })]);
+    assert.equal(both[0] + both[1], 1, `one escalation between them: ${both.join(', ')}`);
+    assert.equal(await count("audit_log WHERE action = 'dose_request_escalated' AND subject = $1", [other]), 1);
     await rt.deps.notify.worker({ pollMs: 10, now: () => later }).drain();
     assert.equal(await count("audit_log WHERE action = 'dose_request_escalated' AND subject = $1", [id]), 1);
 
