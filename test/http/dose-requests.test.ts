@@ -257,6 +257,8 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     const one = (await inject('GET', `/api/v1/dose-requests/${id}`, facA.token)).json();
     assert.equal(one.status, 'entered');
     assert.equal(one.vaccinationId, dose.vaccination.id);
+    const decline = await inject('POST', `/api/v1/dose-requests/${id}/decline`, facA.token, { reason: 'no_record_at_facility' });
+    assert.equal(decline.statusCode, 409, 'a request whose dose is on record cannot be declined');
     await escalateOverdue(t.db, { now: new Date(Date.now() + 10 * DAY), afterDays: 3 });
     assert.equal((await t.db.query<{ status: string }>('SELECT status FROM dose_requests WHERE id = $1', [id])).rows[0]!.status, 'entered');
   });
