@@ -26,3 +26,18 @@ export const DECLINE_REASON_TEXT: Record<Exclude<DeclineReason, 'other'>, Text> 
 export function isDeclineReason(v: unknown): v is DeclineReason {
   return typeof v === 'string' && (DECLINE_REASONS as readonly string[]).includes(v);
 }
+
+/** A request as its owner sees it (`GET /api/v1/public/dose-requests`; also the portal page's type). */
+export interface OwnDoseRequest {
+  id: string;
+  status: DoseRequestStatus;
+  facility: { code: string; name: string };
+  vaccine: { code: string; name: string };
+  doseNumber: number;
+  date: string;
+  lot: string | null;
+  note: string | null;
+  createdAt: string;
+  decidedAt: string | null;
+  decline: { reason: DeclineReason; text: string | null } | null;
+}

@@ -167,20 +167,30 @@ export interface DoseRequestDeclinedSmsInput {
 export function doseRequestDeclinedSms(i: DoseRequestDeclinedSmsInput): RenderedSms {
   const when = longDate(i.date, i.lang);
   const clean = (s: string) => [...toGsm7Lenient(s).replace(/\s+/g, ' ').trim()].map((c) => (isGsm7(c) ? c : '?')).join('');
-  const reasonOf = (cut: number) => (i.reason === 'other' ? clean(i.otherText ?? '').slice(0, cut) : DECLINE_REASON_TEXT[i.reason][i.lang]);
-  const build = (name: string, facility: string, reason: string) =>
+  const reasonOf = (cut: number) =>
+    i.reason === 'other' ? clean(i.otherText ?? '').slice(0, cut).replace(/[\s.!]+$/, '') : DECLINE_REASON_TEXT[i.reason][i.lang];
+  const build = (name: string, facility: string, reason: string, tail: boolean) =>
     i.lang === 'id'
-      ? `Laporan dosis ${i.doseNumber} tgl ${when} a.n. ${name} tidak dicatat oleh ${facility}: ${reason}. Hubungi faskes tsb.`
-      : `Your report of dose ${i.doseNumber} on ${when} for ${name} was declined by ${facility}: ${reason}. Contact the facility.`;
+      ? `Laporan dosis ${i.doseNumber} tgl ${when} a.n. ${name} tidak dicatat oleh ${facility}: ${reason}.${tail ? ' Hubungi faskes tsb.' : ''}`
+      : `Your report of dose ${i.doseNumber} on ${when} for ${name} was declined by ${facility}: ${reason}.${tail ? ' Contact the facility.' : ''}`;
   const facility = clean(i.facilityName);
-  const candidates = [
-    build(shortName(i.name), facility.slice(0, 40), reasonOf(500)),
-    build(initials(i.name), facility.slice(0, 25), reasonOf(500)),
+  const short = shortName(i.name);
+  const init = initials(i.name);
+  // Shrink in this order: the facility's name, the person's name, the closing sentence; a long "other" text last.
+  const candidates: [string, number, boolean][] = [
+    [short, 40, true],
+    [init, 40, true],
+    [init, 25, true],
+    [init, 25, false],
+    [init, 15, false],
   ];
-  for (const c of candidates) if (smsShape(c).parts === 1) return rendered('dose_request_declined', i.lang, c);
+  for (const [name, f, tail] of candidates) {
+    const text = build(name, facility.slice(0, f), reasonOf(500), tail);
+    if (smsShape(text).parts === 1) return rendered('dose_request_declined', i.lang, text);
+  }
   let cut = 120;
-  let text = build(initials(i.name), facility.slice(0, 25), reasonOf(cut));
-  while (cut > 10 && smsShape(text).parts > 1) text = build(initials(i.name), facility.slice(0, 25), reasonOf((cut -= 5)));
+  let text = build(init, facility.slice(0, 15), reasonOf(cut), false);
+  while (cut > 10 && smsShape(text).parts > 1) text = build(init, facility.slice(0, 15), reasonOf((cut -= 5)), false);
   return rendered('dose_request_declined', i.lang, text);
 }
 

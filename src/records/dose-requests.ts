@@ -23,7 +23,9 @@ import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate, todayInJakarta } from '../domain/dates.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { PROGRAMME_START, MAX_LOT_LENGTH } from '../domain/vaccination-input.ts';
-import { DOSE_REQUEST_STATUSES, DECLINE_REASONS, isDeclineReason, type DeclineReason, type DoseRequestStatus } from '../domain/dose-requests.ts';
+import { DOSE_REQUEST_STATUSES, DECLINE_REASONS, isDeclineReason, type DoseRequestStatus, type OwnDoseRequest } from '../domain/dose-requests.ts';
+
+export type { OwnDoseRequest };
 import { maskIdentifier } from '../certificates/holder.ts';
 import { enqueue } from '../notify/outbox.ts';
 import { recordDose, type DoseAnswer, type RecordDeps } from './record-dose.ts';
@@ -33,21 +35,6 @@ export const REQUESTS_PER_PERSON_PER_DAY = 10;
 const MAX_NOTE = 500;
 const MAX_DECLINE_TEXT = 300;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A request as its owner sees it (the portal). */
-export interface OwnDoseRequest {
-  id: string;
-  status: DoseRequestStatus;
-  facility: { code: string; name: string };
-  vaccine: { code: string; name: string };
-  doseNumber: number;
-  date: string;
-  lot: string | null;
-  note: string | null;
-  createdAt: string;
-  decidedAt: string | null;
-  decline: { reason: DeclineReason; text: string | null } | null;
-}
 
 /** A request on a work list: the owner's view plus who asks (identifier masked) and the links. */
 export interface DoseRequestItem extends OwnDoseRequest {
@@ -319,13 +306,24 @@ export async function enterDoseRequest(deps: RecordDeps, who: Principal, id: str
   const recorded = await recordDose(deps, { principal: who, body: dose, idempotencyKey: `dose-request:${id}`, source: 'api' });
   const vaccinationId = recorded.body.vaccination.id;
   await deps.db.withTransaction(async (tx) => {
-    const u = await tx.query(
-      `UPDATE dose_requests SET status = 'entered', vaccination_id = $3, decided_by = $4, decided_at = now(), updated_at = now()
-        WHERE person_id = $1 AND id = $2 AND status IN ('open', 'escalated')`,
+    // A decline that came in while the dose was being recorded loses: the dose is on record. Its
+    // SMS job then finds the request no longer declined and sends nothing (unless it ran already).
+    const u = await tx.query<{ was: string }>(
+      `UPDATE dose_requests r SET status = 'entered', vaccination_id = $3, decided_by = $4, decided_at = now(), updated_at = now()
+         FROM (SELECT id, status AS was FROM dose_requests WHERE person_id = $1 AND id = $2 FOR UPDATE) o
+        WHERE r.person_id = $1 AND r.id = o.id AND r.status IN ('open', 'escalated', 'declined')
+        RETURNING o.was`,
       [req.person_id, id, vaccinationId, UUID.test(who.id) ? who.id : null],
     );
-    if (u.rowCount)
-      await audit(tx, { actor: who.id, action: 'dose_request_entered', subject: id, personId: req.person_id, detail: { vaccinationId, certificateId: recorded.body.certificate.id } });
+    const was = u.rows[0]?.was;
+    if (was)
+      await audit(tx, {
+        actor: who.id,
+        action: 'dose_request_entered',
+        subject: id,
+        personId: req.person_id,
+        detail: { vaccinationId, certificateId: recorded.body.certificate.id, ...(was === 'declined' ? { overrodeConcurrentDecline: true } : {}) },
+      });
   });
   return { request: item(await readInScope(deps.db, who, id)), dose: recorded.body };
 }
@@ -341,6 +339,7 @@ export async function declineDoseRequest(db: Db, who: Principal, id: string, bod
   if (problems.length || !isDeclineReason(reason)) throw invalid(problems);
   if (who.role === 'support') throw new AppError('forbidden', 'role_not_allowed', { en: 'Support accounts do not decide dose requests.', id: 'Akun dukungan tidak memutuskan permintaan dosis.' });
   await db.withTransaction(async (tx) => {
+    await settleRecorded(tx); // a dose on record answers the request: it is entered, not declinable
     const r = await readInScope(tx, who, id, true);
     if (r.status !== 'open' && r.status !== 'escalated') throw notWaiting(r.status);
     await tx.query(

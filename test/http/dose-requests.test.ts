@@ -54,6 +54,16 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     assert.equal(r.statusCode, 201, r.body);
     return r.json();
   };
+  /** A new person with dose 1 at facility A who reports dose 2 there through the portal. */
+  const reportsDose2 = async (name: string, phone: string) => {
+    const p = person({ name, phone });
+    await record(p, { doseNumber: 1, date: '2021-06-10' });
+    await worker.drain();
+    const token = await portalLogin(p, `+62${phone.replace(/\D/g, '').slice(1)}`);
+    const filed = await inject('POST', '/api/v1/public/dose-requests', token, { date: '2021-07-08', facility: facA.code, vaccine: 'CORONAVAC', doseNumber: 2 });
+    assert.equal(filed.statusCode, 201, filed.body);
+    return { person: p, id: filed.json().id as string };
+  };
   const count = async (sql: string, params: unknown[] = []) => (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params)).rows[0]!.n;
 
   it('starts: a person with dose 1 at facility A, a second facility and districts in and out of its region', async () => {
@@ -66,6 +76,17 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     await record(P, { doseNumber: 1, date: '2021-06-10' });
     await worker.drain();
     access = await portalLogin(P, P_PHONE);
+    const api = (await inject('GET', '/openapi.json')).json();
+    for (const [path, method] of [
+      ['/api/v1/public/dose-requests', 'post'],
+      ['/api/v1/public/dose-requests', 'get'],
+      ['/api/v1/public/facilities', 'get'],
+      ['/api/v1/dose-requests', 'get'],
+      ['/api/v1/dose-requests/{id}', 'get'],
+      ['/api/v1/dose-requests/{id}/record', 'post'],
+      ['/api/v1/dose-requests/{id}/decline', 'post'],
+    ] as const)
+      assert.ok(api.paths[path]?.[method]?.summary, `${method} ${path} is described in OpenAPI`);
   });
 
   it('finds facilities by name for the form: codes and names only', async () => {
@@ -194,13 +215,7 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
   });
 
   it('a request open past the bound escalates to the district, once, through the periodic job (clock moved, no sleep)', async () => {
-    const R = person({ name: 'Rudi Hartono', phone: '0812-7777-5678' });
-    await record(R, { doseNumber: 1, date: '2021-06-10' });
-    await worker.drain();
-    const token = await portalLogin(R, '+6281277775678');
-    const filed = await inject('POST', '/api/v1/public/dose-requests', token, { date: '2021-07-08', facility: facA.code, vaccine: 'CORONAVAC', doseNumber: 2 });
-    assert.equal(filed.statusCode, 201, filed.body);
-    const id = filed.json().id as string;
+    const { id } = await reportsDose2('Rudi Hartono', '0812-7777-5678');
 
     // Two days on: nothing is overdue yet.
     assert.equal(await escalateOverdue(t.db, { now: new Date(Date.now() + 2 * DAY), afterDays: 3 }), 0);
@@ -219,8 +234,12 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
     assert.ok((await inject('GET', `/api/v1/dose-requests/${id}`, facA.token)).json().status === 'escalated', 'the facility still sees it');
     // The job scheduled its next run; running everything again (two workers at once, too) escalates nothing twice.
     assert.equal(await count("jobs WHERE kind = 'escalate_dose_requests' AND status = 'pending' AND run_at > now()"), 1);
-    const twice = await Promise.all([escalateOverdue(t.db, { now: later, afterDays: 3 }), escalateOverdue(t.db, { now: later, afterDays: 3 })]);
-    assert.deepEqual(twice, [0, 0]);
+    assert.deepEqual(await Promise.all([escalateOverdue(t.db, { now: later, afterDays: 3 }), escalateOverdue(t.db, { now: later, afterDays: 3 })]), [0, 0]);
+    // Two workers escalating one new overdue request at the same moment: one of them does.
+    const { id: other } = await reportsDose2('Tono Wibowo', '0812-7777-3456');
+    const both = await Promise.all([escalateOverdue(t.db, { now: later, afterDays: 3 }), escalateOverdue(t.db, { now: later, afterDays: 3 })]);
+    assert.equal(both[0] + both[1], 1, `one escalation between them: ${both.join(', ')}`);
+    assert.equal(await count("audit_log WHERE action = 'dose_request_escalated' AND subject = $1", [other]), 1);
     await rt.deps.notify.worker({ pollMs: 10, now: () => later }).drain();
     assert.equal(await count("audit_log WHERE action = 'dose_request_escalated' AND subject = $1", [id]), 1);
 
@@ -231,19 +250,15 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
   });
 
   it('a dose recorded by another path leaves no request open for it (and it is never escalated)', async () => {
-    const Q = person({ name: 'Dewi Lestari', phone: '0812-7777-9012' });
-    await record(Q, { doseNumber: 1, date: '2021-06-10' });
-    await worker.drain();
-    const token = await portalLogin(Q, '+6281277779012');
-    const filed = await inject('POST', '/api/v1/public/dose-requests', token, { date: '2021-07-08', facility: facA.code, vaccine: 'CORONAVAC', doseNumber: 2 });
-    assert.equal(filed.statusCode, 201, filed.body);
-    const id = filed.json().id as string;
+    const { person: Q, id } = await reportsDose2('Dewi Lestari', '0812-7777-9012');
     const dose = await record(Q, { doseNumber: 2, date: '2021-07-08' });
     const open = await inject('GET', '/api/v1/dose-requests?status=open', facA.token);
     assert.ok(!open.body.includes(id), 'not on the open list');
     const one = (await inject('GET', `/api/v1/dose-requests/${id}`, facA.token)).json();
     assert.equal(one.status, 'entered');
     assert.equal(one.vaccinationId, dose.vaccination.id);
+    const decline = await inject('POST', `/api/v1/dose-requests/${id}/decline`, facA.token, { reason: 'no_record_at_facility' });
+    assert.equal(decline.statusCode, 409, 'a request whose dose is on record cannot be declined');
     await escalateOverdue(t.db, { now: new Date(Date.now() + 10 * DAY), afterDays: 3 });
     assert.equal((await t.db.query<{ status: string }>('SELECT status FROM dose_requests WHERE id = $1', [id])).rows[0]!.status, 'entered');
   });

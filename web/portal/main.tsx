@@ -15,6 +15,7 @@ import type { TextKey } from '../lib/i18n.ts';
 import { Notice, Shell } from '../lib/ui.tsx';
 import { Certificates, type HolderAnswer } from '../lib/certificates.tsx';
 import { PhoneChange, PhoneChangeLink } from './phone-change.tsx';
+import { MissingDose } from './missing-dose.tsx';
 
 type Step =
   | { kind: 'start' }
@@ -237,6 +238,7 @@ function App() {
       {step.kind === 'ready' && (
         <>
           <Certificates data={step.data} lang={lang} t={t} privacy="portal.privacy" />
+          <MissingDose accessToken={step.accessToken} />
           <button type="button" class="button secondary block" onClick={() => setStep({ kind: 'start' })}>
             {t('portal.signOut')}
           </button>
