@@ -6,23 +6,14 @@
  * declines with a reason the person is told by SMS.
  */
 import type { PageProps } from '../pages.ts';
+import { DECLINE_REASONS, DOSE_REQUEST_STATUSES, type OwnDoseRequest } from '../../../src/domain/dose-requests.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
 import { Action, DeclineAction, Load, may, Tabs, useApi, When, withQuery } from './common.tsx';
 
-interface DoseRequest {
-  id: string;
-  status: 'open' | 'escalated' | 'entered' | 'declined';
-  facility: { code: string; name: string };
-  vaccine: { code: string; name: string };
-  doseNumber: number;
-  date: string;
-  lot: string | null;
-  note: string | null;
-  createdAt: string;
-  decidedAt: string | null;
-  decline: { reason: string; text: string | null } | null;
+/** A request on the work list (records/dose-requests.ts `DoseRequestItem`): the owner's view plus who asks and the links. */
+interface DoseRequest extends OwnDoseRequest {
   personId: string;
   person: { name: string; birthDate: string; identifier: { type: string; masked: string; country: string | null } };
   escalatedAt: string | null;
@@ -30,8 +21,8 @@ interface DoseRequest {
   region: string;
 }
 
-const STATUSES = ['open', 'escalated', 'entered', 'declined'] as const;
-const REASONS = ['no_record_at_facility', 'wrong_facility', 'person_not_identified', 'duplicate_of_recorded_dose', 'other'] as const;
+const STATUSES = DOSE_REQUEST_STATUSES;
+const REASONS = DECLINE_REASONS;
 
 const T = {
   id: {
@@ -137,7 +128,7 @@ export function DoseRequestsPage(props: PageProps) {
                   )}
                   {r.decline && (
                     <p>
-                      {t('reason')}: {REASONS.find((x) => x === r.decline?.reason) ? t(r.decline.reason as (typeof REASONS)[number]) : r.decline.reason}
+                      {t('reason')}: {t(r.decline.reason)}
                       {r.decline.text ? ` — ${r.decline.text}` : ''}
                     </p>
                   )}
