@@ -136,6 +136,23 @@ describe('console operator pages in Chromium', () => {
     await screenshot(page, 'console-ops-merged');
   });
 
+  it('merges a possible duplicate from the work list', async () => {
+    const agus = person({ name: 'Agus Salim', sex: 'M', birthDate: '1969-12-30' });
+    const first = await recordDose(server, { person: agus, facility: facA, body: { doseNumber: 1, date: '2021-06-01' } });
+    const second = await recordDose(server, { person: person({ name: 'Agus Salim', sex: 'M', birthDate: '1969-12-30' }), facility: facA, body: { doseNumber: 2, date: '2021-07-01' } });
+    await page.goto(server.url + '/console/work?kind=possible_duplicate');
+    const card = page.locator(`[data-person="${second.person.id}"]`);
+    await card.waitFor();
+    assert.match((await card.textContent()) ?? '', /Data lain: Agus Salim/);
+    await card.getByRole('button', { name: 'Gabungkan kedua data' }).click();
+    await card.getByRole('button', { name: 'Ya, lanjutkan' }).click();
+    await page.getByTestId('settled').waitFor();
+    const merged = await server.db.db.query<{ merged_into: string | null }>('SELECT merged_into FROM people WHERE id = $1', [first.person.id]);
+    assert.equal(merged.rows[0]?.merged_into, second.person.id, 'the other record is merged into the one the case is about');
+    await page.goto(`${server.url}/console/people/${second.person.id}`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="doses"] > li').length === 2);
+  });
+
   it('corrects a phone from the work list: the case leaves the list and the SMS goes to the new number', async () => {
     await signIn('pkm-a');
     await page.goto(server.url + '/console/work?kind=invalid_phone');
