@@ -102,7 +102,7 @@ describe('console operator pages in Chromium', () => {
     await screenshot(page, 'console-ops-timeline');
   });
 
-  it('finds both records by name, spelt differently, with the birth date', async () => {
+  it('finds both records by name, spelt differently, with the birth date, and by phone', async () => {
     await page.goto(server.url + '/console/people');
     await page.getByLabel('NIK, nomor HP, atau nama').fill('rina wulandary');
     await page.getByLabel('Tanggal lahir (tidak wajib)').fill('1988-04-12');
@@ -112,6 +112,13 @@ describe('console operator pages in Chromium', () => {
     assert.equal(await rows.count(), 2);
     assert.equal(new URL(page.url()).searchParams.get('q'), 'rina wulandary', 'the search is in the URL');
     await screenshot(page, 'console-ops-search-name');
+    // By phone, written another way than at entry.
+    await page.getByLabel('NIK, nomor HP, atau nama').fill('+62 812 7000 1111');
+    await page.getByLabel('Tanggal lahir (tidak wajib)').fill('');
+    await page.getByRole('button', { name: 'Cari', exact: true }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('q') === '+62 812 7000 1111');
+    await page.getByTestId('search-results').waitFor();
+    assert.equal(await page.getByTestId('search-results').locator('tbody tr').count(), 2);
   });
 
   it('merges the second record into the first: one person with doses 1 and 2', async () => {

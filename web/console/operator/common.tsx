@@ -113,27 +113,30 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** GETs `path` (null: nothing to load) and reloads when it changes or on `reload()`. */
+/**
+ * GETs `path` (null: nothing to load) and again on `reload()`. What was loaded
+ * for another path is never shown for this one (no stale results after a new
+ * search); a reload keeps showing the current answer until the new one comes.
+ */
 export function useApi<T>(path: string | null): Loaded<T> {
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({ data: null, error: null, loading: path !== null });
+  const [state, setState] = useState<{ path: string | null; data: T | null; error: ApiError | null; loading: boolean }>({ path: null, data: null, error: null, loading: false });
   const [tick, setTick] = useState(0);
   useEffect(() => {
-    if (path === null) {
-      setState({ data: null, error: null, loading: false });
-      return;
-    }
+    if (path === null) return;
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     api<T>('GET', path).then(
-      (data) => live && setState({ data, error: null, loading: false }),
-      (e: unknown) => live && setState({ data: null, error: asApiError(e), loading: false }),
+      (data) => live && setState({ path, data, error: null, loading: false }),
+      (e: unknown) => live && setState({ path, data: null, error: asApiError(e), loading: false }),
     );
     return () => {
       live = false;
     };
   }, [path, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { ...state, reload };
+  if (path === null) return { data: null, error: null, loading: false, reload };
+  if (state.path !== path) return { data: null, error: null, loading: true, reload };
+  return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 
 export function asApiError(e: unknown): ApiError {
