@@ -4,7 +4,7 @@
  * item waiting at each stage and its age, throughput in the last minute and
  * hour, and the same per facility and region — so a backlog is never silent.
  */
-import type { Queryable } from '../db/client.ts';
+import type { Db, Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 
@@ -137,7 +137,7 @@ type EventStage = (typeof EVENT_STAGES)[number];
  * the pipeline view: by the recording facility (its region), intersected with
  * the `facility` and `region` asked for. Buckets are UTC, aligned to their width.
  */
-export async function pipelineSeries(db: Queryable, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
+export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
   const problems: FieldIssue[] = [];
   const bucket = (q.bucket ?? 'hour') as SeriesBucket;
   if (!Object.hasOwn(SERIES_BUCKETS, bucket)) problems.push(issue('bucket', 'unknown_bucket', 'bucket is hour or day.', 'bucket: hour atau day.'));
@@ -165,43 +165,49 @@ export async function pipelineSeries(db: Queryable, who: Principal, q: SeriesQue
   const params = [new Date(start), new Date(end), who.role === 'district' ? who.regionCode : null, who.role === 'facility' ? who.facilityCode : null, region, facility, width / 1000];
   const inScope = `IN (SELECT f.code FROM facilities f WHERE ($3::text IS NULL OR f.region_code LIKE $3 || '%') AND ($4::text IS NULL OR f.code = $4)
                                                         AND ($5::text IS NULL OR f.region_code LIKE $5 || '%') AND ($6::text IS NULL OR f.code = $6))`;
+  // SMS and jobs name a certificate, not a facility: with a scope or filter they are kept when their
+  // certificate's dose is in it (one list of certificates, hashed once per use); without, nothing is joined.
   const open = `($3::text IS NULL AND $4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL)`;
-  const certInScope = (personId: string, certId: string) =>
-    `(${open} OR EXISTS (SELECT 1 FROM certificates sc JOIN vaccinations sv ON sv.person_id = sc.person_id AND sv.id = sc.vaccination_id
-                          WHERE sc.person_id = ${personId} AND sc.id = ${certId} AND sv.facility_code ${inScope}))`;
-  const r = await db.query<{ stage: EventStage; bucket: number; n: number }>(
-    `WITH ev AS (
-       SELECT 'recorded' AS stage, v.recorded_at AS at FROM vaccinations v
-        WHERE v.status <> 'void' AND v.recorded_at < $2 AND v.facility_code ${inScope}
+  const certInScope = (personId: string, certId: string) => `(${open} OR (${personId}, ${certId}) IN (SELECT person_id, id FROM scoped_certs))`;
+  // The bucket an instant falls in (NULL: before the window, counted for the backlogs only).
+  const bucketOf = (col: string) => `CASE WHEN ${col} < $1 THEN NULL ELSE date_bin(make_interval(secs => $7::int), ${col}, $1) END`;
+  const r = await db.withTransaction(async (tx) => {
+    // A plan this size crosses jit_above_cost, and compiling it took longer (1.4 s) than running it.
+    await tx.query('SET LOCAL jit = off');
+    return tx.query<{ stage: EventStage; at: Date | null; n: number }>(
+      `WITH scoped_certs AS MATERIALIZED (
+         SELECT c.person_id, c.id FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
+          WHERE NOT ${open} AND v.facility_code ${inScope})
+       SELECT 'recorded' AS stage, ${bucketOf('v.recorded_at')} AS at, count(*)::int8 AS n FROM vaccinations v
+        WHERE v.status <> 'void' AND v.recorded_at < $2 AND v.facility_code ${inScope} GROUP BY 2
        UNION ALL
-       SELECT 'certified', fc.at FROM vaccinations v
-         JOIN LATERAL (SELECT min(c.issued_at) AS at FROM certificates c WHERE c.person_id = v.person_id AND c.vaccination_id = v.id) fc ON true
-        WHERE v.status <> 'void' AND fc.at < $2 AND v.facility_code ${inScope}
+       SELECT 'certified', ${bucketOf('fc.first')}, count(*)::int8
+         FROM (SELECT person_id, vaccination_id, min(issued_at) AS first FROM certificates WHERE issued_at < $2 GROUP BY 1, 2) fc
+         JOIN vaccinations v ON v.person_id = fc.person_id AND v.id = fc.vaccination_id
+        WHERE v.status <> 'void' AND v.facility_code ${inScope} GROUP BY 2
        UNION ALL
-       SELECT 'queued', j.created_at FROM jobs j
-        WHERE j.kind = 'notify' AND j.created_at < $2 AND ${certInScope('j.person_id', "(j.payload->>'certificateId')::uuid")}
+       SELECT e.stage, ${bucketOf('e.at')}, count(*)::int8 FROM jobs j
+        CROSS JOIN LATERAL (VALUES ('queued', j.created_at), ('dequeued', CASE WHEN j.status <> 'pending' THEN j.updated_at END)) e(stage, at)
+        WHERE j.kind = 'notify' AND e.at < $2 AND ${certInScope('j.person_id', "(j.payload->>'certificateId')::uuid")}
+        GROUP BY 1, 2
        UNION ALL
-       SELECT 'dequeued', j.updated_at FROM jobs j
-        WHERE j.kind = 'notify' AND j.status <> 'pending' AND j.updated_at < $2 AND ${certInScope('j.person_id', "(j.payload->>'certificateId')::uuid")}
-       UNION ALL
-       SELECT 'accepted', n.submitted_at FROM notifications n
-        WHERE n.kind = 'certificate' AND n.submitted_at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
-       UNION ALL
-       SELECT 'reported', n.final_at FROM notifications n
-        WHERE n.kind = 'certificate' AND n.submitted_at IS NOT NULL AND n.final_at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
-       UNION ALL
-       SELECT CASE WHEN n.status = 'delivered' THEN 'delivered' ELSE 'failed' END, n.final_at FROM notifications n
-        WHERE n.kind = 'certificate' AND n.status IN ('delivered', 'failed', 'expired') AND n.final_at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
-     )
-     SELECT stage, CASE WHEN at < $1 THEN -1 ELSE floor(extract(epoch FROM at - $1::timestamptz) / $7::int)::int END AS bucket, count(*)::int8 AS n
-       FROM ev GROUP BY 1, 2`,
-    params,
-  );
+       -- One pass over the SMS: accepted; reported (a final state after the gateway accepted it); delivered or failed.
+       SELECT e.stage, ${bucketOf('e.at')}, count(*)::int8 FROM notifications n
+        CROSS JOIN LATERAL (VALUES ('accepted', n.submitted_at),
+                                   ('reported', CASE WHEN n.submitted_at IS NOT NULL THEN n.final_at END),
+                                   (CASE WHEN n.status = 'delivered' THEN 'delivered' ELSE 'failed' END,
+                                    CASE WHEN n.status IN ('delivered', 'failed', 'expired') THEN n.final_at END)) e(stage, at)
+        WHERE n.kind = 'certificate' AND e.at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
+        GROUP BY 1, 2`,
+      params,
+    );
+  });
   // Per stage: the count before `from` (index 0) and per bucket (1..n).
   const counts = Object.fromEntries(EVENT_STAGES.map((s) => [s, new Array<number>(n + 1).fill(0)])) as Record<EventStage, number[]>;
   for (const row of r.rows) {
     const slot = counts[row.stage];
-    if (slot) slot[Math.min(Math.max(row.bucket + 1, 0), n)]! += Number(row.n);
+    const i = row.at === null ? 0 : 1 + Math.round((row.at.getTime() - start) / width);
+    if (slot) slot[Math.min(Math.max(i, 0), n)]! += Number(row.n);
   }
   const total = Object.fromEntries(EVENT_STAGES.map((s) => [s, counts[s][0]!])) as Record<EventStage, number>;
   const points: SeriesPoint[] = [];
