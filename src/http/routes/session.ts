@@ -12,7 +12,7 @@ import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { AppError } from '../../domain/errors.ts';
 import { audit } from '../../access/audit.ts';
-import { checkCredentials, createAccount, listAccounts, updateAccount } from '../../access/accounts.ts';
+import { checkCredentials, createAccount, listAccounts, updateAccount, type StaffUser } from '../../access/accounts.ts';
 import { ABSOLUTE_MS, CSRF_COOKIE, endSession, openSession, SESSION_COOKIE } from '../../access/sessions.ts';
 import { ErrorSchema } from './schemas.ts';
 
@@ -79,6 +79,12 @@ function setSessionCookies(reply: FastifyReply, s: { secret: string; csrfToken: 
   ]);
 }
 
+/** The session as the console reads it (never cached: it carries the CSRF token). */
+function answer(reply: FastifyReply, user: StaffUser, s: { csrfToken: string; expiresAt: Date }) {
+  void reply.header('cache-control', 'no-store');
+  return { user, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+}
+
 export function sessionRoutes(app: App, deps: AppDeps): void {
   const now = (): Date => (deps.now ?? (() => new Date()))();
 
@@ -109,8 +115,7 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
       await audit(deps.db, { actor: result.user.id, action: 'signed_in', subject: result.user.id, detail: { client: req.ip } });
       deps.metrics.inc('dosis_sign_ins_total', { outcome: 'ok' });
       setSessionCookies(reply, s, Math.floor(ABSOLUTE_MS / 1000), secure(req, deps));
-      void reply.header('cache-control', 'no-store');
-      return { user: result.user, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+      return answer(reply, result.user, s);
     },
   );
 
@@ -127,8 +132,7 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const s = req.staffSession;
       if (!s) throw noSession();
-      void reply.header('cache-control', 'no-store');
-      return { user: s.user, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+      return answer(reply, s.user, s);
     },
   );
 
