@@ -121,8 +121,10 @@ describeEachBackend('console sessions', (t) => {
     });
     assert.equal(res.statusCode, 201, res.body);
     assert.match(res.json().certificate.qr, /^HC1:/);
-    const v = await t.db.query<{ recorded_by: string; facility_code: string }>('SELECT recorded_by::text, facility_code FROM vaccinations WHERE id = $1', [res.json().vaccination.id]);
-    assert.deepEqual(v.rows[0], { recorded_by: ids.siti, facility_code: facility.code });
+    const v = await t.db.query<{ recorded_by: string; facility_code: string; source: string }>('SELECT recorded_by::text, facility_code, source FROM vaccinations WHERE id = $1', [
+      res.json().vaccination.id,
+    ]);
+    assert.deepEqual(v.rows[0], { recorded_by: ids.siti, facility_code: facility.code, source: 'form' });
     // Same rights as a facility token: no timeline, no admin routes.
     const timeline = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${res.json().person.id}/timeline`, headers: { cookie: s.cookie } });
     assert.equal(timeline.statusCode, 403);
