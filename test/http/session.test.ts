@@ -250,6 +250,12 @@ describeEachBackend('console sessions', (t) => {
     assert.ok(!JSON.stringify(log.rows).includes('sandi-baru'));
     const missing = await rt.app.inject({ method: 'PATCH', url: '/api/v1/accounts/00000000-0000-0000-0000-000000000000', headers: admin, payload: { disabled: true } });
     assert.equal(missing.statusCode, 404);
+    // An admin signed in to the console cannot disable their own account.
+    await createAccount({ username: 'admin-sendiri', displayName: 'Admin', role: 'admin', password: PASSWORD });
+    const me = await signIn(rt, 'admin-sendiri');
+    const self = await rt.app.inject({ method: 'PATCH', url: `/api/v1/accounts/${me.body.user.id}`, headers: { cookie: me.cookie, 'x-csrf-token': me.csrf }, payload: { disabled: true } });
+    assert.equal(self.statusCode, 409);
+    assert.equal(self.json().error.code, 'cannot_disable_self');
   });
 
   it('stops', async () => {

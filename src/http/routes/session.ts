@@ -219,6 +219,9 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const who = allow(req, ['admin']);
+      // An administrator cannot lock themselves out by mistake; another admin can.
+      if (req.body.disabled === true && req.params.id === who.id)
+        throw new AppError('conflict', 'cannot_disable_self', { en: 'You cannot disable your own account.', id: 'Anda tidak dapat menonaktifkan akun Anda sendiri.' });
       return deps.db.withTransaction(async (tx) => {
         const a = await updateAccount(tx, req.params.id, req.body);
         const { password, ...shown } = req.body;
