@@ -10,6 +10,7 @@ import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime }
 import type { Runtime } from '../../src/runtime.ts';
 import { MAX_FAILED_ATTEMPTS } from '../../src/access/accounts.ts';
 import { hashPassword, needsRehash, verifyPassword } from '../../src/access/passwords.ts';
+import { seedDemo } from '../../src/demo.ts';
 
 const PASSWORD = 'kata-sandi-rahasia-1';
 
@@ -256,6 +257,17 @@ describeEachBackend('console sessions', (t) => {
     const self = await rt.app.inject({ method: 'PATCH', url: `/api/v1/accounts/${me.body.user.id}`, headers: { cookie: me.cookie, 'x-csrf-token': me.csrf }, payload: { disabled: true } });
     assert.equal(self.statusCode, 409);
     assert.equal(self.json().error.code, 'cannot_disable_self');
+  });
+
+  it('seeds one demo console account per role, each signing in with its printed password', async () => {
+    const demo = await seedDemo(t.db, { issuer: rt.deps.issuer, linkSecret: rt.deps.linkSecret, publicUrl: 'https://dosis.test' });
+    assert.ok(demo);
+    assert.deepEqual(demo.accounts.map((a) => a.role).sort(), ['admin', 'district', 'facility', 'support']);
+    for (const a of demo.accounts) {
+      const s = await signIn(rt, a.username, a.password);
+      assert.equal(s.body.user.role, a.role);
+    }
+    assert.equal(demo.accounts.find((a) => a.role === 'facility')?.scope, 'PKM-MENTENG');
   });
 
   it('stops', async () => {
