@@ -108,6 +108,8 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
     assert.ok(cutKey, 'the fifth send was cut off');
     assert.ok(sends > DOSES + 2, `the cut-off dose was sent again (${sends} sends)`);
     await page.unroute('**/api/v1/vaccinations');
+    // The console was opened offline; back online it has checked the session.
+    await page.getByTestId('unverified-bar').waitFor({ state: 'detached' });
 
     // Exactly 20 doses, once each, each with its certificate.
     const r = await server.db.db.query<{ nik: string; n: number; certs: number; keys: number }>(
