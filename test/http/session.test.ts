@@ -11,6 +11,7 @@ import type { Runtime } from '../../src/runtime.ts';
 import { MAX_FAILED_ATTEMPTS } from '../../src/access/accounts.ts';
 import { hashPassword, needsRehash, verifyPassword } from '../../src/access/passwords.ts';
 import { seedDemo } from '../../src/demo.ts';
+import { FAILURES_PER_CLIENT } from '../../src/http/routes/session.ts';
 
 const PASSWORD = 'kata-sandi-rahasia-1';
 
@@ -257,6 +258,16 @@ describeEachBackend('console sessions', (t) => {
     const self = await rt.app.inject({ method: 'PATCH', url: `/api/v1/accounts/${me.body.user.id}`, headers: { cookie: me.cookie, 'x-csrf-token': me.csrf }, payload: { disabled: true } });
     assert.equal(self.statusCode, 409);
     assert.equal(self.json().error.code, 'cannot_disable_self');
+  });
+
+  it(`throttles an address after ${FAILURES_PER_CLIENT} failed sign-ins (password spraying), not the others`, async () => {
+    const from = (remoteAddress: string, username: string, password: string) =>
+      rt.app.inject({ method: 'POST', url: '/api/v1/session', remoteAddress, payload: { username, password } });
+    for (let i = 0; i < FAILURES_PER_CLIENT; i++) assert.equal((await from('10.9.8.7', `spray-${i}`, 'Musim-Hujan-2024')).statusCode, 401);
+    const blocked = await from('10.9.8.7', 'siti.perawat', PASSWORD);
+    assert.equal(blocked.statusCode, 429);
+    assert.equal(blocked.json().error.code, 'too_many_attempts');
+    assert.equal((await from('10.9.8.6', 'siti.perawat', PASSWORD)).statusCode, 200);
   });
 
   it('seeds one demo console account per role, each signing in with its printed password', async () => {
