@@ -72,6 +72,19 @@ describe('console sign-in and shell in Chromium', () => {
     assert.equal(new URL(page.url()).pathname, '/console/record');
   });
 
+  it('is an installable web app (manifest and service worker, as Chromium judges it)', async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    const cdp = await browser.newCDPSession(page);
+    const r = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] };
+    assert.deepEqual(r.installabilityErrors.map((e) => e.errorId), []);
+    const manifest = (await cdp.send('Page.getAppManifest')) as { url: string; errors: unknown[] };
+    assert.match(manifest.url, /\/console\.webmanifest$/);
+    assert.deepEqual(manifest.errors, []);
+    await cdp.detach();
+  });
+
   it('opens a console link directly, keeps the session on reload, and switches to English', async () => {
     await page.goto(server.url + '/console/record');
     await page.getByRole('heading', { level: 1, name: 'Catat Dosis' }).waitFor();
