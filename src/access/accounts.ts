@@ -21,22 +21,6 @@ export const MAX_FAILED_ATTEMPTS = 5;
 export const LOCK_MS = 15 * 60_000;
 export const PASSWORD_MIN_LENGTH = 10;
 
-/** An account as admins see it (never the hash). */
-export interface Account {
-  id: string;
-  username: string;
-  displayName: string;
-  role: Role;
-  facilityCode: string | null;
-  regionCode: string | null;
-  disabled: boolean;
-  failedAttempts: number;
-  lockedUntil: string | null;
-  lastSignInAt: string | null;
-  createdAt: string;
-  createdBy: string | null;
-}
-
 /** The signed-in person as the console sees them (`ConsoleUser` in web/console/api.ts). */
 export interface StaffUser {
   id: string;
@@ -45,6 +29,16 @@ export interface StaffUser {
   role: Role;
   facilityCode: string | null;
   regionCode: string | null;
+}
+
+/** An account as admins see it (never the hash). */
+export interface Account extends StaffUser {
+  disabled: boolean;
+  failedAttempts: number;
+  lockedUntil: string | null;
+  lastSignInAt: string | null;
+  createdAt: string;
+  createdBy: string | null;
 }
 
 export interface NewAccount {

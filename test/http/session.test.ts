@@ -10,6 +10,8 @@ import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime }
 import type { Runtime } from '../../src/runtime.ts';
 import { MAX_FAILED_ATTEMPTS } from '../../src/access/accounts.ts';
 import { hashPassword, needsRehash, verifyPassword } from '../../src/access/passwords.ts';
+import { seedDemo } from '../../src/demo.ts';
+import { FAILURES_PER_CLIENT } from '../../src/http/routes/session.ts';
 
 const PASSWORD = 'kata-sandi-rahasia-1';
 
@@ -121,8 +123,10 @@ describeEachBackend('console sessions', (t) => {
     });
     assert.equal(res.statusCode, 201, res.body);
     assert.match(res.json().certificate.qr, /^HC1:/);
-    const v = await t.db.query<{ recorded_by: string; facility_code: string }>('SELECT recorded_by::text, facility_code FROM vaccinations WHERE id = $1', [res.json().vaccination.id]);
-    assert.deepEqual(v.rows[0], { recorded_by: ids.siti, facility_code: facility.code });
+    const v = await t.db.query<{ recorded_by: string; facility_code: string; source: string }>('SELECT recorded_by::text, facility_code, source FROM vaccinations WHERE id = $1', [
+      res.json().vaccination.id,
+    ]);
+    assert.deepEqual(v.rows[0], { recorded_by: ids.siti, facility_code: facility.code, source: 'form' });
     // Same rights as a facility token: no timeline, no admin routes.
     const timeline = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${res.json().person.id}/timeline`, headers: { cookie: s.cookie } });
     assert.equal(timeline.statusCode, 403);
@@ -248,6 +252,33 @@ describeEachBackend('console sessions', (t) => {
     assert.ok(!JSON.stringify(log.rows).includes('sandi-baru'));
     const missing = await rt.app.inject({ method: 'PATCH', url: '/api/v1/accounts/00000000-0000-0000-0000-000000000000', headers: admin, payload: { disabled: true } });
     assert.equal(missing.statusCode, 404);
+    // An admin signed in to the console cannot disable their own account.
+    await createAccount({ username: 'admin-sendiri', displayName: 'Admin', role: 'admin', password: PASSWORD });
+    const me = await signIn(rt, 'admin-sendiri');
+    const self = await rt.app.inject({ method: 'PATCH', url: `/api/v1/accounts/${me.body.user.id}`, headers: { cookie: me.cookie, 'x-csrf-token': me.csrf }, payload: { disabled: true } });
+    assert.equal(self.statusCode, 409);
+    assert.equal(self.json().error.code, 'cannot_disable_self');
+  });
+
+  it(`throttles an address after ${FAILURES_PER_CLIENT} failed sign-ins (password spraying), not the others`, async () => {
+    const from = (remoteAddress: string, username: string, password: string) =>
+      rt.app.inject({ method: 'POST', url: '/api/v1/session', remoteAddress, payload: { username, password } });
+    for (let i = 0; i < FAILURES_PER_CLIENT; i++) assert.equal((await from('10.9.8.7', `spray-${i}`, 'Musim-Hujan-2024')).statusCode, 401);
+    const blocked = await from('10.9.8.7', 'siti.perawat', PASSWORD);
+    assert.equal(blocked.statusCode, 429);
+    assert.equal(blocked.json().error.code, 'too_many_attempts');
+    assert.equal((await from('10.9.8.6', 'siti.perawat', PASSWORD)).statusCode, 200);
+  });
+
+  it('seeds one demo console account per role, each signing in with its printed password', async () => {
+    const demo = await seedDemo(t.db, { issuer: rt.deps.issuer, linkSecret: rt.deps.linkSecret, publicUrl: 'https://dosis.test' });
+    assert.ok(demo);
+    assert.deepEqual(demo.accounts.map((a) => a.role).sort(), ['admin', 'district', 'facility', 'support']);
+    for (const a of demo.accounts) {
+      const s = await signIn(rt, a.username, a.password);
+      assert.equal(s.body.user.role, a.role);
+    }
+    assert.equal(demo.accounts.find((a) => a.role === 'facility')?.scope, 'PKM-MENTENG');
   });
 
   it('stops', async () => {

@@ -1,13 +1,13 @@
 /**
  * The offline journey, in real Chromium at phone width: a nurse signs in,
  * the network goes (`context.setOffline(true)`), the console still opens from
- * its service worker, 20 doses are entered and kept on the device (plus one
+ * its service worker, 20 doses are entered and kept on the device (plus two
  * the server will refuse), the count of entries waiting is shown; the network
  * returns, the sync is cut off once after the server recorded a dose but
  * before the answer arrived, and is retried with the same Idempotency-Key.
  * In the end exactly 20 doses are recorded, once each, each with its
- * certificate; the refused entry is shown with the server's reasons until it
- * is discarded. Screenshots in test-results/screenshots/console-offline-*.png.
+ * certificate; the refused entries are shown with the server's reasons until
+ * one is discarded and the other fixed (and then recorded). Screenshots in test-results/screenshots/console-offline-*.png.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +51,7 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null || location.reload() === undefined);
   });
 
-  it('opens with the network off and keeps 20 entered doses (and one duplicate) on the device', async () => {
+  it('opens with the network off and keeps 20 entered doses (and two repeats) on the device', async () => {
     await browser.setOffline(true);
     await page.reload();
     await page.getByRole('heading', { level: 1, name: 'Catat Dosis' }).waitFor();
@@ -76,15 +76,16 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
       });
     };
     for (const [i, p] of people.entries()) await enter(p, i + 1);
-    // The first person's dose once more: fine on the form, refused by the server as a repeat.
+    // The first two people's doses once more: fine on the form, refused by the server as repeats.
     await enter(people[0]!, DOSES + 1);
+    await enter(people[1]!, DOSES + 2);
     assert.match((await page.getByTestId('saved-offline').textContent()) ?? '', /Tersimpan di perangkat ini/);
     await screenshot(page, 'console-offline-entered');
     const none = await server.db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vaccinations');
     assert.equal(none.rows[0]!.n, 0, 'nothing reached the server while offline');
     await page.goto(server.url + '/console/pending').catch(() => undefined);
     await page.getByTestId('waiting-count').waitFor();
-    assert.equal(await page.getByTestId('waiting-count').textContent(), String(DOSES + 1));
+    assert.equal(await page.getByTestId('waiting-count').textContent(), String(DOSES + 2));
     await screenshot(page, 'console-offline-queue');
   });
 
@@ -105,8 +106,10 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
     await page.locator('[data-testid=sent-count]', { hasText: String(DOSES) }).waitFor({ timeout: 90_000 });
     await page.getByTestId('rejected-count').waitFor();
     assert.ok(cutKey, 'the fifth send was cut off');
-    assert.ok(sends > DOSES + 1, `the cut-off dose was sent again (${sends} sends)`);
+    assert.ok(sends > DOSES + 2, `the cut-off dose was sent again (${sends} sends)`);
     await page.unroute('**/api/v1/vaccinations');
+    // The console was opened offline; back online it has checked the session.
+    await page.getByTestId('unverified-bar').waitFor({ state: 'detached' });
 
     // Exactly 20 doses, once each, each with its certificate.
     const r = await server.db.db.query<{ nik: string; n: number; certs: number; keys: number }>(
@@ -124,17 +127,34 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
     await screenshot(page, 'console-offline-synced');
   });
 
-  it('shows the refused entry with the server’s reasons until it is discarded', async () => {
+  it('shows the refused entries with the server’s reasons until they are fixed or discarded', async () => {
     const refused = page.getByTestId('rejected-entry');
-    assert.equal(await refused.count(), 1);
-    assert.match((await refused.textContent()) ?? '', new RegExp(people[0]!.nik));
-    assert.match((await refused.locator('.reasons').textContent()) ?? '', /sudah tercatat|sudah ada|already/i);
+    assert.equal(await refused.count(), 2);
+    for (const [i, p] of people.slice(0, 2).entries()) {
+      assert.match((await refused.nth(i).textContent()) ?? '', new RegExp(p.nik));
+      assert.match((await refused.nth(i).locator('.reasons').textContent()) ?? '', /sudah tercatat|sudah ada|already/i);
+    }
+    await screenshot(page, 'console-offline-refused');
+    // Discard the second person's repeat…
     page.once('dialog', (d) => void d.accept());
-    await refused.getByRole('button', { name: 'Buang' }).click();
-    await refused.waitFor({ state: 'detached' });
+    await refused.filter({ hasText: people[1]!.nik }).getByRole('button', { name: 'Buang' }).click();
+    await page.locator('[data-testid=rejected-count]', { hasText: '1' }).waitFor();
+    // …and fix the first one's: it was their second dose, a month later.
+    await refused.getByRole('link', { name: 'Perbaiki' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Catat Dosis' }).waitFor();
+    assert.equal(await page.getByLabel('NIK').inputValue(), people[0]!.nik);
+    await page.getByLabel('Dosis ke-').selectOption('2');
+    await page.getByLabel('Tanggal vaksinasi').fill('2021-07-08');
+    await page.getByTestId('submit-dose').click();
+    await page.getByTestId('dose-result').waitFor();
     await page.getByTestId('pending-count').waitFor({ state: 'detached' });
     const total = await server.db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vaccinations');
-    assert.equal(total.rows[0]!.n, DOSES);
+    assert.equal(total.rows[0]!.n, DOSES + 1);
+    const first = await server.db.db.query<{ dose_number: number }>(
+      'SELECT v.dose_number FROM vaccinations v JOIN people p ON p.id = v.person_id WHERE p.id_value = $1 ORDER BY v.dose_number',
+      [people[0]!.nik],
+    );
+    assert.deepEqual(first.rows.map((r) => r.dose_number), [1, 2]);
   });
 
   it('raised no script error', () => {

@@ -72,6 +72,19 @@ describe('console sign-in and shell in Chromium', () => {
     assert.equal(new URL(page.url()).pathname, '/console/record');
   });
 
+  it('is an installable web app (manifest and service worker, as Chromium judges it)', async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    const cdp = await browser.newCDPSession(page);
+    const r = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] };
+    assert.deepEqual(r.installabilityErrors.map((e) => e.errorId), []);
+    const manifest = (await cdp.send('Page.getAppManifest')) as { url: string; errors: unknown[] };
+    assert.match(manifest.url, /\/console\.webmanifest$/);
+    assert.deepEqual(manifest.errors, []);
+    await cdp.detach();
+  });
+
   it('opens a console link directly, keeps the session on reload, and switches to English', async () => {
     await page.goto(server.url + '/console/record');
     await page.getByRole('heading', { level: 1, name: 'Catat Dosis' }).waitFor();
@@ -85,6 +98,8 @@ describe('console sign-in and shell in Chromium', () => {
   });
 
   it('refuses a page of another role and an unknown console address', async () => {
+    await page.goto(server.url + '/console/accounts');
+    await page.getByRole('heading', { level: 1, name: 'Tidak tersedia untuk peran Anda' }).waitFor();
     await page.goto(server.url + '/console/nowhere');
     await page.getByRole('heading', { level: 1, name: 'Halaman tidak ditemukan' }).waitFor();
   });
@@ -101,6 +116,27 @@ describe('console sign-in and shell in Chromium', () => {
     const district = await consoleAccount(server, 'district', { region: '3171' }, 'Dinkes Jakarta Pusat');
     await signInConsole(page, server, district.username, CONSOLE_PASSWORD);
     assert.match((await page.getByTestId('user-scope').textContent()) ?? '', /Dinas Kesehatan · Wilayah 3171/);
+  });
+
+  it('lets an admin create an account, which then signs in, and disable it', async () => {
+    await page.getByTestId('sign-out').click();
+    const admin = await consoleAccount(server, 'admin', {}, 'Admin Pusat');
+    await signInConsole(page, server, admin.username, CONSOLE_PASSWORD, '/console/accounts');
+    await page.getByRole('heading', { level: 1, name: 'Akun Petugas' }).waitFor();
+    await page.getByLabel('Nama pengguna').fill('bidan-baru');
+    await page.getByLabel('Nama tampilan').fill('Bidan Baru');
+    await page.getByLabel('Peran').selectOption('facility');
+    await page.getByLabel('Faskes').selectOption(facility.code);
+    await page.getByLabel('Kata sandi awal').fill('sandi-awal-bidan-1');
+    await page.getByRole('button', { name: 'Buat akun' }).click();
+    await page.getByTestId('accounts-message').getByText('Akun bidan-baru dibuat.').waitFor();
+    const signIn = () => server.rt.app.inject({ method: 'POST', url: '/api/v1/session', payload: { username: 'bidan-baru', password: 'sandi-awal-bidan-1' } });
+    assert.equal((await signIn()).statusCode, 200);
+    const row = page.locator('[data-testid=account][data-username=bidan-baru]');
+    await screenshot(page, 'console-signin-accounts');
+    await row.getByRole('button', { name: 'Nonaktifkan' }).click();
+    await row.getByTestId('account-state').getByText('nonaktif').waitFor();
+    assert.equal((await signIn()).statusCode, 401);
   });
 
   it('made no request to another site and raised no script error', () => {

@@ -220,7 +220,7 @@ function Console(props: { user: ConsoleUser; unverified: boolean; onSignOut: () 
         </div>
       )}
       {online && props.unverified && (
-        <div class="offline-bar" role="status">
+        <div class="offline-bar" role="status" data-testid="unverified-bar">
           {t('unverified')}
         </div>
       )}
@@ -262,7 +262,7 @@ function Console(props: { user: ConsoleUser; unverified: boolean; onSignOut: () 
 
 function App() {
   const [auth, setAuth] = useState<Auth>({ kind: 'loading' });
-  useEffect(() => {
+  const check = (): void => {
     api<{ user: ConsoleUser }>('GET', '/api/v1/session')
       .then((r) => {
         rememberUser(r.user);
@@ -273,7 +273,15 @@ function App() {
         if (e instanceof ApiError && e.status === 0 && cached) setAuth({ kind: 'signed-in', user: cached, unverified: true });
         else setAuth({ kind: 'signed-out', ...(e instanceof ApiError && e.status === 0 ? { reason: 'offline' as const } : {}) });
       });
-  }, []);
+  };
+  useEffect(check, []);
+  // Started offline: check the session as soon as the network is back.
+  const unverified = auth.kind === 'signed-in' && auth.unverified;
+  useEffect(() => {
+    if (!unverified) return;
+    addEventListener('online', check);
+    return () => removeEventListener('online', check);
+  }, [unverified]);
   // A 401 from any page: the session ended (idle, signed out elsewhere, disabled). Entries on the device stay.
   useEffect(() => onUnauthorized(() => setAuth((a) => (a.kind === 'signed-in' ? { kind: 'signed-out', reason: 'expired' } : a))), []);
 

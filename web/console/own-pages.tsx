@@ -1,9 +1,10 @@
-/** The console's own pages (the operator pages live in operator/): start page, record a dose, device queue, upload. */
+/** The console's own pages (the operator pages live in operator/): start page, record a dose, device queue, upload, staff accounts. */
 import type { ConsolePage, PageProps } from './pages.ts';
 import { HomePage } from './home.tsx';
 import { recordPage } from './record.tsx';
 import { pendingPage } from './pending.tsx';
 import { uploadPage } from './upload.tsx';
+import { accountsPage } from './accounts.tsx';
 import { operatorPages } from './operator/index.ts';
 
 const ALL_ROLES = ['facility', 'district', 'support', 'admin'] as const;
@@ -18,4 +19,5 @@ export const ownPages: ConsolePage[] = [
   recordPage,
   uploadPage,
   pendingPage,
+  accountsPage,
 ];

@@ -93,8 +93,11 @@ async function put(entry: QueuedEntry): Promise<void> {
 const listeners = new Set<(c: QueueCounts) => void>();
 let counts: QueueCounts = { waiting: 0, rejected: 0, sent: 0 };
 
+/** The signed-in user: counts are of their entries (another user's wait for them to sign in). */
+let currentUser: string | null = null;
+
 async function changed(): Promise<void> {
-  const all = await listEntries();
+  const all = (await listEntries()).filter((e) => currentUser === null || e.userId === currentUser);
   counts = {
     waiting: all.filter((e) => e.state === 'waiting').length,
     rejected: all.filter((e) => e.state === 'rejected').length,
@@ -227,11 +230,25 @@ export function syncNow(userId: string): Promise<QueueCounts> {
   return running;
 }
 
+/** Sent entries (names, NIKs) do not stay on a shared device longer than this. */
+const KEEP_SENT_MS = 24 * 60 * 60_000;
+
+async function pruneSent(): Promise<void> {
+  const old = (await listEntries()).filter((e) => e.state === 'sent' && Date.now() - Date.parse(e.lastTriedAt ?? e.createdAt) > KEEP_SENT_MS);
+  if (old.length === 0) return;
+  await tx('readwrite', (s) => {
+    for (const e of old) s.delete(e.key);
+  });
+  await changed();
+}
+
 let timer: ReturnType<typeof setInterval> | undefined;
 let onlineHandler: (() => void) | undefined;
 
 /** Sends waiting entries when the network returns and every RETRY_MS while any wait; stop with the returned function. */
 export function startAutoSync(userId: string): () => void {
+  currentUser = userId;
+  void pruneSent();
   const go = (): void => {
     if (counts.waiting > 0 && navigator.onLine) void syncNow(userId);
   };

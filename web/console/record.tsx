@@ -18,6 +18,7 @@ import { todayInJakarta } from '../../src/domain/dates.ts';
 import { validateVaccinationInput } from '../../src/domain/vaccination-input.ts';
 import { nikBirthDate, parseNik } from '../../src/domain/nik.ts';
 import type { FieldIssue } from '../../src/domain/errors.ts';
+import { PATH_FIELD } from '../../src/records/import/columns.ts';
 import { api, type ConsoleUser } from './api.ts';
 import type { PageProps } from './pages.ts';
 import { discard, enqueue, listEntries, replaceEntry, syncNow, type DoseAnswer, type DoseBody, type QueuedEntry } from './queue.ts';
@@ -132,21 +133,12 @@ interface Form {
 
 type FieldName = keyof Form;
 
-/** Where an issue of the API's validator is shown. */
-const FIELD_OF_PATH: Record<string, FieldName> = {
-  facility: 'facility',
-  'person.nik': 'nik',
-  'person.identifier': 'nik',
-  'person.identifier.value': 'nik',
-  'person.name': 'name',
-  'person.birthDate': 'birthDate',
-  'person.sex': 'sex',
-  'person.phone': 'phone',
-  vaccine: 'vaccine',
-  doseNumber: 'doseNumber',
-  date: 'date',
-  lot: 'lot',
-};
+/** The form field where an issue of the API's validator is shown (the same mapping as for import rows). */
+function fieldOfPath(path: string): FieldName | undefined {
+  const f = PATH_FIELD[path];
+  if (f === undefined) return path.startsWith('person.') ? 'nik' : undefined;
+  return f === 'passport' || f === 'passportCountry' || f === 'motherNik' ? 'nik' : f;
+}
 
 interface Person {
   id: string;
@@ -263,7 +255,7 @@ function RecordPage(props: PageProps): VNode {
   const issues: FieldIssue[] = validation.ok ? [] : validation.issues;
   const byField = new Map<FieldName, string[]>();
   for (const i of issues) {
-    const f = FIELD_OF_PATH[i.path] ?? (i.path.startsWith('person.') ? 'nik' : undefined);
+    const f = fieldOfPath(i.path);
     if (!f) continue;
     byField.set(f, [...(byField.get(f) ?? []), i.message[lang]]);
   }

@@ -12,7 +12,7 @@ import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { AppError } from '../../domain/errors.ts';
 import { audit } from '../../access/audit.ts';
-import { checkCredentials, createAccount, listAccounts, updateAccount } from '../../access/accounts.ts';
+import { checkCredentials, createAccount, listAccounts, updateAccount, type StaffUser } from '../../access/accounts.ts';
 import { ABSOLUTE_MS, CSRF_COOKIE, endSession, openSession, SESSION_COOKIE } from '../../access/sessions.ts';
 import { ErrorSchema } from './schemas.ts';
 
@@ -79,8 +79,40 @@ function setSessionCookies(reply: FastifyReply, s: { secret: string; csrfToken: 
   ]);
 }
 
+/** The session as the console reads it (never cached: it carries the CSRF token). */
+function answer(reply: FastifyReply, user: StaffUser, s: { csrfToken: string; expiresAt: Date }) {
+  void reply.header('cache-control', 'no-store');
+  return { user, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+}
+
+/**
+ * Failed sign-ins per client address: the account lock stops guessing one
+ * account's password; this stops trying one password on many accounts
+ * (password spraying). Kept in this process's memory (each `dosis serve`
+ * counts its own), so it costs nothing on the database.
+ */
+export const FAILURES_PER_CLIENT = 50;
+const FAILURE_WINDOW_MS = 15 * 60_000;
+
+class FailureCounter {
+  private readonly seen = new Map<string, { since: number; n: number }>();
+  blocked(client: string, at: number): boolean {
+    const s = this.seen.get(client);
+    return s !== undefined && at - s.since < FAILURE_WINDOW_MS && s.n >= FAILURES_PER_CLIENT;
+  }
+  failed(client: string, at: number): void {
+    const s = this.seen.get(client);
+    if (s && at - s.since < FAILURE_WINDOW_MS) s.n++;
+    else {
+      if (this.seen.size > 100_000) this.seen.clear();
+      this.seen.set(client, { since: at, n: 1 });
+    }
+  }
+}
+
 export function sessionRoutes(app: App, deps: AppDeps): void {
   const now = (): Date => (deps.now ?? (() => new Date()))();
+  const failures = new FailureCounter();
 
   app.post(
     SIGN_IN_URL,
@@ -91,7 +123,7 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
         description:
           'Sets the cookies dosis_session (HttpOnly) and dosis_csrf (echo it in x-csrf-token on every POST/PUT/PATCH/DELETE). ' +
           'A wrong username, a wrong password, a disabled and a locked account get the same 401 after the same work; ' +
-          '5 wrong passwords in a row lock the account for 15 minutes.',
+          '5 wrong passwords in a row lock the account for 15 minutes; 50 failed sign-ins from one address in 15 minutes: 429.',
         security: [],
         body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 200: SessionAnswer, '4xx': ErrorSchema },
@@ -99,8 +131,14 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const at = now();
+      if (failures.blocked(req.ip, at.getTime()))
+        throw new AppError('rate_limited', 'too_many_attempts', {
+          en: 'Too many failed sign-ins from this address: wait 15 minutes.',
+          id: 'Terlalu banyak percobaan masuk yang gagal dari alamat ini: tunggu 15 menit.',
+        });
       const result = await checkCredentials(deps.db, req.body.username, req.body.password, at);
       if (!result.user) {
+        failures.failed(req.ip, at.getTime());
         deps.metrics.inc('dosis_sign_ins_total', { outcome: result.justLocked ? 'locked' : 'refused' });
         if (result.justLocked) await audit(deps.db, { actor: 'system', action: 'account_locked', subject: req.body.username.toLowerCase(), detail: { client: req.ip } });
         throw badCredentials();
@@ -109,8 +147,7 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
       await audit(deps.db, { actor: result.user.id, action: 'signed_in', subject: result.user.id, detail: { client: req.ip } });
       deps.metrics.inc('dosis_sign_ins_total', { outcome: 'ok' });
       setSessionCookies(reply, s, Math.floor(ABSOLUTE_MS / 1000), secure(req, deps));
-      void reply.header('cache-control', 'no-store');
-      return { user: result.user, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+      return answer(reply, result.user, s);
     },
   );
 
@@ -127,8 +164,7 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const s = req.staffSession;
       if (!s) throw noSession();
-      void reply.header('cache-control', 'no-store');
-      return { user: s.user, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+      return answer(reply, s.user, s);
     },
   );
 
@@ -215,6 +251,9 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const who = allow(req, ['admin']);
+      // An administrator cannot lock themselves out by mistake; another admin can.
+      if (req.body.disabled === true && req.params.id === who.id)
+        throw new AppError('conflict', 'cannot_disable_self', { en: 'You cannot disable your own account.', id: 'Anda tidak dapat menonaktifkan akun Anda sendiri.' });
       return deps.db.withTransaction(async (tx) => {
         const a = await updateAccount(tx, req.params.id, req.body);
         const { password, ...shown } = req.body;

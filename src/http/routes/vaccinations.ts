@@ -65,7 +65,7 @@ export function vaccinationRoutes(app: App, deps: AppDeps): void {
       const key = req.headers['idempotency-key'];
       const result = await recordDose(
         { db: deps.db, issuer: deps.issuer, linkSecret: deps.linkSecret, publicUrl: deps.config.publicUrl, ...(deps.now ? { now: deps.now } : {}) },
-        { principal: who, body: req.body, idempotencyKey: typeof key === 'string' ? key : undefined, source: 'api' },
+        { principal: who, body: req.body, idempotencyKey: typeof key === 'string' ? key : undefined, source: req.staffSession ? 'form' : 'api' },
       );
       deps.metrics.inc('dosis_doses_recorded_total', { outcome: result.status === 201 ? result.body.vaccination.status : 'replay' });
       return reply.status(result.status).send(result.body);

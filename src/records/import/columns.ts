@@ -187,7 +187,8 @@ export function parseDateCell(text: string): string | null {
 }
 
 /** What the validator's paths are called in the file, for error messages. */
-const PATH_FIELD: Record<string, Field> = {
+/** The input field each validator path is about (shared with the console's record form). */
+export const PATH_FIELD: Record<string, Field> = {
   'person.nik': 'nik',
   'person.identifier': 'nik',
   'person.identifier.value': 'nik',
