@@ -99,6 +99,10 @@ describe('console operator pages in Chromium', () => {
     assert.ok(sms && stored.startsWith(sms.replace('[link]', '').slice(0, 20)), `the SMS text is shown: ${sms}`);
     assert.ok(await events.locator('[data-type="sms_submitted"] .op-raw').count() >= 1, 'the gateway answer verbatim');
     assert.ok(!(await events.textContent())?.includes('/c/'), 'the certificate link is masked for support without reveal');
+    await page.getByRole('link', { name: /Tampilkan NIK, nomor HP dan tautan lengkap/ }).click();
+    await page.waitForFunction((nik) => document.querySelector('[data-testid="person-identifier"]')?.textContent?.trim() === nik, rina.nik);
+    const audited = await server.db.db.query("SELECT 1 FROM audit_log WHERE action = 'person_viewed_revealed' AND person_id = $1", [dose1.person.id]);
+    assert.equal(audited.rowCount, 1, 'the full view is audited');
     await screenshot(page, 'console-ops-timeline');
   });
 

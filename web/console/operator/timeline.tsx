@@ -18,6 +18,7 @@ const T = {
   id: {
     title: 'Riwayat',
     notFoundTitle: 'Orang tidak ditemukan',
+    reveal: 'Tampilkan NIK, nomor HP dan tautan lengkap (tercatat di log audit)',
     identifier: 'Identitas',
     birthDate: 'Tanggal lahir',
     phone: 'Nomor HP',
@@ -64,6 +65,7 @@ const T = {
   en: {
     title: 'Timeline',
     notFoundTitle: 'Person not found',
+    reveal: 'Show the NIK, phone number and links in full (recorded in the audit log)',
     identifier: 'Identifier',
     birthDate: 'Birth date',
     phone: 'Phone',
@@ -166,7 +168,9 @@ function details(e: TimelineEvent): [string, string][] {
 
 export function TimelinePage(props: PageProps) {
   const id = props.params.id ?? '';
-  const tl = useApi<Timeline>(`/api/v1/people/${encodeURIComponent(id)}/timeline`);
+  // Support reads identifiers masked unless it asks for them whole, which the API audits.
+  const reveal = props.user.role === 'support' && props.query.get('reveal') === 'true';
+  const tl = useApi<Timeline>(`/api/v1/people/${encodeURIComponent(id)}/timeline${reveal ? '?reveal=true' : ''}`);
   const t = useTexts(T);
   if (tl.error?.status === 404)
     return (
@@ -192,6 +196,13 @@ function TimelineView(props: PageProps & { data: Timeline; reload: () => void })
     <section class="op-page" aria-labelledby="op-person-name">
       <p class="op-kicker">{t('title')}</p>
       <h1 id="op-person-name">{person.name}</h1>
+      {props.user.role === 'support' && props.query.get('reveal') !== 'true' && (
+        <p>
+          <Link to={`/console/people/${person.id}?reveal=true`} navigate={props.navigate}>
+            {t('reveal')}
+          </Link>
+        </p>
+      )}
       <dl class="facts card" data-testid="person-facts">
         <div class="fact">
           <dt>{t('identifier')}</dt>
