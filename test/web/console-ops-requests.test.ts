@@ -107,6 +107,20 @@ describe('console request pages in Chromium', () => {
     assert.equal(Number(v.rows[0]?.n), 1);
   });
 
+  it("a facility confirms a claimed earlier dose on its evidence from the work list", async () => {
+    const claim = await recordDose(server, { person: person({ name: 'Dewi Lestari' }), facility: fac, body: { doseNumber: 2, date: '2021-10-01' } });
+    assert.equal(claim.vaccination.status, 'claims_prior_dose');
+    await page.goto(server.url + '/console/work');
+    const card = page.locator(`[data-person="${claim.person.id}"]`);
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Konfirmasi dengan bukti' }).click();
+    await card.getByLabel('Bukti (mis. kartu vaksin dilihat)').fill('kartu vaksin dilihat, dosis 1 di luar negeri');
+    await card.getByRole('button', { name: 'Ya, lanjutkan' }).click();
+    await page.getByTestId('settled').waitFor();
+    const v = await server.db.db.query<{ status: string }>('SELECT status FROM vaccinations WHERE id = $1', [claim.vaccination.id]);
+    assert.equal(v.rows[0]?.status, 'recorded');
+  });
+
   it('the support-only page is not offered to a facility, whose API refuses it too', async () => {
     const nav = page.getByRole('navigation', { name: 'Menu konsol' });
     await nav.getByRole('link', { name: 'Dosis hilang' }).waitFor();
