@@ -3,7 +3,8 @@
  * phone change request (filed through the public API with the code from the
  * SMS sink) and the certificate SMS goes to the new number; a facility enters
  * a missing dose a citizen reported and the dose is recorded with its
- * certificate; a facility does not see the support-only page in its scope.
+ * certificate; a facility confirms a claimed earlier dose from the work list;
+ * a facility is not offered the support-only page, and its API refuses it.
  * Screenshots in test-results/screenshots/console-ops-requests-*.png.
  */
 import { after, before, describe, it } from 'node:test';
