@@ -127,9 +127,11 @@ describeEachBackend('console sessions', (t) => {
       res.json().vaccination.id,
     ]);
     assert.deepEqual(v.rows[0], { recorded_by: ids.siti, facility_code: facility.code, source: 'form' });
-    // Same rights as a facility token: no timeline, no admin routes.
+    // Same rights as a facility token: its own person's timeline, no merge, no admin routes.
     const timeline = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${res.json().person.id}/timeline`, headers: { cookie: s.cookie } });
-    assert.equal(timeline.statusCode, 403);
+    assert.equal(timeline.statusCode, 200);
+    const merge = await rt.app.inject({ method: 'POST', url: `/api/v1/people/${res.json().person.id}/merge`, headers: { cookie: s.cookie, 'x-csrf-token': s.csrf }, payload: { from: res.json().person.id } });
+    assert.equal(merge.statusCode, 403);
     const accounts = await rt.app.inject({ method: 'GET', url: '/api/v1/accounts', headers: { cookie: s.cookie } });
     assert.equal(accounts.statusCode, 403);
     // The record page follows the certificate's SMS.
