@@ -33,12 +33,7 @@ const UserSchema = Type.Object({
 const SessionAnswer = Type.Object({ user: UserSchema, csrfToken: Type.String(), expiresAt: Type.String() });
 
 const AccountSchema = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  displayName: Type.String(),
-  role: RoleSchema,
-  facilityCode: Nullable(Type.String()),
-  regionCode: Nullable(Type.String()),
+  ...UserSchema.properties,
   disabled: Type.Boolean(),
   failedAttempts: Type.Integer(),
   lockedUntil: Nullable(Type.String()),
