@@ -190,6 +190,20 @@ export async function updateAccount(db: Queryable, id: string, change: AccountCh
   return toAccount(r.rows[0]!);
 }
 
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
+
+/** Counts a wrong password (one statement: concurrent guesses each count); returns the lock's end, if locked. */
+async function countFailure(db: Queryable, id: string, now: Date): Promise<Date | null> {
+  const u = await db.query<{ locked_until: Date | null }>(
+    `UPDATE staff_accounts SET
+       failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0 ELSE failed_attempts + 1 END,
+       locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3::timestamptz ELSE locked_until END
+     WHERE id = $1 RETURNING locked_until`,
+    [id, MAX_FAILED_ATTEMPTS, new Date(now.getTime() + LOCK_MS)],
+  );
+  return u.rows[0]?.locked_until ?? null;
+}
+
 /**
  * Checks a username and password. Returns the account's user when they match
  * an enabled, unlocked account, else null — after the same work in every case.
@@ -200,22 +214,19 @@ export async function checkCredentials(db: Db, username: string, password: strin
   const r = await db.query<AccountRow>(`SELECT ${COLUMNS} FROM staff_accounts WHERE lower(username) = lower($1)`, [username]);
   const row = r.rows[0];
   if (!row) {
+    // The same work as a wrong password: one hash, one (here empty) update.
     await verifyPassword(password, await dummyHash());
+    await countFailure(db, NO_ACCOUNT, now);
     return { user: null, justLocked: false };
   }
   const ok = await verifyPassword(password, row.password_hash);
   const locked = row.locked_until !== null && row.locked_until > now;
-  if (row.disabled_at !== null || locked) return { user: null, justLocked: false };
+  if (row.disabled_at !== null || locked) {
+    await countFailure(db, NO_ACCOUNT, now);
+    return { user: null, justLocked: false };
+  }
   if (!ok) {
-    // One statement: concurrent wrong guesses each count.
-    const u = await db.query<{ locked_until: Date | null }>(
-      `UPDATE staff_accounts SET
-         failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0 ELSE failed_attempts + 1 END,
-         locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3::timestamptz ELSE locked_until END
-       WHERE id = $1 RETURNING locked_until`,
-      [row.id, MAX_FAILED_ATTEMPTS, new Date(now.getTime() + LOCK_MS)],
-    );
-    const until = u.rows[0]?.locked_until ?? null;
+    const until = await countFailure(db, row.id, now);
     return { user: null, justLocked: until !== null && until > now };
   }
   const rehash = needsRehash(row.password_hash) ? await hashPassword(password) : null;

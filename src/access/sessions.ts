@@ -35,8 +35,8 @@ export async function openSession(db: Queryable, accountId: string, client: { ad
   const secret = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');
   const expiresAt = new Date(now.getTime() + ABSOLUTE_MS);
-  // Sessions of this account that ended on their own are dropped here, so the table does not grow.
-  await db.query('DELETE FROM staff_sessions WHERE account_id = $1 AND (expires_at <= $2 OR last_seen_at <= $3)', [accountId, now, new Date(now.getTime() - IDLE_MS)]);
+  // Sessions that ended on their own (any past their absolute expiry; this account's idle ones) are dropped here, so the table does not grow.
+  await db.query('DELETE FROM staff_sessions WHERE expires_at <= $2 OR (account_id = $1 AND last_seen_at <= $3)', [accountId, now, new Date(now.getTime() - IDLE_MS)]);
   await db.query(
     `INSERT INTO staff_sessions (id, token_hash, account_id, csrf_token, client, user_agent, created_at, last_seen_at, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)`,

@@ -70,7 +70,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   // signing in needs no session (a stale cookie must not stand in its way).
   const authDeps = { auth: deps.auth, db: deps.db, ...(deps.now ? { now: deps.now } : {}) };
   app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/api/v1/public/') || (req.method === 'POST' && req.url === SIGN_IN_URL)) {
+    if (req.url.startsWith('/api/v1/public/') || (req.method === 'POST' && req.url.split('?')[0] === SIGN_IN_URL)) {
       req.principal = null;
       req.staffSession = null;
       return;

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { facilityWithToken, person } from '../helpers/app.ts';
 import { launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
-import { consoleAccount, signInConsole } from './console-helpers.ts';
+import { consoleAccount, CONSOLE_PASSWORD, signInConsole } from './console-helpers.ts';
 
 const DOSES = 20;
 
@@ -42,8 +42,10 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
     await page.locator('[data-testid=pending-count]', { hasText: `${n} menunggu` }).waitFor();
   };
 
+  let nurse: { username: string };
+
   it('signs in online; the service worker keeps the console for offline use', async () => {
-    const nurse = await consoleAccount(server, 'facility', { facility: facility.code }, 'Perawat Desa');
+    nurse = await consoleAccount(server, 'facility', { facility: facility.code }, 'Perawat Desa');
     await signInConsole(page, server, nurse.username, undefined, '/console/record');
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
@@ -155,6 +157,35 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', (
       [people[0]!.nik],
     );
     assert.deepEqual(first.rows.map((r) => r.dose_number), [1, 2]);
+  });
+
+  it('keeps entries through a session that ended meanwhile: signing in again sends them', async () => {
+    await browser.setOffline(true);
+    await page.goto(server.url + '/console/record').catch(() => undefined);
+    await page.getByTestId('offline-bar').waitFor();
+    const late = person({ name: 'Warga Terlambat' });
+    await page.getByLabel('NIK').fill(late.nik);
+    await page.getByLabel('Nama lengkap').fill(late.name);
+    await page.getByLabel('Tanggal lahir').fill(late.birthDate);
+    await page.getByText(late.sex === 'M' ? 'Laki-laki' : 'Perempuan').click();
+    await page.getByLabel('Nomor HP').fill(late.phone);
+    await page.getByLabel('Vaksin', { exact: true }).selectOption('CORONAVAC');
+    await page.getByLabel('Tanggal vaksinasi').fill('2021-06-11');
+    await page.getByTestId('submit-dose').click();
+    await waitingChip(1);
+    // Hours offline: the session ended on the server.
+    await server.db.db.query("UPDATE staff_sessions SET expires_at = now() - interval '1 second'");
+    await browser.setOffline(false);
+    await page.getByText('Sesi Anda telah berakhir').waitFor();
+    const none = await server.db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM people WHERE id_value = $1', [late.nik]);
+    assert.equal(none.rows[0]!.n, 0);
+    await page.getByLabel('Nama pengguna').fill(nurse.username);
+    await page.getByLabel('Kata sandi').fill(CONSOLE_PASSWORD);
+    await page.getByRole('button', { name: 'Masuk' }).click();
+    await page.getByTestId('user-name').waitFor();
+    await page.getByTestId('pending-count').waitFor({ state: 'detached' });
+    const sent = await server.db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vaccinations v JOIN people p ON p.id = v.person_id WHERE p.id_value = $1', [late.nik]);
+    assert.equal(sent.rows[0]!.n, 1);
   });
 
   it('raised no script error', () => {

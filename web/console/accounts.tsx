@@ -9,17 +9,11 @@ import { useEffect, useState } from 'preact/hooks';
 import { useLang, useTexts, type Texts } from '../lib/lang.ts';
 import { Notice } from '../lib/ui.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
-import { api, ApiError, type Role } from './api.ts';
+import { api, ApiError, type ConsoleUser, type Role } from './api.ts';
 import type { PageProps } from './pages.ts';
 import { useFacilities } from './record.tsx';
 
-interface Account {
-  id: string;
-  username: string;
-  displayName: string;
-  role: Role;
-  facilityCode: string | null;
-  regionCode: string | null;
+interface Account extends ConsoleUser {
   disabled: boolean;
   failedAttempts: number;
   lockedUntil: string | null;

@@ -270,8 +270,10 @@ function App() {
       })
       .catch((e: unknown) => {
         const cached = rememberedUser();
-        if (e instanceof ApiError && e.status === 0 && cached) setAuth({ kind: 'signed-in', user: cached, unverified: true });
-        else setAuth({ kind: 'signed-out', ...(e instanceof ApiError && e.status === 0 ? { reason: 'offline' as const } : {}) });
+        const offline = e instanceof ApiError && e.status === 0;
+        if (offline && cached) setAuth({ kind: 'signed-in', user: cached, unverified: true });
+        // Someone signed in on this device before: their session has ended (entries they left wait for them).
+        else setAuth({ kind: 'signed-out', ...(offline ? { reason: 'offline' as const } : cached ? { reason: 'expired' as const } : {}) });
       });
   };
   useEffect(check, []);

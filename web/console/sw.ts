@@ -10,6 +10,9 @@
  *   queue and are sent by the page.
  * The list of files to keep is written into this file at build time
  * (scripts/vite-config.ts), with a version: a new build replaces the cache.
+ * The caching helpers repeat verify/sw.ts's on purpose: a module shared by
+ * two service workers would become a chunk they import, and service workers
+ * run here as classic scripts (the build refuses imports in them).
  */
 
 interface ExtendableEvent extends Event {
