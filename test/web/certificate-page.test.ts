@@ -15,7 +15,7 @@ import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/records/people.ts';
 import { formatDate } from '../../src/certificates/display.ts';
 import { person } from '../helpers/app.ts';
-import { launchBrowser, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 describe('certificate page /c/<token> in Chromium', () => {
   let server: TestServer;
@@ -35,12 +35,7 @@ describe('certificate page /c/<token> in Chromium', () => {
     dose1 = await recordDose(server, { person: p, facility, body: { doseNumber: 1, date: '2021-06-10' } });
     dose2 = await recordDose(server, { person: p, facility, body: { doseNumber: 2, date: '2021-07-08', vaccine: 'CORONAVAC' } });
     browser = await launchBrowser();
-    browser.on('request', (r) => {
-      const url = r.url();
-      if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
     await browser?.cleanup();

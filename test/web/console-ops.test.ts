@@ -15,7 +15,7 @@ import type { Worker } from '../../src/notify/outbox.ts';
 import { createAccount } from '../../src/access/accounts.ts';
 import { maskNik } from '../../src/records/people.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, watchedPage, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'kata-sandi-panjang-42';
 const WIDE = { width: 1100, height: 900 };
@@ -63,12 +63,7 @@ describe('console operator pages in Chromium', () => {
     await recordDose(server, { facility: facB });
     await worker.drain();
     browser = await launchBrowser({ viewport: WIDE });
-    browser.on('request', (r) => {
-      const url = r.url();
-      if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
     await worker?.stop?.();

@@ -92,6 +92,21 @@ export async function launchBrowser(opts: { args?: string[]; viewport?: { width:
   });
 }
 
+/**
+ * A new page of `browser` whose script errors land in `errors`, and every
+ * request of the context that leaves the site (`base`) in `outside`: pages
+ * must make no third-party request.
+ */
+export async function watchedPage(browser: BrowserContext, base: string, outside: string[], errors: string[]): Promise<Page> {
+  browser.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
+  });
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  return page;
+}
+
 /** Saves a full-page screenshot as a test artifact (test-results/screenshots/<name>.png). */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });

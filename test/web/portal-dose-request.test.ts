@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 describe('portal: reporting a missing dose, in Chromium', () => {
   let server: TestServer;
@@ -50,12 +50,7 @@ describe('portal: reporting a missing dose, in Chromium', () => {
     await recordDose(server, { person: p, facility, body: { doseNumber: 1, date: '2021-08-02' } });
     await worker.drain();
     browser = await launchBrowser();
-    browser.on('request', (r) => {
-      const url = r.url();
-      if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
     await worker?.stop?.();

@@ -13,7 +13,7 @@ import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/records/people.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, person } from '../helpers/app.ts';
-import { launchBrowser, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 describe('citizen portal / in Chromium', () => {
   let server: TestServer;
@@ -41,12 +41,7 @@ describe('citizen portal / in Chromium', () => {
     dose = await recordDose(server, { person: p, body: { doseNumber: 1, date: '2021-08-02' } });
     await worker.drain();
     browser = await launchBrowser();
-    browser.on('request', (r) => {
-      const url = r.url();
-      if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
     await worker?.stop?.();

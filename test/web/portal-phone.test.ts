@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, person, tokenFor } from '../helpers/app.ts';
-import { launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 describe('portal: wrong or lost phone in Chromium', () => {
   let server: TestServer;
@@ -35,12 +35,7 @@ describe('portal: wrong or lost phone in Chromium', () => {
     await recordDose(server, { person: p, body: { doseNumber: 1, date: '2021-09-01' } });
     await worker.drain();
     browser = await launchBrowser();
-    browser.on('request', (r) => {
-      const url = r.url();
-      if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
     await worker?.stop?.();

@@ -21,7 +21,7 @@ import { kidOf } from '../../src/certificates/keys.ts';
 import { QUIET_ZONE, qrMatrix } from '../../src/certificates/qr-matrix.ts';
 import { listCaseFiles, parseClock, readCase } from '../certificates/conformance-runner.ts';
 import { person } from '../helpers/app.ts';
-import { launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const TESTDATA = resolve(import.meta.dirname, '../../../shared/conformance/eu-dcc/testdata');
 
@@ -103,12 +103,7 @@ describe('verifier page /verify in Chromium', () => {
     server = await startServer();
     dose = await recordDose(server, { person: holder });
     browser = await launchBrowser();
-    browser.on('request', (r) => {
-      const url = r.url();
-      if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
     await browser?.cleanup();
