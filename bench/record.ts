@@ -13,9 +13,10 @@
  *   and LOG_LEVEL=warn (no per-request log lines; `--log-level info` to
  *   measure them);
  * - the client is this process, separate from the server's: keep-alive
- *   connections (http.Agent, one socket per client), bodies serialised before
- *   the clock starts, answers read but not parsed, so the client takes as
- *   little CPU as a client can; its share is printed;
+ *   connections (one TCP socket per client, bench/lib/http-client.ts: Node's
+ *   http.request cost ~5× its CPU), bodies serialised before the clock
+ *   starts, answers of 201 read by length but not decoded, so the client
+ *   takes as little CPU as a client can; its share is printed;
  * - client, server and PostgreSQL share the same 2 cores, so the CPU each used
  *   is printed too (from /proc), per dose, to show what is saturated;
  * - every run starts on an empty database (a new PostgreSQL database, a new
@@ -28,10 +29,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import http from 'node:http';
 import pg from 'pg';
 import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
-import { createScratchDatabase, facilityToken, keepAliveAgent, PG_URL, REPO_ROOT, startServer, type DosisServer } from '../test/helpers/server.ts';
+import { HttpConnection } from './lib/http-client.ts';
+import { createScratchDatabase, facilityToken, PG_URL, REPO_ROOT, startServer, type DosisServer } from '../test/helpers/server.ts';
 import { openDb } from '../src/db/open.ts';
 import type { Db } from '../src/db/client.ts';
 import { printProfileSummary, summarizeProfile } from './lib/cpuprofile.ts';
@@ -239,22 +240,6 @@ function postgresPids(admin: { query: Db['query'] }, database: string): () => Pr
 
 // ---------------------------------------------------------------- HTTP client
 
-function post(agent: http.Agent, port: number, path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: res.statusCode === 201 ? '' : Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** Dose bodies serialised ahead of time, so the client spends its time sending. */
 function bodies(people: PeopleGenerator, n: number): Buffer[] {
   return Array.from({ length: n }, () => Buffer.from(JSON.stringify(doseRequest(people.next()))));
@@ -262,14 +247,25 @@ function bodies(people: PeopleGenerator, n: number): Buffer[] {
 
 async function recordThroughHttp(label: string, server: DosisServer, token: string, clients: number, runTag: string, db?: () => Promise<number[]>): Promise<Result> {
   const people = new PeopleGenerator();
-  const agent = keepAliveAgent(clients);
+  // One keep-alive connection per client; a client waits for its answer before sending again.
+  const connections = Array.from({ length: clients }, () => new HttpConnection(server.port));
+  const idle = [...connections];
+  const post = async (body: Buffer, key: string) => {
+    const c = idle.pop();
+    if (!c) throw new Error('more requests in flight than clients');
+    try {
+      return await c.post('/api/v1/vaccinations', body, { ...auth, 'idempotency-key': key }, (status) => status !== 201);
+    } finally {
+      idle.push(c);
+    }
+  };
   const auth = { authorization: `Bearer ${token}` };
   // Warm up (JIT, connections, pool) on separate people, then serialise the bodies of the run.
   const warm = bodies(people, 200 * Math.min(clients, 4));
   let w = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (w < warm.length) await post(agent, server.port, '/api/v1/vaccinations', warm[w]!, { ...auth, 'idempotency-key': `${runTag}-warm-${w++}` });
+      while (w < warm.length) await post(warm[w]!, `${runTag}-warm-${w++}`);
     }),
   );
   const ready = bodies(people, Math.ceil(SECONDS * 4000));
@@ -281,15 +277,15 @@ async function recordThroughHttp(label: string, server: DosisServer, token: stri
       const n = i++;
       const body = ready[n] ?? Buffer.from(JSON.stringify(doseRequest(people.next())));
       try {
-        const a = await post(agent, server.port, '/api/v1/vaccinations', body, { ...auth, 'idempotency-key': `${runTag}-${n}` });
-        return a.status === 201 ? true : `${a.status} ${a.text.slice(0, 300)}`;
+        const a = await post(body, `${runTag}-${n}`);
+        return a.status === 201 ? true : `${a.status} ${a.body.slice(0, 300)}`;
       } catch (e) {
         return (e as Error).message;
       }
     },
     { server: server.pid, ...(db ? { db } : {}) },
   );
-  agent.destroy();
+  for (const c of connections) c.close();
   return { ...r, warmUp: warm.length };
 }
 
@@ -526,7 +522,7 @@ function table(sections: Section[], cores: number): void {
 const sections: Section[] = [];
 const cpus = availableParallelism();
 console.log(`Record a dose: POST /api/v1/vaccinations through a dosis serve subprocess; ${SECONDS} s per row; ${cpus} CPU cores shared by client, server and database`);
-console.log(`Server: DOSIS_WORKER=false (no SMS sending during the run), LOG_LEVEL=${opts['log-level']}, DOSIS_DB_POOL=${POOL}; client: this process, keep-alive http.Agent, Idempotency-Key on every request; node ${process.version}`);
+console.log(`Server: DOSIS_WORKER=false (no SMS sending during the run), LOG_LEVEL=${opts['log-level']}, DOSIS_DB_POOL=${POOL}; client: this process, one keep-alive connection per client (bench/lib/http-client.ts), Idempotency-Key on every request; node ${process.version}`);
 for (const b of BACKENDS) {
   if (b === 'postgres') for (const t of TRANSPORTS) sections.push(await benchPostgres(t));
   else sections.push(await benchPglite());

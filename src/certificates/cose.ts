@@ -11,7 +11,8 @@
  *   picks the algorithm, so a key cannot be tricked into a weaker scheme.
  */
 
-import { constants, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, verify, type KeyObject } from 'node:crypto';
+import { signEs256 } from './keys.ts';
 import { Tag, encodeCbor } from './cbor.ts';
 import {
   ALG_ES256,
@@ -39,10 +40,7 @@ export function signCoseSign1(payload: Uint8Array, opts: { kid: Uint8Array; priv
       [HEADER_KID, opts.kid],
     ]),
   );
-  const signature = sign('sha256', sigStructure(protectedBytes, payload), {
-    key: opts.privateKey,
-    dsaEncoding: 'ieee-p1363',
-  });
+  const signature = signEs256(sigStructure(protectedBytes, payload), opts.privateKey);
   return encodeCbor(new Tag([protectedBytes, new Map(), payload, signature], TAG_COSE_SIGN1));
 }
 

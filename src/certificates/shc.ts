@@ -20,7 +20,8 @@
  * `revoked` (spec §Revocation: rid, optionally `rid.<timestamp>`, in the
  * issuer's CRL for the signing key when the key has `crlVersion`).
  */
-import { createHash, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { signEs256 } from './keys.ts';
 import { deflateRawSync, inflateRawSync, inflateSync } from 'node:zlib';
 
 export const SHC_PREFIX = 'shc:/';
@@ -137,7 +138,7 @@ export function signShcJws(claims: unknown, key: ShcSigningKey): string {
   const header = Buffer.from(JSON.stringify({ zip: 'DEF', alg: 'ES256', kid: key.kid })).toString('base64url');
   const payload = deflateRawSync(Buffer.from(JSON.stringify(claims), 'utf8'), { level: 9 }).toString('base64url');
   const signingInput = `${header}.${payload}`;
-  const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  const signature = signEs256(Buffer.from(signingInput, 'ascii'), key.privateKey);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 

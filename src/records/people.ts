@@ -66,7 +66,7 @@ const DOSES_OF_P = `(SELECT json_agg(json_build_object('id', v.id, 'dose_number'
           FROM vaccinations v WHERE v.person_id = p.id AND v.status <> 'void') AS doses`;
 
 type PersonReadRow = PersonRow & { doses: DoseRow[] | null };
-type ReadRow = Partial<PersonReadRow> & { key: string | null; answers?: { scope: string; key: string; hash: string; response: unknown }[] };
+type ReadRow = Partial<PersonReadRow> & { key: string | null; answers?: { scope: string; key: string; hash: string; response: string | null }[] };
 
 // Plans: these statements are prepared once per connection and run their generic plan, which must
 // not depend on how many keys come: each key is looked up on its own through the unique index
@@ -108,7 +108,8 @@ export interface StoredAnswer {
   scope: string;
   key: string;
   requestHash: Buffer;
-  response: unknown;
+  /** The first answer, as the JSON text sent. */
+  response: string | null;
 }
 
 /** A merge chain longer than this is a broken record, not a history. */
@@ -162,7 +163,7 @@ interface PeopleQuery {
 
 interface PeopleFound {
   rows: ReadRow[];
-  answers: { scope: string; key: string; hash: string; response: unknown }[];
+  answers: { scope: string; key: string; hash: string; response: string | null }[];
 }
 
 /** One statement for the keys and idempotency keys of several reads. */

@@ -96,6 +96,8 @@ export interface DoseAnswer {
 export interface RecordResult {
   status: 200 | 201;
   body: DoseAnswer;
+  /** The body as JSON text: the bytes first answered, and stored with an Idempotency-Key, so a replay is byte-identical. */
+  json: string;
 }
 
 const MAX_IDEMPOTENCY_KEY = 200;
@@ -139,7 +141,7 @@ export async function recordDose(deps: RecordDeps, req: RecordRequest): Promise<
   ]);
   if (!outcome) throw new Error('recordEntries returned no outcome');
   if (outcome.kind !== 'recorded') throw outcome.error;
-  return { status: outcome.replayed ? 200 : 201, body: outcome.answer };
+  return { status: outcome.replayed ? 200 : 201, body: outcome.answer, json: outcome.json ?? JSON.stringify(outcome.answer) };
 }
 
 /** The first answer stored for an Idempotency-Key, or a 409 when the key came with another request. */
@@ -153,8 +155,8 @@ function replayOf(stored: StoredAnswer, hash: Buffer | undefined): EntryOutcome 
       }),
     };
   }
-  if (stored.response === null || stored.response === undefined) throw new Error(`idempotency key ${stored.key} holds no answer`);
-  return { kind: 'recorded', answer: stored.response as DoseAnswer, replayed: true };
+  if (stored.response === null) throw new Error(`idempotency key ${stored.key} holds no answer`);
+  return { kind: 'recorded', answer: JSON.parse(stored.response) as DoseAnswer, json: stored.response, replayed: true };
 }
 
 function duplicateError(personId: string, existingId: string, doseNumber: number, date: string): AppError {
@@ -212,6 +214,8 @@ export type EntryOutcome =
   | {
       kind: 'recorded';
       answer: DoseAnswer;
+      /** The answer as JSON text when it was stored with an Idempotency-Key (the bytes a replay answers). */
+      json?: string;
       /** The entry's Idempotency-Key was seen before: this is the first answer, and nothing was written now. */
       replayed?: true;
     }
@@ -409,18 +413,20 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
         if (certs.length !== planned.length) throw new Error(`signer returned ${certs.length} certificates for ${planned.length} doses`);
         const links = certs.map((c) => (c as SignedCertificate).linkToken ?? linkTokenFor(deps.linkSecret, c.id));
         const answers = planned.map((p, i) => answerOf(deps, p, certs[i] as IssuedCertificate, links[i] as string));
+        // Stored with their keys as text, the bytes a replay answers (PostgreSQL need not parse them as JSON).
+        const texts = planned.map((p, i) => (p.prepared.idempotencyKey === undefined ? null : JSON.stringify(answers[i])));
         if (!waited) {
           waited = true;
           await ctx.beforeWrite?.();
         }
         try {
-          written = await writeDoses(q, ctx, planned, certs, links, answers, [...states.values()].filter((s) => s.writes), audits);
+          written = await writeDoses(q, ctx, planned, certs, links, answers, texts, [...states.values()].filter((s) => s.writes), audits);
         } catch (e) {
           if (!autocommit || !isRetryable(e)) throw e;
           // Lost a race the database noticed (a claimed key whose person moved, a deadlock): nothing was written.
         }
         for (const [i, p] of planned.entries()) {
-          if (written.has(p.person.id)) outcomes[p.index] = { kind: 'recorded', answer: answers[i] as DoseAnswer };
+          if (written.has(p.person.id)) outcomes[p.index] = { kind: 'recorded', answer: answers[i] as DoseAnswer, ...(texts[i] ? { json: texts[i] } : {}) };
         }
       }
       // A person written, or with nothing to write, is settled as judged; the others (changed meanwhile) go round again.
@@ -455,7 +461,7 @@ function contention(): AppError {
 }
 
 /** A dose as the write statement reads it (JSON): everything per row, the caller and the time included, so that rows of several calls can go in one statement. */
-function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: string, answer: DoseAnswer) {
+function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: string, answer: DoseAnswer, text: string | null) {
   const keyed = p.prepared.idempotencyKey !== undefined;
   return {
     person_id: p.person.id,
@@ -473,7 +479,7 @@ function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: stri
     recorded_at: ctx.now.toISOString(),
     idempotency_key: p.prepared.idempotencyKey ?? null,
     request_hash: keyed ? (p.prepared.requestHash?.toString('hex') ?? null) : null,
-    answer: keyed ? answer : null,
+    answer: text,
     cert_id: c.id,
     uvci: c.uvci,
     kid: c.kid,
@@ -560,12 +566,13 @@ async function writeDoses(
   certs: IssuedCertificate[],
   links: string[],
   answers: DoseAnswer[],
+  texts: (string | null)[],
   people: PersonState[],
   audits: { personId: string; subject: string; from: string | null; to: string | null }[],
 ): Promise<Set<string>> {
   const at = ctx.now.toISOString();
   const write: WriteRows = {
-    doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string, answers[i] as DoseAnswer)),
+    doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string, answers[i] as DoseAnswer, texts[i] ?? null)),
     people: people.map((st) => personRow(st, at)),
     audits: audits.map((a) => ({ at, actor: ctx.principal.id, person_id: a.personId, subject: a.subject, from_phone: a.from, to_phone: a.to })),
   };
@@ -699,7 +706,7 @@ function writeStatement(parts: WriteParts): string {
     `d AS (
        SELECT * FROM json_to_recordset($1::json)
          AS d(person_id uuid, id uuid, dose_number int, vaccine text, date date, lot text, facility_code text, status text, source text,
-              import_id uuid, import_line int, recorded_by uuid, recorded_at timestamptz, idempotency_key text, request_hash text, answer json,
+              import_id uuid, import_line int, recorded_by uuid, recorded_at timestamptz, idempotency_key text, request_hash text, answer text,
               cert_id uuid, uvci text, kid text, qr text, dn int, sd int, expires_at timestamptz, link_hash text, region_code text,
               claim jsonb, phone_case jsonb, reminder jsonb, reminder_at timestamptz))`,
     `u AS (
@@ -712,7 +719,7 @@ function writeStatement(parts: WriteParts): string {
     ctes.push(
       `idem AS (
          INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, person_id)
-         SELECT facility_code, idempotency_key, decode(request_hash, 'hex'), 201, answer::jsonb, person_id FROM d WHERE idempotency_key IS NOT NULL
+         SELECT facility_code, idempotency_key, decode(request_hash, 'hex'), 201, answer, person_id FROM d WHERE idempotency_key IS NOT NULL
           ORDER BY facility_code, idempotency_key
          ON CONFLICT DO NOTHING RETURNING scope, key, person_id)`,
       // A person is written only when every key of their entries was claimed: a key seen before is answered by its first answer.

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import {
   HC1_PREFIX,
   REASON_MESSAGES,
   checkTimes,
   decodeHc1,
   verifyHc1,
+  zlibStored,
   type ReasonCode,
 } from '../../src/certificates/hc1.ts';
 import { base45Decode, base45Encode } from '../../src/certificates/base45.ts';
@@ -184,4 +186,13 @@ test('hundreds of certificates encoded in a row each verify with their own paylo
     assert.equal(r.reason, 'ok');
     assert.equal(r.payload?.nam.fn, `Orang ${i}`);
   });
+});
+
+test('zlibStored: any inflate reads it back, across the 65,535-byte block limit', () => {
+  for (const n of [0, 1, 349, 65_535, 65_536, 200_000]) {
+    const data = randomBytes(n);
+    assert.deepEqual(inflateSync(zlibStored(data)), data, `${n} bytes`);
+  }
+  // Adler-32 of "Wikipedia" is 0x11E60398 (RFC 1950's checksum, the usual worked example).
+  assert.equal(zlibStored(Buffer.from('Wikipedia')).readUInt32BE(2 + 5 + 9).toString(16), '11e60398');
 });

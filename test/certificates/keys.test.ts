@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash, sign, verify } from 'node:crypto';
+import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { AppError } from '../../src/domain/errors.ts';
 import {
   EKU_DCC_VACCINATION,
+  derToRawSignature,
   generateCsca,
   generateSigningKey,
   importPrivateKey,
   kidBytesOf,
   kidOf,
+  signEs256,
 } from '../../src/certificates/keys.ts';
 
 const cscaRequest = {
@@ -87,4 +89,18 @@ test('refuses bad requests, and a DSC outside its CSCA validity', async () => {
 
 test('importPrivateKey refuses what is not PKCS#8', () => {
   assert.throws(() => importPrivateKey(new Uint8Array([1, 2, 3])));
+});
+
+test('signEs256 gives raw r‖s that verifies as ieee-p1363, also when r or s is short', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  for (let i = 0; i < 500; i++) {
+    const data = randomBytes(40);
+    const sig = signEs256(data, privateKey);
+    assert.equal(sig.length, 64);
+    assert.ok(verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig));
+  }
+  // r = 0x00ff (a leading zero byte, 33-byte form trimmed), s = 0x01 (one byte): padded on the left.
+  const raw = derToRawSignature(Uint8Array.from([0x30, 0x07, 0x02, 0x02, 0x00, 0xff, 0x02, 0x01, 0x01]));
+  assert.equal(raw.toString('hex'), '00'.repeat(31) + 'ff' + '00'.repeat(31) + '01');
+  assert.throws(() => derToRawSignature(Uint8Array.from([0x30, 0x03, 0x02, 0x01])), RangeError);
 });

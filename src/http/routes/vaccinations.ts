@@ -5,7 +5,7 @@ import { allow } from '../auth.ts';
 import { recordDose } from '../../records/record-dose.ts';
 import { listVaccines } from '../../domain/vaccines.ts';
 import { todayInJakarta } from '../../domain/dates.ts';
-import { ErrorSchema } from './schemas.ts';
+import { ErrorSchema, sendJsonText } from './schemas.ts';
 
 const Identifier = Type.Object({
   type: Type.Union([Type.Literal('nik'), Type.Literal('passport'), Type.Literal('mother-nik')]),
@@ -68,7 +68,8 @@ export function vaccinationRoutes(app: App, deps: AppDeps): void {
         { principal: who, body: req.body, idempotencyKey: typeof key === 'string' ? key : undefined, source: req.staffSession ? 'form' : 'api' },
       );
       deps.metrics.inc('dosis_doses_recorded_total', { outcome: result.status === 201 ? result.body.vaccination.status : 'replay' });
-      return reply.status(result.status).send(result.body);
+      // The JSON text itself: the bytes first answered, which a replay repeats exactly.
+      return sendJsonText(reply, result.status, result.json);
     },
   );
 
