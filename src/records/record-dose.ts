@@ -720,9 +720,9 @@ function writeStatement(parts: WriteParts): string {
   const id = Object.values(parts).map((v) => (v ? 1 : 0)).join('');
   let sql = writeStatements.get(id);
   if (sql !== undefined) return sql;
-  let param = 2;
-  const answersParam = parts.keyed ? `$${++param}` : '';
-  const auditsParam = parts.audits ? `$${++param}` : '';
+  // $3 and on: the optional parameters in the order runWrite passes them.
+  const answersParam = parts.keyed ? '$3' : '';
+  const auditsParam = parts.audits ? (parts.keyed ? '$4' : '$3') : '';
   const ctes = [
     // The doses with their position (n), which finds each one's answer in the answers parameter.
     `d AS (
