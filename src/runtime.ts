@@ -15,9 +15,8 @@ import type { App, AppDeps } from './http/deps.ts';
 import { Metrics } from './http/metrics.ts';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createNotify, type SinkMessage } from './notify/service.ts';
+import { createNotify, schedulePeriodicJobs, type SinkMessage } from './notify/service.ts';
 import type { Worker } from './notify/outbox.ts';
-import { scheduleEscalation } from './records/dose-requests.ts';
 
 export interface Runtime {
   db: Db;
@@ -53,7 +52,7 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
   const app = await buildApp(deps, { logger });
   onSink = (m) => sinkToConsole(config, app, m);
   // Inside serve (the embedded default) an idle claim is cheap: poll often, so an SMS follows its dose within a second.
-  if (opts.worker) await scheduleEscalation(db, { now: new Date(), everyMinutes: config.doseRequests.checkEveryMinutes });
+  if (opts.worker) await schedulePeriodicJobs(db, config);
   const worker = opts.worker
     ? notify.worker({ pollMs: Math.min(config.worker.pollMs, 50), onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start()
     : null;

@@ -10,8 +10,7 @@ import type { Db } from '../db/client.ts';
 import { openDb, DataDirLockedError } from '../db/open.ts';
 import { migrate } from '../db/migrate.ts';
 import { loadLinkSecret } from '../access/links.ts';
-import { scheduleEscalation } from '../records/dose-requests.ts';
-import { createNotify } from './service.ts';
+import { createNotify, schedulePeriodicJobs } from './service.ts';
 import { listDead, replayDead, jobStats } from './outbox.ts';
 import { listSink, smsStats } from './queries.ts';
 
@@ -112,7 +111,7 @@ async function worker(config: Config, concurrency?: number, batch?: number): Pro
     onError: (e, what) => console.error(`dosis worker: ${what} failed:`, e),
   });
   // The periodic jobs run in the outbox too: make sure the chain has a link (a no-op when it has).
-  await scheduleEscalation(db, { now: new Date(), everyMinutes: config.doseRequests.checkEveryMinutes });
+  await schedulePeriodicJobs(db, config);
   w.start();
   const route = config.smsGateway === 'kannel' ? `Kannel ${config.kannel?.url ?? ''}${config.kannelFallback ? ' (+ fallback)' : ''}` : 'local sink';
   console.log(`dosis worker ${w.id} started (SMS: ${route}; database: ${config.databaseUrl ? 'PostgreSQL' : 'PGlite'})`);

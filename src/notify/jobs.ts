@@ -32,10 +32,12 @@ export interface JobPayloads {
   dose_request_notice: { personId: string; requestId: string };
   /** Periodic: escalate missing-dose requests open too long to the district; each run schedules the next (dedupe by time slot). */
   escalate_dose_requests: Record<string, never>;
+  /** Periodic: delete unproven requests, spent codes and lookup traces past keeping (access/housekeeping.ts); each run schedules the next. */
+  housekeeping: Record<string, never>;
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'dose_request_notice', 'escalate_dose_requests'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping'];
 
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
@@ -92,6 +94,7 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
     case 'dose_request_notice':
       return { personId: uuid(o, 'personId'), requestId: uuid(o, 'requestId') } satisfies JobPayloads['dose_request_notice'] as JobPayloads[K];
     case 'escalate_dose_requests':
+    case 'housekeeping':
       return {} satisfies JobPayloads['escalate_dose_requests'] as JobPayloads[K];
     default:
       return k satisfies never;

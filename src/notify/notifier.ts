@@ -26,7 +26,7 @@ import { findVaccine } from '../domain/vaccines.ts';
 import { AppError } from '../domain/errors.ts';
 import { isPlaceholderPhone } from '../domain/phone.ts';
 import { getLotRecall } from '../certificates/revocation.ts';
-import { type HandlerContext, type Handlers, type Job, type Outcome, backoffMs, eachJob, enqueue, errorText } from './outbox.ts';
+import { type HandlerContext, type Handlers, type Job, type Outcome, type PeriodicKind, backoffMs, eachJob, enqueue, errorText } from './outbox.ts';
 import {
   type DeliveryReport,
   type OutgoingSms,
@@ -169,8 +169,8 @@ export class Notifier {
     this.d.count?.(name, labels);
   }
 
-  /** The outbox handlers of every job kind that sends SMS (the periodic escalation is service.ts's). */
-  handlers(): Omit<Handlers, 'escalate_dose_requests'> {
+  /** The outbox handlers of every job kind that sends SMS (the periodic jobs are service.ts's). */
+  handlers(): Omit<Handlers, PeriodicKind> {
     const c = this.d.config.sendConcurrency;
     return {
       notify: (jobs, ctx) => this.notifyBatch(jobs, ctx),

@@ -97,6 +97,22 @@ export async function enqueue<K extends JobKind>(tx: Queryable, o: EnqueueOption
   return r.rows[0]?.id ?? null;
 }
 
+/** The periodic jobs: each run does its work, then schedules the next at the next time slot. */
+export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping';
+
+/**
+ * Enqueues the run of a periodic job at the start of the current time slot of
+ * `everyMinutes` (`which: 'current'`, where a worker starts: a no-op when it
+ * exists) or of the next one (`'next'`, at the end of a run). The slot is the
+ * dedupe key, so two workers, or a run repeated after a kill, schedule one
+ * run, not two.
+ */
+export async function schedulePeriodic(db: Queryable, kind: PeriodicKind, o: { now: Date; everyMinutes: number; which: 'current' | 'next' }): Promise<void> {
+  const slotMs = o.everyMinutes * 60_000;
+  const slot = new Date((Math.floor(o.now.getTime() / slotMs) + (o.which === 'next' ? 1 : 0)) * slotMs);
+  await enqueue(db, { kind, payload: {}, dedupeKey: `${kind}:${slot.toISOString()}`, ...(o.which === 'next' ? { runAt: slot } : {}) });
+}
+
 interface JobRow extends Record<string, unknown> {
   id: number;
   kind: string;

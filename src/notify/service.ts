@@ -8,11 +8,25 @@ import type { Db } from '../db/client.ts';
 import type { Config } from '../config.ts';
 import { KannelGateway, type Routes, SinkGateway } from './gateways.ts';
 import { Notifier } from './notifier.ts';
-import { Worker, eachJob } from './outbox.ts';
+import { Worker, eachJob, schedulePeriodic } from './outbox.ts';
 import { runEscalationJob } from '../records/dose-requests.ts';
+import { housekeep } from '../access/housekeeping.ts';
 import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
+/** How often the worker deletes what is past keeping (access/housekeeping.ts). */
+export const HOUSEKEEPING_EVERY_MINUTES = 60;
+
+/**
+ * Makes sure the periodic jobs run: enqueues the run of each one's current
+ * slot (a no-op when it exists). Called where a worker starts (`dosis worker`,
+ * `dosis serve` with its embedded worker).
+ */
+export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseRequests'>, now = new Date()): Promise<void> {
+  await schedulePeriodic(db, 'escalate_dose_requests', { now, everyMinutes: config.doseRequests.checkEveryMinutes, which: 'current' });
+  await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'current' });
+}
+
 export async function loadReportSecret(db: Db, configured?: string): Promise<Buffer> {
   if (configured) return Buffer.from(configured, 'utf8');
   await db.query("INSERT INTO settings (key, value) VALUES ('sms_report_secret', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(32).toString('base64')]);
@@ -95,6 +109,11 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
         ...notifier.handlers(),
         escalate_dose_requests: eachJob<'escalate_dose_requests'>(1, async () => {
           await runEscalationJob(db, { now: clock(), afterDays: doseRequests.escalateAfterDays, everyMinutes: doseRequests.checkEveryMinutes });
+        }),
+        housekeeping: eachJob<'housekeeping'>(1, async () => {
+          const now = clock();
+          await housekeep(db, now);
+          await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'next' });
         }),
       };
       return new Worker(db, handlers, {

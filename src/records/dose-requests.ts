@@ -27,7 +27,7 @@ import { DOSE_REQUEST_STATUSES, DECLINE_REASONS, isDeclineReason, type DoseReque
 
 export type { OwnDoseRequest };
 import { maskIdentifier } from '../certificates/holder.ts';
-import { enqueue } from '../notify/outbox.ts';
+import { enqueue, schedulePeriodic } from '../notify/outbox.ts';
 import { recordDose, type DoseAnswer, type RecordDeps } from './record-dose.ts';
 
 /** At most this many requests per person per day: the portal is open to anyone with a code. */
@@ -384,9 +384,7 @@ export async function escalateOverdue(db: Queryable, o: { now: Date; afterDays: 
  */
 export async function runEscalationJob(db: Db, o: { now: Date; afterDays: number; everyMinutes: number }): Promise<number> {
   const n = await escalateOverdue(db, o);
-  const slotMs = o.everyMinutes * 60_000;
-  const next = new Date((Math.floor(o.now.getTime() / slotMs) + 1) * slotMs);
-  await enqueue(db, { kind: 'escalate_dose_requests', payload: {}, dedupeKey: `escalate_dose_requests:${next.toISOString()}`, runAt: next });
+  await schedulePeriodic(db, 'escalate_dose_requests', { now: o.now, everyMinutes: o.everyMinutes, which: 'next' });
   return n;
 }
 
@@ -396,9 +394,7 @@ export async function runEscalationJob(db: Db, o: { now: Date; afterDays: number
  * (`dosis worker`, `dosis serve` with its embedded worker).
  */
 export async function scheduleEscalation(db: Queryable, o: { now: Date; everyMinutes: number }): Promise<void> {
-  const slotMs = o.everyMinutes * 60_000;
-  const slot = new Date(Math.floor(o.now.getTime() / slotMs) * slotMs);
-  await enqueue(db, { kind: 'escalate_dose_requests', payload: {}, dedupeKey: `escalate_dose_requests:${slot.toISOString()}` });
+  await schedulePeriodic(db, 'escalate_dose_requests', { ...o, which: 'current' });
 }
 
 /** Facilities by name or code for the portal's picker: codes and names only. */

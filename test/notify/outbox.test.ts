@@ -4,15 +4,20 @@ import { randomUUID } from 'node:crypto';
 import { describeEachBackend } from '../helpers/db.ts';
 import type { Db } from '../../src/db/client.ts';
 import { type Handlers, type Outcome, Worker, backoffMs, claim, complete, enqueue, fail, listDead, replayDead } from '../../src/notify/outbox.ts';
-import type { JobKind } from '../../src/notify/jobs.ts';
+import { JOB_KINDS, type JobKind } from '../../src/notify/jobs.ts';
 
 const uuid = () => randomUUID();
+
+/** The same handler for every job kind. */
+function everyKind(h: (jobs: { id: number }[], ctx: { stopping(): boolean }) => Promise<Outcome[]>): Handlers {
+  return Object.fromEntries(JOB_KINDS.map((k) => [k, h])) as unknown as Handlers;
+}
 
 /** Handlers that record what ran and answer with `outcome(job)`. */
 function recording(outcome: (id: number) => Outcome = () => ({ kind: 'done' })) {
   const ran: number[] = [];
   const h = async (jobs: { id: number }[]) => jobs.map((j) => (ran.push(j.id), outcome(j.id)));
-  const handlers: Handlers = { notify: h, sms_send: h, sms_timeout: h, reminder: h, recall_notice: h, code_sms: h, correction_notice: h, dose_request_notice: h, escalate_dose_requests: h };
+  const handlers = everyKind(h);
   return { ran, handlers };
 }
 
@@ -146,7 +151,7 @@ describeEachBackend('outbox', (t) => {
       }
       return out;
     };
-    const handlers: Handlers = { notify: slow, sms_send: slow, sms_timeout: slow, reminder: slow, recall_notice: slow, code_sms: slow, correction_notice: slow, dose_request_notice: slow, escalate_dose_requests: slow };
+    const handlers = everyKind(slow);
     const w = new Worker(t.db, handlers, { ...opts, batchSize: 6 }).start();
     const until = Date.now() + 5000;
     while (started === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
