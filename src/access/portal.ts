@@ -11,8 +11,11 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/client.ts';
 import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate } from '../domain/dates.ts';
+import { nameKey } from '../domain/names.ts';
+import type { PersonIdentifier } from '../domain/types.ts';
+import { validateIdentifier } from '../domain/vaccination-input.ts';
 import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
-import { maskPhone } from '../records/people.ts';
+import { maskPhone, personKey } from '../records/people.ts';
 
 export const LOOKUPS_PER_NIK_PER_HOUR = 3;
 export const LOOKUPS_PER_CLIENT_PER_10_MIN = 10;
@@ -38,25 +41,62 @@ function rateLimited(): AppError {
   });
 }
 
-/** A masked number that looks like a real hint, the same for the same NIK and birth date. */
-function madeUpHint(secret: Buffer, nik: string, birthDate: string): string {
-  const h = createHmac('sha256', secret).update(`portal-hint:${nik}:${birthDate}`).digest();
+/** A masked number that looks like a real hint, the same for the same identity and birth date. */
+function madeUpHint(secret: Buffer, identity: string, birthDate: string): string {
+  const h = createHmac('sha256', secret).update(`portal-hint:${identity}:${birthDate}`).digest();
   const prefix = ['811', '812', '813', '821', '822', '852', '856', '857', '878', '896'][h[0]! % 10]!;
   const last = String(h.readUInt16BE(1) % 10_000).padStart(4, '0');
   return `+62 ${prefix}-****-${last}`;
 }
 
-/** Starts a lookup; always 202-shaped: `{requestId, phoneHint}`. */
-export async function startLookup(deps: PortalDeps, input: { nik: unknown; birthDate: unknown; client: string }): Promise<{ requestId: string; phoneHint: string }> {
-  const started = (deps.now ?? Date.now)();
+/** What a lookup names: a NIK, or for someone without one a passport or (a child) the mother's NIK with the child's name. */
+export interface LookupInput {
+  nik?: unknown;
+  identifier?: unknown;
+  /** The child's full name, with a mother's NIK (it tells her children apart). */
+  name?: unknown;
+  birthDate: unknown;
+  client: string;
+}
+
+/**
+ * The person key a lookup names (records/people.ts `personKey`) and the
+ * identity its rate limit counts (a NIK, a passport, a mother's NIK: her
+ * children share her limit); throws a 422 naming every bad field.
+ */
+function lookupKey(input: LookupInput): { key: string; identity: string; hintOf: string; birthDate: string } {
   const problems: FieldIssue[] = [];
-  const nik = typeof input.nik === 'string' ? input.nik.replace(/[\s.-]/g, '') : '';
-  if (!/^\d{16}$/.test(nik)) problems.push(issue('nik', 'nik_format', 'A NIK has 16 digits.', 'NIK terdiri dari 16 angka.'));
   const birthDate = input.birthDate;
-  if (!isIsoDate(birthDate)) problems.push(issue('birthDate', 'date', 'Birth date as YYYY-MM-DD.', 'Tanggal lahir dengan format YYYY-MM-DD.'));
-  if (problems.length) throw invalid(problems);
-  const bd = birthDate as string;
-  const nikHash = sha(`nik:${nik}`);
+  const bd = isIsoDate(birthDate) ? birthDate : null;
+  if (bd === null) problems.push(issue('birthDate', 'date', 'Birth date as YYYY-MM-DD.', 'Tanggal lahir dengan format YYYY-MM-DD.'));
+  let id: PersonIdentifier | null = null;
+  if (input.identifier === undefined) {
+    const nik = typeof input.nik === 'string' ? input.nik.replace(/[\s.-]/g, '') : '';
+    if (!/^\d{16}$/.test(nik)) problems.push(issue('nik', 'nik_format', 'A NIK has 16 digits.', 'NIK terdiri dari 16 angka.'));
+    else id = { type: 'nik', value: nik };
+  } else if (input.nik !== undefined) {
+    problems.push(issue('identifier', 'nik_or_identifier', 'Give either nik or identifier, not both.', 'Isi nik atau identifier, jangan keduanya.'));
+  } else {
+    const v = validateIdentifier(input.identifier, bd);
+    problems.push(...v.issues);
+    id = v.identifier;
+  }
+  const name = typeof input.name === 'string' ? input.name.trim() : '';
+  if (id?.type === 'mother-nik' && nameKey(name).length < 2) {
+    problems.push(issue('name', 'required', "The child's full name is required with a mother's NIK.", 'Nama lengkap anak wajib diisi bersama NIK ibu.'));
+  }
+  if (problems.length || !id || bd === null) throw invalid(problems);
+  const identity = id.type === 'passport' ? `passport:${id.country}:${id.value}` : `${id.type}:${id.value}`;
+  // A NIK's made-up hint is keyed by its digits alone, as before identifiers came: a NIK's hint never changes.
+  return { key: personKey(id, bd, name), identity, hintOf: id.type === 'nik' ? id.value : identity, birthDate: bd };
+}
+
+/** Starts a lookup; always 202-shaped: `{requestId, phoneHint}`. */
+export async function startLookup(deps: PortalDeps, input: LookupInput): Promise<{ requestId: string; phoneHint: string }> {
+  const started = (deps.now ?? Date.now)();
+  const { key, identity, hintOf, birthDate: bd } = lookupKey(input);
+  // The rate limit of a NIK keeps its hash of old (`nik:<digits>`): limits counted before this change still apply.
+  const nikHash = sha(identity);
 
   const result = await deps.db.withTransaction(async (tx) => {
     const counts = await tx.query<{ per_nik: number; per_client: number }>(
@@ -70,12 +110,12 @@ export async function startLookup(deps: PortalDeps, input: { nik: unknown; birth
     const p = await tx.query<{ id: string; phone: string }>(
       `SELECT p.id, p.phone FROM person_keys k JOIN people p ON p.id = k.person_id
         WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL AND p.phone IS NOT NULL`,
-      [`nik:${nik}`, bd],
+      [key, bd],
     );
     const person = p.rows[0];
-    if (!person) return { requestId: randomUUID(), phoneHint: madeUpHint(deps.secret, nik, bd) };
+    if (!person) return { requestId: randomUUID(), phoneHint: madeUpHint(deps.secret, hintOf, bd) };
     const q = await enqueueCodeSms(tx, { personId: person.id, phone: person.phone, purpose: 'lookup' });
-    return { requestId: q.requestId, phoneHint: maskPhone(person.phone) ?? madeUpHint(deps.secret, nik, bd) };
+    return { requestId: q.requestId, phoneHint: maskPhone(person.phone) ?? madeUpHint(deps.secret, hintOf, bd) };
   });
   // The same floor for every answer, a limited one included.
   const left = LOOKUP_FLOOR_MS - ((deps.now ?? Date.now)() - started);

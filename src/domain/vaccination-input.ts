@@ -361,6 +361,17 @@ export function validateVaccinationInput(body: unknown, options: ValidationOptio
   };
 }
 
+/**
+ * An identifier given on its own (the citizen portal's lookup): `identifier`
+ * checked exactly as `person.identifier` of an entry, with the person's birth
+ * date (a mother's NIK must be older than the child). Issue paths drop the
+ * `person.` prefix: `identifier.value`, `identifier.country`.
+ */
+export function validateIdentifier(raw: unknown, birthDate: IsoDate | null): { identifier: PersonIdentifier | null; issues: FieldIssue[] } {
+  const r = checkIdentifier({ identifier: raw }, { birthDate, sex: null, birthDateGiven: birthDate });
+  return { identifier: r.identifier, issues: r.issues.map((i) => ({ ...i, path: i.path.replace(/^person\./, '') })) };
+}
+
 function checkIdentifier(
   person: Record<string, unknown>,
   known: { birthDate: IsoDate | null; sex: Sex | null; birthDateGiven: IsoDate | null },

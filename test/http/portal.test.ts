@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
+import { makeNik } from '../../src/domain/nik.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 
 describeEachBackend('citizen lookup with a one-time code', (t) => {
@@ -46,6 +47,43 @@ describeEachBackend('citizen lookup with a one-time code', (t) => {
     assert.ok(!certs.body.includes(who.nik), 'the NIK is masked');
     const again = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${res.json().requestId}/verify`, payload: { code } });
     assert.equal(again.statusCode, 422, 'a code works once');
+  });
+
+  it('serves someone without a NIK: a passport holder, and a child by the mother’s NIK with the child’s name', async () => {
+    const opened = async (body: object, phone: string, ip: string) => {
+      const res = await lookup(body, ip);
+      assert.equal(res.statusCode, 202, res.body);
+      assert.equal(res.json().phoneHint, `+62 ${phone.slice(3, 6)}-****-${phone.slice(-4)}`, 'the real number, masked');
+      await worker.drain();
+      const sink = (await rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) })).json().messages;
+      const code = /\b(\d{6})\b/.exec(sink.filter((m: { to: string }) => m.to === phone).pop().text)?.[1];
+      const ok = await rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${res.json().requestId}/verify`, payload: { code } });
+      assert.equal(ok.statusCode, 200, ok.body);
+      return (await rt.app.inject({ method: 'GET', url: '/api/v1/public/certificates', headers: bearer(ok.json().accessToken) })).json();
+    };
+    const traveller = { identifier: { type: 'passport', value: 'X1234567', country: 'SG' }, name: 'Tan Wei Ming', birthDate: '1984-02-03', sex: 'M', phone: '0812-6666-1111' };
+    const mother = makeNik({ province: '31', regency: '71', district: '01', birthDate: '1990-05-06', sex: 'F', serial: 77 });
+    const child = { identifier: { type: 'mother-nik', value: mother }, name: 'Putri Ayu', birthDate: '2019-08-09', sex: 'F', phone: '0812-6666-2222' };
+    for (const p of [traveller, child]) {
+      const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(p as never) });
+      assert.equal(res.statusCode, 201, res.body);
+    }
+    await worker.drain();
+    const a = await opened({ identifier: { type: 'passport', value: 'x1234567', country: 'SGP' }, birthDate: '1984-02-03' }, '+6281266661111', '10.1.0.1');
+    assert.equal(a.person.name, 'Tan Wei Ming');
+    const b = await opened({ identifier: { type: 'mother-nik', value: mother }, name: 'putri  ayu', birthDate: '2019-08-09' }, '+6281266662222', '10.1.0.2');
+    assert.equal(b.person.name, 'Putri Ayu');
+    // A sibling's name, or none, opens nothing of hers; every mistake is named.
+    const sibling = await lookup({ identifier: { type: 'mother-nik', value: mother }, name: 'Budi', birthDate: '2019-08-09' }, '10.1.0.3');
+    assert.equal(sibling.statusCode, 202);
+    assert.notEqual(sibling.json().phoneHint, '+62 812-****-2222');
+    const bad = await lookup({ identifier: { type: 'passport', value: 'X1234567', country: 'ZZ' }, birthDate: '1984-02-03' }, '10.1.0.4');
+    assert.equal(bad.statusCode, 422);
+    assert.deepEqual(bad.json().error.fields.map((f: { path: string }) => f.path), ['identifier.country']);
+    const noName = await lookup({ identifier: { type: 'mother-nik', value: mother }, birthDate: '2019-08-09' }, '10.1.0.4');
+    assert.deepEqual(noName.json().error.fields.map((f: { path: string }) => f.path), ['name']);
+    const both = await lookup({ nik: who.nik, identifier: { type: 'passport', value: 'X1234567', country: 'SG' }, birthDate: '1984-02-03' }, '10.1.0.4');
+    assert.deepEqual(both.json().error.fields.map((f: { path: string }) => f.path), ['identifier']);
   });
 
   it('answers a stranger exactly like an owner: no certificate, no sign of existence', async () => {

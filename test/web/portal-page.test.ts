@@ -12,7 +12,8 @@ import type { Page } from 'playwright-core';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/records/people.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
-import { ADMIN_TOKEN, bearer, person } from '../helpers/app.ts';
+import { ADMIN_TOKEN, bearer, doseBody, person } from '../helpers/app.ts';
+import { makeNik } from '../../src/domain/nik.ts';
 import { launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 describe('citizen portal / in Chromium', () => {
@@ -25,11 +26,11 @@ describe('citizen portal / in Chromium', () => {
   const p = person({ name: 'Budi Santoso', sex: 'M', birthDate: '1979-11-03', phone: '0812-6666-7890' });
   let dose: Awaited<ReturnType<typeof recordDose>>;
 
-  /** The last code the SMS sink holds for +6281266667890. */
-  const smsCode = async (): Promise<string> => {
+  /** The last code the SMS sink holds for a number (the person's by default). */
+  const smsCode = async (to = '+6281266667890'): Promise<string> => {
     await worker.drain();
     const r = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) });
-    const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === '+6281266667890').pop();
+    const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === to).pop();
     const code = /\b(\d{6})\b/.exec(sms?.text ?? '')?.[1];
     assert.ok(code, `a code in ${sms?.text}`);
     return code;
@@ -121,6 +122,57 @@ describe('citizen portal / in Chromium', () => {
     assert.ok(await page.getByLabel('NIK (16 digits)').isVisible());
     await screenshot(page, 'portal-start-en');
     await page.getByRole('button', { name: 'Bahasa Indonesia' }).click();
+  });
+
+  it('a child without a NIK: the mother’s NIK with the child’s name and birth date; each mistake is named at its field', async () => {
+    const mother = makeNik({ province: '31', regency: '71', district: '01', birthDate: '1991-03-04', sex: 'F', serial: 42 });
+    const child = { identifier: { type: 'mother-nik', value: mother }, name: 'Siti Rahma', birthDate: '2018-07-15', sex: 'F', phone: '0812-6666-4321' };
+    const recorded = await server.rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(dose.facility.token), payload: doseBody(child as never, { date: '2022-01-10' }) });
+    assert.equal(recorded.statusCode, 201, recorded.body);
+    await worker.drain();
+    await page.getByLabel('Identitas').selectOption('mother-nik');
+    await page.getByLabel('NIK ibu (16 angka)').fill(mother.slice(0, 10));
+    await page.getByRole('button', { name: 'Kirim kode' }).click();
+    await page.locator('#mother-nik-error').waitFor();
+    assert.equal(await page.locator('#mother-nik-error').textContent(), 'Isi NIK ibu: 16 angka, NIK seorang perempuan.');
+    assert.equal(await page.locator('#child-name-error').textContent(), 'Isi nama lengkap anak seperti saat vaksinasi.');
+    assert.equal(await page.getByLabel('NIK ibu (16 angka)').getAttribute('aria-invalid'), 'true');
+    await screenshot(page, 'portal-start-mother-nik-errors');
+    await page.getByLabel('NIK ibu (16 angka)').fill(mother);
+    await page.getByLabel('Nama lengkap anak').fill('Siti Rahma');
+    await page.getByLabel('Tanggal lahir anak').fill(child.birthDate);
+    await page.getByRole('button', { name: 'Kirim kode' }).click();
+    await page.getByTestId('code-sent').waitFor();
+    assert.equal(await page.getByTestId('phone-hint').textContent(), '+62 812-****-4321');
+    await page.getByLabel('Kode dari SMS').fill(await smsCode('+6281266664321'));
+    await page.getByRole('button', { name: 'Buka sertifikat' }).click();
+    await page.getByTestId('certificate').first().waitFor();
+    assert.equal(await page.getByTestId('holder-name').textContent(), 'Siti Rahma');
+    await screenshot(page, 'portal-certificates-mother-nik');
+    await page.getByRole('button', { name: 'Selesai', exact: true }).click();
+  });
+
+  it('a passport holder gives the number and the issuing country; an unknown country is named by the server', async () => {
+    const traveller = { identifier: { type: 'passport', value: 'K7654321', country: 'MY' }, name: 'Lim Mei Ling', birthDate: '1988-12-01', sex: 'F', phone: '0812-6666-5432' };
+    const recorded = await server.rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(dose.facility.token), payload: doseBody(traveller as never) });
+    assert.equal(recorded.statusCode, 201, recorded.body);
+    await worker.drain();
+    await page.getByLabel('Identitas').selectOption('passport');
+    await page.getByLabel('Nomor paspor').fill('K7654321');
+    await page.getByLabel('Negara penerbit paspor').fill('QQ');
+    await page.getByLabel('Tanggal lahir').fill(traveller.birthDate);
+    await page.getByRole('button', { name: 'Kirim kode' }).click();
+    await page.locator('#country-error').waitFor();
+    assert.equal(await page.locator('#country-error').textContent(), 'Isi kode negara dua atau tiga huruf yang dikenal.');
+    await page.getByLabel('Negara penerbit paspor').fill('mys');
+    await page.getByRole('button', { name: 'Kirim kode' }).click();
+    await page.getByTestId('code-sent').waitFor();
+    assert.equal(await page.getByTestId('phone-hint').textContent(), '+62 812-****-5432');
+    await page.getByLabel('Kode dari SMS').fill(await smsCode('+6281266665432'));
+    await page.getByRole('button', { name: 'Buka sertifikat' }).click();
+    await page.getByTestId('certificate').first().waitFor();
+    assert.equal(await page.getByTestId('holder-name').textContent(), 'Lim Mei Ling');
+    await page.getByRole('button', { name: 'Selesai', exact: true }).click();
   });
 
   it('made no request outside the site, and no script error', () => {

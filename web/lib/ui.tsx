@@ -89,3 +89,54 @@ export function Notice(props: { kind: 'info' | 'warn' | 'error'; children: Compo
     </div>
   );
 }
+
+/**
+ * One labelled input with its hint and its error, wired for screen readers
+ * (`aria-describedby` names the hint, and the error once there is one).
+ */
+export function TextField(props: {
+  id: string;
+  name: string;
+  label: string;
+  hint?: string | undefined;
+  /** The error text, shown (and the input marked invalid) when given. */
+  error?: string | undefined;
+  value: string;
+  onInput: (v: string) => void;
+  type?: 'text' | 'date' | 'tel';
+  inputMode?: 'numeric' | 'tel' | 'text';
+  autoComplete?: string;
+  maxLength?: number;
+}) {
+  const describedBy = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
+  return (
+    <label class="field" for={props.id}>
+      <span class="label">{props.label}</span>
+      {props.hint && (
+        <span class="hint" id={`${props.id}-hint`}>
+          {props.hint}
+        </span>
+      )}
+      <input
+        id={props.id}
+        name={props.name}
+        // Preact types an input by its type (web/tsconfig needs the cast; the root one does not).
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+        type={(props.type ?? 'text') as 'text'}
+        max={props.type === 'date' ? new Date().toISOString().slice(0, 10) : undefined}
+        inputMode={props.inputMode}
+        autoComplete={props.autoComplete ?? 'off'}
+        maxLength={props.maxLength}
+        value={props.value}
+        aria-invalid={props.error ? 'true' : 'false'}
+        aria-describedby={describedBy || undefined}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+      {props.error && (
+        <span class="error" id={`${props.id}-error`}>
+          {props.error}
+        </span>
+      )}
+    </label>
+  );
+}

@@ -1,5 +1,6 @@
 /**
- * The citizen portal, `/`: NIK + birth date → `POST /api/v1/public/lookup`
+ * The citizen portal, `/`: NIK (or a passport, or a mother's NIK with the
+ * child's name) + birth date → `POST /api/v1/public/lookup`
  * (a one-time code goes by SMS to the phone on record; the answer names only
  * a masked number, the same whether or not anyone matches) → the code →
  * `POST /api/v1/public/lookup/{requestId}/verify` → a 30-minute access token
@@ -12,7 +13,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLang } from '../lib/lang.ts';
 import type { TextKey } from '../lib/i18n.ts';
-import { Notice, Shell } from '../lib/ui.tsx';
+import { Notice, Shell, TextField } from '../lib/ui.tsx';
 import { Certificates, type HolderAnswer } from '../lib/certificates.tsx';
 import { PhoneChange, PhoneChangeLink } from './phone-change.tsx';
 import { MissingDose } from './missing-dose.tsx';
@@ -41,30 +42,82 @@ async function loadCertificates(accessToken: string): Promise<HolderAnswer | 'ex
   }
 }
 
+type IdType = 'nik' | 'passport' | 'mother-nik';
+type LookupField = 'nik' | 'passport' | 'country' | 'motherNik' | 'childName' | 'birthDate';
+
+/** Which input a problem the server named belongs to. */
+const SERVER_FIELDS: Record<string, LookupField> = {
+  nik: 'nik',
+  birthDate: 'birthDate',
+  name: 'childName',
+  identifier: 'nik',
+  'identifier.country': 'country',
+};
+
+const ERROR_TEXT: Record<LookupField, TextKey> = {
+  nik: 'portal.nikInvalid',
+  passport: 'portal.passportInvalid',
+  country: 'portal.countryInvalid',
+  motherNik: 'portal.motherNikInvalid',
+  childName: 'portal.childNameInvalid',
+  birthDate: 'portal.birthDateInvalid',
+};
+
+/**
+ * NIK + birth date; or, for someone without a NIK, a passport (number and
+ * country) or, for a child, the mother's NIK with the child's full name and
+ * birth date. Each problem is named at its input, found here or by the server.
+ */
 function LookupForm(props: { onSent: (requestId: string, phoneHint: string) => void }) {
   const { t } = useLang();
-  const [nik, setNik] = useState('');
-  const [birthDate, setBirthDate] = useState('');
+  const [idType, setIdType] = useState<IdType>('nik');
+  const [v, setV] = useState<Record<LookupField, string>>({ nik: '', passport: '', country: '', motherNik: '', childName: '', birthDate: '' });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<TextKey | null>(null);
-  const [fields, setFields] = useState<{ nik?: boolean; birthDate?: boolean }>({});
+  const [fields, setFields] = useState<Partial<Record<LookupField, boolean>>>({});
+  const set = (f: LookupField) => (value: string) => setV((old) => ({ ...old, [f]: value }));
+  const digits = (s: string) => s.replace(/[\s.-]/g, '');
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    const digits = nik.replace(/[\s.-]/g, '');
-    const bad = { nik: !/^\d{16}$/.test(digits), birthDate: !/^\d{4}-\d{2}-\d{2}$/.test(birthDate) };
+    const bad: Partial<Record<LookupField, boolean>> = { birthDate: !/^\d{4}-\d{2}-\d{2}$/.test(v.birthDate) };
+    let body: Record<string, unknown>;
+    if (idType === 'nik') {
+      bad.nik = !/^\d{16}$/.test(digits(v.nik));
+      body = { nik: digits(v.nik), birthDate: v.birthDate };
+    } else if (idType === 'passport') {
+      bad.passport = !/^[A-Za-z0-9]{5,20}$/.test(v.passport.trim());
+      bad.country = !/^[A-Za-z]{2,3}$/.test(v.country.trim());
+      body = { identifier: { type: 'passport', value: v.passport.trim(), country: v.country.trim().toUpperCase() }, birthDate: v.birthDate };
+    } else {
+      bad.motherNik = !/^\d{16}$/.test(digits(v.motherNik));
+      bad.childName = v.childName.trim().length < 2;
+      body = { identifier: { type: 'mother-nik', value: digits(v.motherNik) }, name: v.childName.trim(), birthDate: v.birthDate };
+    }
     setFields(bad);
     setError(null);
-    if (bad.nik || bad.birthDate) return;
+    if (Object.values(bad).some(Boolean)) return;
     setBusy(true);
     try {
-      const r = await fetch('/api/v1/public/lookup', { method: 'POST', headers: json, body: JSON.stringify({ nik: digits, birthDate }) });
+      const r = await fetch('/api/v1/public/lookup', { method: 'POST', headers: json, body: JSON.stringify(body) });
       if (r.status === 202) {
-        const body = (await r.json()) as { requestId: string; phoneHint: string };
-        props.onSent(body.requestId, body.phoneHint);
+        const answer = (await r.json()) as { requestId: string; phoneHint: string };
+        props.onSent(answer.requestId, answer.phoneHint);
         return;
       }
-      setError(r.status === 429 ? 'portal.rateLimited' : r.status === 400 || r.status === 422 ? 'portal.nikInvalid' : 'portal.failed');
+      if (r.status === 422 || r.status === 400) {
+        const problem = (await r.json().catch(() => null)) as { error?: { fields?: { path: string }[] } } | null;
+        const named: Partial<Record<LookupField, boolean>> = {};
+        for (const f of problem?.error?.fields ?? []) {
+          const field = f.path === 'identifier.value' ? (idType === 'passport' ? 'passport' : 'motherNik') : SERVER_FIELDS[f.path];
+          if (field) named[field] = true;
+        }
+        if (Object.keys(named).length > 0) {
+          setFields(named);
+          return;
+        }
+      }
+      setError(r.status === 429 ? 'portal.rateLimited' : 'portal.failed');
     } catch {
       setError('portal.failed');
     } finally {
@@ -72,52 +125,53 @@ function LookupForm(props: { onSent: (requestId: string, phoneHint: string) => v
     }
   };
 
+  const err = (f: LookupField) => (fields[f] ? t(ERROR_TEXT[f]) : undefined);
   return (
     <form class="card" onSubmit={(e) => void submit(e)} noValidate aria-describedby="portal-intro">
       <p id="portal-intro" class="lead">
         {t('portal.intro')}
       </p>
-      <label class="field" for="nik">
-        <span class="label">{t('portal.nik')}</span>
-        <span class="hint" id="nik-hint">
-          {t('portal.nikHint')}
-        </span>
-        <input
-          id="nik"
-          name="nik"
-          inputMode="numeric"
-          autoComplete="off"
-          maxLength={24}
-          value={nik}
-          aria-invalid={fields.nik ? 'true' : 'false'}
-          aria-describedby={fields.nik ? 'nik-hint nik-error' : 'nik-hint'}
-          onInput={(e) => setNik(e.currentTarget.value)}
-        />
-        {fields.nik && (
-          <span class="error" id="nik-error">
-            {t('portal.nikInvalid')}
-          </span>
-        )}
+      <label class="field" for="id-type">
+        <span class="label">{t('portal.idType')}</span>
+        <select
+          id="id-type"
+          name="idType"
+          value={idType}
+          onChange={(e) => {
+            setIdType(e.currentTarget.value as IdType);
+            setFields({});
+          }}
+        >
+          <option value="nik">{t('portal.idNik')}</option>
+          <option value="passport">{t('portal.idPassport')}</option>
+          <option value="mother-nik">{t('portal.idMother')}</option>
+        </select>
       </label>
-      <label class="field" for="birth-date">
-        <span class="label">{t('portal.birthDate')}</span>
-        <input
-          id="birth-date"
-          name="birthDate"
-          type="date"
-          autoComplete="bday"
-          max={new Date().toISOString().slice(0, 10)}
-          value={birthDate}
-          aria-invalid={fields.birthDate ? 'true' : 'false'}
-          aria-describedby={fields.birthDate ? 'birth-date-error' : undefined}
-          onInput={(e) => setBirthDate(e.currentTarget.value)}
-        />
-        {fields.birthDate && (
-          <span class="error" id="birth-date-error">
-            {t('portal.birthDateInvalid')}
-          </span>
-        )}
-      </label>
+      {idType === 'nik' && (
+        <TextField id="nik" name="nik" label={t('portal.nik')} hint={t('portal.nikHint')} error={err('nik')} value={v.nik} onInput={set('nik')} inputMode="numeric" maxLength={24} />
+      )}
+      {idType === 'passport' && (
+        <>
+          <TextField id="passport" name="passport" label={t('portal.passport')} error={err('passport')} value={v.passport} onInput={set('passport')} maxLength={24} />
+          <TextField id="country" name="country" label={t('portal.country')} hint={t('portal.countryHint')} error={err('country')} value={v.country} onInput={set('country')} maxLength={3} />
+        </>
+      )}
+      {idType === 'mother-nik' && (
+        <>
+          <TextField id="mother-nik" name="mother-nik" label={t('portal.motherNik')} error={err('motherNik')} value={v.motherNik} onInput={set('motherNik')} inputMode="numeric" maxLength={24} />
+          <TextField id="child-name" name="child-name" label={t('portal.childName')} error={err('childName')} value={v.childName} onInput={set('childName')} maxLength={120} />
+        </>
+      )}
+      <TextField
+        id="birth-date"
+        name="birthDate"
+        type="date"
+        label={t(idType === 'mother-nik' ? 'portal.childBirthDate' : 'portal.birthDate')}
+        autoComplete={idType === 'mother-nik' ? 'off' : 'bday'}
+        error={err('birthDate')}
+        value={v.birthDate}
+        onInput={set('birthDate')}
+      />
       {error && <Notice kind="error">{t(error)}</Notice>}
       <button type="submit" class="button block" disabled={busy}>
         {busy ? t('portal.sending') : t('portal.send')}

@@ -8,7 +8,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useTexts } from '../lib/lang.ts';
-import { Notice } from '../lib/ui.tsx';
+import { Notice, TextField } from '../lib/ui.tsx';
 
 const TEXTS = {
   id: {
@@ -117,37 +117,8 @@ function Input(props: {
   maxLength?: number;
 }) {
   const t = useTexts(TEXTS);
-  const describedBy = [props.hint ? `${props.id}-hint` : '', props.bad ? `${props.id}-error` : ''].filter(Boolean).join(' ');
-  return (
-    <label class="field" for={props.id}>
-      <span class="label">{t(props.label)}</span>
-      {props.hint && (
-        <span class="hint" id={`${props.id}-hint`}>
-          {t(props.hint)}
-        </span>
-      )}
-      <input
-        id={props.id}
-        name={props.field}
-        // Preact types an input by its type (web/tsconfig needs the cast; the root one does not).
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-        type={(props.type ?? 'text') as 'text'}
-        max={props.type === 'date' ? new Date().toISOString().slice(0, 10) : undefined}
-        inputMode={props.inputMode}
-        autoComplete={props.autoComplete ?? 'off'}
-        maxLength={props.maxLength}
-        value={props.value}
-        aria-invalid={props.bad ? 'true' : 'false'}
-        aria-describedby={describedBy || undefined}
-        onInput={(e) => props.set(e.currentTarget.value)}
-      />
-      {props.bad && (
-        <span class="error" id={`${props.id}-error`}>
-          {t(props.error)}
-        </span>
-      )}
-    </label>
-  );
+  const { field, label, hint, error, bad, set, ...rest } = props;
+  return <TextField {...rest} name={field} label={t(label)} hint={hint && t(hint)} error={bad ? t(error) : undefined} onInput={set} />;
 }
 
 function RequestForm(props: { onSent: (requestId: string, phoneHint: string) => void; onBack: () => void }) {

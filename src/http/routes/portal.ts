@@ -1,4 +1,4 @@
-/** The citizen's lookup: NIK + birth date → a code to the phone on record → the person's certificates. */
+/** The citizen's lookup: NIK (or passport, or a mother's NIK and the child's name) + birth date → a code to the phone on record → the person's certificates. */
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { personOfSession, startLookup, verifyLookup, type PortalDeps } from '../../access/portal.ts';
@@ -16,13 +16,31 @@ export function portalRoutes(app: App, deps: AppDeps): void {
         summary: 'Start a certificate lookup: a one-time code goes by SMS to the phone on record',
         description:
           'The answer is the same, in content and timing, whether or not anyone matches: it names only a masked number. ' +
-          `Rate-limited per NIK (3 an hour) and per client address (10 per 10 minutes): 429.`,
+          'Someone without a NIK gives a passport (number and country), or a child the mother’s NIK with their own name and birth date. ' +
+          `Rate-limited per NIK, passport or mother’s NIK (3 an hour) and per client address (10 per 10 minutes): 429.`,
         security: [],
-        body: Type.Object({ nik: Type.String({ maxLength: 40 }), birthDate: Type.String({ maxLength: 20 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            nik: Type.Optional(Type.String({ maxLength: 40, description: 'the person’s NIK; or, for someone without one, `identifier`' })),
+            identifier: Type.Optional(
+              Type.Object(
+                {
+                  type: Type.Union([Type.Literal('nik'), Type.Literal('passport'), Type.Literal('mother-nik')]),
+                  value: Type.String({ maxLength: 40 }),
+                  country: Type.Optional(Type.String({ maxLength: 3, description: 'passport issuing country, ISO 3166 alpha-2 or alpha-3' })),
+                },
+                { additionalProperties: false, description: 'a passport (with its country), or for a child the mother’s NIK (with `name`)' },
+              ),
+            ),
+            name: Type.Optional(Type.String({ maxLength: 200, description: 'the child’s full name, with a mother’s NIK' })),
+            birthDate: Type.String({ maxLength: 20 }),
+          },
+          { additionalProperties: false },
+        ),
         response: { 202: Type.Object({ requestId: Type.String(), phoneHint: Type.String() }), '4xx': ErrorSchema },
       },
     },
-    async (req, reply) => reply.status(202).send(await startLookup(portal, { nik: req.body.nik, birthDate: req.body.birthDate, client: req.ip })),
+    async (req, reply) => reply.status(202).send(await startLookup(portal, { ...req.body, client: req.ip })),
   );
 
   app.post(
