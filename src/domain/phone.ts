@@ -108,16 +108,17 @@ export function normalizePhone(raw: unknown, path = 'phone'): PhoneResult {
     );
   }
 
-  const parsed = parsePhoneNumberFromString(e164);
   const indonesian = e164.startsWith('+62');
   const nsn = indonesian ? e164.slice(3) : '';
   if (indonesian && ID_MOBILE_NSN.test(nsn)) {
     // libphonenumber's ID mobile pattern is this very pattern; the check above is the domain rule.
+    // So the common case needs no parse (~20 µs each, on every recorded dose and imported row).
     const operator = OPERATOR_PREFIXES[`0${nsn.slice(0, 3)}`];
     return operator === undefined
       ? { ok: true, e164, country: 'ID', foreign: false }
       : { ok: true, e164, country: 'ID', foreign: false, operator };
   }
+  const parsed = parsePhoneNumberFromString(e164);
   if (!parsed || !parsed.isValid()) {
     if (indonesian && nsn.startsWith('8')) {
       return invalid(
