@@ -32,6 +32,7 @@ import { correctPhone, type OpsDeps } from '../records/operations.ts';
 import { maskPhone } from '../records/people.ts';
 import { audit } from './audit.ts';
 import { LOOKUP_FLOOR_MS } from './portal.ts';
+import { namedIdentity, type NamedIdentity } from './identity.ts';
 import type { Principal } from './tokens.ts';
 
 export const CORRECTIONS_PER_NIK_PER_DAY = 3;
@@ -57,7 +58,15 @@ export interface PhoneCorrection {
   id: string;
   status: CorrectionStatus;
   submittedAt: string | null;
-  entered: { nik: string; birthDate: string; name: string; newPhone: string; note: string | null };
+  entered: {
+    /** The NIK entered; null when the person gave another identifier. */
+    nik: string | null;
+    identifier: { type: 'nik' | 'passport' | 'mother-nik'; value: string; country?: string };
+    birthDate: string;
+    name: string;
+    newPhone: string;
+    note: string | null;
+  };
   match: { personId: string | null; nameScore: number | null; currentPhoneHint: string | null };
   decidedBy: string | null;
   decidedAt: string | null;
@@ -106,7 +115,9 @@ export function nameScore(entered: string, recorded: string): number {
 }
 
 interface StartInput {
-  nik: unknown;
+  nik?: unknown;
+  /** For someone without a NIK: a passport, or (a child) the mother's NIK; `name` is then the child's. */
+  identifier?: unknown;
   birthDate: unknown;
   name: unknown;
   newPhone: unknown;
@@ -115,14 +126,14 @@ interface StartInput {
 }
 
 /** Checks what the person typed; format only (nothing here depends on who exists). */
-function checkInput(i: StartInput): { nik: string; birthDate: string; name: string; phone: string; note: string | null } {
+function checkInput(i: StartInput): { who: NamedIdentity; birthDate: string; name: string; phone: string; note: string | null } {
   const problems: FieldIssue[] = [];
-  const nik = typeof i.nik === 'string' ? i.nik.replace(/[\s.-]/g, '') : '';
-  if (!/^\d{16}$/.test(nik)) problems.push(issue('nik', 'nik_format', 'A NIK has 16 digits.', 'NIK terdiri dari 16 angka.'));
-  if (!isIsoDate(i.birthDate)) problems.push(issue('birthDate', 'date', 'Birth date as YYYY-MM-DD.', 'Tanggal lahir dengan format YYYY-MM-DD.'));
+  const bd = isIsoDate(i.birthDate) ? i.birthDate : null;
+  if (bd === null) problems.push(issue('birthDate', 'date', 'Birth date as YYYY-MM-DD.', 'Tanggal lahir dengan format YYYY-MM-DD.'));
   const name = typeof i.name === 'string' ? i.name.trim().replace(/\s+/g, ' ') : '';
   if (name.length < 2 || name.length > 100 || !/\p{L}/u.test(name))
     problems.push(issue('name', 'name_required', 'Your full name as on your ID card (2–100 characters).', 'Nama lengkap sesuai KTP (2–100 karakter).'));
+  const who = namedIdentity(i, bd, name, problems);
   const p = normalizePhone(i.newPhone, 'newPhone');
   if (!p.ok) problems.push(p.issue);
   else if (!p.e164) problems.push(issue('newPhone', 'required', 'Give your new mobile number.', 'Isi nomor HP Anda yang baru.'));
@@ -131,8 +142,8 @@ function checkInput(i: StartInput): { nik: string; birthDate: string; name: stri
     if (typeof i.note !== 'string' || i.note.length > 500) problems.push(issue('note', 'note_too_long', 'A note of at most 500 characters.', 'Catatan paling banyak 500 karakter.'));
     else note = i.note.trim() || null;
   }
-  if (problems.length > 0 || !p.ok || !p.e164) throw badInput(problems);
-  return { nik, birthDate: i.birthDate as string, name, phone: p.e164, note };
+  if (problems.length > 0 || !p.ok || !p.e164 || !who || bd === null) throw badInput(problems);
+  return { who, birthDate: bd, name, phone: p.e164, note };
 }
 
 /**
@@ -146,25 +157,38 @@ export async function startCorrection(deps: CorrectionDeps, input: StartInput): 
   const v = checkInput(input);
   const result = await deps.db.withTransaction(async (tx) => {
     const counts = await tx.query<{ per_nik: number; per_phone: number; per_client: number }>(
-      `SELECT (SELECT count(*) FROM phone_corrections WHERE nik = $1 AND created_at > now() - interval '1 day')::int8 AS per_nik,
+      `SELECT (SELECT count(*) FROM phone_corrections WHERE nik = $1 AND id_type = $4 AND created_at > now() - interval '1 day')::int8 AS per_nik,
               (SELECT count(*) FROM phone_corrections WHERE new_phone = $2 AND created_at > now() - interval '1 day')::int8 AS per_phone,
               (SELECT count(*) FROM phone_corrections WHERE client = $3 AND created_at > now() - interval '10 minutes')::int8 AS per_client`,
-      [v.nik, v.phone, input.client],
+      [v.who.identifier.value, v.phone, input.client, v.who.identifier.type],
     );
     const c = counts.rows[0]!;
     if (c.per_nik >= CORRECTIONS_PER_NIK_PER_DAY || c.per_phone >= CORRECTIONS_PER_PHONE_PER_DAY || c.per_client >= CORRECTIONS_PER_CLIENT_PER_10_MIN) return 'limited' as const;
     const p = await tx.query<{ id: string; name: string }>(
       `SELECT p.id, p.name FROM person_keys k JOIN people p ON p.id = k.person_id
         WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL LIMIT 1`,
-      [`nik:${v.nik}`, v.birthDate],
+      [v.who.key, v.birthDate],
     );
     const person = p.rows[0];
     // The code is not tied to the person: it proves the new number, and files nothing on the person's record.
     const q = await enqueueCodeSms(tx, { personId: null, phone: v.phone, purpose: CODE_PURPOSE });
     await tx.query(
-      `INSERT INTO phone_corrections (id, nik, birth_date, name, new_phone, note, client, person_id, name_score)
-       VALUES ($1, $2, $3::date, $4, $5, $6, $7, $8, $9)`,
-      [q.requestId, v.nik, v.birthDate, v.name, v.phone, v.note, input.client, person?.id ?? null, person ? nameScore(v.name, person.name) : null],
+      `INSERT INTO phone_corrections (id, nik, id_type, id_country, person_key, birth_date, name, new_phone, note, client, person_id, name_score)
+       VALUES ($1, $2, $3, $4, $5, $6::date, $7, $8, $9, $10, $11, $12)`,
+      [
+        q.requestId,
+        v.who.identifier.value,
+        v.who.identifier.type,
+        v.who.identifier.type === 'passport' ? v.who.identifier.country : null,
+        v.who.key,
+        v.birthDate,
+        v.name,
+        v.phone,
+        v.note,
+        input.client,
+        person?.id ?? null,
+        person ? nameScore(v.name, person.name) : null,
+      ],
     );
     return { requestId: q.requestId, phoneHint: maskPhone(v.phone) ?? '' };
   });
@@ -234,6 +258,8 @@ interface CorrectionRow extends Record<string, unknown> {
   status: CorrectionStatus;
   submitted_at: Date | null;
   nik: string;
+  id_type: 'nik' | 'passport' | 'mother-nik';
+  id_country: string | null;
   birth_date: string;
   name: string;
   new_phone: string;
@@ -248,7 +274,7 @@ interface CorrectionRow extends Record<string, unknown> {
 }
 
 // The matched person followed through a merge since (one hop: merges point at the survivor).
-const SELECT = `SELECT c.id, c.status, c.submitted_at, c.nik, c.birth_date::text AS birth_date, c.name, c.new_phone, c.note,
+const SELECT = `SELECT c.id, c.status, c.submitted_at, c.nik, c.id_type, c.id_country, c.birth_date::text AS birth_date, c.name, c.new_phone, c.note,
                        coalesce(p0.merged_into, p0.id) AS person_id, c.name_score, p.phone AS current_phone,
                        c.decided_by, c.decided_at, c.reason, c.reason_text
                   FROM phone_corrections c
@@ -260,7 +286,14 @@ function view(r: CorrectionRow): PhoneCorrection {
     id: r.id,
     status: r.status,
     submittedAt: r.submitted_at?.toISOString() ?? null,
-    entered: { nik: r.nik, birthDate: r.birth_date, name: r.name, newPhone: r.new_phone, note: r.note },
+    entered: {
+      nik: r.id_type === 'nik' ? r.nik : null,
+      identifier: { type: r.id_type, value: r.nik, ...(r.id_country ? { country: r.id_country } : {}) },
+      birthDate: r.birth_date,
+      name: r.name,
+      newPhone: r.new_phone,
+      note: r.note,
+    },
     match: { personId: r.person_id, nameScore: r.name_score === null ? null : Number(r.name_score), currentPhoneHint: maskPhone(r.current_phone) },
     decidedBy: r.decided_by,
     decidedAt: r.decided_at?.toISOString() ?? null,
@@ -287,10 +320,10 @@ export async function getCorrection(db: Queryable, id: string): Promise<PhoneCor
 }
 
 /** Locks a filed, open request for a decision: 404 unknown or unverified, 409 already decided. */
-async function lockOpen(tx: Queryable, id: string): Promise<{ person_id: string | null; new_phone: string; nik: string; birth_date: string }> {
+async function lockOpen(tx: Queryable, id: string): Promise<{ person_id: string | null; new_phone: string; person_key: string; birth_date: string }> {
   if (!UUID.test(id)) throw notFound();
-  const r = await tx.query<{ status: string; person_id: string | null; new_phone: string; nik: string; birth_date: string }>(
-    'SELECT status, person_id, new_phone, nik, birth_date::text AS birth_date FROM phone_corrections WHERE id = $1 FOR UPDATE',
+  const r = await tx.query<{ status: string; person_id: string | null; new_phone: string; person_key: string; birth_date: string }>(
+    'SELECT status, person_id, new_phone, person_key, birth_date::text AS birth_date FROM phone_corrections WHERE id = $1 FOR UPDATE',
     [id],
   );
   const row = r.rows[0];
@@ -322,18 +355,18 @@ export async function approveCorrection(deps: CorrectionDeps, who: Principal, id
   await deps.ops.issuer.ready();
   await deps.db.withTransaction(async (tx) => {
     const row = await lockOpen(tx, id);
-    // The match made when it was filed (followed through a merge), else NIK + birth date again: the dose may have been recorded since.
+    // The match made when it was filed (followed through a merge), else the identity + birth date again: the dose may have been recorded since.
     const m = row.person_id
       ? await tx.query<{ id: string }>('SELECT coalesce(merged_into, id) AS id FROM people WHERE id = $1', [row.person_id])
       : await tx.query<{ id: string }>(
           'SELECT p.id FROM person_keys k JOIN people p ON p.id = k.person_id WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL LIMIT 1',
-          [`nik:${row.nik}`, row.birth_date],
+          [row.person_key, row.birth_date],
         );
     const personId = m.rows[0]?.id;
     if (!personId)
       throw new AppError('conflict', 'no_matching_person', {
-        en: 'NIK and birth date match no record: decline the request, or correct the record first.',
-        id: 'NIK dan tanggal lahir tidak cocok dengan data mana pun: tolak permintaan, atau perbaiki data lebih dulu.',
+        en: 'The identity and birth date match no record: decline the request, or correct the record first.',
+        id: 'Identitas dan tanggal lahir tidak cocok dengan data mana pun: tolak permintaan, atau perbaiki data lebih dulu.',
       });
     const changed = await correctPhone(deps.ops, who, personId, row.new_phone, tx);
     const latest = await tx.query<{ id: string }>("SELECT id FROM certificates WHERE person_id = $1 AND status = 'valid' ORDER BY issued_at DESC LIMIT 1", [personId]);

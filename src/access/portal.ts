@@ -11,11 +11,9 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/client.ts';
 import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate } from '../domain/dates.ts';
-import { nameKey } from '../domain/names.ts';
-import type { PersonIdentifier } from '../domain/types.ts';
-import { validateIdentifier } from '../domain/vaccination-input.ts';
 import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
-import { maskPhone, personKey } from '../records/people.ts';
+import { maskPhone } from '../records/people.ts';
+import { namedIdentity } from './identity.ts';
 
 export const LOOKUPS_PER_NIK_PER_HOUR = 3;
 export const LOOKUPS_PER_CLIENT_PER_10_MIN = 10;
@@ -59,36 +57,15 @@ export interface LookupInput {
   client: string;
 }
 
-/**
- * The person key a lookup names (records/people.ts `personKey`) and the
- * identity its rate limit counts (a NIK, a passport, a mother's NIK: her
- * children share her limit); throws a 422 naming every bad field.
- */
+/** The person key a lookup names, what its rate limit counts, and its made-up hint's seed; throws a 422 naming every bad field. */
 function lookupKey(input: LookupInput): { key: string; identity: string; hintOf: string; birthDate: string } {
   const problems: FieldIssue[] = [];
-  const birthDate = input.birthDate;
-  const bd = isIsoDate(birthDate) ? birthDate : null;
+  const bd = isIsoDate(input.birthDate) ? input.birthDate : null;
   if (bd === null) problems.push(issue('birthDate', 'date', 'Birth date as YYYY-MM-DD.', 'Tanggal lahir dengan format YYYY-MM-DD.'));
-  let id: PersonIdentifier | null = null;
-  if (input.identifier === undefined) {
-    const nik = typeof input.nik === 'string' ? input.nik.replace(/[\s.-]/g, '') : '';
-    if (!/^\d{16}$/.test(nik)) problems.push(issue('nik', 'nik_format', 'A NIK has 16 digits.', 'NIK terdiri dari 16 angka.'));
-    else id = { type: 'nik', value: nik };
-  } else if (input.nik !== undefined) {
-    problems.push(issue('identifier', 'nik_or_identifier', 'Give either nik or identifier, not both.', 'Isi nik atau identifier, jangan keduanya.'));
-  } else {
-    const v = validateIdentifier(input.identifier, bd);
-    problems.push(...v.issues);
-    id = v.identifier;
-  }
-  const name = typeof input.name === 'string' ? input.name.trim() : '';
-  if (id?.type === 'mother-nik' && nameKey(name).length < 2) {
-    problems.push(issue('name', 'required', "The child's full name is required with a mother's NIK.", 'Nama lengkap anak wajib diisi bersama NIK ibu.'));
-  }
-  if (problems.length || !id || bd === null) throw invalid(problems);
-  const identity = id.type === 'passport' ? `passport:${id.country}:${id.value}` : `${id.type}:${id.value}`;
+  const named = namedIdentity(input, bd, typeof input.name === 'string' ? input.name.trim() : '', problems);
+  if (!named || bd === null) throw invalid(problems);
   // A NIK's made-up hint is keyed by its digits alone, as before identifiers came: a NIK's hint never changes.
-  return { key: personKey(id, bd, name), identity, hintOf: id.type === 'nik' ? id.value : identity, birthDate: bd };
+  return { key: named.key, identity: named.identity, hintOf: named.identifier.type === 'nik' ? named.identifier.value : named.identity, birthDate: bd };
 }
 
 /** Starts a lookup; always 202-shaped: `{requestId, phoneHint}`. */

@@ -18,8 +18,8 @@ async function seed(db: Db, now: Date): Promise<{ keep: Record<string, string[]>
     const id = randomUUID();
     const decided = status === 'approved' ? created : null;
     await db.query(
-      `INSERT INTO phone_corrections (id, status, nik, birth_date, name, new_phone, client, created_at, submitted_at, decided_at)
-       VALUES ($1, $2, '3171044101900001', '1990-01-01', 'Siti Aminah', '+6281234567890', '10.0.0.1', $3, $4, $5)`,
+      `INSERT INTO phone_corrections (id, status, nik, person_key, birth_date, name, new_phone, client, created_at, submitted_at, decided_at)
+       VALUES ($1, $2, '3171044101900001', 'nik:3171044101900001', '1990-01-01', 'Siti Aminah', '+6281234567890', '10.0.0.1', $3, $4, $5)`,
       [id, status, created, status === 'unverified' ? null : created, decided],
     );
     return id;

@@ -12,6 +12,7 @@ import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADM
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { nameScore } from '../../src/access/phone-corrections.ts';
+import { makeNik } from '../../src/domain/nik.ts';
 import { correctionDeclinedSms } from '../../src/notify/templates.ts';
 
 describe('phone corrections: name score and decline SMS', () => {
@@ -111,7 +112,14 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
     const item = list.json().items.find((x: { id: string }) => x.id === id);
     assert.ok(item, 'on the support work list');
     assert.equal(item.status, 'open');
-    assert.deepEqual(item.entered, { nik: who.nik, birthDate: who.birthDate, name: 'Joko Susilo Wibowo', newPhone, note: 'HP lama hilang' });
+    assert.deepEqual(item.entered, {
+      nik: who.nik,
+      identifier: { type: 'nik', value: who.nik },
+      birthDate: who.birthDate,
+      name: 'Joko Susilo Wibowo',
+      newPhone,
+      note: 'HP lama hilang',
+    });
     assert.equal(item.match.personId, personId);
     assert.equal(item.match.nameScore, 0.9, 'the same name in the old spelling');
     assert.equal(item.match.currentPhoneHint, '+62 812-****-2222');
@@ -333,6 +341,38 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
     const changes = await t.db.query<{ n: number }>("SELECT count(*)::int8 AS n FROM audit_log WHERE action = 'phone_corrected' AND person_id = $1", [rec.json().person.id]);
     assert.equal(Number(changes.rows[0]!.n), won === 'approved' ? 1 : 0);
     await worker.drain();
+  });
+
+  it('serves a child without a NIK: the mother’s NIK with the child’s name; support approves and the child’s phone changes', async () => {
+    const mother = makeNik({ province: '31', regency: '71', district: '01', birthDate: '1992-02-02', sex: 'F', serial: 55 });
+    const child = { identifier: { type: 'mother-nik', value: mother }, name: 'Rahma Putri', birthDate: '2017-04-05', sex: 'F', phone: '0812-4200-5000' };
+    const rec = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(facility.token), payload: doseBody(child as never) });
+    assert.equal(rec.statusCode, 201, rec.body);
+    wereOnRecord.add('+6281242005000');
+    await worker.drain();
+    const newPhone = '+6281342005000';
+    // Only the child's own name finds her: the mother's NIK alone names every child of hers.
+    const noName = await start({ identifier: { type: 'mother-nik', value: mother }, birthDate: child.birthDate, name: '', newPhone }, '10.9.0.1');
+    assert.equal(noName.statusCode, 400);
+    assert.deepEqual(noName.json().error.fields.map((f: { path: string }) => f.path), ['name'], 'named once');
+    const res = await start({ identifier: { type: 'mother-nik', value: mother }, birthDate: child.birthDate, name: 'Rahma Putri', newPhone }, '10.9.0.1');
+    assert.equal(res.statusCode, 202, res.body);
+    const id = res.json().requestId as string;
+    assert.equal((await verify(id, await codeSentTo(newPhone))).statusCode, 200);
+    const item = (await as(support, 'GET', `/api/v1/phone-corrections/${id}`)).json();
+    assert.deepEqual(item.entered.identifier, { type: 'mother-nik', value: mother });
+    assert.equal(item.entered.nik, null);
+    assert.equal(item.match.personId, rec.json().person.id);
+    assert.equal(item.match.nameScore, 1);
+    const yes = await as(support, 'POST', `/api/v1/phone-corrections/${id}/approve`);
+    assert.equal(yes.statusCode, 200, yes.body);
+    approved.add(newPhone);
+    const after = await t.db.query<{ phone: string }>('SELECT phone FROM people WHERE id = $1', [rec.json().person.id]);
+    assert.equal(after.rows[0]!.phone, newPhone);
+    // A passport with an unknown country is named at its field.
+    const bad = await start({ identifier: { type: 'passport', value: 'X1234567', country: 'ZZ' }, birthDate: '1980-01-01', name: 'Tan Wei', newPhone: '0813-4200-6000' }, '10.9.0.2');
+    assert.equal(bad.statusCode, 400);
+    assert.deepEqual(bad.json().error.fields.map((f: { path: string }) => f.path), ['identifier.country']);
   });
 
   it('never sent a link, a name or a NIK to a number support did not approve', async () => {

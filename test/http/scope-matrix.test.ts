@@ -148,8 +148,8 @@ describeEachBackend('route × role × scope matrix', (t) => {
       const c = await t.db.query<{ id: string }>('SELECT id FROM cases WHERE person_id = $1', [d.person.id]);
       // A filed phone correction for P (the public journey is tested in test/http/phone-corrections.test.ts).
       const pc = await t.db.query<{ id: string }>(
-        `INSERT INTO phone_corrections (id, status, submitted_at, nik, birth_date, name, new_phone, client, person_id, name_score)
-         VALUES (gen_random_uuid(), 'open', now(), '3171010101010002', '1990-01-01', $2, '+6281299990000', 'matrix', $1, 1) RETURNING id`,
+        `INSERT INTO phone_corrections (id, status, submitted_at, nik, person_key, birth_date, name, new_phone, client, person_id, name_score)
+         VALUES (gen_random_uuid(), 'open', now(), '3171010101010002', 'nik:3171010101010002', '1990-01-01', $2, '+6281299990000', 'matrix', $1, 1) RETURNING id`,
         [d.person.id, name],
       );
       // The person reports the dose 1 that their dose 2 claims, at facility A.

@@ -31,14 +31,19 @@ const Correction = Type.Object(
     status: Type.Union([Type.Literal('open'), Type.Literal('approved'), Type.Literal('declined')]),
     submittedAt: Nullable(Type.String()),
     entered: Type.Object({
-      nik: Type.String(),
+      nik: Nullable(Type.String({ description: 'the NIK entered; null when the person gave another identifier' })),
+      identifier: Type.Object({
+        type: Type.Union([Type.Literal('nik'), Type.Literal('passport'), Type.Literal('mother-nik')]),
+        value: Type.String(),
+        country: Type.Optional(Type.String({ description: 'a passport’s issuing country (ISO 3166 alpha-2)' })),
+      }),
       birthDate: Type.String({ format: 'date' }),
       name: Type.String(),
       newPhone: Type.String({ description: 'E.164' }),
       note: Nullable(Type.String()),
     }),
     match: Type.Object({
-      personId: Nullable(Type.String({ description: 'the person NIK + birth date matched (followed through a merge), or null' })),
+      personId: Nullable(Type.String({ description: 'the person the identity + birth date matched (followed through a merge), or null' })),
       nameScore: Nullable(Type.Number({ description: '1 the same name, 0.9 the same in another spelling, else 0.8 × the share of matching words' })),
       currentPhoneHint: Nullable(Type.String({ description: 'the phone on record now, masked' })),
     }),
@@ -72,7 +77,17 @@ export function phoneCorrectionRoutes(app: App, deps: AppDeps): void {
         security: [],
         body: Type.Object(
           {
-            nik: Type.String({ maxLength: 40 }),
+            nik: Type.Optional(Type.String({ maxLength: 40, description: 'the person’s NIK; or, for someone without one, `identifier`' })),
+            identifier: Type.Optional(
+              Type.Object(
+                {
+                  type: Type.Union([Type.Literal('nik'), Type.Literal('passport'), Type.Literal('mother-nik')]),
+                  value: Type.String({ maxLength: 40 }),
+                  country: Type.Optional(Type.String({ maxLength: 3 })),
+                },
+                { additionalProperties: false, description: 'a passport (with its country), or for a child the mother’s NIK (`name` is then the child’s)' },
+              ),
+            ),
             birthDate: Type.String({ maxLength: 20 }),
             name: Type.String({ maxLength: 200 }),
             newPhone: Type.String({ maxLength: 40 }),

@@ -15,7 +15,14 @@ interface Correction {
   id: string;
   status: 'open' | 'approved' | 'declined';
   submittedAt: string | null;
-  entered: { nik: string; birthDate: string; name: string; newPhone: string; note: string | null };
+  entered: {
+    nik: string | null;
+    identifier: { type: 'nik' | 'passport' | 'mother-nik'; value: string; country?: string };
+    birthDate: string;
+    name: string;
+    newPhone: string;
+    note: string | null;
+  };
   match: { personId: string | null; nameScore: number | null; currentPhoneHint: string | null };
   decidedBy: string | null;
   decidedAt: string | null;
@@ -35,13 +42,15 @@ const T = {
     none: 'Tidak ada permintaan.',
     submitted: 'Dikirim',
     nik: 'NIK',
+    passport: 'Paspor',
+    motherNik: 'NIK ibu (anak tanpa NIK)',
     birthDate: 'Tanggal lahir',
     name: 'Nama tertulis',
     newPhone: 'Nomor baru',
     note: 'Catatan',
     matched: 'Cocok dengan',
     openPerson: 'buka riwayat',
-    noMatch: 'NIK + tanggal lahir tidak cocok dengan siapa pun: tidak dapat disetujui.',
+    noMatch: 'Identitas + tanggal lahir tidak cocok dengan siapa pun: tidak dapat disetujui.',
     nameScore: 'Kecocokan nama',
     current: 'Nomor tercatat sekarang',
     decided: 'Diputuskan',
@@ -65,13 +74,15 @@ const T = {
     none: 'No requests.',
     submitted: 'Submitted',
     nik: 'NIK',
+    passport: 'Passport',
+    motherNik: "Mother's NIK (a child without a NIK)",
     birthDate: 'Birth date',
     name: 'Name as written',
     newPhone: 'New number',
     note: 'Note',
     matched: 'Matches',
     openPerson: 'open the timeline',
-    noMatch: 'NIK + birth date match no one: it cannot be approved.',
+    noMatch: 'Identity + birth date match no one: it cannot be approved.',
     nameScore: 'Name match',
     current: 'Number on record now',
     decided: 'Decided',
@@ -113,7 +124,13 @@ export function CorrectionsPage(props: PageProps) {
                     {(
                       [
                         [t('submitted'), c.submittedAt ? <When at={c.submittedAt} /> : '—'],
-                        [t('nik'), <span class="mono">{c.entered.nik}</span>],
+                        [
+                          t(c.entered.identifier.type === 'passport' ? 'passport' : c.entered.identifier.type === 'mother-nik' ? 'motherNik' : 'nik'),
+                          <span class="mono">
+                            {c.entered.identifier.value}
+                            {c.entered.identifier.country ? ` (${c.entered.identifier.country})` : ''}
+                          </span>,
+                        ],
                         [t('birthDate'), c.entered.birthDate],
                         [t('newPhone'), <span class="mono">{c.entered.newPhone}</span>],
                         [t('current'), <span class="mono">{c.match.currentPhoneHint ?? '—'}</span>],
