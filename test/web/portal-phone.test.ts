@@ -77,6 +77,27 @@ describe('portal: wrong or lost phone in Chromium', () => {
     assert.equal(await page.getByLabel('NIK (16 angka)').getAttribute('aria-invalid'), 'false');
   });
 
+  it('asks a child without a NIK for the mother’s NIK and the child’s name; a passport’s unknown country is named by the server', async () => {
+    await page.getByLabel('Identitas').selectOption('mother-nik');
+    await page.getByLabel('Nama lengkap anak').fill('');
+    await page.getByRole('button', { name: 'Kirim kode ke nomor baru' }).click();
+    assert.equal(await page.getByLabel('NIK ibu (16 angka)').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Nama lengkap anak').getAttribute('aria-invalid'), 'true');
+    assert.ok(await page.getByLabel('Tanggal lahir anak').isVisible());
+    await screenshot(page, 'portal-phone-form-mother-nik');
+    await page.getByLabel('Identitas').selectOption('passport');
+    await page.getByLabel('Nomor paspor').fill('X1234567');
+    await page.getByLabel('Negara penerbit paspor').fill('QQ');
+    await page.getByLabel('Tanggal lahir').fill('1980-01-01');
+    await page.getByLabel('Nama lengkap sesuai KTP').fill('Tan Wei Ming');
+    await page.getByLabel('Nomor HP baru').fill('0813-1111-0000');
+    await page.getByRole('button', { name: 'Kirim kode ke nomor baru' }).click();
+    await page.getByText('Isi kode negara dua atau tiga huruf yang dikenal.').waitFor();
+    assert.equal(await page.getByLabel('Negara penerbit paspor').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Nomor paspor').getAttribute('aria-invalid'), 'false');
+    await page.getByLabel('Identitas').selectOption('nik');
+  });
+
   it('sends a code to the new number; the code from the SMS files the request', async () => {
     await page.getByLabel('NIK (16 angka)').fill(p.nik);
     await page.getByLabel('Tanggal lahir').fill(p.birthDate);

@@ -17,6 +17,7 @@ import { Notice, Shell, TextField } from '../lib/ui.tsx';
 import { Certificates, type HolderAnswer } from '../lib/certificates.tsx';
 import { PhoneChange, PhoneChangeLink } from './phone-change.tsx';
 import { MissingDose } from './missing-dose.tsx';
+import { IdentityFields, NO_IDENTITY, identityBody, identityFieldOf, identityProblems, type IdField, type IdentityValues } from './identity.tsx';
 
 type Step =
   | { kind: 'start' }
@@ -42,27 +43,6 @@ async function loadCertificates(accessToken: string): Promise<HolderAnswer | 'ex
   }
 }
 
-type IdType = 'nik' | 'passport' | 'mother-nik';
-type LookupField = 'nik' | 'passport' | 'country' | 'motherNik' | 'childName' | 'birthDate';
-
-/** Which input a problem the server named belongs to. */
-const SERVER_FIELDS: Record<string, LookupField> = {
-  nik: 'nik',
-  birthDate: 'birthDate',
-  name: 'childName',
-  identifier: 'nik',
-  'identifier.country': 'country',
-};
-
-const ERROR_TEXT: Record<LookupField, TextKey> = {
-  nik: 'portal.nikInvalid',
-  passport: 'portal.passportInvalid',
-  country: 'portal.countryInvalid',
-  motherNik: 'portal.motherNikInvalid',
-  childName: 'portal.childNameInvalid',
-  birthDate: 'portal.birthDateInvalid',
-};
-
 /**
  * NIK + birth date; or, for someone without a NIK, a passport (number and
  * country) or, for a child, the mother's NIK with the child's full name and
@@ -70,35 +50,23 @@ const ERROR_TEXT: Record<LookupField, TextKey> = {
  */
 function LookupForm(props: { onSent: (requestId: string, phoneHint: string) => void }) {
   const { t } = useLang();
-  const [idType, setIdType] = useState<IdType>('nik');
-  const [v, setV] = useState<Record<LookupField, string>>({ nik: '', passport: '', country: '', motherNik: '', childName: '', birthDate: '' });
+  const [who, setWho] = useState<IdentityValues>(NO_IDENTITY);
+  const [childName, setChildName] = useState('');
+  const [birthDate, setBirthDate] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<TextKey | null>(null);
-  const [fields, setFields] = useState<Partial<Record<LookupField, boolean>>>({});
-  const set = (f: LookupField) => (value: string) => setV((old) => ({ ...old, [f]: value }));
-  const digits = (s: string) => s.replace(/[\s.-]/g, '');
+  const [bad, setBad] = useState<Partial<Record<IdField | 'childName' | 'birthDate', boolean>>>({});
+  const child = who.idType === 'mother-nik';
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    const bad: Partial<Record<LookupField, boolean>> = { birthDate: !/^\d{4}-\d{2}-\d{2}$/.test(v.birthDate) };
-    let body: Record<string, unknown>;
-    if (idType === 'nik') {
-      bad.nik = !/^\d{16}$/.test(digits(v.nik));
-      body = { nik: digits(v.nik), birthDate: v.birthDate };
-    } else if (idType === 'passport') {
-      bad.passport = !/^[A-Za-z0-9]{5,20}$/.test(v.passport.trim());
-      bad.country = !/^[A-Za-z]{2,3}$/.test(v.country.trim());
-      body = { identifier: { type: 'passport', value: v.passport.trim(), country: v.country.trim().toUpperCase() }, birthDate: v.birthDate };
-    } else {
-      bad.motherNik = !/^\d{16}$/.test(digits(v.motherNik));
-      bad.childName = v.childName.trim().length < 2;
-      body = { identifier: { type: 'mother-nik', value: digits(v.motherNik) }, name: v.childName.trim(), birthDate: v.birthDate };
-    }
-    setFields(bad);
+    const check = { ...identityProblems(who), birthDate: !/^\d{4}-\d{2}-\d{2}$/.test(birthDate), childName: child && childName.trim().length < 2 };
+    setBad(check);
     setError(null);
-    if (Object.values(bad).some(Boolean)) return;
+    if (Object.values(check).some(Boolean)) return;
     setBusy(true);
     try {
+      const body = { ...identityBody(who), ...(child ? { name: childName.trim() } : {}), birthDate };
       const r = await fetch('/api/v1/public/lookup', { method: 'POST', headers: json, body: JSON.stringify(body) });
       if (r.status === 202) {
         const answer = (await r.json()) as { requestId: string; phoneHint: string };
@@ -107,13 +75,13 @@ function LookupForm(props: { onSent: (requestId: string, phoneHint: string) => v
       }
       if (r.status === 422 || r.status === 400) {
         const problem = (await r.json().catch(() => null)) as { error?: { fields?: { path: string }[] } } | null;
-        const named: Partial<Record<LookupField, boolean>> = {};
+        const named: typeof bad = {};
         for (const f of problem?.error?.fields ?? []) {
-          const field = f.path === 'identifier.value' ? (idType === 'passport' ? 'passport' : 'motherNik') : SERVER_FIELDS[f.path];
+          const field = f.path === 'name' ? 'childName' : f.path === 'birthDate' ? 'birthDate' : identityFieldOf(f.path, who.idType);
           if (field) named[field] = true;
         }
         if (Object.keys(named).length > 0) {
-          setFields(named);
+          setBad(named);
           return;
         }
       }
@@ -125,52 +93,32 @@ function LookupForm(props: { onSent: (requestId: string, phoneHint: string) => v
     }
   };
 
-  const err = (f: LookupField) => (fields[f] ? t(ERROR_TEXT[f]) : undefined);
   return (
     <form class="card" onSubmit={(e) => void submit(e)} noValidate aria-describedby="portal-intro">
       <p id="portal-intro" class="lead">
         {t('portal.intro')}
       </p>
-      <label class="field" for="id-type">
-        <span class="label">{t('portal.idType')}</span>
-        <select
-          id="id-type"
-          name="idType"
-          value={idType}
-          onChange={(e) => {
-            setIdType(e.currentTarget.value as IdType);
-            setFields({});
-          }}
-        >
-          <option value="nik">{t('portal.idNik')}</option>
-          <option value="passport">{t('portal.idPassport')}</option>
-          <option value="mother-nik">{t('portal.idMother')}</option>
-        </select>
-      </label>
-      {idType === 'nik' && (
-        <TextField id="nik" name="nik" label={t('portal.nik')} hint={t('portal.nikHint')} error={err('nik')} value={v.nik} onInput={set('nik')} inputMode="numeric" maxLength={24} />
-      )}
-      {idType === 'passport' && (
-        <>
-          <TextField id="passport" name="passport" label={t('portal.passport')} error={err('passport')} value={v.passport} onInput={set('passport')} maxLength={24} />
-          <TextField id="country" name="country" label={t('portal.country')} hint={t('portal.countryHint')} error={err('country')} value={v.country} onInput={set('country')} maxLength={3} />
-        </>
-      )}
-      {idType === 'mother-nik' && (
-        <>
-          <TextField id="mother-nik" name="mother-nik" label={t('portal.motherNik')} error={err('motherNik')} value={v.motherNik} onInput={set('motherNik')} inputMode="numeric" maxLength={24} />
-          <TextField id="child-name" name="child-name" label={t('portal.childName')} error={err('childName')} value={v.childName} onInput={set('childName')} maxLength={120} />
-        </>
+      <IdentityFields
+        prefix=""
+        values={who}
+        bad={bad}
+        onChange={(v) => {
+          if (v.idType !== who.idType) setBad({});
+          setWho(v);
+        }}
+      />
+      {child && (
+        <TextField id="child-name" name="childName" label={t('portal.childName')} error={bad.childName ? t('portal.childNameInvalid') : undefined} value={childName} onInput={setChildName} maxLength={120} />
       )}
       <TextField
         id="birth-date"
         name="birthDate"
         type="date"
-        label={t(idType === 'mother-nik' ? 'portal.childBirthDate' : 'portal.birthDate')}
-        autoComplete={idType === 'mother-nik' ? 'off' : 'bday'}
-        error={err('birthDate')}
-        value={v.birthDate}
-        onInput={set('birthDate')}
+        label={t(child ? 'portal.childBirthDate' : 'portal.birthDate')}
+        autoComplete={child ? 'off' : 'bday'}
+        error={bad.birthDate ? t('portal.birthDateInvalid') : undefined}
+        value={birthDate}
+        onInput={setBirthDate}
       />
       {error && <Notice kind="error">{t(error)}</Notice>}
       <button type="submit" class="button block" disabled={busy}>

@@ -9,6 +9,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useTexts } from '../lib/lang.ts';
 import { Notice, TextField } from '../lib/ui.tsx';
+import { IdentityFields, NO_IDENTITY, identityBody, identityFieldOf, identityProblems, type IdField, type IdentityValues } from './identity.tsx';
 
 const TEXTS = {
   id: {
@@ -16,9 +17,10 @@ const TEXTS = {
     title: 'Nomor HP salah atau hilang',
     intro:
       'Bila kode tidak pernah sampai karena nomor HP yang terdaftar salah, hilang, atau bukan milik Anda, ajukan nomor baru. Kami mengirim kode ke nomor baru untuk memastikan nomor itu milik Anda, lalu petugas memeriksa permintaan Anda.',
-    nik: 'NIK (16 angka)',
-    nikInvalid: 'NIK terdiri dari 16 angka.',
     birthDate: 'Tanggal lahir',
+    childBirthDate: 'Tanggal lahir anak',
+    childName: 'Nama lengkap anak',
+    childNameInvalid: 'Isi nama lengkap anak seperti saat vaksinasi.',
     birthDateInvalid: 'Isi tanggal lahir.',
     name: 'Nama lengkap sesuai KTP',
     nameInvalid: 'Isi nama lengkap Anda.',
@@ -49,9 +51,10 @@ const TEXTS = {
     title: 'Wrong or lost phone number',
     intro:
       'If the code never arrives because the phone number on record is wrong, lost or not yours, ask for a new number. We send a code to the new number to make sure it is yours, then our staff check your request.',
-    nik: 'NIK (16 digits)',
-    nikInvalid: 'A NIK has 16 digits.',
     birthDate: 'Date of birth',
+    childBirthDate: "Child's date of birth",
+    childName: "Child's full name",
+    childNameInvalid: "Enter the child's full name as given at vaccination.",
     birthDateInvalid: 'Enter the date of birth.',
     name: 'Full name as on your KTP',
     nameInvalid: 'Enter your full name.',
@@ -80,7 +83,7 @@ const TEXTS = {
 };
 
 type Key = keyof (typeof TEXTS)['id'];
-type Field = 'nik' | 'birthDate' | 'name' | 'newPhone' | 'note';
+type Field = 'birthDate' | 'name' | 'newPhone' | 'note';
 const json = { 'content-type': 'application/json', accept: 'application/json' };
 
 /** The link on the lookup and code steps that opens this form. */
@@ -123,17 +126,18 @@ function Input(props: {
 
 function RequestForm(props: { onSent: (requestId: string, phoneHint: string) => void; onBack: () => void }) {
   const t = useTexts(TEXTS);
-  const [v, setV] = useState<Record<Field, string>>({ nik: '', birthDate: '', name: '', newPhone: '', note: '' });
-  const [bad, setBad] = useState<Partial<Record<Field, boolean>>>({});
+  const [who, setWho] = useState<IdentityValues>({ ...NO_IDENTITY });
+  const [v, setV] = useState<Record<Field, string>>({ birthDate: '', name: '', newPhone: '', note: '' });
+  const [bad, setBad] = useState<Partial<Record<Field | IdField, boolean>>>({});
+  const child = who.idType === 'mother-nik';
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Key | null>(null);
   const set = (f: Field) => (value: string) => setV((old) => ({ ...old, [f]: value }));
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    const nik = v.nik.replace(/[\s.-]/g, '');
-    const check: Partial<Record<Field, boolean>> = {
-      nik: !/^\d{16}$/.test(nik),
+    const check: Partial<Record<Field | IdField, boolean>> = {
+      ...identityProblems(who),
       birthDate: !/^\d{4}-\d{2}-\d{2}$/.test(v.birthDate),
       name: v.name.trim().length < 2,
       newPhone: v.newPhone.replace(/\D/g, '').length < 9,
@@ -144,7 +148,7 @@ function RequestForm(props: { onSent: (requestId: string, phoneHint: string) => 
     if (Object.values(check).some(Boolean)) return;
     setBusy(true);
     try {
-      const body = { nik, birthDate: v.birthDate, name: v.name.trim(), newPhone: v.newPhone, ...(v.note.trim() ? { note: v.note.trim() } : {}) };
+      const body = { ...identityBody(who), birthDate: v.birthDate, name: v.name.trim(), newPhone: v.newPhone, ...(v.note.trim() ? { note: v.note.trim() } : {}) };
       const r = await fetch('/api/v1/public/phone-corrections', { method: 'POST', headers: json, body: JSON.stringify(body) });
       if (r.status === 202) {
         const a = (await r.json()) as { requestId: string; phoneHint: string };
@@ -153,7 +157,7 @@ function RequestForm(props: { onSent: (requestId: string, phoneHint: string) => 
       }
       if (r.status === 400 || r.status === 422) {
         const fields = ((await r.json()) as { error?: { fields?: { path: string }[] } }).error?.fields ?? [];
-        setBad(Object.fromEntries(fields.map((f) => [f.path, true])));
+        setBad(Object.fromEntries(fields.map((f) => [identityFieldOf(f.path, who.idType) ?? f.path, true])));
         if (fields.length === 0) setError('failed');
         return;
       }
@@ -173,9 +177,37 @@ function RequestForm(props: { onSent: (requestId: string, phoneHint: string) => 
       <p id="phone-change-intro" class="lead">
         {t('intro')}
       </p>
-      <Input id="pc-nik" field="nik" label="nik" error="nikInvalid" bad={!!bad.nik} value={v.nik} set={set('nik')} inputMode="numeric" maxLength={24} />
-      <Input id="pc-birth-date" field="birthDate" label="birthDate" error="birthDateInvalid" bad={!!bad.birthDate} value={v.birthDate} set={set('birthDate')} type="date" autoComplete="bday" />
-      <Input id="pc-name" field="name" label="name" error="nameInvalid" bad={!!bad.name} value={v.name} set={set('name')} autoComplete="name" maxLength={100} />
+      <IdentityFields
+        prefix="pc-"
+        values={who}
+        bad={bad}
+        onChange={(next) => {
+          if (next.idType !== who.idType) setBad({});
+          setWho(next);
+        }}
+      />
+      <Input
+        id="pc-birth-date"
+        field="birthDate"
+        label={child ? 'childBirthDate' : 'birthDate'}
+        error="birthDateInvalid"
+        bad={!!bad.birthDate}
+        value={v.birthDate}
+        set={set('birthDate')}
+        type="date"
+        autoComplete={child ? 'off' : 'bday'}
+      />
+      <Input
+        id="pc-name"
+        field="name"
+        label={child ? 'childName' : 'name'}
+        error={child ? 'childNameInvalid' : 'nameInvalid'}
+        bad={!!bad.name}
+        value={v.name}
+        set={set('name')}
+        autoComplete={child ? 'off' : 'name'}
+        maxLength={100}
+      />
       <Input
         id="pc-phone"
         field="newPhone"
