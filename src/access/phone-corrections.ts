@@ -146,6 +146,16 @@ function checkInput(i: StartInput): { who: NamedIdentity; birthDate: string; nam
   return { who, birthDate: bd, name, phone: p.e164, note };
 }
 
+/** The live person a person key and birth date name (a request's match), if any. */
+async function personNamed(q: Queryable, key: string, birthDate: string): Promise<{ id: string; name: string } | undefined> {
+  const r = await q.query<{ id: string; name: string }>(
+    `SELECT p.id, p.name FROM person_keys k JOIN people p ON p.id = k.person_id
+      WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL LIMIT 1`,
+    [key, birthDate],
+  );
+  return r.rows[0];
+}
+
 /**
  * Files an unverified request and sends a code to the new number; always
  * `{requestId, phoneHint}` (the new number masked), the same whether or not
@@ -164,12 +174,7 @@ export async function startCorrection(deps: CorrectionDeps, input: StartInput): 
     );
     const c = counts.rows[0]!;
     if (c.per_nik >= CORRECTIONS_PER_NIK_PER_DAY || c.per_phone >= CORRECTIONS_PER_PHONE_PER_DAY || c.per_client >= CORRECTIONS_PER_CLIENT_PER_10_MIN) return 'limited' as const;
-    const p = await tx.query<{ id: string; name: string }>(
-      `SELECT p.id, p.name FROM person_keys k JOIN people p ON p.id = k.person_id
-        WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL LIMIT 1`,
-      [v.who.key, v.birthDate],
-    );
-    const person = p.rows[0];
+    const person = await personNamed(tx, v.who.key, v.birthDate);
     // The code is not tied to the person: it proves the new number, and files nothing on the person's record.
     const q = await enqueueCodeSms(tx, { personId: null, phone: v.phone, purpose: CODE_PURPOSE });
     await tx.query(
@@ -356,13 +361,9 @@ export async function approveCorrection(deps: CorrectionDeps, who: Principal, id
   await deps.db.withTransaction(async (tx) => {
     const row = await lockOpen(tx, id);
     // The match made when it was filed (followed through a merge), else the identity + birth date again: the dose may have been recorded since.
-    const m = row.person_id
-      ? await tx.query<{ id: string }>('SELECT coalesce(merged_into, id) AS id FROM people WHERE id = $1', [row.person_id])
-      : await tx.query<{ id: string }>(
-          'SELECT p.id FROM person_keys k JOIN people p ON p.id = k.person_id WHERE k.key = $1 AND p.birth_date = $2::date AND p.merged_into IS NULL LIMIT 1',
-          [row.person_key, row.birth_date],
-        );
-    const personId = m.rows[0]?.id;
+    const personId = row.person_id
+      ? (await tx.query<{ id: string }>('SELECT coalesce(merged_into, id) AS id FROM people WHERE id = $1', [row.person_id])).rows[0]?.id
+      : (await personNamed(tx, row.person_key, row.birth_date))?.id;
     if (!personId)
       throw new AppError('conflict', 'no_matching_person', {
         en: 'The identity and birth date match no record: decline the request, or correct the record first.',

@@ -388,15 +388,6 @@ export async function runEscalationJob(db: Db, o: { now: Date; afterDays: number
   return n;
 }
 
-/**
- * Makes sure the periodic escalation runs: enqueues the run of the current
- * slot (a no-op when it exists). Called where a worker process starts
- * (`dosis worker`, `dosis serve` with its embedded worker).
- */
-export async function scheduleEscalation(db: Queryable, o: { now: Date; everyMinutes: number }): Promise<void> {
-  await schedulePeriodic(db, 'escalate_dose_requests', { ...o, which: 'current' });
-}
-
 /** Facilities by name or code for the portal's picker: codes and names only. */
 export async function searchFacilities(db: Queryable, q: string, limit = 20): Promise<{ code: string; name: string }[]> {
   const term = q.trim().replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -739,7 +739,7 @@ function writeStatement(parts: WriteParts): string {
       `idem AS (
          INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, person_id)
          SELECT d.facility_code, d.idempotency_key, decode(d.request_hash, 'hex'), 201, a.answer, d.person_id
-           FROM d JOIN unnest(string_to_array(${answersParam}, E'\x1e')) WITH ORDINALITY AS a(answer, n) ON a.n = d.n
+           FROM d JOIN unnest(string_to_array(${answersParam}, chr(${ANSWER_SEPARATOR.charCodeAt(0)}))) WITH ORDINALITY AS a(answer, n) ON a.n = d.n
           WHERE d.idempotency_key IS NOT NULL
           ORDER BY d.facility_code, d.idempotency_key
          ON CONFLICT DO NOTHING RETURNING scope, key, person_id)`,

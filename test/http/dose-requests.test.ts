@@ -13,7 +13,8 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
-import { escalateOverdue, scheduleEscalation } from '../../src/records/dose-requests.ts';
+import { escalateOverdue } from '../../src/records/dose-requests.ts';
+import { schedulePeriodic } from '../../src/notify/outbox.ts';
 
 const DAY = 86_400_000;
 
@@ -223,7 +224,7 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
 
     // Three days and an hour on, the worker's periodic job escalates what is overdue.
     const later = new Date(Date.now() + 3 * DAY + 3_600_000);
-    await scheduleEscalation(t.db, { now: new Date(), everyMinutes: 60 });
+    await schedulePeriodic(t.db, 'escalate_dose_requests', { now: new Date(), everyMinutes: 60, which: 'current' });
     const w = rt.deps.notify.worker({ pollMs: 10, now: () => later });
     await w.drain();
     const escalated = await inject('GET', '/api/v1/dose-requests?status=escalated', districtIn);

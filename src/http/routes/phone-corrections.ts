@@ -21,7 +21,7 @@ import {
   type CorrectionDeps,
 } from '../../access/phone-corrections.ts';
 import { audit } from '../../access/audit.ts';
-import { ErrorSchema } from './schemas.ts';
+import { ErrorSchema, PublicIdentity } from './schemas.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -77,17 +77,7 @@ export function phoneCorrectionRoutes(app: App, deps: AppDeps): void {
         security: [],
         body: Type.Object(
           {
-            nik: Type.Optional(Type.String({ maxLength: 40, description: 'the person’s NIK; or, for someone without one, `identifier`' })),
-            identifier: Type.Optional(
-              Type.Object(
-                {
-                  type: Type.Union([Type.Literal('nik'), Type.Literal('passport'), Type.Literal('mother-nik')]),
-                  value: Type.String({ maxLength: 40 }),
-                  country: Type.Optional(Type.String({ maxLength: 3 })),
-                },
-                { additionalProperties: false, description: 'a passport (with its country), or for a child the mother’s NIK (`name` is then the child’s)' },
-              ),
-            ),
+            ...PublicIdentity,
             birthDate: Type.String({ maxLength: 20 }),
             name: Type.String({ maxLength: 200 }),
             newPhone: Type.String({ maxLength: 40 }),

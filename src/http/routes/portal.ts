@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { personOfSession, startLookup, verifyLookup, type PortalDeps } from '../../access/portal.ts';
 import { holderByPerson } from '../../certificates/holder.ts';
-import { ErrorSchema } from './schemas.ts';
+import { ErrorSchema, PublicIdentity } from './schemas.ts';
 
 export function portalRoutes(app: App, deps: AppDeps): void {
   const portal: PortalDeps = { db: deps.db, secret: deps.linkSecret, checkCode: (id, code, purpose) => deps.notify.checkCode(id, code, purpose) };
@@ -21,17 +21,7 @@ export function portalRoutes(app: App, deps: AppDeps): void {
         security: [],
         body: Type.Object(
           {
-            nik: Type.Optional(Type.String({ maxLength: 40, description: 'the person’s NIK; or, for someone without one, `identifier`' })),
-            identifier: Type.Optional(
-              Type.Object(
-                {
-                  type: Type.Union([Type.Literal('nik'), Type.Literal('passport'), Type.Literal('mother-nik')]),
-                  value: Type.String({ maxLength: 40 }),
-                  country: Type.Optional(Type.String({ maxLength: 3, description: 'passport issuing country, ISO 3166 alpha-2 or alpha-3' })),
-                },
-                { additionalProperties: false, description: 'a passport (with its country), or for a child the mother’s NIK (with `name`)' },
-              ),
-            ),
+            ...PublicIdentity,
             name: Type.Optional(Type.String({ maxLength: 200, description: 'the child’s full name, with a mother’s NIK' })),
             birthDate: Type.String({ maxLength: 20 }),
           },
