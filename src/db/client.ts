@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { PGlite } from '@electric-sql/pglite';
+import { messages, protocol, types, type PGlite } from '@electric-sql/pglite';
 import { AppError } from '../domain/errors.ts';
 
 export type Row = Record<string, unknown>;
@@ -174,8 +174,8 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
     async query<R extends Row>(sql: string, params?: readonly unknown[]) {
       await schemaReady;
       try {
-        const r = await lite.query<R>(sql, params as unknown[] | undefined);
-        return liteResult(r);
+        if (!preparable(lite, sql, params)) return liteResult(await lite.query<R>(sql, params as unknown[] | undefined));
+        return await lite._runExclusiveTransaction(() => liteQuery<R>(lite, sql, params, true));
       } catch (e) {
         throw translateDbError(e);
       }
@@ -194,8 +194,8 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
         lite.transaction(async (t) => {
           const tx: Queryable = {
             async query<R extends Row>(sql: string, params?: readonly unknown[]) {
-              const r = await t.query<R>(sql, params as unknown[] | undefined);
-              return liteResult(r);
+              if (!preparable(lite, sql, params)) return liteResult(await t.query<R>(sql, params as unknown[] | undefined));
+              return liteQuery<R>(lite, sql, params, false);
             },
             async exec(sql: string) {
               await t.exec(sql);
@@ -209,6 +209,116 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
       await lite.close();
     },
   };
+}
+
+const { serialize } = protocol;
+type BackendMessage = Awaited<ReturnType<PGlite['execProtocol']>>['messages'][number];
+
+/** A statement prepared by name in one PGlite, with what its Describe told. */
+interface LiteStatement {
+  name: string;
+  paramTypes: number[];
+  fields: { name: string; typeId: number }[];
+}
+
+const liteStatements = new WeakMap<PGlite, Map<string, LiteStatement>>();
+/** Statements kept prepared per PGlite; SQL beyond that runs unnamed (parsed and planned each time). */
+const MAX_LITE_STATEMENTS = 2_000;
+
+/**
+ * Runs a statement on PGlite as pg does on PostgreSQL: prepared by name once,
+ * then each call is one Bind/Execute/Sync exchange. PGlite's own `query`
+ * parses and plans the SQL again on every call, in five exchanges with the
+ * WASM backend; for the statement that records a dose that was most of its
+ * time. Takes PGlite's query lock, as its `query` does; `outsideTx` also
+ * syncs the file system afterwards, as PGlite does after a statement that is
+ * not inside a transaction.
+ */
+function statementsOf(lite: PGlite): Map<string, LiteStatement> {
+  let cache = liteStatements.get(lite);
+  if (!cache) liteStatements.set(lite, (cache = new Map<string, LiteStatement>()));
+  return cache;
+}
+
+/** Statements with parameters are prepared (those without are mostly one-off: migrations, set-up), up to MAX_LITE_STATEMENTS. */
+function preparable(lite: PGlite, sql: string, params: readonly unknown[] | undefined): params is readonly unknown[] {
+  const cache = statementsOf(lite);
+  return cache.has(sql) || (params !== undefined && params.length > 0 && cache.size < MAX_LITE_STATEMENTS);
+}
+
+async function liteQuery<R extends Row>(lite: PGlite, sql: string, params: readonly unknown[], outsideTx: boolean): Promise<QueryResult<R>> {
+  const cache = statementsOf(lite);
+  const result = await lite.runExclusive(async () => {
+    let st = cache.get(sql);
+    if (!st) {
+      const name = statementName(sql);
+      const described = await exchange(lite, [
+        serialize.parse({ name, text: sql }),
+        serialize.describe({ type: 'S', name }),
+        serialize.sync(),
+      ]);
+      st = { name, paramTypes: [], fields: [] };
+      for (const m of described) {
+        if (m instanceof messages.ParameterDescriptionMessage) st.paramTypes = m.dataTypeIDs;
+        if (m instanceof messages.RowDescriptionMessage) st.fields = m.fields.map((f) => ({ name: f.name, typeId: f.dataTypeID }));
+      }
+      cache.set(sql, st);
+    }
+    const paramTypes = st.paramTypes;
+    const values = params.map((v, i) => serializeLite(lite, v, paramTypes[i] ?? 0));
+    const reply = await exchange(lite, [
+      serialize.bind({ statement: st.name, values }),
+      serialize.execute(),
+      serialize.sync(),
+    ]);
+    return rowsOf<R>(lite, st, reply);
+  });
+  if (outsideTx) await lite.syncToFs();
+  return result;
+}
+
+/** One exchange with PGlite's backend; an error reply is thrown (the Sync sent with it has ended the failed statement). */
+async function exchange(lite: PGlite, parts: Uint8Array[]): Promise<BackendMessage[]> {
+  const { messages: reply } = await lite.execProtocol(Buffer.concat(parts), { syncToFs: false, throwOnError: false });
+  const error = reply.find((m) => m instanceof messages.DatabaseError);
+  if (error) throw error;
+  return reply;
+}
+
+function serializeLite(lite: PGlite, value: unknown, typeId: number): string | Uint8Array | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Uint8Array) return value; // sent as binary: the bytes of a bytea
+  const serializer = lite.serializers[typeId];
+  if (serializer) return serializer(value);
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      return JSON.stringify(value);
+  }
+}
+
+function rowsOf<R extends Row>(lite: PGlite, st: LiteStatement, reply: BackendMessage[]): QueryResult<R> {
+  const rows: R[] = [];
+  let affected = 0;
+  for (const m of reply) {
+    if (m instanceof messages.DataRowMessage) {
+      const row: Row = {};
+      for (const [i, f] of st.fields.entries()) {
+        const v = m.fields[i] ?? null;
+        row[f.name] = v === null ? null : types.parseType(v, f.typeId, lite.parsers);
+      }
+      rows.push(row as R);
+    } else if (m instanceof messages.CommandCompleteMessage) {
+      const n = Number(m.text.slice(m.text.lastIndexOf(' ') + 1));
+      if (Number.isFinite(n)) affected += n;
+    }
+  }
+  return { rows, rowCount: st.fields.length > 0 ? rows.length : affected };
 }
 
 /** PGlite reports affectedRows 0 for a SELECT: count rows when the statement returns any. */
