@@ -482,7 +482,6 @@ function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: stri
     cert_id: c.id,
     uvci: c.uvci,
     kid: c.kid,
-    qr: c.qr,
     dn: p.role.dn,
     sd: p.role.sd,
     expires_at: c.expiresAt.toISOString(),
@@ -542,6 +541,8 @@ function personRow(st: PersonState, at: string) {
 /** The rows of one write: doses, their answers (text stored with their Idempotency-Key, else null), their people, phone changes. */
 interface WriteRows {
   doses: ReturnType<typeof doseRow>[];
+  /** Each dose's certificate (the HC1 text), in dose order: apart from the JSON, as the answers (runWrite). */
+  qrs: string[];
   answers: (string | null)[];
   people: ReturnType<typeof personRow>[];
   audits: { at: string; actor: string; person_id: string; subject: string; from_phone: string | null; to_phone: string | null }[];
@@ -573,6 +574,7 @@ async function writeDoses(
   const at = ctx.now.toISOString();
   const write: WriteRows = {
     doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string, answers[i] as DoseAnswer)),
+    qrs: certs.map((c) => c.qr),
     answers: texts,
     people: people.map((st) => personRow(st, at)),
     audits: audits.map((a) => ({ at, actor: ctx.principal.id, person_id: a.personId, subject: a.subject, from_phone: a.from, to_phone: a.to })),
@@ -586,11 +588,13 @@ async function writeDoses(
 /** Runs one write statement (see writeStatement); returns the ids of the people written. */
 async function runWrite(q: Queryable, w: WriteRows): Promise<Set<string>> {
   const keyed = w.doses.some((d) => d.idempotency_key !== null);
-  const params = [JSON.stringify(w.doses), JSON.stringify(w.people)];
-  // The answers as one text, in dose order, apart from the doses' JSON: PostgreSQL took ~60 µs per dose
-  // to read a JSON text inside a JSON row, and ~1 µs to split them at a separator (measured here).
-  // JSON.stringify escapes every control character, so the separator cannot occur inside an answer.
-  if (keyed) params.push(w.answers.map((a) => a ?? '').join(ANSWER_SEPARATOR));
+  // The long texts of each dose — its certificate, and its answer when keyed — go as one text per kind,
+  // in dose order, apart from the doses' JSON: PostgreSQL (15) reads a JSON string one character at a
+  // time (~60 µs for an answer inside a JSON row), and splits a text at a separator in ~1 µs (measured
+  // here). Neither can hold the separator: an HC1 text is Base45, and JSON.stringify escapes every
+  // control character.
+  const params = [JSON.stringify(w.doses), JSON.stringify(w.people), w.qrs.join(TEXT_SEPARATOR)];
+  if (keyed) params.push(w.answers.map((a) => a ?? '').join(TEXT_SEPARATOR));
   if (w.audits.length > 0) params.push(JSON.stringify(w.audits));
   const r = await q.query<{ written: string[] }>(
     writeStatement({
@@ -635,9 +639,10 @@ function writeQueue(db: Db): Coalescer<WriteRows, WriteOutcome> {
       { limit: WRITES_IN_FLIGHT, stallMs: WRITE_STALL_MS },
       async (batch) => {
         if (batch.length === 1) return [{ written: await runWrite(db, batch[0] as WriteRows) }];
-        const merged: WriteRows = { doses: [], answers: [], people: [], audits: [] };
+        const merged: WriteRows = { doses: [], qrs: [], answers: [], people: [], audits: [] };
         for (const w of batch) {
           merged.doses.push(...w.doses);
+          merged.qrs.push(...w.qrs);
           merged.answers.push(...w.answers);
           merged.people.push(...w.people);
           merged.audits.push(...w.audits);
@@ -696,17 +701,17 @@ const writeStatements = new Map<string, string>();
 const DOSE_COLUMNS = [
   'person_id uuid', 'id uuid', 'dose_number int', 'vaccine text', 'date date', 'lot text', 'facility_code text', 'status text', 'source text',
   'import_id uuid', 'import_line int', 'recorded_by uuid', 'recorded_at timestamptz', 'idempotency_key text', 'request_hash text',
-  'cert_id uuid', 'uvci text', 'kid text', 'qr text', 'dn int', 'sd int', 'expires_at timestamptz', 'link_hash text', 'region_code text',
+  'cert_id uuid', 'uvci text', 'kid text', 'dn int', 'sd int', 'expires_at timestamptz', 'link_hash text', 'region_code text',
   'claim jsonb', 'phone_case jsonb', 'reminder jsonb', 'reminder_at timestamptz',
 ];
-/** Between the answers of one write (ASCII record separator; see runWrite). */
-const ANSWER_SEPARATOR = '\x1e';
+/** Between the certificates, and between the answers, of one write (ASCII record separator; see runWrite). */
+const TEXT_SEPARATOR = '\x1e';
 
 /**
  * The one statement that writes a call's doses (see writeDoses), made of the
- * parts it needs. Parameters: $1 doses (JSON), $2 their people (JSON), then
- * with `keyed` the answers (text, see runWrite) and with `audits` the phone
- * changes (JSON). Built once per combination of parts, so each is one
+ * parts it needs. Parameters: $1 doses (JSON), $2 their people (JSON), $3
+ * their certificates (text, see runWrite), then with `keyed` the answers
+ * (text) and with `audits` the phone changes (JSON). Built once per combination of parts, so each is one
  * prepared statement per connection.
  *
  * Plans: the statement runs its generic plan, made once per connection and
@@ -720,14 +725,14 @@ function writeStatement(parts: WriteParts): string {
   const id = Object.values(parts).map((v) => (v ? 1 : 0)).join('');
   let sql = writeStatements.get(id);
   if (sql !== undefined) return sql;
-  // $3 and on: the optional parameters in the order runWrite passes them.
-  const answersParam = parts.keyed ? '$3' : '';
-  const auditsParam = parts.audits ? (parts.keyed ? '$4' : '$3') : '';
+  // $4 and on: the optional parameters in the order runWrite passes them.
+  const auditsParam = parts.audits ? (parts.keyed ? '$5' : '$4') : '';
+  const split = (param: string) => `unnest(string_to_array(${param}, chr(${TEXT_SEPARATOR.charCodeAt(0)})))`;
   const ctes = [
-    // The doses with their position (n), which finds each one's answer in the answers parameter.
+    // The doses, each beside its certificate and answer: ROWS FROM pairs the n-th row of each function.
     `d AS (
-       SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (${DOSE_COLUMNS.join(', ')}))
-         WITH ORDINALITY AS d(${DOSE_COLUMNS.map((c) => c.split(' ')[0]).join(', ')}, n))`,
+       SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (${DOSE_COLUMNS.join(', ')}), ${split('$3')}${parts.keyed ? `, ${split('$4')}` : ''})
+         AS d(${DOSE_COLUMNS.map((c) => c.split(' ')[0]).join(', ')}, qr${parts.keyed ? ', answer' : ''}))`,
     `u AS (
        SELECT * FROM json_to_recordset($2::json)
          AS u(id uuid, version int, key text, id_type text, id_value text, id_country text, nik_new boolean, name text, birth_date date,
@@ -738,8 +743,8 @@ function writeStatement(parts: WriteParts): string {
     ctes.push(
       `idem AS (
          INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, person_id)
-         SELECT d.facility_code, d.idempotency_key, decode(d.request_hash, 'hex'), 201, a.answer, d.person_id
-           FROM d JOIN unnest(string_to_array(${answersParam}, chr(${ANSWER_SEPARATOR.charCodeAt(0)}))) WITH ORDINALITY AS a(answer, n) ON a.n = d.n
+         SELECT d.facility_code, d.idempotency_key, decode(d.request_hash, 'hex'), 201, d.answer, d.person_id
+           FROM d
           WHERE d.idempotency_key IS NOT NULL
           ORDER BY d.facility_code, d.idempotency_key
          ON CONFLICT DO NOTHING RETURNING scope, key, person_id)`,
