@@ -34,10 +34,12 @@ export interface JobPayloads {
   escalate_dose_requests: Record<string, never>;
   /** Periodic: delete unproven requests, spent codes and lookup traces past keeping (access/housekeeping.ts); each run schedules the next. */
   housekeeping: Record<string, never>;
+  /** Periodic: count the pipeline's events of the hours now final, for the pipeline view and series (records/pipeline-rollup.ts); each run schedules the next. */
+  pipeline_rollup: Record<string, never>;
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup'];
 
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
@@ -95,6 +97,7 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
       return { personId: uuid(o, 'personId'), requestId: uuid(o, 'requestId') } satisfies JobPayloads['dose_request_notice'] as JobPayloads[K];
     case 'escalate_dose_requests':
     case 'housekeeping':
+    case 'pipeline_rollup':
       return {} satisfies JobPayloads['escalate_dose_requests'] as JobPayloads[K];
     default:
       return k satisfies never;

@@ -98,7 +98,7 @@ export async function enqueue<K extends JobKind>(tx: Queryable, o: EnqueueOption
 }
 
 /** The periodic jobs: each run does its work, then schedules the next at the next time slot. */
-export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping';
+export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping' | 'pipeline_rollup';
 
 /**
  * Enqueues the run of a periodic job at the start of the current time slot of

@@ -8,14 +8,17 @@ import type { Db } from '../db/client.ts';
 import type { Config } from '../config.ts';
 import { KannelGateway, type Routes, SinkGateway } from './gateways.ts';
 import { Notifier } from './notifier.ts';
-import { Worker, eachJob, schedulePeriodic } from './outbox.ts';
+import { Worker, eachJob, schedulePeriodic, type PeriodicKind } from './outbox.ts';
 import { runEscalationJob } from '../records/dose-requests.ts';
+import { rollupPipeline } from '../records/pipeline-rollup.ts';
 import { housekeep } from '../access/housekeeping.ts';
 import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
 /** How often the worker deletes what is past keeping (access/housekeeping.ts). */
 export const HOUSEKEEPING_EVERY_MINUTES = 60;
+/** How often the worker rolls up the pipeline's final hours (records/pipeline-rollup.ts): the tail a pipeline request reads is at most an hour and this much. */
+export const PIPELINE_ROLLUP_EVERY_MINUTES = 5;
 
 /**
  * Makes sure the periodic jobs run: enqueues the run of each one's current
@@ -25,6 +28,7 @@ export const HOUSEKEEPING_EVERY_MINUTES = 60;
 export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseRequests'>, now = new Date()): Promise<void> {
   await schedulePeriodic(db, 'escalate_dose_requests', { now, everyMinutes: config.doseRequests.checkEveryMinutes, which: 'current' });
   await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'current' });
+  await schedulePeriodic(db, 'pipeline_rollup', { now, everyMinutes: PIPELINE_ROLLUP_EVERY_MINUTES, which: 'current' });
 }
 
 export async function loadReportSecret(db: Db, configured?: string): Promise<Buffer> {
@@ -105,16 +109,20 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
       const w = { ...config.worker, ...o };
       const doseRequests = config.doseRequests ?? { escalateAfterDays: 3, checkEveryMinutes: 60 };
       const clock = o.now ?? (() => new Date());
+      /** A periodic job: its work at the worker's clock, then its next run. */
+      const periodic = <K extends PeriodicKind>(kind: K, everyMinutes: number, work: (now: Date) => Promise<unknown>) =>
+        eachJob<K>(1, async () => {
+          const now = clock();
+          await work(now);
+          await schedulePeriodic(db, kind, { now, everyMinutes, which: 'next' });
+        });
       const handlers = {
         ...notifier.handlers(),
         escalate_dose_requests: eachJob<'escalate_dose_requests'>(1, async () => {
           await runEscalationJob(db, { now: clock(), afterDays: doseRequests.escalateAfterDays, everyMinutes: doseRequests.checkEveryMinutes });
         }),
-        housekeeping: eachJob<'housekeeping'>(1, async () => {
-          const now = clock();
-          await housekeep(db, now);
-          await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'next' });
-        }),
+        housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => housekeep(db, now)),
+        pipeline_rollup: periodic('pipeline_rollup', PIPELINE_ROLLUP_EVERY_MINUTES, (now) => rollupPipeline(db, now)),
       };
       return new Worker(db, handlers, {
         batchSize: w.batchSize,

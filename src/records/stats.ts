@@ -3,10 +3,26 @@
  * SMS pending / submitted / delivered / failed / unknown / held), the oldest
  * item waiting at each stage and its age, throughput in the last minute and
  * hour, and the same per facility and region — so a backlog is never silent.
+ *
+ * What it costs: the hours of the window asked and the facilities in scope,
+ * not the size of history. Both answers read the hourly rollup
+ * (pipeline-rollup.ts: all-time sums per facility in `pipeline_totals`, per
+ * facility and hour in `pipeline_hours`) and add the live tail since its
+ * `done_until` (always the last hour at least), read from the source tables by
+ * time range with the same SQL the rollup uses (`pipelineEvents`). What waits
+ * now (the SMS queue, SMS not final) is read from the waiting rows alone,
+ * through partial indexes.
+ *
+ * Events are counted as they happened, in the hour of their timestamp: a dose
+ * voided later still counts as recorded and certified then (`recorded` is
+ * every dose entered, `certified` every dose that got a certificate); an SMS
+ * sent again counts each time the gateway accepts it; one that ends twice (held, then cancelled; given up, then
+ * delivered after all) counts under both of its final states.
  */
 import type { Db, Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
+import { certificateDose, facilityOf, FINAL_SMS_STATUSES, NOTIFY_CERTIFICATE, PIPELINE_STAGES, pipelineEvents, type PipelineStage } from './pipeline-rollup.ts';
 
 export interface StageFigures {
   stage: string;
@@ -17,63 +33,222 @@ export interface StageFigures {
   lastHour: number;
 }
 
-export async function pipelineStats(db: Queryable, who: Principal): Promise<{ stages: StageFigures[]; facilities: Record<string, unknown>[]; generatedAt: string }> {
-  const region = who.role === 'district' ? who.regionCode : null;
-  const facility = who.role === 'facility' ? who.facilityCode : null;
-  const params = [region, facility];
-  // Doses and certificates in scope: by the recording facility's region or the facility itself.
-  const vScope = `v.facility_code IN (SELECT code FROM facilities f WHERE ($1::text IS NULL OR f.region_code LIKE $1 || '%') AND ($2::text IS NULL OR f.code = $2))`;
-  const stages = await db.query<{ stage: string; count: number; oldest: Date | null; last_minute: number; last_hour: number }>(
-    `SELECT 'recorded' AS stage, count(*)::int8 AS count, NULL::timestamptz AS oldest,
-            count(*) FILTER (WHERE v.recorded_at > now() - interval '1 minute')::int8 AS last_minute,
-            count(*) FILTER (WHERE v.recorded_at > now() - interval '1 hour')::int8 AS last_hour
-       FROM vaccinations v WHERE v.status <> 'void' AND ${vScope}
-     UNION ALL
-     SELECT 'certified', count(*)::int8, NULL,
-            count(*) FILTER (WHERE c.issued_at > now() - interval '1 minute')::int8,
-            count(*) FILTER (WHERE c.issued_at > now() - interval '1 hour')::int8
-       FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
-      WHERE c.status = 'valid' AND ${vScope}
-     UNION ALL
-     SELECT 'sms_queued', count(*)::int8, min(j.created_at), 0, 0
-       FROM jobs j WHERE j.kind = 'notify' AND j.status = 'pending'
-        AND ($1::text IS NULL AND $2::text IS NULL OR EXISTS (SELECT 1 FROM vaccinations v WHERE v.person_id = j.person_id AND ${vScope}))
-     UNION ALL
-     SELECT 'sms_' || n.status, count(*)::int8,
-            min(n.created_at) FILTER (WHERE n.final_at IS NULL),
-            count(*) FILTER (WHERE coalesce(n.final_at, n.submitted_at, n.created_at) > now() - interval '1 minute')::int8,
-            count(*) FILTER (WHERE coalesce(n.final_at, n.submitted_at, n.created_at) > now() - interval '1 hour')::int8
-       FROM notifications n
-      WHERE n.kind = 'certificate'
-        AND ($1::text IS NULL AND $2::text IS NULL OR EXISTS (SELECT 1 FROM vaccinations v WHERE v.person_id = n.person_id AND ${vScope}))
-      GROUP BY n.status`,
-    params,
-  );
-  const now = Date.now();
-  const perFacility = await db.query<Record<string, unknown>>(
-    `SELECT v.facility_code AS facility, f.region_code AS "regionCode",
-            count(*)::int8 AS recorded,
-            count(*) FILTER (WHERE v.recorded_at > now() - interval '1 hour')::int8 AS "recordedLastHour",
-            count(*) FILTER (WHERE v.status = 'claims_prior_dose')::int8 AS "claimsPriorDose",
-            max(v.recorded_at) AS "lastRecordedAt",
-            avg(extract(epoch FROM v.recorded_at - v.date::timestamp))::float8 / 86400 AS "averageDaysToEntry"
-       FROM vaccinations v JOIN facilities f ON f.code = v.facility_code
-      WHERE v.status <> 'void' AND ${vScope}
-      GROUP BY v.facility_code, f.region_code ORDER BY v.facility_code LIMIT 1000`,
-    params,
-  );
+export interface FacilityFigures {
+  facility: string;
+  regionCode: string;
+  recorded: number;
+  recordedLastHour: number;
+  /** Open `claims_prior_dose` cases of the facility. */
+  claimsPriorDose: number;
+  lastRecordedAt: string | null;
+  /** Days from the vaccination date to its entry, on average, to the hundredth. */
+  averageDaysToEntry: number | null;
+}
+
+/** One SQL statement and its parameters. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** The caller's scope narrowed to what was asked: caller's region, caller's facility, region asked, facility asked (null: any). */
+type Scope = [string | null, string | null, string | null, string | null];
+
+function scopeOf(who: Principal, asked: { region: string | null; facility: string | null } = { region: null, facility: null }): Scope {
+  return [who.role === 'district' ? who.regionCode : null, who.role === 'facility' ? who.facilityCode : null, asked.region, asked.facility];
+}
+
+/** SQL: facility `f` is in the Scope given as parameters $p..$p+3 (a region is a prefix of the facility's region code). */
+function scopeHas(p: number): string {
+  return `($${p}::text IS NULL OR f.region_code LIKE $${p} || '%') AND ($${p + 1}::text IS NULL OR f.code = $${p + 1})
+          AND ($${p + 2}::text IS NULL OR f.region_code LIKE $${p + 2} || '%') AND ($${p + 3}::text IS NULL OR f.code = $${p + 3})`;
+}
+const inScope = (p: number) => `IN (SELECT f.code FROM facilities f WHERE ${scopeHas(p)})`;
+
+/**
+ * How these statements are planned, in their transaction:
+ * - for the parameters of each call: the best plan depends on the time range
+ *   (a tail is a few rows; before the first rollup it is all of history), and
+ *   a generic plan, which PostgreSQL may pick for a prepared statement after five
+ *   runs, read whole tables (2.5 s instead of 2 ms, measured);
+ * - without JIT: a plan this size crosses jit_above_cost, and compiling it took
+ *   longer (1.4 s) than running it;
+ * - without parallel workers: starting them took 25–35 ms, for a tail read in
+ *   under a millisecond.
+ */
+const PLAN_SETTINGS = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true),
+                                     set_config('max_parallel_workers_per_gather', '0', true)`;
+
+/** The live tail starts where the rollup ended ($n NULL: nothing rolled up, the tail is all). */
+const tailStart = (p: number) => `coalesce($${p}::timestamptz, '-infinity')`;
+
+/**
+ * Runs `read` on one snapshot with the rollup's `done_until`, so that the
+ * rolled-up hours and the tail neither overlap nor leave a gap when a rollup
+ * commits meanwhile.
+ */
+async function onSnapshot<T>(db: Db, read: (tx: Queryable, doneUntil: Date | null) => Promise<T>): Promise<T> {
+  return db.withTransaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await tx.query(PLAN_SETTINGS);
+    const r = await tx.query<{ done_until: Date | null }>('SELECT done_until FROM pipeline_rollup');
+    return read(tx, r.rows[0]?.done_until ?? null);
+  });
+}
+
+type Counts = Record<PipelineStage, number>;
+const noCounts = (): Counts => Object.fromEntries(PIPELINE_STAGES.map((s) => [s, 0])) as Counts;
+const isStage = (s: string): s is PipelineStage => (PIPELINE_STAGES as readonly string[]).includes(s);
+const isFinal = (s: string): s is (typeof FINAL_SMS_STATUSES)[number] => (FINAL_SMS_STATUSES as readonly string[]).includes(s);
+/** The order SMS states are listed in. */
+const SMS_STATES = ['pending', 'submitted', 'delivered', 'failed', 'expired', 'unknown', 'held', 'cancelled'] as const;
+
+interface TailRow extends Record<string, unknown> {
+  facility: string;
+  region: string;
+  stage: string;
+  n: number;
+  last_minute: number;
+  last_hour: number;
+  last: Date | null;
+  days: number;
+}
+
+interface WaitingRow extends Record<string, unknown> {
+  status: string;
+  n: number;
+  oldest: Date | null;
+  last_minute: number;
+  last_hour: number;
+}
+
+/**
+ * The four statements of the pipeline view (exported for the test of their
+ * plans): the rolled-up totals of the facilities in scope; the tail's events
+ * since `doneUntil` per facility and stage, with the last minute and hour;
+ * what waits now (the SMS queue, SMS not final) by state, with the oldest;
+ * open `claims_prior_dose` cases per facility.
+ */
+export function statsStatements(who: Principal, doneUntil: Date | null): { totals: Statement; tail: Statement; waiting: Statement; claims: Statement } {
+  const scope = scopeOf(who);
+  const scoped = scope.some((x) => x !== null);
   return {
-    stages: stages.rows.map((s) => ({
-      stage: s.stage,
-      count: s.count,
-      oldestWaitingAt: s.oldest ? s.oldest.toISOString() : null,
-      oldestWaitingSeconds: s.oldest ? Math.round((now - s.oldest.getTime()) / 1000) : null,
-      lastMinute: s.last_minute,
-      lastHour: s.last_hour,
-    })),
-    facilities: perFacility.rows,
-    generatedAt: new Date(now).toISOString(),
+    totals: {
+      sql: `SELECT t.facility_code AS facility, f.region_code AS region, ${PIPELINE_STAGES.map((s) => `t.${s}`).join(', ')}, t.entry_days, t.last_recorded_at
+              FROM pipeline_totals t JOIN facilities f ON f.code = t.facility_code WHERE ${scopeHas(1)}`,
+      params: scope,
+    },
+    tail: {
+      sql: `SELECT e.facility_code AS facility, f.region_code AS region, e.stage, count(*)::int8 AS n,
+                   count(*) FILTER (WHERE e.at > now() - interval '1 minute')::int8 AS last_minute,
+                   count(*) FILTER (WHERE e.at > now() - interval '1 hour')::int8 AS last_hour,
+                   max(e.at) AS last, coalesce(sum(e.days), 0)::float8 AS days
+              FROM (${pipelineEvents(tailStart(5), "'infinity'::timestamptz")}) e JOIN facilities f ON f.code = e.facility_code
+             WHERE ${scopeHas(1)} GROUP BY 1, 2, 3`,
+      params: [...scope, doneUntil],
+    },
+    // Unscoped, the waiting rows are counted without looking up their dose.
+    waiting: {
+      sql: `SELECT 'queued' AS status, count(*)::int8 AS n, min(j.created_at) AS oldest, 0::int8 AS last_minute, 0::int8 AS last_hour
+              FROM jobs j ${scoped ? certificateDose('j.person_id', NOTIFY_CERTIFICATE) : ''}
+             WHERE j.kind = 'notify' AND j.status = 'pending' ${scoped ? `AND d.facility_code ${inScope(1)}` : ''}
+            UNION ALL
+            SELECT n.status, count(*)::int8, min(n.created_at),
+                   count(*) FILTER (WHERE coalesce(n.submitted_at, n.created_at) > now() - interval '1 minute')::int8,
+                   count(*) FILTER (WHERE coalesce(n.submitted_at, n.created_at) > now() - interval '1 hour')::int8
+              FROM notifications n ${scoped ? certificateDose('n.person_id', 'n.certificate_id') : ''}
+             WHERE n.kind = 'certificate' AND n.final_at IS NULL ${scoped ? `AND d.facility_code ${inScope(1)}` : ''}
+             GROUP BY n.status`,
+      params: scoped ? scope : [],
+    },
+    claims: {
+      sql: `SELECT c.facility_code AS facility, count(*)::int8 AS n FROM cases c
+             WHERE c.kind = 'claims_prior_dose' AND c.status = 'open' AND c.facility_code ${inScope(1)} GROUP BY 1`,
+      params: scope,
+    },
   };
+}
+
+/** The pipeline view within the caller's scope: counts, oldest waiting, throughput, and per facility (the first 1000 by code that recorded a dose). */
+export async function pipelineStats(db: Db, who: Principal): Promise<{ stages: StageFigures[]; facilities: FacilityFigures[]; generatedAt: string }> {
+  const { totals, tail, waiting, claims } = await onSnapshot(db, async (tx, doneUntil) => {
+    const st = statsStatements(who, doneUntil);
+    return {
+      totals: await tx.query<Counts & { facility: string; region: string; entry_days: number; last_recorded_at: Date | null }>(st.totals.sql, st.totals.params),
+      tail: await tx.query<TailRow>(st.tail.sql, st.tail.params),
+      waiting: await tx.query<WaitingRow>(st.waiting.sql, st.waiting.params),
+      claims: await tx.query<{ facility: string; n: number }>(st.claims.sql, st.claims.params),
+    };
+  });
+
+  // All-time counts: the rolled-up totals plus the tail; the last minute and hour: the tail alone.
+  const count = noCounts();
+  const recent = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, { lastMinute: 0, lastHour: 0 }])) as Record<PipelineStage, { lastMinute: number; lastHour: number }>;
+  const perFacility = new Map<string, { facility: string; regionCode: string; recorded: number; recordedLastHour: number; days: number; last: Date | null }>();
+  const facility = (code: string, regionCode: string) => {
+    let f = perFacility.get(code);
+    if (!f) perFacility.set(code, (f = { facility: code, regionCode, recorded: 0, recordedLastHour: 0, days: 0, last: null }));
+    return f;
+  };
+  for (const t of totals.rows) {
+    for (const s of PIPELINE_STAGES) count[s] += Number(t[s]);
+    const f = facility(t.facility, t.region);
+    f.recorded += Number(t.recorded);
+    f.days += Number(t.entry_days);
+    f.last = t.last_recorded_at;
+  }
+  for (const e of tail.rows) {
+    if (!isStage(e.stage)) continue;
+    count[e.stage] += Number(e.n);
+    recent[e.stage].lastMinute += Number(e.last_minute);
+    recent[e.stage].lastHour += Number(e.last_hour);
+    if (e.stage !== 'recorded') continue;
+    const f = facility(e.facility, e.region);
+    f.recorded += Number(e.n);
+    f.recordedLastHour += Number(e.last_hour);
+    f.days += Number(e.days);
+    if (e.last && (!f.last || e.last > f.last)) f.last = e.last;
+  }
+
+  const now = Date.now();
+  const figures = (stage: string, n: number, oldest: Date | null, lastMinute: number, lastHour: number): StageFigures => ({
+    stage,
+    count: n,
+    oldestWaitingAt: oldest ? oldest.toISOString() : null,
+    oldestWaitingSeconds: oldest ? Math.round((now - oldest.getTime()) / 1000) : null,
+    lastMinute,
+    lastHour,
+  });
+  const wait = new Map(waiting.rows.map((w) => [w.status, w]));
+  const queued = wait.get('queued');
+  const stages = [
+    figures('recorded', count.recorded, null, recent.recorded.lastMinute, recent.recorded.lastHour),
+    figures('certified', count.certified, null, recent.certified.lastMinute, recent.certified.lastHour),
+    figures('sms_queued', Number(queued?.n ?? 0), queued?.oldest ?? null, 0, 0),
+  ];
+  // An SMS state: those that ended in it (rolled up and tail), and those in it now, waiting for a retry or a report.
+  for (const s of SMS_STATES) {
+    const w = wait.get(s);
+    const ended = isFinal(s) ? { n: count[s], ...recent[s] } : { n: 0, lastMinute: 0, lastHour: 0 };
+    const n = ended.n + Number(w?.n ?? 0);
+    if (n > 0) stages.push(figures(`sms_${s}`, n, w?.oldest ?? null, ended.lastMinute + Number(w?.last_minute ?? 0), ended.lastHour + Number(w?.last_hour ?? 0)));
+  }
+  const claimsOf = new Map(claims.rows.map((c) => [c.facility, Number(c.n)]));
+  const facilities = [...perFacility.values()]
+    .filter((f) => f.recorded > 0)
+    .sort((a, b) => (a.facility < b.facility ? -1 : a.facility > b.facility ? 1 : 0))
+    .slice(0, 1000)
+    .map((f) => ({
+      facility: f.facility,
+      regionCode: f.regionCode,
+      recorded: f.recorded,
+      recordedLastHour: f.recordedLastHour,
+      claimsPriorDose: claimsOf.get(f.facility) ?? 0,
+      lastRecordedAt: f.last ? f.last.toISOString() : null,
+      // To the hundredth of a day: a sum of per-hour sums differs from one sum in the last bits.
+      averageDaysToEntry: Math.round((f.days / f.recorded) * 100) / 100,
+    }));
+  return { stages, facilities, generatedAt: new Date(now).toISOString() };
 }
 
 export const SERIES_BUCKETS = { hour: 3600, day: 86_400 } as const;
@@ -121,23 +296,27 @@ export interface PipelineSeries {
   points: SeriesPoint[];
 }
 
-const EVENT_STAGES = ['recorded', 'certified', 'queued', 'dequeued', 'accepted', 'reported', 'delivered', 'failed'] as const;
+/** The series' stages: the rollup's, with the two ways an SMS fails as one. */
+const EVENT_STAGES = ['recorded', 'certified', 'queued', 'accepted', 'delivered', 'failed'] as const;
 type EventStage = (typeof EVENT_STAGES)[number];
+const seriesStage = (s: PipelineStage): EventStage | null => (s === 'expired' ? 'failed' : (EVENT_STAGES as readonly string[]).includes(s) ? (s as EventStage) : null);
 
-/**
- * Throughput and backlog per stage over time, rebuilt from the timestamps the
- * rows carry (no separate metrics table to fall out of step):
- * - recorded: a live dose's `recorded_at`; certified: its first certificate's `issued_at`;
- * - queued: a `notify` job's `created_at`, leaving the queue at its `updated_at` once done or dead;
- * - accepted: a certificate SMS's `submitted_at`; delivered / failed: its `final_at` by status;
- *   it waits for a report from `submitted_at` until `final_at`.
- * A backlog is what entered a stage by the end of a bucket minus what left it,
- * counted from the beginning of time, so waiting items from before `from` count.
- * Rows as they are now: a dose voided later drops out of every bucket. Scope as
- * the pipeline view: by the recording facility (its region), intersected with
- * the `facility` and `region` asked for. Buckets are UTC, aligned to their width.
- */
-export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
+/** A series query checked: its buckets (UTC, aligned to their width) and what it is narrowed to. */
+export interface SeriesWindow {
+  bucket: SeriesBucket;
+  /** Bucket width, ms. */
+  width: number;
+  /** First bucket's start and last bucket's end, ms. */
+  start: number;
+  end: number;
+  /** How many buckets. */
+  n: number;
+  facility: string | null;
+  region: string | null;
+}
+
+/** Checks a series query; throws `invalid` naming each bad field. */
+export function seriesWindow(q: SeriesQuery, now = new Date()): SeriesWindow {
   const problems: FieldIssue[] = [];
   const bucket = (q.bucket ?? 'hour') as SeriesBucket;
   if (!Object.hasOwn(SERIES_BUCKETS, bucket)) problems.push(issue('bucket', 'unknown_bucket', 'bucket is hour or day.', 'bucket: hour atau day.'));
@@ -160,65 +339,134 @@ export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now
   if (n > MAX_SERIES_POINTS)
     problems.push(issue('from', 'range_too_long', `At most ${MAX_SERIES_POINTS} buckets: narrow from–to or use bucket=day.`, `Paling banyak ${MAX_SERIES_POINTS} bucket: persempit from–to atau pakai bucket=day.`));
   if (problems.length) throw invalid(problems);
+  return { bucket, width, start, end, n, facility, region };
+}
 
-  // $3/$4: the caller's scope; $5/$6: the filter asked for. Unscoped, unfiltered SMS skip the join to their dose.
-  const params = [new Date(start), new Date(end), who.role === 'district' ? who.regionCode : null, who.role === 'facility' ? who.facilityCode : null, region, facility, width / 1000];
-  const inScope = `IN (SELECT f.code FROM facilities f WHERE ($3::text IS NULL OR f.region_code LIKE $3 || '%') AND ($4::text IS NULL OR f.code = $4)
-                                                        AND ($5::text IS NULL OR f.region_code LIKE $5 || '%') AND ($6::text IS NULL OR f.code = $6))`;
-  // SMS and jobs name a certificate, not a facility: with a scope or filter they are kept when their
-  // certificate's dose is in it (one list of certificates, hashed once per use); without, nothing is joined.
-  const open = `($3::text IS NULL AND $4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL)`;
-  const certInScope = (personId: string, certId: string) => `(${open} OR (${personId}, ${certId}) IN (SELECT person_id, id FROM scoped_certs))`;
-  // The bucket an instant falls in (NULL: before the window, counted for the backlogs only).
-  const bucketOf = (col: string) => `CASE WHEN ${col} < $1 THEN NULL ELSE date_bin(make_interval(secs => $7::int), ${col}, $1) END`;
-  const r = await db.withTransaction(async (tx) => {
-    // A plan this size crosses jit_above_cost, and compiling it took longer (1.4 s) than running it.
-    await tx.query('SET LOCAL jit = off');
-    return tx.query<{ stage: EventStage; at: Date | null; n: number }>(
-      `WITH scoped_certs AS MATERIALIZED (
-         SELECT c.person_id, c.id FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
-          WHERE NOT ${open} AND v.facility_code ${inScope})
-       SELECT 'recorded' AS stage, ${bucketOf('v.recorded_at')} AS at, count(*)::int8 AS n FROM vaccinations v
-        WHERE v.status <> 'void' AND v.recorded_at < $2 AND v.facility_code ${inScope} GROUP BY 2
-       UNION ALL
-       SELECT 'certified', ${bucketOf('fc.first')}, count(*)::int8
-         FROM (SELECT person_id, vaccination_id, min(issued_at) AS first FROM certificates WHERE issued_at < $2 GROUP BY 1, 2) fc
-         JOIN vaccinations v ON v.person_id = fc.person_id AND v.id = fc.vaccination_id
-        WHERE v.status <> 'void' AND v.facility_code ${inScope} GROUP BY 2
-       UNION ALL
-       SELECT e.stage, ${bucketOf('e.at')}, count(*)::int8 FROM jobs j
-        CROSS JOIN LATERAL (VALUES ('queued', j.created_at), ('dequeued', CASE WHEN j.status <> 'pending' THEN j.updated_at END)) e(stage, at)
-        WHERE j.kind = 'notify' AND e.at < $2 AND ${certInScope('j.person_id', "(j.payload->>'certificateId')::uuid")}
-        GROUP BY 1, 2
-       UNION ALL
-       -- One pass over the SMS: accepted; reported (a final state after the gateway accepted it); delivered or failed.
-       SELECT e.stage, ${bucketOf('e.at')}, count(*)::int8 FROM notifications n
-        CROSS JOIN LATERAL (VALUES ('accepted', n.submitted_at),
-                                   ('reported', CASE WHEN n.submitted_at IS NOT NULL THEN n.final_at END),
-                                   (CASE WHEN n.status = 'delivered' THEN 'delivered' ELSE 'failed' END,
-                                    CASE WHEN n.status IN ('delivered', 'failed', 'expired') THEN n.final_at END)) e(stage, at)
-        WHERE n.kind = 'certificate' AND e.at < $2 AND ${certInScope('n.person_id', 'n.certificate_id')}
-        GROUP BY 1, 2`,
-      params,
-    );
+/**
+ * The three statements of a series (exported for the test of their plans):
+ * `rolled` — the all-time totals of the facilities in scope (at NULL) and
+ * their rolled-up hours from the window's start on, by bucket; `tail` — the
+ * events since `doneUntil` up to the window's end, by bucket (NULL: before the
+ * window); both give counts per stage. `waits` — the notify jobs and the
+ * accepted SMS that waited at some time in the window (waiting now, or left
+ * since its start), by the buckets they entered and left their wait in
+ * (NULL: before the window; not left yet).
+ */
+export function seriesStatements(who: Principal, w: SeriesWindow, doneUntil: Date | null): { rolled: Statement; tail: Statement; waits: Statement } {
+  const scope = scopeOf(who, w);
+  const scoped = scope.some((x) => x !== null);
+  const bucket = (col: string) => `CASE WHEN ${col} < $1 THEN NULL ELSE date_bin(make_interval(secs => $2::int), ${col}, $1) END`;
+  const sums = (a: string) => PIPELINE_STAGES.map((s) => `coalesce(sum(${a}.${s}), 0)::int8 AS ${s}`).join(', ');
+  return {
+    // $1: the window's start, $2: bucket width (s), $3..$6: scope.
+    rolled: {
+      sql: `SELECT NULL::timestamptz AS at, ${sums('t')} FROM pipeline_totals t WHERE t.facility_code ${inScope(3)}
+            UNION ALL
+            SELECT date_bin(make_interval(secs => $2::int), h.hour, $1), ${sums('h')} FROM pipeline_hours h
+             WHERE h.hour >= $1 AND h.facility_code ${inScope(3)} GROUP BY 1`,
+      params: [new Date(w.start), w.width / 1000, ...scope],
+    },
+    // $1: the window's start, $2: bucket width (s), $3..$6: scope, $7: the tail's start, $8: the window's end.
+    tail: {
+      sql: `SELECT e.stage, ${bucket('e.at')} AS at, count(*)::int8 AS n
+              FROM (${pipelineEvents(tailStart(7), '$8::timestamptz')}) e
+             WHERE e.facility_code ${inScope(3)} GROUP BY 1, 2`,
+      params: [new Date(w.start), w.width / 1000, ...scope, doneUntil, new Date(w.end)],
+    },
+    // $1: the window's start, $2: bucket width (s), $3: the window's end, $4..$7: scope. Unscoped, no dose is
+    // looked up; scoped, each row's dose is looked up by primary key (a subquery per row: a join could be
+    // planned as a scan of every dose).
+    waits: {
+      sql: `SELECT 'queue' AS wait, ${bucket('j.created_at')} AS entered,
+                   CASE WHEN j.status <> 'pending' THEN ${bucket('j.updated_at')} END AS "left", count(*)::int8 AS n
+              FROM jobs j
+             WHERE j.kind = 'notify' AND (j.status = 'pending' OR (j.status <> 'pending' AND j.updated_at >= $1)) AND j.created_at < $3
+                   ${scoped ? `AND ${facilityOf('j.person_id', NOTIFY_CERTIFICATE)} ${inScope(4)}` : ''}
+             GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT 'report', ${bucket('n.submitted_at')}, ${bucket('n.final_at')}, count(*)::int8
+              FROM notifications n
+             WHERE n.kind = 'certificate' AND (n.final_at IS NULL OR n.final_at >= $1) AND n.submitted_at < $3
+                   ${scoped ? `AND ${facilityOf('n.person_id', 'n.certificate_id')} ${inScope(4)}` : ''}
+             GROUP BY 1, 2, 3`,
+      params: [new Date(w.start), w.width / 1000, new Date(w.end), ...(scoped ? scope : [])],
+    },
+  };
+}
+
+/**
+ * Throughput and backlog per stage over time:
+ * - recorded: a dose's `recorded_at`; certified: its first certificate's `issued_at`;
+ * - queued: a `notify` job's `created_at`, leaving the queue at its `updated_at` once done or dead;
+ * - accepted: a certificate SMS's `submitted_at`; delivered / failed (or expired): its `final_at` by status;
+ *   it waits for a report from `submitted_at` until `final_at`.
+ * Throughput counts events as they happened (see above). A backlog is what is
+ * waiting at the end of a bucket, waits from before `from` included:
+ * - for a certificate: doses recorded minus doses certified by then, from the
+ *   beginning of time (the rolled-up totals, less the rolled-up hours from the
+ *   window's start on, plus the tail before the window); neither event ever
+ *   moves, so the rollup cannot make them disagree;
+ * - in the SMS queue, for a report: the jobs and SMS themselves as they are
+ *   now — those waiting now and those that left their wait since the window's
+ *   start (partial indexes find both), each counted from the bucket it entered
+ *   until the one it left. Counted from events instead, a wait that ended and
+ *   began again after its hour was rolled up (an SMS sent again, a dead job
+ *   replayed) would be counted in and out a different number of times, and the
+ *   backlog would drift for good. This read grows with the time from the
+ *   window's start to now, not with history before it. Scope as the pipeline view: by the
+ * recording facility (its region), intersected with the `facility` and
+ * `region` asked for. Buckets are UTC, aligned to their width.
+ */
+export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
+  const w = seriesWindow(q, now);
+  const { start, width, n } = w;
+  const { rolled, tail, waits } = await onSnapshot(db, async (tx, doneUntil) => {
+    const st = seriesStatements(who, w, doneUntil);
+    return {
+      rolled: await tx.query<Counts & { at: Date | null }>(st.rolled.sql, st.rolled.params),
+      tail: await tx.query<{ stage: string; at: Date | null; n: number }>(st.tail.sql, st.tail.params),
+      waits: await tx.query<{ wait: 'queue' | 'report'; entered: Date | null; left: Date | null; n: number }>(st.waits.sql, st.waits.params),
+    };
   });
   // Per stage: the count before `from` (index 0) and per bucket (1..n).
   const counts = Object.fromEntries(EVENT_STAGES.map((s) => [s, new Array<number>(n + 1).fill(0)])) as Record<EventStage, number[]>;
-  for (const row of r.rows) {
-    const slot = counts[row.stage];
-    const i = row.at === null ? 0 : 1 + Math.round((row.at.getTime() - start) / width);
-    if (slot) slot[Math.min(Math.max(i, 0), n)]! += Number(row.n);
+  const slotOf = (at: Date | null) => (at === null ? 0 : 1 + Math.round((at.getTime() - start) / width));
+  const add = (stage: PipelineStage, i: number, v: number) => {
+    const s = seriesStage(stage);
+    if (s && i >= 0 && i <= n) counts[s][i]! += v;
+  };
+  for (const row of rolled.rows) {
+    for (const s of PIPELINE_STAGES) {
+      const v = Number(row[s]);
+      if (row.at === null) add(s, 0, v);
+      else {
+        // A rolled-up hour from the window's start on: out of "before", into its bucket (none past the end).
+        add(s, 0, -v);
+        add(s, slotOf(row.at), v);
+      }
+    }
+  }
+  for (const row of tail.rows) if (isStage(row.stage)) add(row.stage, Math.min(Math.max(slotOf(row.at), 0), n), Number(row.n));
+  // Per wait: +1 in the slot an item entered it, −1 in the slot it left (none: still waiting at the window's end).
+  const waiting = { queue: new Array<number>(n + 1).fill(0), report: new Array<number>(n + 1).fill(0) };
+  for (const row of waits.rows) {
+    const slots = waiting[row.wait];
+    slots[Math.min(slotOf(row.entered), n)]! += Number(row.n);
+    if (row.left !== null && slotOf(row.left) <= n) slots[slotOf(row.left)]! -= Number(row.n);
   }
   const total = Object.fromEntries(EVENT_STAGES.map((s) => [s, counts[s][0]!])) as Record<EventStage, number>;
+  const inWait = { queue: waiting.queue[0]!, report: waiting.report[0]! };
   const points: SeriesPoint[] = [];
   for (let i = 1; i <= n; i++) {
     for (const s of EVENT_STAGES) total[s] += counts[s][i]!;
+    inWait.queue += waiting.queue[i]!;
+    inWait.report += waiting.report[i]!;
     const at = (s: EventStage) => counts[s][i]!;
     points.push({
       start: new Date(start + (i - 1) * width).toISOString(),
       throughput: { recorded: at('recorded'), certified: at('certified'), queued: at('queued'), accepted: at('accepted'), delivered: at('delivered'), failed: at('failed') },
-      backlog: { certificate: total.recorded - total.certified, queue: total.queued - total.dequeued, report: total.accepted - total.reported },
+      backlog: { certificate: total.recorded - total.certified, queue: inWait.queue, report: inWait.report },
     });
   }
-  return { bucket, from: new Date(start).toISOString(), to: new Date(end).toISOString(), facility, region, points };
+  return { bucket: w.bucket, from: new Date(start).toISOString(), to: new Date(w.end).toISOString(), facility: w.facility, region: w.region, points };
 }
