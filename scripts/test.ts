@@ -1,23 +1,25 @@
 /**
- * Runs the test suite (after typecheck and lint, see package.json): prepares a
- * PGlite template data directory once, then runs every test file with
- * node:test, each file in its own process. Arguments narrow the files:
- * `npm test -- test/records` (typecheck and lint still run first).
+ * Runs the test suite (after typecheck and lint, see package.json): checks
+ * that the services the tests need are there (PostgreSQL, Kannel, Chromium,
+ * poppler) unless the user left them out, prepares a PGlite template data
+ * directory once, then runs every test file with node:test, each file in its
+ * own process. Arguments narrow the files: `npm test -- test/records`
+ * (typecheck and lint still run first).
+ *
+ * It ends with a summary of its own: tests by kind (unit, PGlite, PostgreSQL,
+ * Kannel, browser, conformance), what was left out on request, every skip with
+ * its reason, and the ten slowest files. A skip nobody asked for fails the
+ * run, as does a kind that ran no test when DOSIS_TEST_EVERY_KIND=1 (CI).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, globSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, globSync } from 'node:fs';
+import { relative } from 'node:path';
 import { createPglite } from '../src/db/open.ts';
-import { PGLITE_TEMPLATE } from '../test/helpers/db.ts';
+import { LEFT_OUT, PGLITE_TEMPLATE, leftOutByRequest, missingServices } from '../test/helpers/services.ts';
+import type { RunSummary, TestOutcome } from './test-summary.ts';
 
+const started = Date.now();
 mkdirSync('test-results', { recursive: true });
-if (!existsSync(PGLITE_TEMPLATE)) {
-  const started = Date.now();
-  const lite = await createPglite();
-  const dump = await lite.dumpDataDir('none');
-  writeFileSync(PGLITE_TEMPLATE, Buffer.from(await dump.arrayBuffer()));
-  await lite.close();
-  console.log(`PGlite template made in ${Date.now() - started} ms`);
-}
 
 const args = process.argv.slice(2);
 const files = globSync('test/**/*.test.ts')
@@ -27,9 +29,128 @@ if (files.length === 0) {
   console.error(`No test files match ${args.join(' ')}`);
   process.exit(1);
 }
+
+const problems = await missingServices();
+if (problems.length > 0) {
+  console.error('The tests cannot run: a service they need is missing.');
+  for (const p of problems) console.error(`  - ${p}`);
+  process.exit(1);
+}
+
+if (!existsSync(PGLITE_TEMPLATE)) {
+  const t0 = Date.now();
+  const lite = await createPglite();
+  const dump = await lite.dumpDataDir('none');
+  writeFileSync(PGLITE_TEMPLATE, Buffer.from(await dump.arrayBuffer()));
+  await lite.close();
+  console.log(`PGlite template made in ${Date.now() - t0} ms`);
+}
+
+const SUMMARY = 'test-results/summary.json';
+rmSync(SUMMARY, { force: true });
 const r = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec', ...files],
+  [
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=600000',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/test-summary.ts',
+    `--test-reporter-destination=${SUMMARY}`,
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, NODE_NO_WARNINGS: '1' } },
 );
-process.exit(r.status ?? 1);
+const status = r.status ?? 1;
+if (!existsSync(SUMMARY)) {
+  console.error('The test runner wrote no summary.');
+  process.exit(status || 1);
+}
+const run = JSON.parse(readFileSync(SUMMARY, 'utf8')) as RunSummary;
+
+// Kinds, from what a file does (its source) and the backend its suites name.
+const KINDS = ['unit', 'PGlite', 'PostgreSQL', 'Kannel', 'browser', 'conformance'] as const;
+type Kind = (typeof KINDS)[number];
+const sourceOf = new Map<string, string>();
+function kindsOf(t: { file: string; path: string[] }): Kind[] {
+  let src = sourceOf.get(t.file);
+  if (src === undefined) {
+    src = existsSync(t.file) ? readFileSync(t.file, 'utf8') : '';
+    sourceOf.set(t.file, src);
+  }
+  const names = t.path.join(' › ');
+  const kinds: Kind[] = [];
+  if (/\[pglite\]|^PGlite\b/m.test(t.path.join('\n'))) kinds.push('PGlite');
+  if (/\[postgres\]|^PostgreSQL\b/m.test(t.path.join('\n'))) kinds.push('PostgreSQL');
+  if (src.includes('startKannel(')) kinds.push('Kannel');
+  if (src.includes('launchBrowser(')) kinds.push('browser');
+  if (/conformance\.test\.ts$|verifier-core\.test\.ts$/.test(t.file) || /\bEU DCC corpus\b/.test(names)) kinds.push('conformance');
+  return kinds.length === 0 ? ['unit'] : kinds;
+}
+
+const tally = new Map<Kind | 'all', Record<TestOutcome['status'], number>>();
+const count = (k: Kind | 'all', s: TestOutcome['status']): void => {
+  const row = tally.get(k) ?? { passed: 0, failed: 0, skipped: 0, todo: 0 };
+  row[s]++;
+  tally.set(k, row);
+};
+for (const t of run.tests) {
+  count('all', t.status);
+  for (const k of kindsOf(t)) count(k, t.status);
+}
+
+const rel = (f: string): string => relative(process.cwd(), f);
+const line = (cells: (string | number)[], widths: number[]): string => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]!) : String(c).padStart(widths[i]!))).join('  ');
+const out: string[] = ['', '== Dosis test summary'];
+const W = [12, 7, 7, 8];
+out.push(line(['kind', 'passed', 'failed', 'skipped'], W));
+for (const k of [...KINDS, 'all'] as const) {
+  const row = tally.get(k) ?? { passed: 0, failed: 0, skipped: 0, todo: 0 };
+  out.push(line([k, row.passed, row.failed, row.skipped], W));
+}
+for (const n of run.notes) out.push(n);
+
+const asked = leftOutByRequest();
+if (asked.length > 0) out.push(`left out on request: ${asked.join('; ')}`);
+
+// Skips, grouped by reason: whole suites first (their tests never ran), then single tests.
+const skips = new Map<string, { suites: number; tests: number; files: Set<string> }>();
+const addSkip = (reason: string, file: string, suite: boolean): void => {
+  const s = skips.get(reason) ?? { suites: 0, tests: 0, files: new Set<string>() };
+  if (suite) s.suites++;
+  else s.tests++;
+  s.files.add(rel(file));
+  skips.set(reason, s);
+};
+for (const s of run.skippedSuites) addSkip(s.reason, s.file, true);
+for (const t of run.tests) if (t.status === 'skipped') addSkip(t.reason ?? 'skipped', t.file, false);
+let unasked = 0;
+for (const [reason, s] of skips) {
+  const what = [s.suites > 0 ? `${s.suites} suite${s.suites > 1 ? 's' : ''}` : '', s.tests > 0 ? `${s.tests} test${s.tests > 1 ? 's' : ''}` : ''].filter(Boolean).join(' and ');
+  const byRequest = reason.startsWith(LEFT_OUT);
+  if (!byRequest) unasked += s.suites + s.tests;
+  out.push(`skipped${byRequest ? ' (on request)' : ' (NOT asked for)'}: ${what} (${byRequest ? reason.slice(LEFT_OUT.length) : reason}) in ${[...s.files].join(', ')}`);
+}
+if (skips.size === 0) out.push('skipped: none');
+
+const slowest = [...run.files].sort((a, b) => b.ms - a.ms).slice(0, 10);
+out.push('slowest files:');
+for (const f of slowest) out.push(`  ${(f.ms / 1000).toFixed(1).padStart(7)} s  ${rel(f.file)}${f.passed ? '' : '  (failed)'}`);
+out.push(`files: ${run.files.length}, whole run ${((Date.now() - started) / 1000).toFixed(0)} s (tests only; typecheck and lint ran before)`);
+
+let exit = status;
+if (unasked > 0) {
+  out.push(`FAILED: ${unasked} skipped that nobody asked to leave out (see above)`);
+  exit ||= 1;
+}
+if (process.env.DOSIS_TEST_EVERY_KIND === '1') {
+  const empty = KINDS.filter((k) => (tally.get(k)?.passed ?? 0) === 0);
+  if (empty.length > 0) {
+    out.push(`FAILED: no test of kind ${empty.join(', ')} passed (DOSIS_TEST_EVERY_KIND=1)`);
+    exit ||= 1;
+  }
+}
+writeFileSync('test-results/summary.txt', out.join('\n') + '\n');
+console.log(out.join('\n'));
+process.exit(exit);

@@ -4,7 +4,7 @@
  *
  * Why our own: the EU schemas are JSON Schema 2020-12 files that no maintained
  * npm package ships (the one DCC package on npm, @pathcheck/dcc-sdk, is a whole
- * SDK built on lax Base45 decoders), and the conformance copy in shared/ is
+ * SDK built on lax Base45 decoders), and the conformance copy in test/conformance is
  * test data that must not be read at run time. The rules below are those of
  * schema 1.3.0–1.3.3; the conformance test checks that this validator and ajv
  * with the official schema agree on the EU test corpus.

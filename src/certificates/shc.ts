@@ -11,7 +11,7 @@
  *
  * Verification reports every problem it finds, with the error codes of the
  * framework's own validator (health-cards-dev-tools), so the conformance data
- * in shared/conformance/shc can be scored against it. Severity is ours:
+ * in test/conformance/shc can be scored against it. Severity is ours:
  * - warnings (the card is genuine and intact, only packaged against advice):
  *   JWS_TOO_LONG, QR_CHUNKING_DEPRECATED, and data-minimisation advice
  *   (resource ids, text, Coding.display, long references);

@@ -6,7 +6,7 @@
  * make ourselves. A helper module: it defines no tests and does nothing when
  * imported.
  *
- * Scoring follows shared/conformance/README.md (which follows the corpus's own
+ * Scoring follows test/conformance/README.md (which follows the corpus's own
  * harness): a step is run only when its key is in EXPECTEDRESULTS and the case
  * has the fields it reads; EXPECTEDSCHEMAVALIDATION = false is not scored;
  * rows of known_issues.csv are expected failures.

@@ -6,8 +6,8 @@
  *
  * DOSIS_TEST_BACKENDS=pglite,postgres chooses backends; TEST_DATABASE_URL
  * names the server (default postgres://postgres@127.0.0.1:5432/test). When
- * PostgreSQL cannot be reached its suites are skipped with a message, unless
- * DOSIS_REQUIRE_POSTGRES=1 (CI), where that is a failure.
+ * PostgreSQL is among the backends and cannot be reached (after trying for
+ * 30 s), the test file fails: nothing is skipped in silence (services.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,10 +18,11 @@ import { type Db, pgliteDb, postgresDb } from '../../src/db/client.ts';
 import { createPglite } from '../../src/db/open.ts';
 import { migrate } from '../../src/db/migrate.ts';
 
-export type Backend = 'pglite' | 'postgres';
-export const BACKENDS = (process.env.DOSIS_TEST_BACKENDS ?? 'pglite,postgres').split(',').map((s) => s.trim()) as Backend[];
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const PGLITE_TEMPLATE = 'test-results/pglite-template.tar';
+import { BACKENDS, PGLITE_LEFT_OUT, PGLITE_TEMPLATE, POSTGRES_LEFT_OUT, TEST_DATABASE_URL, postgresProblem, type Backend } from './services.ts';
+
+export { BACKENDS, PGLITE_TEMPLATE, TEST_DATABASE_URL, type Backend };
+/** The skip of a test that runs on PGlite only: false, or the reason the user left PGlite out. */
+export const PGLITE_SKIP: string | false = PGLITE_LEFT_OUT;
 
 let lite: Promise<PGlite> | undefined;
 function sharedPglite(): Promise<PGlite> {
@@ -29,24 +30,6 @@ function sharedPglite(): Promise<PGlite> {
     ? createPglite(undefined, new Blob([readFileSync(PGLITE_TEMPLATE)]))
     : createPglite();
   return lite;
-}
-
-let reachable: Promise<string | null> | undefined;
-/** Null when PostgreSQL answers, else why not. */
-export function postgresProblem(): Promise<string | null> {
-  reachable ??= (async () => {
-    const c = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-      return null;
-    } catch (e) {
-      return `PostgreSQL at ${TEST_DATABASE_URL} is not reachable (${(e as Error).message})`;
-    } finally {
-      await c.end().catch(() => {});
-    }
-  })();
-  return reachable;
 }
 
 export interface TestDb {
@@ -93,9 +76,16 @@ export async function openTestDb(backend: Backend, opts: { poolSize?: number; mi
   };
 }
 
-/** Why PostgreSQL suites cannot run here (null when they can), found once per test process. */
-const PG_PROBLEM = BACKENDS.includes('postgres') ? await postgresProblem() : null;
-if (PG_PROBLEM && process.env.DOSIS_REQUIRE_POSTGRES === '1') throw new Error(PG_PROBLEM);
+if (!POSTGRES_LEFT_OUT) {
+  const problem = await postgresProblem();
+  if (problem) throw new Error(`${problem}; set DOSIS_TEST_BACKENDS=pglite to leave PostgreSQL out`);
+}
+/**
+ * The skip of a test that runs on PostgreSQL only: false, or the reason the
+ * user left PostgreSQL out. (PostgreSQL among the backends and unreachable
+ * fails the file above instead.)
+ */
+export const POSTGRES_SKIP: string | false = POSTGRES_LEFT_OUT;
 
 // The shared PGlite keeps the process alive: close it after the file's tests.
 after(async () => {
@@ -108,8 +98,7 @@ after(async () => {
  */
 export function describeEachBackend(title: string, body: (t: { readonly db: Db; readonly backend: Backend; readonly schema: string }) => void): void {
   for (const backend of BACKENDS) {
-    const skip = backend === 'postgres' && PG_PROBLEM ? `SKIPPED on PostgreSQL: ${PG_PROBLEM}` : false;
-    describe(`${title} [${backend}]`, { skip }, () => {
+    describe(`${title} [${backend}]`, () => {
       let t: TestDb | undefined;
       before(async () => {
         t = await openTestDb(backend);

@@ -7,8 +7,8 @@
  * shows the SMSC online. Stop with SIGTERM to the PIDs we started.
  *
  * Suites that need Kannel call `kannelSkip()`: when the binaries are absent the
- * suite is skipped with a message, unless DOSIS_REQUIRE_KANNEL=1 (CI), where
- * that is a failure.
+ * test file fails (apt-get install kannel kannel-extras), unless the user left
+ * Kannel out with DOSIS_SKIP_KANNEL=1 (services.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,16 +16,16 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';
-export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
+import { BEARERBOX, KANNEL_LEFT_OUT, SMSBOX, kannelProblem } from './services.ts';
 
-/** Null when Kannel can run here, else a message saying why the suite is skipped. Throws when CI requires Kannel. */
+export { BEARERBOX, SMSBOX };
+
+/** False when Kannel runs here; the reason when the user left it out. Throws when it is missing. */
 export function kannelSkip(): string | false {
-  const missing = [BEARERBOX, SMSBOX].filter((p) => !existsSync(p));
-  if (missing.length === 0) return false;
-  const why = `Kannel binaries not found (${missing.join(', ')}): apt-get install -y kannel kannel-extras`;
-  if (process.env.DOSIS_REQUIRE_KANNEL === '1') throw new Error(`DOSIS_REQUIRE_KANNEL=1 but ${why}`);
-  return `SKIPPED: ${why}`;
+  if (KANNEL_LEFT_OUT) return KANNEL_LEFT_OUT;
+  const problem = kannelProblem();
+  if (problem) throw new Error(`${problem}; set DOSIS_SKIP_KANNEL=1 to leave Kannel out`);
+  return false;
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; tests in parallel each get their own). */

@@ -6,16 +6,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKENDS, postgresProblem } from '../helpers/db.ts';
+import { POSTGRES_SKIP } from '../helpers/db.ts';
 import { createScratchDatabase, runDosis, type ScratchDatabase } from '../helpers/server.ts';
 import { postgresDb, type Db } from '../../src/db/client.ts';
 import { ADMIN_TOKEN, testRuntime } from '../helpers/app.ts';
 import { createFacility } from '../../src/records/facilities.ts';
 import type { Runtime } from '../../src/runtime.ts';
 
-const skip = !BACKENDS.includes('postgres') ? 'PostgreSQL not among DOSIS_TEST_BACKENDS' : ((await postgresProblem()) ?? false);
-
-describe('dosis accounts', { skip }, () => {
+describe('dosis accounts', { skip: POSTGRES_SKIP }, () => {
   let scratch: ScratchDatabase;
   let db: Db;
   let rt: Runtime;

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { postgresProblem, TEST_DATABASE_URL } from '../helpers/db.ts';
+import { POSTGRES_SKIP, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
 import { SmppSimulator } from '../helpers/smpp-sim.ts';
 import { freePort, kannelSkip, startKannel, type KannelRig } from '../helpers/kannel.ts';
@@ -24,9 +24,7 @@ const CERTIFICATES = Number(process.env.DOSIS_CRASH_CERTIFICATES ?? 2000);
 const KILLS = Number(process.env.DOSIS_CRASH_KILLS ?? 8);
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 
-const pgProblem = await postgresProblem();
-if (pgProblem && process.env.DOSIS_REQUIRE_POSTGRES === '1') throw new Error(pgProblem);
-const skip = kannelSkip() || (pgProblem ? `SKIPPED: ${pgProblem}` : false);
+const skip = kannelSkip() || POSTGRES_SKIP;
 
 describe('crash test: SIGKILL the worker while 2,000 certificates are notified', { skip }, () => {
   const dbName = `dosis_crash_${randomBytes(4).toString('hex')}`;

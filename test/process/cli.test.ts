@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKENDS, postgresProblem } from '../helpers/db.ts';
+import { POSTGRES_SKIP } from '../helpers/db.ts';
 import { createScratchDatabase, runDosis, type ScratchDatabase } from '../helpers/server.ts';
 import { PeopleGenerator, doseRequest } from '../helpers/people.ts';
 import { postgresDb } from '../../src/db/client.ts';
@@ -60,9 +60,8 @@ describe('dosis: help and exit codes', () => {
   });
 });
 
-const PG_PROBLEM = BACKENDS.includes('postgres') ? await postgresProblem() : 'not among DOSIS_TEST_BACKENDS';
 
-describe('dosis migrate, verify and keys rotate [postgres]', { skip: PG_PROBLEM ?? false }, () => {
+describe('dosis migrate, verify and keys rotate [postgres]', { skip: POSTGRES_SKIP }, () => {
   let scratch: ScratchDatabase;
   let hc1: string;
   const env = () => ({ DATABASE_URL: scratch.url });

@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Agent } from 'node:http';
-import { BACKENDS, postgresProblem } from '../helpers/db.ts';
+import { POSTGRES_SKIP } from '../helpers/db.ts';
 import { PeopleGenerator, doseRequest } from '../helpers/people.ts';
 import {
   createScratchDatabase,
@@ -29,9 +29,8 @@ const DOSES = 1000;
 const RACES = 25; // people per kind of race
 const CONNECTIONS = 64;
 
-const PG_PROBLEM = BACKENDS.includes('postgres') ? await postgresProblem() : 'not among DOSIS_TEST_BACKENDS';
 
-describe('recording concurrently [postgres]', { skip: PG_PROBLEM ?? false }, () => {
+describe('recording concurrently [postgres]', { skip: POSTGRES_SKIP }, () => {
   let scratch: ScratchDatabase;
   let server: DosisServer;
   let db: Db;

@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'node:http';
-import { BACKENDS, PGLITE_TEMPLATE, postgresProblem, type Backend } from '../helpers/db.ts';
+import { PGLITE_SKIP, PGLITE_TEMPLATE, POSTGRES_SKIP, type Backend } from '../helpers/db.ts';
 import { PeopleGenerator, doseRequest } from '../helpers/people.ts';
 import {
   createScratchDatabase,
@@ -263,14 +263,12 @@ async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<
   );
 }
 
-const PG_PROBLEM = BACKENDS.includes('postgres') ? await postgresProblem() : 'not among DOSIS_TEST_BACKENDS';
-
 describe('crash safety: SIGKILL while recording', () => {
-  it('PostgreSQL: nothing acknowledged is lost, replays create no duplicate', { skip: PG_PROBLEM ?? false, timeout: 120_000 }, async (t) => {
+  it('PostgreSQL: nothing acknowledged is lost, replays create no duplicate', { skip: POSTGRES_SKIP, timeout: 120_000 }, async (t) => {
     await runCrash(t, { backend: 'postgres', requests: 450, clients: 8, kills: 3, acksBeforeKill: [50, 110] });
   });
 
-  it('PGlite: nothing acknowledged is lost, replays create no duplicate', { skip: BACKENDS.includes('pglite') ? false : 'not among DOSIS_TEST_BACKENDS', timeout: 120_000 }, async (t) => {
+  it('PGlite: nothing acknowledged is lost, replays create no duplicate', { skip: PGLITE_SKIP, timeout: 120_000 }, async (t) => {
     await runCrash(t, { backend: 'pglite', requests: 180, clients: 8, kills: 2, acksBeforeKill: [30, 70] });
   });
 });

@@ -12,12 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKENDS, PGLITE_TEMPLATE } from '../helpers/db.ts';
+import { PGLITE_SKIP, PGLITE_TEMPLATE } from '../helpers/db.ts';
 import { REPO_ROOT, freePort, request, runDosis, startServer, type DosisServer } from '../helpers/server.ts';
 
 const TOKEN_LINE = /First start: an administrator token was created[^\n]*\n\s*\n\s*(dos_\S+)/;
 
-describe('embedded default (PGlite): npm start, one process per data directory', { skip: BACKENDS.includes('pglite') ? false : 'not among DOSIS_TEST_BACKENDS' }, () => {
+describe('embedded default (PGlite): npm start, one process per data directory', { skip: PGLITE_SKIP }, () => {
   let home: string;
   let first: DosisServer | undefined;
   let adminToken: string;

@@ -15,9 +15,9 @@ import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/records/people.ts';
 import { formatDate } from '../../src/certificates/display.ts';
 import { person } from '../helpers/app.ts';
-import { launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
-describe('certificate page /c/<token> in Chromium', () => {
+describe('certificate page /c/<token> in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;

@@ -13,12 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
 import { consoleAccount, CONSOLE_PASSWORD, signInConsole } from './console-helpers.ts';
 
 const DOSES = 20;
 
-describe('console: 20 doses offline, then one sync (interrupted and retried)', () => {
+describe('console: 20 doses offline, then one sync (interrupted and retried)', { skip: browserSkip }, () => {
   let server: TestServer;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;

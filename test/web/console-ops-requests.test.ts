@@ -14,11 +14,11 @@ import type { Worker } from '../../src/notify/outbox.ts';
 import { createAccount } from '../../src/access/accounts.ts';
 import { createDoseRequest } from '../../src/records/dose-requests.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'kata-sandi-panjang-42';
 
-describe('console request pages in Chromium', () => {
+describe('console request pages in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let worker: Worker;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;

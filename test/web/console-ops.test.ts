@@ -15,12 +15,12 @@ import type { Worker } from '../../src/notify/outbox.ts';
 import { createAccount } from '../../src/access/accounts.ts';
 import { maskNik } from '../../src/records/people.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, watchedPage, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, watchedPage, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'kata-sandi-panjang-42';
 const WIDE = { width: 1100, height: 900 };
 
-describe('console operator pages in Chromium', () => {
+describe('console operator pages in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let worker: Worker;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;

@@ -13,10 +13,10 @@ import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { makeNik } from '../../src/domain/nik.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 import { consoleAccount, signInConsole } from './console-helpers.ts';
 
-describe('console: record a dose in Chromium', () => {
+describe('console: record a dose in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let worker: Worker;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;

@@ -9,10 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { facilityWithToken } from '../helpers/app.ts';
-import { launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
 import { consoleAccount, CONSOLE_PASSWORD, signInConsole } from './console-helpers.ts';
 
-describe('console sign-in and shell in Chromium', () => {
+describe('console sign-in and shell in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;

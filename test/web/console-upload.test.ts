@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
 import { consoleAccount, signInConsole } from './console-helpers.ts';
 
-describe('console: upload a CSV with bad rows in Chromium', () => {
+describe('console: upload a CSV with bad rows in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;

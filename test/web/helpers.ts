@@ -15,7 +15,11 @@ import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../hel
 import type { Runtime } from '../../src/runtime.ts';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { BROWSER_LEFT_OUT, CHROMIUM, chromiumProblem } from '../helpers/services.ts';
+
+export { CHROMIUM };
+/** The skip of a suite that drives Chromium: false, or why the user left the browser out. */
+export const browserSkip: string | false = BROWSER_LEFT_OUT;
 export const SCREENSHOTS = join(import.meta.dirname, '../../test-results/screenshots');
 
 /** The phone width the pages are designed for. */
@@ -63,6 +67,8 @@ export async function recordDose(server: TestServer, over: { person?: ReturnType
 
 /** Chromium with a fresh profile; `args` adds flags (fake camera…). Close the returned context to end it. */
 export async function launchBrowser(opts: { args?: string[]; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext & { cleanup(): Promise<void> }> {
+  const problem = chromiumProblem();
+  if (problem) throw new Error(`${problem}; set DOSIS_SKIP_BROWSER=1 to leave the browser tests out`);
   const profile = mkdtempSync(join(tmpdir(), 'dosis-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

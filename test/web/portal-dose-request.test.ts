@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
-describe('portal: reporting a missing dose, in Chromium', () => {
+describe('portal: reporting a missing dose, in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let worker: Worker;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;

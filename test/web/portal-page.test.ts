@@ -14,9 +14,9 @@ import { maskNik } from '../../src/records/people.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, doseBody, person } from '../helpers/app.ts';
 import { makeNik } from '../../src/domain/nik.ts';
-import { launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
-describe('citizen portal / in Chromium', () => {
+describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let worker: Worker;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, person, tokenFor } from '../helpers/app.ts';
-import { launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
-describe('portal: wrong or lost phone in Chromium', () => {
+describe('portal: wrong or lost phone in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
   let worker: Worker;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;

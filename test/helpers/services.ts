@@ -1,0 +1,114 @@
+/**
+ * The outside services the tests need (PostgreSQL, Kannel, Chromium, poppler)
+ * and what a run was asked to leave out. Nothing is skipped in silence: a
+ * service that is missing fails the run, unless the user left it out
+ * (`DOSIS_TEST_BACKENDS=pglite`, `DOSIS_SKIP_KANNEL=1`, `DOSIS_SKIP_BROWSER=1`);
+ * a test left out that way is skipped with a reason that starts with
+ * `LEFT_OUT`, which the runner (scripts/test.ts) reports as asked for. Any
+ * other skip fails the run.
+ *
+ * No node:test import here: scripts/test.ts uses this module for its checks
+ * before any test starts.
+ */
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+export type Backend = 'pglite' | 'postgres';
+export const BACKENDS = (process.env.DOSIS_TEST_BACKENDS ?? 'pglite,postgres')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '') as Backend[];
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const PGLITE_TEMPLATE = 'test-results/pglite-template.tar';
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';
+export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
+
+/** Every skip reason for something the user asked to leave out starts with this. */
+export const LEFT_OUT = 'left out: ';
+
+/** How long a loaded machine may take to answer before PostgreSQL is called unreachable. */
+const PROBE_WINDOW_MS = Number(process.env.DOSIS_TEST_PROBE_SECONDS ?? 30) * 1000;
+
+export const POSTGRES_LEFT_OUT: string | false = BACKENDS.includes('postgres')
+  ? false
+  : `${LEFT_OUT}PostgreSQL (DOSIS_TEST_BACKENDS=${BACKENDS.join(',')})`;
+export const PGLITE_LEFT_OUT: string | false = BACKENDS.includes('pglite')
+  ? false
+  : `${LEFT_OUT}PGlite (DOSIS_TEST_BACKENDS=${BACKENDS.join(',')})`;
+export const KANNEL_LEFT_OUT: string | false = process.env.DOSIS_SKIP_KANNEL === '1' ? `${LEFT_OUT}Kannel (DOSIS_SKIP_KANNEL=1)` : false;
+export const BROWSER_LEFT_OUT: string | false = process.env.DOSIS_SKIP_BROWSER === '1' ? `${LEFT_OUT}Chromium (DOSIS_SKIP_BROWSER=1)` : false;
+
+/**
+ * Null when PostgreSQL answers `SELECT 1` at `url`, else why not. Tries again
+ * for `windowMs` (30 s): a connection that times out on a busy machine is
+ * not a missing server.
+ */
+export async function postgresProblem(url = TEST_DATABASE_URL, windowMs = PROBE_WINDOW_MS): Promise<string | null> {
+  const deadline = Date.now() + windowMs;
+  let last: string;
+  for (let attempt = 1; ; attempt++) {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return null;
+    } catch (e) {
+      last = (e as Error).message;
+    } finally {
+      await c.end().catch(() => {});
+    }
+    if (Date.now() >= deadline) {
+      return `PostgreSQL at ${url} is not reachable (${attempt} attempts in ${Math.round(windowMs / 1000)} s; last: ${last})`;
+    }
+    await sleep(1000);
+  }
+}
+
+/** Why the Kannel binaries cannot run here, or null. */
+export function kannelProblem(): string | null {
+  const missing = [BEARERBOX, SMSBOX].filter((p) => !existsSync(p));
+  return missing.length === 0 ? null : `Kannel not found (${missing.join(', ')}): apt-get install -y kannel kannel-extras`;
+}
+
+/** Why Chromium cannot run here, or null. */
+export function chromiumProblem(): string | null {
+  return existsSync(CHROMIUM) ? null : `Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`;
+}
+
+/** Why poppler's tools (the PDF tests read certificates back with them) are missing, or null. */
+export function popplerProblem(): string | null {
+  const dirs = (process.env.PATH ?? '').split(':');
+  const missing = ['pdftoppm', 'pdftotext'].filter((b) => !dirs.some((d) => existsSync(`${d}/${b}`)));
+  return missing.length === 0 ? null : `${missing.join(' and ')} not found: apt-get install -y poppler-utils`;
+}
+
+/**
+ * Every service this run needs and cannot reach, each with how to leave it
+ * out. Empty when the run can go ahead.
+ */
+export async function missingServices(): Promise<string[]> {
+  const problems: string[] = [];
+  if (!POSTGRES_LEFT_OUT) {
+    const p = await postgresProblem();
+    if (p) problems.push(`${p}. Start it, or leave PostgreSQL out: DOSIS_TEST_BACKENDS=pglite`);
+  }
+  if (!KANNEL_LEFT_OUT) {
+    const k = kannelProblem();
+    if (k) problems.push(`${k}. Or leave Kannel out: DOSIS_SKIP_KANNEL=1`);
+  }
+  if (!BROWSER_LEFT_OUT) {
+    const b = chromiumProblem();
+    if (b) problems.push(`${b}. Or leave the browser tests out: DOSIS_SKIP_BROWSER=1`);
+  }
+  const p = popplerProblem();
+  if (p) problems.push(p);
+  return problems;
+}
+
+/** What this run leaves out because the user asked, in words. */
+export function leftOutByRequest(): string[] {
+  return [POSTGRES_LEFT_OUT, PGLITE_LEFT_OUT, KANNEL_LEFT_OUT, BROWSER_LEFT_OUT].filter((x): x is string => x !== false).map((x) => x.slice(LEFT_OUT.length));
+}
