@@ -178,7 +178,8 @@ export async function main(argv: string[]): Promise<number> {
         await migrate(db);
         return verifyCertificate(db, qr, now, { publicUrl: config.publicUrl });
       });
-      console.log(JSON.stringify({ valid: result.valid, reason: result.reason, message: result.message.en, kid: result.kid, payload: result.payload }, null, 2));
+      const notices = result.format === 'eu-dcc' ? result.notices?.map((n) => ({ code: n.code, message: n.message.en })) : undefined;
+      console.log(JSON.stringify({ valid: result.valid, reason: result.reason, message: result.message.en, notices, kid: result.kid, payload: result.payload }, null, 2));
       return result.valid ? 0 : 1;
     }
     default:
