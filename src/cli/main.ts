@@ -4,7 +4,7 @@
  * --help and exits non-zero on failure.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config.ts';
+import { ConfigError, loadDotEnv, parseConfig, startWarnings, type Config } from '../config.ts';
 import { openDb, DataDirLockedError } from '../db/open.ts';
 import { migrate } from '../db/migrate.ts';
 import { rotateSigningKey } from '../certificates/issuer.ts';
@@ -90,6 +90,10 @@ async function serve(config: Config): Promise<void> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  for (const warning of startWarnings(config)) {
+    rt.app.log.warn({ warning }, 'configuration');
+    process.stderr.write(`dosis: warning: ${warning}\n`);
+  }
   const address = await rt.app.listen({ port: config.port, host: config.host });
   const where = config.databaseUrl ? 'PostgreSQL' : `PGlite in ${config.dataDir}`;
   process.stdout.write(`Dosis listening on ${address} (database: ${where}; SMS: ${config.smsGateway})\n`);
