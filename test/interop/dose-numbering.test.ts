@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeEachBackend } from '../helpers/db.ts';
 import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor } from '../helpers/app.ts';
+import { r4SchemaErrors } from '../helpers/fhir-schema.ts';
 import type { Runtime } from '../../src/runtime.ts';
 
 interface Numbering {
@@ -65,6 +66,7 @@ describeEachBackend('dose and series numbers agree across outputs', (t) => {
     const card = (await rt.app.inject({ method: 'GET', url: `/api/v1/people/${personId}/health-card`, headers: bearer(support) })).json();
     const shc = (await rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr: card.shc } })).json();
     assert.equal(shc.valid, true, JSON.stringify(shc.issues));
+    assert.deepEqual(r4SchemaErrors(shc.payload.vc.credentialSubject.fhirBundle), [], 'the card bundle passes the official R4 JSON schema');
     const shcImms = shc.payload.vc.credentialSubject.fhirBundle.entry
       .map((e: { resource: Record<string, unknown> }) => e.resource)
       .filter((r: { resourceType: string }) => r.resourceType === 'Immunization');
@@ -76,6 +78,7 @@ describeEachBackend('dose and series numbers agree across outputs', (t) => {
 
     // FHIR export.
     const bundle = (await rt.app.inject({ method: 'GET', url: `/api/v1/fhir/Immunization?patient=Patient/${personId}`, headers: bearer(ADMIN_TOKEN) })).json();
+    assert.deepEqual(r4SchemaErrors(bundle), [], 'the FHIR searchset passes the official R4 JSON schema');
     const fhir: Numbering[] = bundle.entry.map((e: { resource: { protocolApplied: { doseNumberPositiveInt: number; seriesDosesPositiveInt: number; series: string }[] } }) => {
       const pa = e.resource.protocolApplied[0];
       return { dose: pa?.doseNumberPositiveInt, of: pa?.seriesDosesPositiveInt, series: pa?.series };
