@@ -11,13 +11,12 @@
  *   (domain/vaccine-codes.ts).
  * - performer: the facility's name (`actor.display`): a card names where the
  *   dose was given, not a FHIR server address.
- * - protocolApplied: the dose's EU DCC `dn`/`sd` (`doseNumberPositiveInt`,
- *   `seriesDosesPositiveInt`), from domain/doses.ts `roleInHistory` like the
- *   DCC, the FHIR export, the PDF and the timeline: a booster after two
- *   primary doses is 3/3 on every one of them. No `series` text: a card
- *   carries what a verifier reads, and 3/3 with the DCC's meaning is that.
+ * - No dose numbers: the SMART Health Cards vaccination IG sets
+ *   `protocolApplied` to 0..0 in both its profiles (verifiers count a card's
+ *   Immunizations). The card lists every certified dose in date order, so
+ *   its Immunizations are the doses the DCCs number 1/2, 2/2, 3/3
+ *   (test/interop/dose-numbering.test.ts).
  */
-import type { DoseRole } from '../domain/doses.ts';
 import { CVX_SYSTEM, KFA_SYSTEM, vaccineCodes } from '../domain/vaccine-codes.ts';
 import type { VaccineCode } from '../domain/vaccines.ts';
 import { VC_COVID19, VC_IMMUNIZATION } from './shc.ts';
@@ -32,8 +31,6 @@ export interface CardDose {
   date: string;
   lot: string | null;
   facilityName: string;
-  /** The dose's role (dn/sd); null for a dose the catalogue cannot place (then no protocolApplied). */
-  role?: DoseRole | null;
 }
 
 /** The card's bundle and its credential types (every Dosis vaccine is a COVID-19 vaccine). */
@@ -56,7 +53,6 @@ export function healthCardBundle(person: CardPerson, doses: readonly CardDose[])
         occurrenceDateTime: d.date,
         ...(d.lot ? { lotNumber: d.lot } : {}),
         performer: [{ actor: { display: d.facilityName } }],
-        ...(d.role ? { protocolApplied: [{ doseNumberPositiveInt: d.role.dn, seriesDosesPositiveInt: d.role.sd }] } : {}),
       },
     });
   });

@@ -17,7 +17,6 @@
  */
 import { createHmac, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
-import { roleInHistory } from '../domain/doses.ts';
 import { AppError } from '../domain/errors.ts';
 import { vaccineByCode } from '../domain/vaccines.ts';
 import { importPrivateKey } from './keys.ts';
@@ -122,7 +121,6 @@ export interface IssuedHealthCard {
 }
 
 interface DoseRow extends Record<string, unknown> {
-  dose_number: number;
   vaccine: string;
   date: string;
   lot: string | null;
@@ -152,7 +150,7 @@ export async function issueHealthCard(db: Db, o: { iss: string; personId: string
       });
     }
     const d = await tx.query<DoseRow>(
-      `SELECT v.dose_number, v.vaccine, v.date, v.lot, f.name AS facility_name
+      `SELECT v.vaccine, v.date, v.lot, f.name AS facility_name
          FROM vaccinations v
          JOIN certificates c ON c.person_id = v.person_id AND c.vaccination_id = v.id
          JOIN facilities f ON f.code = v.facility_code
@@ -169,14 +167,7 @@ export async function issueHealthCard(db: Db, o: { iss: string; personId: string
     }
     const clock = await tx.query<{ now: Date }>('SELECT clock_timestamp() AS now');
     const issuedAt = clock.rows[0]?.now ?? new Date();
-    const history = d.rows.map((r) => ({ doseNumber: r.dose_number, date: r.date, vaccine: r.vaccine }));
-    const doses: CardDose[] = d.rows.map((r, i) => ({
-      vaccine: vaccineByCode(r.vaccine).code,
-      date: r.date,
-      lot: r.lot,
-      facilityName: r.facility_name,
-      role: roleInHistory(history[i] ?? { doseNumber: r.dose_number, date: r.date, vaccine: r.vaccine }, history) ?? null,
-    }));
+    const doses: CardDose[] = d.rows.map((r) => ({ vaccine: vaccineByCode(r.vaccine).code, date: r.date, lot: r.lot, facilityName: r.facility_name }));
     const { bundle, types } = healthCardBundle({ name: person.name, birthDate: person.birth_date }, doses);
     const claims = healthCardClaims({ iss: o.iss, issuedAt, types, bundle, rid: ridFor(secret, key.kid, person.id) });
     const jws = signShcJws(claims, key);

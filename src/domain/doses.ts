@@ -78,8 +78,10 @@ export interface HistoryDose {
 
 /**
  * The role of a dose within the person's history — the one rule behind the EU DCC's `dn/sd`, the
- * SMART Health Card's and the FHIR export's `protocolApplied`, the PDF and the timeline, so that
- * they cannot disagree: the primary series is set by the product of the person's dose 1 (a voided
+ * FHIR export's `protocolApplied`, the certificate page, the PDF and the timeline, so that they
+ * cannot disagree (record-dose.ts and certify.ts sign `dn/sd` with `doseRole` against the same
+ * primary product: the person's live dose 1, else the dose's own; a SMART Health Card carries no
+ * dose numbers, its IG forbids them): the primary series is set by the product of the person's dose 1 (a voided
  * dose does not count; without a dose 1 on record, by the dose's own product), and the dose is
  * judged by `doseRole` against the catalogue's schedule in force on its date. Undefined for a dose
  * whose product or number the catalogue does not know (a stored row from an older catalogue).

@@ -16,7 +16,6 @@ import {
   type ShcCrl,
 } from '../../src/certificates/shc.ts';
 import { healthCardBundle } from '../../src/certificates/shc-card.ts';
-import { roleInHistory } from '../../src/domain/doses.ts';
 import { ridFor } from '../../src/certificates/shc-issuer.ts';
 import { listRevokesUvci, signRevocationList, uvciHash, verifyRevocationList } from '../../src/certificates/revocation-list.ts';
 import { verifyRevocationListWeb } from '../../src/certificates/revocation-list-web.ts';
@@ -34,15 +33,11 @@ function issuer(crl?: (kid: string) => ShcCrl) {
 }
 
 function card(issuedAt = new Date('2024-03-01T00:00:00Z'), rid?: string) {
-  const doses = [
-    { doseNumber: 1, vaccine: 'CORONAVAC', date: '2021-06-10', lot: 'A123', facilityName: 'Puskesmas Menteng' },
-    { doseNumber: 2, vaccine: 'CORONAVAC', date: '2021-07-08', lot: 'B456', facilityName: 'Puskesmas Menteng' },
-    { doseNumber: 3, vaccine: 'COMIRNATY', date: '2022-03-01', lot: 'FF123', facilityName: 'RSUD Tarakan' },
-  ] as const;
-  const { bundle, types } = healthCardBundle(
-    { name: 'Siti Nurhaliza', birthDate: '1985-02-03' },
-    doses.map((d) => ({ ...d, role: roleInHistory(d, doses) ?? null })),
-  );
+  const { bundle, types } = healthCardBundle({ name: 'Siti Nurhaliza', birthDate: '1985-02-03' }, [
+    { vaccine: 'CORONAVAC', date: '2021-06-10', lot: 'A123', facilityName: 'Puskesmas Menteng' },
+    { vaccine: 'CORONAVAC', date: '2021-07-08', lot: 'B456', facilityName: 'Puskesmas Menteng' },
+    { vaccine: 'COMIRNATY', date: '2022-03-01', lot: 'FF123', facilityName: 'RSUD Tarakan' },
+  ]);
   return healthCardClaims({ iss: ISS, issuedAt, types, bundle, ...(rid ? { rid } : {}) });
 }
 

@@ -1,9 +1,11 @@
 /**
  * One person, two primary doses of CoronaVac and a Comirnaty booster: every
- * output Dosis makes of those doses — the EU DCC, the SMART Health Card, the
- * FHIR export, the PDF and the staff timeline — says the same dose and series
- * numbers (1/2, 2/2, 3/3 with "booster 1": EU DCC 1.3 after Decision (EU)
- * 2021/2301), because each takes them from domain/doses.ts roleInHistory.
+ * output Dosis makes of those doses — the EU DCC, the FHIR export, the
+ * certificate page, the PDF and the staff timeline — says the same dose and
+ * series numbers (1/2, 2/2, 3/3 with "booster 1": EU DCC 1.3 after Decision
+ * (EU) 2021/2301), because each takes them from domain/doses.ts
+ * roleInHistory; the SMART Health Card, whose IG forbids dose numbers, lists
+ * the same three doses in that order.
  * Also: POST /api/v1/verify names "vaccine not in the EU list" for IndoVac.
  */
 import { after, it } from 'node:test';
@@ -54,15 +56,19 @@ describeEachBackend('dose and series numbers agree across outputs', (t) => {
     // EU DCC: dn/sd of each signed certificate, read back by the verifier.
     // (The DCC has no series label: dn/sd is all it says, and the recording answer names the role.)
     const dcc: number[][] = [];
+    const dccDates: string[] = [];
     for (const a of answers) {
       const v = (await rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr: a.certificate.qr } })).json();
       assert.equal(v.valid, true);
       dcc.push([v.payload.v[0].dn, v.payload.v[0].sd]);
+      dccDates.push(v.payload.v[0].dt);
     }
     assert.deepEqual(dcc, expected.map((e) => [e.dose, e.of]), 'EU DCC');
     assert.deepEqual(answers.map((a) => a.vaccination.role), ['primary', 'primary', 'booster'], 'the recording answer');
 
-    // SMART Health Card: protocolApplied of each Immunization, in date order.
+    // SMART Health Card: its vaccination IG forbids protocolApplied (0..0; verifiers count the
+    // Immunizations), so the card carries no numbers that could disagree: its Immunizations are the
+    // three doses in date order, the k-th on the date and of the product of the DCC numbered k.
     const card = (await rt.app.inject({ method: 'GET', url: `/api/v1/people/${personId}/health-card`, headers: bearer(support) })).json();
     const shc = (await rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr: card.shc } })).json();
     assert.equal(shc.valid, true, JSON.stringify(shc.issues));
@@ -71,10 +77,15 @@ describeEachBackend('dose and series numbers agree across outputs', (t) => {
       .map((e: { resource: Record<string, unknown> }) => e.resource)
       .filter((r: { resourceType: string }) => r.resourceType === 'Immunization');
     assert.deepEqual(
-      shcImms.map((r: { protocolApplied: { doseNumberPositiveInt: number; seriesDosesPositiveInt: number }[] }) => [r.protocolApplied[0]?.doseNumberPositiveInt, r.protocolApplied[0]?.seriesDosesPositiveInt]),
-      expected.map((e) => [e.dose, e.of]),
-      'SMART Health Card',
+      shcImms.map((r: { occurrenceDateTime: string; vaccineCode: { coding: { code: string }[] }; protocolApplied?: unknown }) => [r.occurrenceDateTime, r.vaccineCode.coding[0]?.code, r.protocolApplied]),
+      [
+        ['2021-06-10', '511', undefined],
+        ['2021-07-08', '511', undefined],
+        ['2022-03-01', '208', undefined],
+      ],
+      'SMART Health Card: dose k is the k-th Immunization',
     );
+    assert.deepEqual(dccDates, ['2021-06-10', '2021-07-08', '2022-03-01'], 'the DCCs numbered 1, 2, 3 are of those dates');
 
     // FHIR export.
     const bundle = (await rt.app.inject({ method: 'GET', url: `/api/v1/fhir/Immunization?patient=Patient/${personId}`, headers: bearer(ADMIN_TOKEN) })).json();
