@@ -66,7 +66,7 @@ const SANS_BOLD = 'DejaVuSans-Bold';
  * embeds only the glyphs it uses. pdfkit (≥ 0.17) takes a parsed fontkit
  * font as well as the file's bytes: given the bytes it would parse the font
  * again for every PDF and lay every string out with a cold glyph cache, which
- * made a render ~8 times slower here (88 against 11 ms).
+ * made each render cost ~88 ms here (bench/README.md, `pdf`).
  */
 let parsed: { regular: Font; bold: Font } | undefined;
 function fonts(): { regular: Font; bold: Font } {
