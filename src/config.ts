@@ -123,6 +123,23 @@ function url(env: NodeJS.ProcessEnv, name: string, dflt?: string): string | unde
   return v.replace(/\/+$/, '');
 }
 
+/**
+ * Warnings about a configuration that starts but should not run in production. Development is a
+ * PUBLIC_URL on this machine (localhost, 127.0.0.1, ::1) or NODE_ENV=development: nothing there is
+ * warned about.
+ * - PUBLIC_URL not https: it is the `iss` of every SMART Health Card, which the SHC specification
+ *   requires to be https (the dev tools and verifier apps reject an http issuer), and the base of
+ *   the links sent by SMS.
+ */
+export function startWarnings(config: Pick<Config, 'publicUrl'>, env: NodeJS.ProcessEnv = process.env): string[] {
+  const url = new URL(config.publicUrl);
+  const development = env.NODE_ENV === 'development' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (development || url.protocol === 'https:') return [];
+  return [
+    `PUBLIC_URL is ${config.publicUrl}, not https: SMART Health Cards name it as their issuer, which must be https (verifiers reject them), and SMS links would go out unencrypted. Use https in production.`,
+  ];
+}
+
 /** Parses the configuration; throws ConfigError naming the variable at fault. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL');

@@ -121,6 +121,11 @@ const ICAO_SPECIAL: Readonly<Record<string, string>> = {
  * not contain).
  */
 export function transliterate(name: string): string {
+  return icaoForm(name).slice(0, NAME_MAX).replace(/<$/, '');
+}
+
+/** The ICAO form of the whole name, however long. */
+function icaoForm(name: string): string {
   let out = '';
   for (const ch of name.normalize('NFC')) {
     const upper = ch.toUpperCase();
@@ -135,8 +140,7 @@ export function transliterate(name: string): string {
     else if (/^[\s\-‐-―]$/u.test(ch)) out += '<';
     // Anything else (apostrophes, dots, commas, digits, other scripts) is omitted.
   }
-  out = out.replace(/<+/g, '<').replace(/^<|<$/g, '');
-  return out.slice(0, NAME_MAX).replace(/<$/, '');
+  return out.replace(/<+/g, '<').replace(/^<|<$/g, '');
 }
 
 export interface VaccinationInput {
@@ -213,12 +217,7 @@ export function buildVaccinationPayload(input: VaccinationInput): HcertPayload {
 
   return {
     ver: DCC_SCHEMA_VERSION,
-    // Indonesian names have no family-name convention and many people have a
-    // single name (mononym), so splitting into surname/forename would invent
-    // one. The whole name goes into `fn`/`fnt` because `fnt` is the one name
-    // field every schema version accepts on its own (1.3.0 requires it;
-    // 1.3.3 requires fnt or gnt); `gn`/`gnt` are left out.
-    nam: { fn: truncateCodePoints(name, NAME_MAX), fnt: transliterate(name) },
+    nam: dccName(name),
     dob: input.birthDate,
     v: [
       {
@@ -266,7 +265,42 @@ export function isPartialDate(s: string): boolean {
   return true;
 }
 
-function truncateCodePoints(s: string, max: number): string {
-  const cps = Array.from(s);
-  return cps.length <= max ? s : cps.slice(0, max).join('').trimEnd();
+/**
+ * The `nam` of a Dosis certificate: the whole name in `fn`/`fnt`, no `gn`/`gnt`.
+ *
+ * Why `fn` only. EU DCC schema 1.3 says of `fn` "surname(s) … exactly one
+ * non-empty field" and of `gn` "forename(s) … if the holder has no forenames,
+ * the field MUST be skipped"; ICAO 9303 part 3 §4.6 (which the EU DCC's
+ * `fnt`/`gnt` follow) puts a name with no primary/secondary distinction
+ * wholly in the primary identifier. Indonesian names have no family-name
+ * convention: "Sukarno" (a mononym) has no forename to skip, and in "Budi
+ * Santoso" or "Ni Luh Putu Ayu Dewi" no part is a surname (nor, in "I Gusti
+ * Ngurah Rai", is the last). Splitting off the last word as a surname would
+ * invent one, and a verifier comparing the certificate with the passport's
+ * MRZ (where Indonesian passports also carry the whole name as the primary
+ * identifier) would see the parts in other fields. So mononyms and
+ * multi-part names alike go whole into `fn`, and `gn`/`gnt` stay absent,
+ * as schema 1.3.0 (`fnt` required) and 1.3.3 (`fnt` or `gnt`) both accept.
+ *
+ * Long names: `fn` and `fnt` have at most 80 characters. The name is cut at
+ * the last whole word that keeps both within 80 (a transliteration can be
+ * longer than the name: Ö → OE), and `fnt` is the transliteration of that cut
+ * `fn`, so the two end at the same word. A single word over 80 characters is
+ * cut inside it. Dosis's own record, its pages and the PDF keep the whole name.
+ */
+export function dccName(fullName: string): PersonName {
+  const words = fullName.normalize('NFC').trim().split(/\s+/u);
+  let fn = '';
+  for (const word of words) {
+    const longer = fn === '' ? word : `${fn} ${word}`;
+    if (Array.from(longer).length > NAME_MAX || icaoForm(longer).length > NAME_MAX) break;
+    fn = longer;
+  }
+  // One word longer than 80 characters: cut inside it, then make the transliteration fit too.
+  if (fn === '') {
+    const cps = Array.from(words[0] ?? '').slice(0, NAME_MAX);
+    while (cps.length > 1 && icaoForm(cps.join('')).length > NAME_MAX) cps.pop();
+    fn = cps.join('');
+  }
+  return { fn, fnt: transliterate(fn) };
 }

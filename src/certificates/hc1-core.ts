@@ -19,8 +19,10 @@ import type { Text } from '../domain/errors.ts';
 import { base45Decode } from './base45.ts';
 import { cborToJson, decodeCbor, type Json } from './cbor.ts';
 import { coseKid, decodeCoseSign1, type CoseSign1 } from './cose-core.ts';
+import { EU_VACCINE_PRODUCTS } from '../domain/vaccines.ts';
 import { certificateType, type HcertPayload } from './dcc.ts';
 import { validateHcert, type SchemaIssue } from './dcc-schema.ts';
+import { vaccineNameOf } from './display.ts';
 import { bytesToBase64, keyUsageAllows, type SignerValidity, type TrustedKey } from './trust-core.ts';
 
 /** The context identifier of this encoding (EU DCC spec: "HC1:"; HC2 would be an incompatible successor). */
@@ -108,6 +110,32 @@ export const REASON_MESSAGES: Readonly<Record<ReasonCode, Text>> = {
   },
   expired: { en: 'The certificate has expired', id: 'Sertifikat sudah kedaluwarsa' },
 };
+
+/**
+ * Something a person checking a certificate should know that does not make it invalid.
+ * `vaccine_not_in_eu_list`: the vaccination's `mp` is not in the EU value set (IndoVac and the other
+ * products only Indonesia authorised, or a foreign product): EU verifiers may show it as unknown.
+ */
+export interface VerificationNotice {
+  code: 'vaccine_not_in_eu_list';
+  message: Text;
+}
+
+/** The notices of a schema-valid payload: none for a vaccine of the EU list. */
+export function noticesOf(payload: HcertPayload): VerificationNotice[] {
+  const mp = payload.v?.[0]?.mp;
+  if (mp === undefined || EU_VACCINE_PRODUCTS.has(mp)) return [];
+  const name = vaccineNameOf(mp);
+  return [
+    {
+      code: 'vaccine_not_in_eu_list',
+      message: {
+        en: `Vaccine not in the EU list: ${name} is not in the EU DCC vaccine value set, so verifiers in the EU may show it as unknown; that alone does not make the certificate invalid.`,
+        id: `Vaksin tidak ada dalam daftar UE: ${name} tidak termasuk daftar vaksin EU DCC, sehingga pemeriksa di UE dapat menampilkannya sebagai tidak dikenal; hal itu saja tidak membuat sertifikat tidak sah.`,
+      },
+    },
+  ];
+}
 
 // ---------------------------------------------------------------- decode, step by step
 
@@ -296,6 +324,8 @@ export interface VerificationFacts {
   issuer?: string;
   /** Schema violations, for reason bad_schema. */
   schemaIssues?: SchemaIssue[];
+  /** What the reader should know besides the verdict (e.g. "vaccine not in the EU list"), once the payload is shown. */
+  notices?: VerificationNotice[];
 }
 
 export type Hc1Verification =
@@ -332,6 +362,8 @@ export function judgeHc1(decoded: Hc1Decoded, signature: SignatureOutcome | unde
     ...(iss === undefined ? {} : { issuer: iss }),
     ...(schema.valid ? { payload: schema.payload } : {}),
   };
+  const notices = schema.valid ? noticesOf(schema.payload) : [];
+  if (notices.length > 0) known.notices = notices;
   const times = checkTimes({
     iat,
     exp,

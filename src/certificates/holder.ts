@@ -13,7 +13,7 @@
 import type { Queryable } from '../db/client.ts';
 import { hashLinkToken } from '../access/links.ts';
 import { maskNik } from '../records/people.ts';
-import { doseRole, nextDoseDue } from '../domain/doses.ts';
+import { nextDoseDue, roleInHistory } from '../domain/doses.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import type { Vaccine } from '../domain/vaccines.ts';
 
@@ -115,25 +115,19 @@ function viewOf(doc: ViewDocument): HolderView {
       birthDate: doc.person.birthDate,
       identifier: { type: doc.person.idType, masked: maskIdentifier(doc.person.idType, doc.person.idValue), country: doc.person.idCountry },
     },
-    certificates: stored.map((c) => certificateOf(c, primary)),
+    certificates: stored.map((c) => certificateOf(c, stored)),
     nextDose: last ? nextDoseOf(last, primary) : null,
     linked: doc.linked ? { certificateId: doc.linked.id, status: doc.linked.status ?? 'unknown' } : null,
   };
 }
 
-function certificateOf(c: StoredCertificate, primary: Vaccine | undefined): HolderCertificate {
+function certificateOf(c: StoredCertificate, stored: readonly StoredCertificate[]): HolderCertificate {
   const vaccine = findVaccine(c.vaccine);
-  let role: 'primary' | 'booster' = c.dn > c.sd ? 'booster' : 'primary';
-  let boosterNumber: number | null = null;
-  if (vaccine) {
-    try {
-      const dr = doseRole(vaccine, c.doseNumber, c.date, primary ?? vaccine);
-      role = dr.role;
-      boosterNumber = dr.boosterNumber ?? null;
-    } catch {
-      // A stored dose outside today's rules keeps the role its dn/sd says.
-    }
-  }
+  // The role by the rule every output uses (domain/doses.ts roleInHistory); a stored dose the
+  // catalogue cannot place keeps the role its signed dn/sd says.
+  const dr = roleInHistory(c, stored);
+  const role: 'primary' | 'booster' = dr ? dr.role : c.dn > c.sd ? 'booster' : 'primary';
+  const boosterNumber = dr?.boosterNumber ?? null;
   return {
     id: c.id,
     uvci: c.uvci,

@@ -11,6 +11,11 @@
  *   (domain/vaccine-codes.ts).
  * - performer: the facility's name (`actor.display`): a card names where the
  *   dose was given, not a FHIR server address.
+ * - No dose numbers: the SMART Health Cards vaccination IG sets
+ *   `protocolApplied` to 0..0 in both its profiles (verifiers count a card's
+ *   Immunizations). The card lists every certified dose in date order, so
+ *   its Immunizations are the doses the DCCs number 1/2, 2/2, 3/3
+ *   (test/interop/dose-numbering.test.ts).
  */
 import { CVX_SYSTEM, KFA_SYSTEM, vaccineCodes } from '../domain/vaccine-codes.ts';
 import type { VaccineCode } from '../domain/vaccines.ts';

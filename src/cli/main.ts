@@ -4,7 +4,7 @@
  * --help and exits non-zero on failure.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config.ts';
+import { ConfigError, loadDotEnv, parseConfig, startWarnings, type Config } from '../config.ts';
 import { openDb, DataDirLockedError } from '../db/open.ts';
 import { migrate } from '../db/migrate.ts';
 import { rotateSigningKey } from '../certificates/issuer.ts';
@@ -90,6 +90,10 @@ async function serve(config: Config): Promise<void> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  for (const warning of startWarnings(config)) {
+    rt.app.log.warn({ warning }, 'configuration');
+    process.stderr.write(`dosis: warning: ${warning}\n`);
+  }
   const address = await rt.app.listen({ port: config.port, host: config.host });
   const where = config.databaseUrl ? 'PostgreSQL' : `PGlite in ${config.dataDir}`;
   process.stdout.write(`Dosis listening on ${address} (database: ${where}; SMS: ${config.smsGateway})\n`);
@@ -178,7 +182,8 @@ export async function main(argv: string[]): Promise<number> {
         await migrate(db);
         return verifyCertificate(db, qr, now, { publicUrl: config.publicUrl });
       });
-      console.log(JSON.stringify({ valid: result.valid, reason: result.reason, message: result.message.en, kid: result.kid, payload: result.payload }, null, 2));
+      const notices = result.format === 'eu-dcc' ? result.notices?.map((n) => ({ code: n.code, message: n.message.en })) : undefined;
+      console.log(JSON.stringify({ valid: result.valid, reason: result.reason, message: result.message.en, notices, kid: result.kid, payload: result.payload }, null, 2));
       return result.valid ? 0 : 1;
     }
     default:

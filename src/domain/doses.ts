@@ -68,6 +68,37 @@ export function doseRole(vaccine: Vaccine, doseNumber: number, date: IsoDate, pr
   };
 }
 
+/** A dose of a person's history, as every output reads it. `vaccine` is a catalogue code. */
+export interface HistoryDose {
+  doseNumber: number;
+  date: IsoDate;
+  vaccine: string;
+  status?: VaccinationStatus;
+}
+
+/**
+ * The role of a dose within the person's history — the one rule behind the EU DCC's `dn/sd`, the
+ * FHIR export's `protocolApplied`, the certificate page, the PDF and the timeline, so that they
+ * cannot disagree (record-dose.ts and certify.ts sign `dn/sd` with `doseRole` against the same
+ * primary product: the person's live dose 1, else the dose's own; a SMART Health Card carries no
+ * dose numbers, its IG forbids them): the primary series is set by the product of the person's dose 1 (a voided
+ * dose does not count; without a dose 1 on record, by the dose's own product), and the dose is
+ * judged by `doseRole` against the catalogue's schedule in force on its date. Undefined for a dose
+ * whose product or number the catalogue does not know (a stored row from an older catalogue).
+ */
+export function roleInHistory(dose: HistoryDose, history: readonly HistoryDose[]): DoseRole | undefined {
+  const vaccine = findVaccine(dose.vaccine);
+  if (!vaccine || !isValidDoseNumber(dose.doseNumber)) return undefined;
+  const first = history.find((d) => d.doseNumber === 1 && d.status !== 'void');
+  const primary = (first && findVaccine(first.vaccine)) || vaccine;
+  return doseRole(vaccine, dose.doseNumber, dose.date, primary);
+}
+
+/** FHIR `protocolApplied.series` (Immunization R4, a free string): "primary" or "booster N". */
+export function seriesName(role: DoseRole): string {
+  return role.role === 'booster' ? `booster ${role.boosterNumber ?? 1}` : 'primary';
+}
+
 function doseNumberMessage(n: unknown): { en: string; id: string } {
   const shown = typeof n === 'number' ? String(n) : JSON.stringify(n) ?? String(n);
   return {

@@ -54,7 +54,18 @@ export interface PrimarySchedule {
   source: string;
 }
 
-/** EU Digital COVID Certificate codes of a product (schema 1.3 `vp`, `mp`, `ma`). */
+/**
+ * EU Digital COVID Certificate codes of a product (schema 1.3 `vp`, `mp`, `ma`).
+ *
+ * Products outside the EU value sets (Zifivax, IndoVac, AWcorna, Inavac: `inValueSet` false)
+ * are still certified, with `mp` = the product name and `ma` = the holder's hyphenated name (see
+ * the header). The choice: schema 1.3 types `mp`/`ma` as strings that SHOULD come from the value
+ * sets, and an Indonesian certificate must say what was given; inventing an EU code, or certifying
+ * such doses under another product's code, would be false. The cost: EU verifiers that check
+ * value sets show the product as unknown, and their acceptance rules will not count it. Dosis's
+ * own verifier (server and page) still shows the vaccine by name and adds the notice "vaccine
+ * not in the EU list" (hc1-core.ts); the certificate page and the PDF name it as any other.
+ */
 export interface EuDccCodes {
   vp: string;
   mp: string;
@@ -294,6 +305,22 @@ export const BOOSTER_RULES: readonly BoosterRule[] = [
     source: 'DOMAIN.md: everyone 18+ from 24 Jan 2023, 6 months after booster 1',
   },
 ];
+
+/**
+ * Every medicinal product (`mp`) of the EU value set vaccine-medicinal-product, as of its
+ * valueSetDate 2022-11-30 (test/conformance/eu-dcc/valuesets/vaccine-medicinal-product.json,
+ * copied here: nothing reads shared/ at run time). A verifier says "vaccine not in the EU list"
+ * for any other `mp` — an IndoVac certificate's, or another country's — rather than showing an
+ * unknown code silently; `eu.inValueSet` of the catalogue agrees with it (test/domain/vaccines.test.ts).
+ */
+export const EU_VACCINE_PRODUCTS: ReadonlySet<string> = new Set([
+  'EU/1/20/1528', 'EU/1/20/1507', 'EU/1/21/1529', 'EU/1/20/1525', 'CVnCoV', 'NVX-CoV2373', 'Sputnik-V', 'Convidecia',
+  'EpiVacCorona', 'BBIBP-CorV', 'Inactivated-SARS-CoV-2-Vero-Cell', 'CoronaVac', 'Covaxin', 'Covishield',
+  'Covid-19-recombinant', 'R-COVI', 'CoviVac', 'Sputnik-Light', 'Hayat-Vax', 'Abdala', 'WIBP-CorV', 'MVC-COV1901',
+  'EU/1/21/1618', 'Covovax', 'Vidprevtyn', 'VLA2001', 'EpiVacCorona-N', 'Sputnik-M', 'Covid-19-adsorvida-inativada',
+  'NVSI-06-08', 'YS-SC2-010', 'SCTV01C', 'Covifenz', 'AZD2816', 'Soberana-02', 'Soberana-Plus', 'EU/1/21/1624',
+  'EU/1/21/1580', 'EU/1/22/1709',
+]);
 
 /** How many boosters the programme has rules for. */
 export const BOOSTERS_IN_PROGRAMME = 2;

@@ -12,6 +12,7 @@ import { immunizationResource, patientResource, type PersonRecord, type Vaccinat
 
 interface PersonRow extends Record<string, unknown> {
   id: string;
+  ihs_number: string | null;
   id_type: PersonRecord['idType'];
   id_value: string;
   id_country: string | null;
@@ -26,7 +27,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 async function readPerson(db: Queryable, who: Principal, id: string): Promise<PersonRow> {
   if (!UUID.test(id)) throw personNotFound(id);
   await assertPersonInScope(db, who, id);
-  const r = await db.query<PersonRow>('SELECT id, id_type, id_value, id_country, name, birth_date, sex, merged_into FROM people WHERE id = $1', [id]);
+  const r = await db.query<PersonRow>('SELECT id, id_type, id_value, id_country, name, birth_date, sex, merged_into, ihs_number FROM people WHERE id = $1', [id]);
   const row = r.rows[0];
   if (!row) throw personNotFound(id);
   if (row.merged_into) {
@@ -58,6 +59,9 @@ interface VacRow extends Record<string, unknown> {
   status: VaccinationRecord['status'];
   source: string;
   recorded_at: Date;
+  organization_id: string | null;
+  location_id: string | null;
+  lot_expires_on: string | null;
 }
 
 /** `patient=Patient/{id}` or `patient={id}` → the id. */
@@ -69,14 +73,15 @@ export function patientParam(value: string): string {
 export async function exportImmunizations(db: Queryable, who: Principal, patient: string, base: string): Promise<Immunization[]> {
   const person = await readPerson(db, who, patientParam(patient));
   const r = await db.query<VacRow>(
-    `SELECT v.id, v.person_id, v.dose_number, v.vaccine, v.date, v.lot, v.facility_code, f.name AS facility_name, v.status, v.source, v.recorded_at
+    `SELECT v.id, v.person_id, v.dose_number, v.vaccine, v.date, v.lot, v.facility_code, f.name AS facility_name, v.status, v.source, v.recorded_at,
+            f.satusehat_organization_id AS organization_id, f.satusehat_location_id AS location_id, l.expires_on::text AS lot_expires_on
        FROM vaccinations v JOIN facilities f ON f.code = v.facility_code
+       LEFT JOIN vaccine_lots l ON l.vaccine = v.vaccine AND l.lot_key = upper(v.lot)
       WHERE v.person_id = $1
       ORDER BY v.date, v.dose_number, v.recorded_at`,
     [person.id],
   );
-  const live = r.rows.filter((v) => v.status !== 'void');
-  const primary = (live.find((v) => v.dose_number === 1) ?? live[0] ?? r.rows[0])?.vaccine;
+  const history = r.rows.map((v) => ({ doseNumber: v.dose_number, date: v.date, vaccine: v.vaccine, status: v.status }));
   return r.rows.map((v) =>
     immunizationResource(
       {
@@ -91,7 +96,16 @@ export async function exportImmunizations(db: Queryable, who: Principal, patient
         status: v.status,
         source: v.source,
         recordedAt: v.recorded_at,
-        primaryVaccine: primary ?? v.vaccine,
+        history,
+        satusehat: {
+          organizationId: v.organization_id,
+          locationId: v.location_id,
+          ihsNumber: person.ihs_number,
+          // Dosis keeps no SATUSEHAT Encounter, nor the time of day of a dose: the hand-off (issue 21) supplies them.
+          encounterId: null,
+          lotExpiresOn: v.lot_expires_on,
+          givenAt: null,
+        },
       },
       { name: person.name },
       base,

@@ -10,7 +10,9 @@
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/scope.ts';
+import { roleInHistory } from '../domain/doses.ts';
 import type { Text } from '../domain/errors.ts';
+import type { VaccinationStatus } from '../domain/types.ts';
 import { maskNik, maskPhone } from './people.ts';
 
 export interface TimelineEvent {
@@ -25,6 +27,8 @@ export interface DoseState {
   doseNumber: number;
   date: string;
   vaccine: string;
+  /** EU DCC dn/sd and role of the dose, by the rule every output uses (domain/doses.ts roleInHistory); null when the catalogue cannot place it. */
+  series: { dn: number; sd: number; role: 'primary' | 'booster'; boosterNumber: number | null } | null;
   state: 'void' | 'no_certificate' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
   text: Text;
 }
@@ -131,9 +135,12 @@ export async function doseStates(db: Queryable, personId: string): Promise<DoseS
       ORDER BY v.dose_number, v.date`,
     [personId],
   );
-  return r.rows.map((d) => {
+  const history = r.rows.map((d) => ({ doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, status: d.status as VaccinationStatus }));
+  return r.rows.map((d, i) => {
     const [state, text] = describe(d);
-    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, state, text };
+    const role = history[i] && roleInHistory(history[i], history);
+    const series = role ? { dn: role.dn, sd: role.sd, role: role.role, boosterNumber: role.boosterNumber ?? null } : null;
+    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, series, state, text };
   });
 }
 

@@ -4,6 +4,7 @@ import { AppError } from '../../src/domain/errors.ts';
 import {
   buildVaccinationPayload,
   certificateType,
+  dccName,
   isFullDate,
   isPartialDate,
   transliterate,
@@ -91,11 +92,38 @@ test('accepts a partial birth date, a booster (dn > sd) and another disease', ()
   assert.equal(buildVaccinationPayload({ ...input, birthDate: '1950-07' }).dob, '1950-07');
 });
 
-test('a name longer than 80 characters is cut at 80 code points', () => {
-  const payload = buildVaccinationPayload({ ...input, name: `${'Raden Mas '.repeat(9)}Ngabehi` });
-  assert.ok(Array.from(payload.nam.fn!).length <= 80);
-  assert.ok(payload.nam.fnt!.length <= 80);
+test('a name longer than 80 characters is cut at a word boundary, and fnt is the transliteration of that cut fn', () => {
+  // The issue's case: 80 characters each, cut mid-word at different places ("…Wiryawan K" vs "…WIRYAWA").
+  const name = 'Raden Mas Haryo Tumenggung Muhammad Abdurrahman Kusumaningrat Suryaningrat Wiryawan Kartasasmita';
+  const payload = buildVaccinationPayload({ ...input, name });
+  assert.equal(payload.nam.fn, 'Raden Mas Haryo Tumenggung Muhammad Abdurrahman Kusumaningrat Suryaningrat');
+  assert.equal(payload.nam.fnt, 'RADEN<MAS<HARYO<TUMENGGUNG<MUHAMMAD<ABDURRAHMAN<KUSUMANINGRAT<SURYANINGRAT');
+  assert.ok(name.startsWith(`${payload.nam.fn} `), 'fn ends at a whole word of the name');
+  assert.equal(payload.nam.fnt, transliterate(payload.nam.fn));
+  assert.equal(payload.nam.gn, undefined);
   assert.equal(validateHcert(payload).valid, true);
+
+  // A transliteration longer than the name (Ö → OE) decides the cut: fn and fnt still end at the same word.
+  const german = `${'Böhömö '.repeat(11)}Schön`;
+  const g = dccName(german);
+  assert.ok(Array.from(g.fn!).length <= 80 && g.fnt!.length <= 80);
+  assert.equal(g.fnt, transliterate(g.fn!));
+  assert.equal(g.fnt.split('<').length, g.fn!.split(' ').length, 'as many words in fnt as in fn');
+
+  // One word over 80 characters: cut inside it.
+  const word = dccName('A'.repeat(90));
+  assert.equal(word.fn, 'A'.repeat(80));
+  assert.equal(word.fnt, 'A'.repeat(80));
+});
+
+test('mononyms and multi-part Indonesian names go whole into fn/fnt, without gn/gnt', () => {
+  assert.deepEqual(dccName('Sukarno'), { fn: 'Sukarno', fnt: 'SUKARNO' });
+  assert.deepEqual(dccName('Ni Luh Putu Ayu Dewi'), { fn: 'Ni Luh Putu Ayu Dewi', fnt: 'NI<LUH<PUTU<AYU<DEWI' });
+  for (const name of ['Sukarno', 'Budi Santoso']) {
+    const payload = buildVaccinationPayload({ ...input, name });
+    assert.deepEqual(Object.keys(payload.nam).sort(), ['fn', 'fnt']);
+    assert.equal(validateHcert(payload).valid, true);
+  }
 });
 
 test('lists every invalid field at once', () => {

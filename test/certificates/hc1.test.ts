@@ -36,6 +36,24 @@ test('a certificate we issue verifies, with its payload, times, issuer and kid',
   assert.deepEqual(r.message, REASON_MESSAGES.ok);
 });
 
+test('an IndoVac certificate is valid and says "vaccine not in the EU list" (en, id); an EU-listed vaccine says nothing', async () => {
+  const f = await certificateFixture();
+  assert.equal(verifyHc1(f.sign(), { trustList: f.trustList, now: NOW }).notices, undefined);
+  const entry = f.payload.v?.[0];
+  assert.ok(entry);
+  const indovac: HcertPayload = { ...f.payload, v: [{ ...entry, vp: '1162643001', mp: 'IndoVac', ma: 'Bio-Farma' }] };
+  const r = verifyHc1(f.sign({ payload: indovac }), { trustList: f.trustList, now: NOW });
+  assert.equal(r.valid, true);
+  assert.equal(r.reason, 'ok');
+  assert.deepEqual(r.notices?.map((n) => n.code), ['vaccine_not_in_eu_list']);
+  assert.match(r.notices?.[0]?.message.en ?? '', /^Vaccine not in the EU list: IndoVac /);
+  assert.match(r.notices?.[0]?.message.id ?? '', /^Vaksin tidak ada dalam daftar UE: IndoVac /);
+  // An expired one still tells the reader, with the payload it shows.
+  const expired = verifyHc1(f.sign({ payload: indovac }), { trustList: f.trustList, now: new Date(EXPIRES_AT.getTime() + 86_400_000) });
+  assert.equal(expired.reason, 'expired');
+  assert.deepEqual(expired.notices?.map((n) => n.code), ['vaccine_not_in_eu_list']);
+});
+
 test('decodeHc1 exposes every step', async () => {
   const f = await certificateFixture();
   const d = decodeHc1(f.sign());

@@ -19,3 +19,9 @@ test('a CVX code names a product for imports only when it names exactly one', ()
   assert.equal(vaccineForCoding(KFA_SYSTEM, '93000000'), undefined);
   assert.equal(vaccineForCoding('http://snomed.info/sct', '511'), undefined);
 });
+
+test('IndoVac, AWcorna and Inavac cards carry CVX 213 (unspecified formulation): CVX has no code of theirs', () => {
+  for (const code of ['INDOVAC', 'AWCORNA', 'INAVAC'] as const) {
+    assert.deepEqual(vaccineCodes(code).cvx, { code: '213', display: 'SARS-COV-2 (COVID-19) vaccine, UNSPECIFIED FORMULATION', approximate: true }, code);
+  }
+});

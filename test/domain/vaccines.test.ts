@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import {
   allVaccines,
   BOOSTER_RULES,
+  EU_VACCINE_PRODUCTS,
   boosterRuleOn,
   findVaccine,
   listVaccines,
@@ -99,12 +100,15 @@ describe('EU DCC codes', () => {
 
   it('marks the products only Indonesia authorised as outside the EU value set', () => {
     for (const c of ['ZIFIVAX', 'INDOVAC', 'AWCORNA', 'INAVAC']) assert.equal(vaccineByCode(c).eu.inValueSet, false, c);
+    // The verifier's list ("vaccine not in the EU list") and the catalogue's flag say the same.
+    for (const v of allVaccines()) assert.equal(EU_VACCINE_PRODUCTS.has(v.eu.mp), v.eu.inValueSet, v.code);
   });
 
   it('agrees with the EU value sets in test/conformance', () => {
     const read = (f: string) =>
       (JSON.parse(readFileSync(VALUESETS + f, 'utf8')) as { valueSetValues: Record<string, unknown> }).valueSetValues;
     const mp = read('vaccine-medicinal-product.json');
+    assert.deepEqual([...EU_VACCINE_PRODUCTS].sort(), Object.keys(mp).sort(), 'EU_VACCINE_PRODUCTS is the value set');
     const ma = read('vaccine-mah-manf.json');
     const vp = read('vaccine-prophylaxis.json');
     const table = readFileSync(`${VALUESETS}vaccine-encoding-table.tsv`, 'utf8');

@@ -6,12 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { POSTGRES_SKIP } from '../helpers/db.ts';
-import { createScratchDatabase, runDosis, type ScratchDatabase } from '../helpers/server.ts';
+import { createScratchDatabase, runDosis, startServer, type ScratchDatabase } from '../helpers/server.ts';
 import { PeopleGenerator, doseRequest } from '../helpers/people.ts';
 import { postgresDb } from '../../src/db/client.ts';
 import { loadMigrations } from '../../src/db/migrate.ts';
 import { buildRuntime } from '../../src/runtime.ts';
-import { parseConfig } from '../../src/config.ts';
+import { parseConfig, startWarnings } from '../../src/config.ts';
 import { createFacility } from '../../src/records/facilities.ts';
 import { createToken } from '../../src/access/tokens.ts';
 
@@ -147,5 +147,30 @@ describe('dosis migrate, verify and keys rotate [postgres]', { skip: POSTGRES_SK
     assert.equal(JSON.parse(old.stdout).kid, m[2], 'the certificate was signed by the retired key');
     const wrong = await runDosis(['keys', 'spin'], { env: env() });
     assert.notEqual(wrong.code, 0);
+  });
+});
+
+describe('PUBLIC_URL must be https in production', () => {
+  it('warns for an http PUBLIC_URL, not for https nor on this machine (development)', () => {
+    const warned = (PUBLIC_URL: string, env: Record<string, string> = {}) => startWarnings(parseConfig({ PUBLIC_URL }), env);
+    assert.match(warned('http://dosis.example.id').join(' '), /PUBLIC_URL is http:\/\/dosis\.example\.id, not https/);
+    assert.deepEqual(warned('https://dosis.example.id'), []);
+    assert.deepEqual(warned('http://localhost:3000'), []);
+    assert.deepEqual(warned('http://127.0.0.1:8080'), []);
+    assert.deepEqual(warned('http://dosis.example.id', { NODE_ENV: 'development' }), []);
+  });
+
+  it('dosis serve says so at start [postgres]', { skip: POSTGRES_SKIP }, async () => {
+    const scratch = await createScratchDatabase('dosis_https');
+    try {
+      const server = await startServer({ env: { DATABASE_URL: scratch.url, PUBLIC_URL: 'http://dosis.example.id', DOSIS_ADMIN_TOKEN: 'dos_https_admin_token_0123456789abcdef' } });
+      try {
+        assert.match(server.output, /dosis: warning: PUBLIC_URL is http:\/\/dosis\.example\.id, not https/);
+      } finally {
+        await server.kill();
+      }
+    } finally {
+      await scratch.drop();
+    }
   });
 });

@@ -126,7 +126,25 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
     const facts = (await page.locator('.facts').textContent()) ?? '';
     for (const s of ['17 Mei 1980', 'CoronaVac', 'Dosis 1 dari 2', '10 Juni 2021', 'Indonesia', dose.certificate.uvci]) assert.ok(facts.includes(s), `shows ${s}`);
     assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 360);
+    assert.equal(await page.locator('[data-notice]').count(), 0, 'CoronaVac is in the EU list: no notice');
     await screenshot(page, 'verifier-valid');
+    await again(page);
+  });
+
+  it('says "vaccine not in the EU list" for an IndoVac certificate, in Indonesian and in English, and still names the vaccine', async () => {
+    const indovac = await recordDose(server, {
+      person: person({ name: 'Siti Rahayu', sex: 'F', birthDate: '1985-03-02' }),
+      body: { vaccine: 'INDOVAC', date: '2022-10-03', lot: 'IV-2210' },
+    });
+    await pasteAndCheck(page, indovac.certificate.qr);
+    assert.equal((await verdict(page)).reason, 'ok');
+    const notice = page.locator('[data-notice=vaccine_not_in_eu_list]');
+    assert.match((await notice.textContent()) ?? '', /^Vaksin tidak ada dalam daftar UE: IndoVac /);
+    assert.ok(((await page.locator('.facts').textContent()) ?? '').includes('IndoVac'));
+    await screenshot(page, 'verifier-indovac');
+    await page.getByRole('button', { name: 'English' }).click();
+    assert.match((await notice.textContent()) ?? '', /^Vaccine not in the EU list: IndoVac /);
+    await page.getByRole('button', { name: 'Bahasa Indonesia' }).click();
     await again(page);
   });
 

@@ -186,6 +186,11 @@ function Verdict(props: { outcome: Outcome; headingRef: RefObject<HTMLHeadingEle
       {v.payload && (
         <div class="card">
           {!v.valid && <Notice kind="warn">{t('verify.signedButInvalid')}</Notice>}
+          {v.notices?.map((n) => (
+            <Notice key={n.code} kind="info">
+              <span data-notice={n.code}>{n.message[lang]}</span>
+            </Notice>
+          ))}
           <h3 class="visually-hidden">{t('verify.holder')}</h3>
           <p class="holder-name" data-testid="holder-name">
             {holderName(v.payload.nam)}

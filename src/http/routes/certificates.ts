@@ -30,6 +30,12 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
               format: Type.Optional(Type.Union([Type.Literal('eu-dcc'), Type.Literal('smart-health-card')])),
               revocation: Type.Optional(Type.Object({}, { additionalProperties: true })),
               issues: Type.Optional(Type.Array(Type.Object({ code: Type.String(), severity: Type.String(), message: Type.String() }))),
+              notices: Type.Optional(
+                Type.Array(Type.Object({ code: Type.String(), message: Type.String() }), {
+                  description:
+                    'What the reader should know besides the verdict. vaccine_not_in_eu_list: the vaccine (e.g. IndoVac) is not in the EU DCC value sets; EU verifiers may show it as unknown.',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -50,6 +56,7 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
         format: r.format,
         ...(r.format === 'eu-dcc' && r.revocation ? { revocation: { ...r.revocation, revokedAt: r.revocation.revokedAt.toISOString() } } : {}),
         ...(r.format === 'smart-health-card' ? { issues: r.issues } : {}),
+        ...(r.format === 'eu-dcc' && r.notices ? { notices: r.notices.map((n) => ({ code: n.code, message: n.message[langOf(req)] })) } : {}),
       };
     },
   );
