@@ -11,7 +11,7 @@ import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/scope.ts';
 import type { Text } from '../domain/errors.ts';
-import { maskNik, maskPhone } from './people.ts';
+import { maskNik, maskPhone, maskPhonesIn } from './people.ts';
 
 export interface TimelineEvent {
   at: string;
@@ -95,8 +95,7 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
 
   const mask = (e: Ev): Record<string, unknown> => {
     if (full) return e.data;
-    const d = { ...e.data };
-    for (const k of ['recipient', 'from', 'to']) if (typeof d[k] === 'string') d[k] = maskPhone(d[k]);
+    const d = maskPhonesIn(e.data);
     // The SMS link opens the certificate: masked in the text and in the raw `created` event that repeats it.
     for (const k of ['text', 'raw']) if (typeof d[k] === 'string') d[k] = d[k].replace(/https?:\/\/\S+/g, '[link]');
     return d;

@@ -35,7 +35,10 @@ const DoseAnswer = Type.Object(
   {
     vaccination: Type.Object({}, { additionalProperties: true }),
     person: Type.Object({}, { additionalProperties: true }),
-    certificate: Type.Object({ id: Type.String(), uvci: Type.String(), qr: Type.String(), link: Type.String() }, { additionalProperties: true }),
+    certificate: Type.Union([Type.Object({ id: Type.String(), uvci: Type.String(), qr: Type.String(), link: Type.String() }, { additionalProperties: true }), Type.Null()], {
+      description: 'null while the dose is held: the name sent did not match the record (vaccination.held, a name_mismatch case)',
+    }),
+    phoneChange: Type.Optional(Type.Object({ id: Type.String(), status: Type.Literal('pending') })),
     nextDose: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
     warnings: Type.Array(Type.Object({}, { additionalProperties: true })),
   },
