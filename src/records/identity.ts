@@ -10,8 +10,8 @@
  *   their region, support, admin (`assertPersonInScope`, where a held dose
  *   counts for nothing) — confirms it is them (`confirm`): the certificate
  *   becomes valid and its SMS and reminder go to the number on record. Or it
- *   is not them (`wrong_person`): the dose is voided (the facility that
- *   recorded it, support, admin: the rule of `voidVaccination`), and the
+ *   is not them (`wrong_person`: the facility that recorded it, or anyone who
+ *   may confirm): the dose is voided, its certificate revoked, and the
  *   facility enters it again under the right identifier.
  * - `phone_change`: a number other than the one on record came with a dose.
  *   The number on record stays until the new one is proven: a code sent to it
@@ -50,6 +50,14 @@ interface CaseRow extends Record<string, unknown> {
   subject_id: string | null;
   detail: Record<string, unknown>;
 }
+
+/**
+ * `who`, acting with the system's reach for an operation this module already
+ * allowed them (the rules above are narrower, or wider, than the operation's
+ * own: a district may void a dose it found to be someone else's). The actor
+ * recorded in the audit stays `who.id`.
+ */
+const asSystem = (who: Principal): Principal => ({ ...who, role: 'admin', facilityCode: null, regionCode: null });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -95,9 +103,10 @@ export async function settleNameMismatch(
       throw invalid([issue('case', 'wrong_case_kind', `This action settles name_mismatch cases, not ${row.kind}.`, `Tindakan ini untuk kasus name_mismatch, bukan ${row.kind}.`)]);
     if (row.status !== 'open') throw caseClosed();
     if (row.subject_id === null) throw caseNotFound(caseId);
-    // voidVaccination decides who may (the recording facility, support, admin), revokes the held
-    // certificate and dismisses the open cases about the dose (this one and its phone change).
-    await voidVaccination(deps, who, row.subject_id, `identity mismatch: ${note}`);
+    // The facility that recorded the dose may take it back; otherwise whoever may confirm decides.
+    if (!(who.role === 'facility' && who.facilityCode === row.detail.recordedBy)) await assertPersonInScope(deps.db, who, row.person_id);
+    // Voiding revokes the held certificate and dismisses the open cases about the dose (this one and its phone change).
+    await voidVaccination(deps, asSystem(who), row.subject_id, `identity mismatch: ${note}`);
     await audit(deps.db, { actor: who.id, action: 'identity_rejected', subject: caseId, personId: row.person_id, detail: { vaccinationId: row.subject_id, note } });
     return { caseId, status: 'dismissed' };
   }
@@ -201,8 +210,7 @@ async function assertMayConfirm(tx: Queryable, who: Principal, row: CaseRow): Pr
 async function applyPhoneChange(deps: OpsDeps, who: Principal, tx: Queryable, row: CaseRow, by: 'code' | 'work_list'): Promise<{ caseId: string; status: 'resolved'; phone: string }> {
   const phone = newPhoneOf(row);
   const now = (deps.now ?? (() => new Date()))();
-  // As the system: `who` was checked for this change above; correctPhone's scope check is about the person.
-  await correctPhone(deps, { id: who.id, role: 'admin', facilityCode: null, regionCode: null, label: who.label }, row.person_id, phone, tx);
+  await correctPhone(deps, asSystem(who), row.person_id, phone, tx);
   await tx.query(
     `UPDATE cases SET status = 'resolved', resolved_at = $3, resolved_by = $4, notes = $5
       WHERE person_id = $1 AND kind = 'phone_change' AND status = 'open' AND (id = $2 OR detail->>'newPhone' = $6)`,

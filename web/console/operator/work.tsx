@@ -290,7 +290,7 @@ function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () 
               onDone={onDone}
             />
           )}
-          {may(user, ['facility', 'support', 'admin']) && (
+          {may(user, ['facility', 'district', 'support', 'admin']) && (
             <Action
               label={t('identityWrong')}
               danger
