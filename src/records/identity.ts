@@ -64,16 +64,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const caseNotFound = (id: string): AppError => new AppError('not_found', 'case_not_found', { en: `No case ${id}.`, id: `Tidak ada kasus ${id}.` });
 const caseClosed = (): AppError => new AppError('conflict', 'case_closed', { en: 'This case is already closed.', id: 'Kasus ini sudah ditutup.' });
 
-/** Locks an open case of `kind`: 404 unknown, 422 another kind, 409 closed. */
-async function lockCase(tx: Queryable, caseId: string, kind: 'name_mismatch' | 'phone_change'): Promise<CaseRow> {
+/** Locks a case (404 unknown); the caller checks who may act on it before `expectOpen` says anything more about it. */
+async function lockCase(tx: Queryable, caseId: string): Promise<CaseRow> {
   if (!UUID.test(caseId)) throw caseNotFound(caseId);
   const r = await tx.query<CaseRow>('SELECT person_id, id, kind, status, subject_id, detail FROM cases WHERE id = $1 FOR UPDATE', [caseId]);
   const row = r.rows[0];
   if (!row) throw caseNotFound(caseId);
+  return row;
+}
+
+/** 422 for a case of another kind, 409 for a closed one. */
+function expectOpen(row: CaseRow, kind: 'name_mismatch' | 'phone_change'): void {
   if (row.kind !== kind)
     throw invalid([issue('case', 'wrong_case_kind', `This action settles ${kind} cases, not ${row.kind}.`, `Tindakan ini untuk kasus ${kind}, bukan ${row.kind}.`)]);
   if (row.status !== 'open') throw caseClosed();
-  return row;
 }
 
 function noteOf(note: unknown): string {
@@ -96,15 +100,11 @@ export async function settleNameMismatch(
 ): Promise<{ caseId: string; status: 'resolved' | 'dismissed' }> {
   const note = noteOf(action.note);
   if (action.kind === 'wrong_person') {
-    const c = await deps.db.query<CaseRow>('SELECT person_id, id, kind, status, subject_id, detail FROM cases WHERE id = $1', [UUID.test(caseId) ? caseId : null]);
-    const row = c.rows[0];
-    if (!row) throw caseNotFound(caseId);
-    if (row.kind !== 'name_mismatch')
-      throw invalid([issue('case', 'wrong_case_kind', `This action settles name_mismatch cases, not ${row.kind}.`, `Tindakan ini untuk kasus name_mismatch, bukan ${row.kind}.`)]);
-    if (row.status !== 'open') throw caseClosed();
-    if (row.subject_id === null) throw caseNotFound(caseId);
+    const row = await lockCase(deps.db, caseId);
     // The facility that recorded the dose may take it back; otherwise whoever may confirm decides.
     if (!(who.role === 'facility' && who.facilityCode === row.detail.recordedBy)) await assertPersonInScope(deps.db, who, row.person_id);
+    expectOpen(row, 'name_mismatch');
+    if (row.subject_id === null) throw caseNotFound(caseId);
     // Voiding revokes the held certificate and dismisses the open cases about the dose (this one and its phone change).
     await voidVaccination(deps, asSystem(who), row.subject_id, `identity mismatch: ${note}`);
     await audit(deps.db, { actor: who.id, action: 'identity_rejected', subject: caseId, personId: row.person_id, detail: { vaccinationId: row.subject_id, note } });
@@ -112,8 +112,9 @@ export async function settleNameMismatch(
   }
   const now = (deps.now ?? (() => new Date()))();
   await deps.db.withTransaction(async (tx) => {
-    const row = await lockCase(tx, caseId, 'name_mismatch');
+    const row = await lockCase(tx, caseId);
     await assertPersonInScope(tx, who, row.person_id);
+    expectOpen(row, 'name_mismatch');
     const certificateId = typeof row.detail.certificateId === 'string' ? row.detail.certificateId : null;
     await tx.query('UPDATE vaccinations SET identity_held = false WHERE person_id = $1 AND id = $2', [row.person_id, row.subject_id]);
     // The person's version moves: a dose being judged meanwhile sees the new scope.
@@ -163,8 +164,9 @@ function newPhoneOf(row: CaseRow): string {
  */
 export async function sendPhoneChangeCode(deps: OpsDeps, who: Principal, caseId: string): Promise<{ requestId: string; phoneHint: string }> {
   return deps.db.withTransaction(async (tx) => {
-    const row = await lockCase(tx, caseId, 'phone_change');
+    const row = await lockCase(tx, caseId);
     await assertRequester(tx, who, row);
+    expectOpen(row, 'phone_change');
     await assertDoseNotHeld(tx, row);
     const sent = Array.isArray(row.detail.codes) ? (row.detail.codes as string[]) : [];
     if (sent.length >= PHONE_CHANGE_CODES)
@@ -225,8 +227,9 @@ export async function verifyPhoneChange(deps: IdentityDeps, who: Principal, case
   const typed = typeof code === 'string' ? code.replace(/\s/g, '') : '';
   if (!/^\d{6}$/.test(typed)) throw invalid([issue('code', 'code_format', 'The code has 6 digits.', 'Kode terdiri dari 6 angka.')]);
   const first = await deps.db.withTransaction(async (tx) => {
-    const row = await lockCase(tx, caseId, 'phone_change');
+    const row = await lockCase(tx, caseId);
     await assertRequester(tx, who, row);
+    expectOpen(row, 'phone_change');
     await assertDoseNotHeld(tx, row);
     return row;
   });
@@ -245,7 +248,8 @@ export async function verifyPhoneChange(deps: IdentityDeps, who: Principal, case
       { fields: [issue('code', check.reason === 'wrong' ? 'code_invalid' : 'code_expired', 'code', 'kode')] },
     );
   return deps.db.withTransaction(async (tx) => {
-    const row = await lockCase(tx, caseId, 'phone_change');
+    const row = await lockCase(tx, caseId);
+    expectOpen(row, 'phone_change');
     return applyPhoneChange(deps, who, tx, row, 'code');
   });
 }
@@ -254,8 +258,9 @@ export async function verifyPhoneChange(deps: IdentityDeps, who: Principal, case
 export async function confirmPhoneChange(deps: OpsDeps, who: Principal, caseId: string): Promise<{ caseId: string; status: 'resolved'; phone: string }> {
   await deps.issuer.ready();
   return deps.db.withTransaction(async (tx) => {
-    const row = await lockCase(tx, caseId, 'phone_change');
+    const row = await lockCase(tx, caseId);
     await assertMayConfirm(tx, who, row);
+    expectOpen(row, 'phone_change');
     await assertDoseNotHeld(tx, row);
     return applyPhoneChange(deps, who, tx, row, 'work_list');
   });
@@ -266,8 +271,9 @@ export async function rejectPhoneChange(deps: OpsDeps, who: Principal, caseId: s
   const why = noteOf(note);
   const now = (deps.now ?? (() => new Date()))();
   return deps.db.withTransaction(async (tx) => {
-    const row = await lockCase(tx, caseId, 'phone_change');
+    const row = await lockCase(tx, caseId);
     await assertRequester(tx, who, row);
+    expectOpen(row, 'phone_change');
     await tx.query("UPDATE cases SET status = 'dismissed', resolved_at = $3, resolved_by = $4, notes = $5 WHERE person_id = $1 AND id = $2", [
       row.person_id,
       row.id,
