@@ -25,7 +25,7 @@ export interface DoseState {
   doseNumber: number;
   date: string;
   vaccine: string;
-  state: 'void' | 'no_certificate' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
+  state: 'void' | 'no_certificate' | 'identity_review' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
   text: Text;
 }
 
@@ -140,6 +140,14 @@ function describe(d: { dose_number: number; date: string; status: string; cert_s
   const dose = { en: `Dose ${d.dose_number} (${d.date}) is recorded`, id: `Dosis ${d.dose_number} (${d.date}) tercatat` };
   if (d.status === 'void') return ['void', { en: `Dose ${d.dose_number} (${d.date}) was voided as a mistaken entry.`, id: `Dosis ${d.dose_number} (${d.date}) dibatalkan karena salah catat.` }];
   if (!d.cert_status) return ['no_certificate', { en: `${dose.en}, but it has no certificate.`, id: `${dose.id}, tetapi belum ada sertifikatnya.` }];
+  if (d.cert_status === 'held')
+    return [
+      'identity_review',
+      {
+        en: `${dose.en}, held: the name sent with it did not match the record; its certificate and SMS wait for the name_mismatch case.`,
+        id: `${dose.id}, ditahan: nama yang dikirim tidak cocok dengan data; sertifikat dan SMS-nya menunggu kasus name_mismatch.`,
+      },
+    ];
   if (d.cert_status !== 'valid') return ['certificate_revoked', { en: `${dose.en}; its certificate was ${d.cert_status}.`, id: `${dose.id}; sertifikatnya ${d.cert_status === 'revoked' ? 'dicabut' : 'diganti'}.` }];
   const cert = { en: `${dose.en} and its certificate is issued`, id: `${dose.id} dan sertifikatnya sudah terbit` };
   switch (d.sms_status) {

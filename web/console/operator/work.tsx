@@ -279,27 +279,24 @@ function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () 
         </div>
       );
     case 'name_mismatch':
+      // Who may settle it the API decides (a refusal is shown on the action).
       return (
         <div class="op-actions">
-          {may(user, ['facility', 'district', 'support', 'admin']) && (
-            <Action
-              label={t('identityConfirm')}
-              fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
-              confirm={t('confirmIdentity', { name: c.personName })}
-              run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'confirm', note: v.note ?? '' })}
-              onDone={onDone}
-            />
-          )}
-          {may(user, ['facility', 'district', 'support', 'admin']) && (
-            <Action
-              label={t('identityWrong')}
-              danger
-              fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
-              confirm={t('confirmWrong')}
-              run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'wrong_person', note: v.note ?? '' })}
-              onDone={onDone}
-            />
-          )}
+          <Action
+            label={t('identityConfirm')}
+            fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
+            confirm={t('confirmIdentity', { name: c.personName })}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'confirm', note: v.note ?? '' })}
+            onDone={onDone}
+          />
+          <Action
+            label={t('identityWrong')}
+            danger
+            fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
+            confirm={t('confirmWrong')}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'wrong_person', note: v.note ?? '' })}
+            onDone={onDone}
+          />
         </div>
       );
     case 'phone_change':
