@@ -39,6 +39,14 @@ export const CORRECTIONS_PER_NIK_PER_DAY = 3;
 export const CORRECTIONS_PER_PHONE_PER_DAY = 3;
 export const CORRECTIONS_PER_CLIENT_PER_10_MIN = 10;
 export const CODE_PURPOSE = 'phone_correction';
+/**
+ * The name score (nameScore) from which one reviewer may approve: every word
+ * of the record's name given, in some spelling (0.8 is "all words, another
+ * order"; "Budi" for "Budi Santoso" is 0.4). Below it, two different reviewers
+ * must approve: anyone who read a NIK and a birth date somewhere could file
+ * a request naming half a name, with a number of their own.
+ */
+export const MIN_SINGLE_APPROVAL_SCORE = 0.8;
 export const DECLINE_REASONS: readonly CorrectionDeclineReason[] = ['identity_mismatch', 'duplicate_request', 'other'];
 export const CORRECTION_STATUSES = ['open', 'approved', 'declined'] as const;
 export type CorrectionStatus = (typeof CORRECTION_STATUSES)[number];
@@ -68,6 +76,11 @@ export interface PhoneCorrection {
     note: string | null;
   };
   match: { personId: string | null; nameScore: number | null; currentPhoneHint: string | null };
+  /**
+   * Approval: `single` when the name matches well enough for one reviewer
+   * (MIN_SINGLE_APPROVAL_SCORE), else `two_reviewers`, with who approved first.
+   */
+  review: { approval: 'single' | 'two_reviewers'; minScore: number; firstApprovedBy: string | null; firstApprovedAt: string | null };
   decidedBy: string | null;
   decidedAt: string | null;
   reason: CorrectionDeclineReason | null;
@@ -276,12 +289,14 @@ interface CorrectionRow extends Record<string, unknown> {
   decided_at: Date | null;
   reason: CorrectionDeclineReason | null;
   reason_text: string | null;
+  first_approved_by: string | null;
+  first_approved_at: Date | null;
 }
 
 // The matched person followed through a merge since (one hop: merges point at the survivor).
 const SELECT = `SELECT c.id, c.status, c.submitted_at, c.nik, c.id_type, c.id_country, c.birth_date::text AS birth_date, c.name, c.new_phone, c.note,
                        coalesce(p0.merged_into, p0.id) AS person_id, c.name_score, p.phone AS current_phone,
-                       c.decided_by, c.decided_at, c.reason, c.reason_text
+                       c.decided_by, c.decided_at, c.reason, c.reason_text, c.first_approved_by, c.first_approved_at
                   FROM phone_corrections c
                   LEFT JOIN people p0 ON p0.id = c.person_id
                   LEFT JOIN people p ON p.id = coalesce(p0.merged_into, p0.id)`;
@@ -300,11 +315,22 @@ function view(r: CorrectionRow): PhoneCorrection {
       note: r.note,
     },
     match: { personId: r.person_id, nameScore: r.name_score === null ? null : Number(r.name_score), currentPhoneHint: maskPhone(r.current_phone) },
+    review: {
+      approval: singleApproval(r.name_score) ? 'single' : 'two_reviewers',
+      minScore: MIN_SINGLE_APPROVAL_SCORE,
+      firstApprovedBy: r.first_approved_by,
+      firstApprovedAt: r.first_approved_at?.toISOString() ?? null,
+    },
     decidedBy: r.decided_by,
     decidedAt: r.decided_at?.toISOString() ?? null,
     reason: r.reason,
     reasonText: r.reason_text,
   };
+}
+
+/** Whether one reviewer may approve a request whose name scored `score` (null: matched no one when filed). */
+function singleApproval(score: number | string | null): boolean {
+  return score !== null && Number(score) >= MIN_SINGLE_APPROVAL_SCORE;
 }
 
 /** The support work list: open requests oldest first; decided ones newest decision first (at most 500). */
@@ -325,10 +351,20 @@ export async function getCorrection(db: Queryable, id: string): Promise<PhoneCor
 }
 
 /** Locks a filed, open request for a decision: 404 unknown or unverified, 409 already decided. */
-async function lockOpen(tx: Queryable, id: string): Promise<{ person_id: string | null; new_phone: string; person_key: string; birth_date: string }> {
+interface OpenRow extends Record<string, unknown> {
+  status: string;
+  person_id: string | null;
+  new_phone: string;
+  person_key: string;
+  birth_date: string;
+  name: string;
+  first_approved_by: string | null;
+}
+
+async function lockOpen(tx: Queryable, id: string): Promise<OpenRow> {
   if (!UUID.test(id)) throw notFound();
-  const r = await tx.query<{ status: string; person_id: string | null; new_phone: string; person_key: string; birth_date: string }>(
-    'SELECT status, person_id, new_phone, person_key, birth_date::text AS birth_date FROM phone_corrections WHERE id = $1 FOR UPDATE',
+  const r = await tx.query<OpenRow>(
+    'SELECT status, person_id, new_phone, person_key, birth_date::text AS birth_date, name, first_approved_by FROM phone_corrections WHERE id = $1 FOR UPDATE',
     [id],
   );
   const row = r.rows[0];
@@ -350,10 +386,14 @@ function assertSupport(who: Principal): void {
 
 /**
  * Approves: the matched person's phone becomes the new number (correctPhone:
- * audited, phone cases resolved, undelivered certificate SMS queued again),
+ * audited, phone cases resolved, undelivered certificate SMS queued again,
+ * the number replaced told by SMS),
  * and the latest certificate's SMS with its link goes to the new number even
  * if the old one was "delivered" (to the wrong phone) — all in one transaction
  * with the decision. A request that matched no one cannot be approved (409).
+ * A name that matches the record weakly (below MIN_SINGLE_APPROVAL_SCORE,
+ * scored again now) needs two reviewers: the first approval is recorded and
+ * the request stays open; a second, by someone else, applies it.
  */
 export async function approveCorrection(deps: CorrectionDeps, who: Principal, id: string): Promise<PhoneCorrection> {
   assertSupport(who);
@@ -369,6 +409,22 @@ export async function approveCorrection(deps: CorrectionDeps, who: Principal, id
         en: 'The identity and birth date match no record: decline the request, or correct the record first.',
         id: 'Identitas dan tanggal lahir tidak cocok dengan data mana pun: tolak permintaan, atau perbaiki data lebih dulu.',
       });
+    // The name against the record as it is now (it may have been corrected, or merged, since filing).
+    const recorded = await tx.query<{ name: string }>('SELECT name FROM people WHERE id = $1', [personId]);
+    const score = nameScore(row.name, recorded.rows[0]?.name ?? '');
+    await tx.query('UPDATE phone_corrections SET name_score = $2 WHERE id = $1', [id, score]);
+    if (!singleApproval(score)) {
+      if (row.first_approved_by === null) {
+        await tx.query('UPDATE phone_corrections SET first_approved_by = $2, first_approved_at = now() WHERE id = $1', [id, who.id]);
+        await audit(tx, { actor: who.id, action: 'phone_correction_first_approval', subject: id, personId, detail: { nameScore: score } });
+        return;
+      }
+      if (row.first_approved_by === who.id)
+        throw new AppError('conflict', 'second_reviewer_required', {
+          en: `The name matches the record weakly (score ${score}, below ${MIN_SINGLE_APPROVAL_SCORE}): another reviewer must approve too.`,
+          id: `Nama kurang cocok dengan data (skor ${score}, di bawah ${MIN_SINGLE_APPROVAL_SCORE}): peninjau lain juga harus menyetujui.`,
+        });
+    }
     const changed = await correctPhone(deps.ops, who, personId, row.new_phone, tx);
     const latest = await tx.query<{ id: string }>("SELECT id FROM certificates WHERE person_id = $1 AND status = 'valid' ORDER BY issued_at DESC LIMIT 1", [personId]);
     const last = latest.rows[0]?.id;

@@ -1,6 +1,7 @@
 /**
  * Who may see which person — the one place record scopes are decided:
- * - facility: people it has recorded a dose for;
+ * - facility: people it has recorded a dose for (not a dose held because its
+ *   name did not match the record: that gives no scope until confirmed);
  * - district: people registered in its region (NIK region) or vaccinated at a
  *   facility in its region;
  * - support, admin: everyone.
@@ -25,14 +26,14 @@ export function personScopeSql(who: Principal, first: number, alias = 'p'): Scop
       return { sql: 'true', params: [] };
     case 'facility':
       return {
-        sql: `EXISTS (SELECT 1 FROM vaccinations sv WHERE sv.person_id = ${alias}.id AND sv.facility_code = $${first})`,
+        sql: `EXISTS (SELECT 1 FROM vaccinations sv WHERE sv.person_id = ${alias}.id AND sv.facility_code = $${first} AND NOT sv.identity_held)`,
         params: [who.facilityCode],
       };
     case 'district':
       return {
         sql: `(${alias}.region_code LIKE $${first} || '%' OR EXISTS (
                 SELECT 1 FROM vaccinations sv JOIN facilities sf ON sf.code = sv.facility_code
-                WHERE sv.person_id = ${alias}.id AND sf.region_code LIKE $${first} || '%'))`,
+                WHERE sv.person_id = ${alias}.id AND NOT sv.identity_held AND sf.region_code LIKE $${first} || '%'))`,
         params: [who.regionCode],
       };
     default:

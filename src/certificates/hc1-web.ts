@@ -135,13 +135,23 @@ function importKey(der: Uint8Array, facts: SignerCertificateFacts): Promise<Cryp
 
 /** True when `msg` is signed by the key of this signer certificate (algorithm fixed by the key type). */
 export async function verifyCoseSign1Web(msg: CoseSign1, der: Uint8Array, facts: SignerCertificateFacts): Promise<boolean> {
+  if (facts.algorithm === undefined || !headerAllows(msg, facts.algorithm)) return false;
+  return verifyBySignerWeb(der, facts, msg.signature, sigStructure(msg.protectedBytes, msg.payload));
+}
+
+/**
+ * True when `signature` over `data` is by the key of this signer certificate,
+ * with the algorithm its key type fixes (ES256: the 64-byte r‖s form COSE and
+ * JWS both use; PS256).
+ */
+export async function verifyBySignerWeb(der: Uint8Array, facts: SignerCertificateFacts, signatureBytes: Uint8Array, signed: Uint8Array): Promise<boolean> {
   const algorithm = facts.algorithm;
-  if (algorithm === undefined || !headerAllows(msg, algorithm)) return false;
-  if (algorithm === 'ES256' && msg.signature.length !== 64) return false;
+  if (algorithm === undefined) return false;
+  if (algorithm === 'ES256' && signatureBytes.length !== 64) return false;
   const key = await importKey(der, facts);
   if (!key) return false;
-  const data = sigStructure(msg.protectedBytes, msg.payload) as Uint8Array<ArrayBuffer>;
-  const signature = msg.signature as Uint8Array<ArrayBuffer>;
+  const data = signed as Uint8Array<ArrayBuffer>;
+  const signature = signatureBytes as Uint8Array<ArrayBuffer>;
   try {
     return algorithm === 'ES256'
       ? await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, signature, data)

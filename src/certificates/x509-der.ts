@@ -234,3 +234,67 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+const SET = 0x31;
+/** Attribute types shown in a name, in the order people read them. */
+const NAME_ATTRIBUTES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.6': 'C',
+  '2.5.4.5': 'serialNumber',
+};
+
+/** A directory string's text: UTF8String, PrintableString, IA5String, T61String (as Latin-1) or BMPString. */
+function directoryString(der: Uint8Array, e: Element): string {
+  const bytes = der.subarray(e.contentStart, e.end);
+  switch (e.tag) {
+    case 0x0c:
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    case 0x13:
+    case 0x16:
+    case 0x14:
+      return String.fromCharCode(...bytes);
+    case 0x1e: {
+      let s = '';
+      for (let i = 0; i + 1 < bytes.length; i += 2) s += String.fromCharCode((bytes[i]! << 8) | bytes[i + 1]!);
+      return s;
+    }
+    default:
+      return `#${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  }
+}
+
+/** A Name as people read it ("CN=…, O=…, C=…") and its country. */
+function readName(der: Uint8Array, name: Element): { text: string; country: string | null } {
+  const parts: string[] = [];
+  let country: string | null = null;
+  for (const rdn of children(der, expect(name, SEQUENCE, 'Name'))) {
+    for (const atv of children(der, expect(rdn, SET, 'RelativeDistinguishedName'))) {
+      const [type, value] = children(der, expect(atv, SEQUENCE, 'AttributeTypeAndValue'));
+      const oid = oidText(der, expect(type, OID, 'AttributeType'));
+      if (!value) throw new DerError('AttributeValue missing');
+      const text = directoryString(der, value);
+      if (oid === '2.5.4.6') country = text.toUpperCase();
+      parts.push(`${NAME_ATTRIBUTES[oid] ?? oid}=${text}`);
+    }
+  }
+  return { text: parts.join(', '), country };
+}
+
+/**
+ * Who a certificate names as its subject and its issuer, for a person to
+ * read before they trust it (the verifier's trust-list import). Throws
+ * DerError when the bytes are not a certificate.
+ */
+export function readCertificateNames(der: Uint8Array): { subject: string; issuer: string; country: string | null } {
+  const cert = expect(element(der, 0, der.length), SEQUENCE, 'Certificate');
+  const [tbs] = children(der, cert);
+  const fields = children(der, expect(tbs, SEQUENCE, 'tbsCertificate'));
+  const i = fields[0]?.tag === CONTEXT_0 ? 1 : 0;
+  const issuer = readName(der, expect(fields[i + 2], SEQUENCE, 'issuer'));
+  const subject = readName(der, expect(fields[i + 4], SEQUENCE, 'subject'));
+  return { subject: subject.text, issuer: issuer.text, country: subject.country };
+}

@@ -53,6 +53,16 @@ export function nameKey(name: string): string {
   );
 }
 
+/**
+ * Whether a name given with a dose names the person on record: the same key
+ * once spellings, titles, degrees and spacing are folded (`nameKey`, as the
+ * search folds them). A typo or a missing word is not the same name: the dose
+ * is then held for a person to confirm (records/README.md, identity holds).
+ */
+export function sameName(given: string, recorded: string): boolean {
+  return nameKey(given) === nameKey(recorded);
+}
+
 function foldWord(word: string): string {
   let w = word;
   // Old spellings first (order matters: dj before j→y, tj before j→y).

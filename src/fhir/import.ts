@@ -239,7 +239,9 @@ export async function importBundle(deps: RecordDeps, who: Principal, input: unkn
 }
 
 /** The Patient entry an Immunization pointed at answers with the person it became. */
-function patientLocation(entries: BundleEntry[], responses: BundleEntry[], immIndex: number, personId: string): void {
+function patientLocation(entries: BundleEntry[], responses: BundleEntry[], immIndex: number, personId: string | undefined): void {
+  // A caller who may not see the person is not told its id (records/record-dose.ts answerOf).
+  if (personId === undefined) return;
   const ref = (entries[immIndex]?.resource as Immunization | undefined)?.patient?.reference;
   const pIndex = entries.findIndex((e) => e.fullUrl !== undefined && e.fullUrl === ref);
   if (pIndex >= 0) responses[pIndex] = { response: { status: statusLine(200), location: `Patient/${personId}` } };

@@ -28,6 +28,11 @@ export interface JobPayloads {
   code_sms: { requestId: string };
   /** Tell the number of a declined phone correction (access/phone-corrections.ts, dedupe `correction:<requestId>`). */
   correction_notice: { requestId: string };
+  /**
+   * Tell the number a person's phone was changed from that it was replaced (records/operations.ts
+   * `correctPhone`, dedupe `phone_replaced:<personId>:<time>`): no name, no link.
+   */
+  phone_replaced_notice: { personId: string; phone: string };
   /** Tell a person their missing-dose request was declined (written by records/dose-requests.ts, dedupe `dose_request_declined:<requestId>`). */
   dose_request_notice: { personId: string; requestId: string };
   /** Periodic: escalate missing-dose requests open too long to the district; each run schedules the next (dedupe by time slot). */
@@ -39,7 +44,7 @@ export interface JobPayloads {
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup'];
 
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
@@ -93,6 +98,8 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
     case 'code_sms':
     case 'correction_notice':
       return { requestId: uuid(o, 'requestId') } satisfies JobPayloads['code_sms'] as JobPayloads[K];
+    case 'phone_replaced_notice':
+      return { personId: uuid(o, 'personId'), phone: str(o, 'phone', /^\+\d{6,15}$/) } satisfies JobPayloads['phone_replaced_notice'] as JobPayloads[K];
     case 'dose_request_notice':
       return { personId: uuid(o, 'personId'), requestId: uuid(o, 'requestId') } satisfies JobPayloads['dose_request_notice'] as JobPayloads[K];
     case 'escalate_dose_requests':

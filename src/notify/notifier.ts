@@ -38,7 +38,7 @@ import {
   parseKannelReport,
   routeFor,
 } from './gateways.ts';
-import { type Lang, type RenderedSms, certificateSms, codeSms, correctionDeclinedSms, type CorrectionDeclineReason, doseRequestDeclinedSms, langFor, recallSms, reminderSms } from './templates.ts';
+import { type Lang, type RenderedSms, certificateSms, codeSms, correctionDeclinedSms, type CorrectionDeclineReason, doseRequestDeclinedSms, langFor, phoneReplacedSms, recallSms, reminderSms } from './templates.ts';
 import { isDeclineReason } from '../domain/dose-requests.ts';
 import { type OtpRequestRow, codeFor, codeNotificationPerson, maskCode, otpRequest } from './codes.ts';
 
@@ -92,7 +92,7 @@ interface NotificationRow extends Record<string, unknown> {
   report_bits: number;
 }
 
-export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code' | 'correction' | 'dose_request';
+export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code' | 'correction' | 'dose_request' | 'phone_replaced';
 
 /** A notification to create and send. */
 interface NewSms {
@@ -180,6 +180,7 @@ export class Notifier {
       recall_notice: eachJob(c, (job) => this.recallNotice(job)),
       code_sms: eachJob(c, (job) => this.codeSms(job)),
       correction_notice: eachJob(c, (job) => this.correctionNotice(job)),
+      phone_replaced_notice: eachJob(c, (job) => this.phoneReplacedNotice(job)),
       dose_request_notice: eachJob(c, (job) => this.doseRequestNotice(job)),
     };
   }
@@ -755,6 +756,14 @@ export class Notifier {
     const sms = correctionDeclinedSms({ lang: langFor(c.new_phone, this.d.config.language), reason: c.reason });
     const sourceKey = job.dedupeKey ?? `correction:${job.payload.requestId}`;
     await this.createAndSend({ personId: job.payload.requestId, sourceKey, certificateId: null, kind: 'correction', recipient: c.new_phone, sms });
+    return { kind: 'done' };
+  }
+
+  /** The number a person's phone was changed from learns that it was replaced (one SMS, no name, no link). */
+  private async phoneReplacedNotice(job: Job<'phone_replaced_notice'>): Promise<Outcome> {
+    const { personId, phone } = job.payload;
+    const sms = phoneReplacedSms({ lang: langFor(phone, this.d.config.language) });
+    await this.createAndSend({ personId, sourceKey: job.dedupeKey ?? `job:${job.id}`, certificateId: null, kind: 'phone_replaced', recipient: phone, sms });
     return { kind: 'done' };
   }
 

@@ -227,3 +227,18 @@ export function correctionDeclinedSms(i: CorrectionDeclinedSmsInput): RenderedSm
   };
   return rendered('phone_correction_declined', i.lang, (i.lang === 'id' ? id : en)[i.reason]);
 }
+
+/**
+ * "The phone number of your vaccination record was changed", to the number it
+ * replaced (records/operations.ts `correctPhone`): if the change was not the
+ * owner's, this is how they learn of it. No name, no NIK, no link (the old
+ * number may be someone else's by now, and a link would be phished); only
+ * where to turn. One GSM-7 part.
+ */
+export function phoneReplacedSms(i: { lang: Lang }): RenderedSms {
+  const text =
+    i.lang === 'id'
+      ? 'Dosis: nomor HP untuk data vaksinasi yang memakai nomor ini telah diganti ke nomor lain. Jika Anda tidak memintanya, datang ke faskes dengan membawa KTP.'
+      : 'Dosis: the vaccination record that used this number now has another phone number. If you did not ask for this, visit a health facility with your ID card.';
+  return rendered('phone_replaced', i.lang, text);
+}

@@ -2,8 +2,10 @@
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
+import { seesIdentifiers } from '../access/scope.ts';
+import { maskPhonesIn } from './people.ts';
 
-export const CASE_KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone'] as const;
+export const CASE_KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
 export type CaseKind = (typeof CASE_KINDS)[number];
 export const CASE_STATUSES = ['open', 'resolved', 'dismissed'] as const;
 
@@ -98,6 +100,8 @@ export async function listCases(db: Queryable, who: Principal, q: CaseQuery): Pr
     params,
   );
   const rows = r.rows.slice(0, limit);
+  // Phone numbers in a case (a suspicious number, a number asked for) as search shows them to this role.
+  const reveal = seesIdentifiers(who, false);
   return {
     cases: rows.map((c) => ({
       id: c.id,
@@ -108,7 +112,7 @@ export async function listCases(db: Queryable, who: Principal, q: CaseQuery): Pr
       facility: c.facility_code,
       regionCode: c.region_code,
       subjectId: c.subject_id,
-      detail: c.detail,
+      detail: reveal ? c.detail : maskPhonesIn(c.detail),
       notes: c.notes,
       openedAt: c.opened_at.toISOString(),
       resolvedAt: c.resolved_at ? c.resolved_at.toISOString() : null,

@@ -322,7 +322,7 @@ export async function enterDoseRequest(deps: RecordDeps, who: Principal, id: str
         action: 'dose_request_entered',
         subject: id,
         personId: req.person_id,
-        detail: { vaccinationId, certificateId: recorded.body.certificate.id, ...(was === 'declined' ? { overrodeConcurrentDecline: true } : {}) },
+        detail: { vaccinationId, certificateId: recorded.body.certificate?.id ?? null, ...(was === 'declined' ? { overrodeConcurrentDecline: true } : {}) },
       });
   });
   return { request: item(await readInScope(deps.db, who, id)), dose: recorded.body };

@@ -68,7 +68,7 @@ export async function voidVaccination(deps: OpsDeps, who: Principal, vaccination
       throw new AppError('conflict', 'already_void', { en: 'This dose is already void.', id: 'Dosis ini sudah dibatalkan.' });
     await tx.query("UPDATE vaccinations SET status = 'void', void_reason = $3 WHERE person_id = $1 AND id = $2", [v.person_id, v.id, reason]);
     const revoked = await tx.query<{ id: string }>(
-      "UPDATE certificates SET status = 'revoked', status_reason = 'dose_voided', status_at = $3 WHERE person_id = $1 AND vaccination_id = $2 AND status = 'valid' RETURNING id",
+      "UPDATE certificates SET status = 'revoked', status_reason = 'dose_voided', status_at = $3 WHERE person_id = $1 AND vaccination_id = $2 AND status IN ('valid', 'held') RETURNING id",
       [v.person_id, v.id, now],
     );
     await tx.query("UPDATE cases SET status = 'dismissed', resolved_at = $3, resolved_by = $4, notes = 'dose voided' WHERE person_id = $1 AND subject_id = $2 AND status = 'open'", [
@@ -233,8 +233,9 @@ function caseNotFound(id: string): AppError {
 }
 
 /**
- * Corrects a person's phone number: audited, open phone cases resolved, and
- * the SMS of every certificate not yet delivered queued again to the new number.
+ * Corrects a person's phone number: audited, open phone cases resolved, the
+ * SMS of every certificate not yet delivered queued again to the new number,
+ * and the number replaced told that it was (`phone_replaced_notice`).
  * Inside the caller's transaction when `inTx` is given (an approved phone
  * correction request commits with its decision).
  */
@@ -275,7 +276,12 @@ export async function correctPhone(
       const id = await enqueue(tx, { kind: 'notify', payload: { personId, certificateId: c.id }, dedupeKey: `notify:${c.id}:phone:${now.getTime()}`, personId });
       if (id !== null) resent.push(c.id);
     }
-    await audit(tx, { actor: who.id, action: 'phone_corrected', subject: personId, personId, detail: { from: old.rows[0]?.phone ?? null, to: phone, resent } });
+    // The number replaced is told, once per change (no name, no link): a change its owner did not
+    // ask for (a takeover by NIK, a wrong approval) is then not silent.
+    const from = old.rows[0]?.phone ?? null;
+    if (from !== null && from !== phone)
+      await enqueue(tx, { kind: 'phone_replaced_notice', payload: { personId, phone: from }, dedupeKey: `phone_replaced:${personId}:${now.getTime()}`, personId });
+    await audit(tx, { actor: who.id, action: 'phone_corrected', subject: personId, personId, detail: { from, to: phone, resent } });
     return { personId, phone, resent };
   });
 }

@@ -54,6 +54,10 @@ export interface DoseRow extends Record<string, unknown> {
   /** The import that recorded the dose, and its line there (a bulk import tells a repeated row from an earlier upload). */
   import_id: string | null;
   import_line: number | null;
+  /** Where it was given: a facility sees a person it gave a dose to (access/scope.ts). */
+  facility_code: string;
+  /** Recorded under a name that did not match the record, and not yet confirmed (migration 020): gives no scope. */
+  held: boolean;
 }
 
 /** A person as read (or about to be created), with their live doses in dose-number order. */
@@ -62,7 +66,8 @@ export type KnownPerson = PersonRow & { doses: DoseRow[] };
 const PERSON_COLUMNS =
   'p.id, p.id_type, p.id_value, p.id_country, p.nik_new, p.name, p.birth_date, p.sex, p.phone, p.phone_status, p.region_code, p.merged_into, p.version';
 const DOSES_OF_P = `(SELECT json_agg(json_build_object('id', v.id, 'dose_number', v.dose_number, 'vaccine', v.vaccine, 'date', v.date,
-                                      'status', v.status, 'import_id', v.import_id, 'import_line', v.import_line) ORDER BY v.dose_number)
+                                      'status', v.status, 'import_id', v.import_id, 'import_line', v.import_line,
+                                      'facility_code', v.facility_code, 'held', v.identity_held) ORDER BY v.dose_number)
           FROM vaccinations v WHERE v.person_id = p.id AND v.status <> 'void') AS doses`;
 
 type PersonReadRow = PersonRow & { doses: DoseRow[] | null };
@@ -268,4 +273,23 @@ export function maskPhone(e164: string | null): string | null {
   const m = /^\+62(8\d{2})(\d+)(\d{4})$/.exec(e164);
   if (m) return `+62 ${m[1]}-****-${m[3]}`;
   return e164.slice(0, 4) + '****' + e164.slice(-4);
+}
+
+/** Keys under which views carry a phone number (cases' details, timeline events, audit details). */
+const PHONE_KEYS = new Set(['phone', 'newPhone', 'oldPhone', 'currentPhone', 'recipient', 'from', 'to']);
+
+/**
+ * A view's data with every phone number in it masked (`maskPhone`), nested
+ * objects included — for the roles that search shows masked numbers to
+ * (access/scope.ts `seesIdentifiers`): a case's detail or an event must not
+ * show what the search would hide. Inside nested details `raw` is the number
+ * as typed (an unusable one), masked too.
+ */
+export function maskPhonesIn(data: Record<string, unknown>, nested = false): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...data };
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v === 'string' && (PHONE_KEYS.has(k) || (nested && k === 'raw'))) out[k] = maskPhone(v);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = maskPhonesIn(v as Record<string, unknown>, true);
+  }
+  return out;
 }

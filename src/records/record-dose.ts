@@ -29,6 +29,7 @@ import { AppError, invalid } from '../domain/errors.ts';
 import type { FieldIssue } from '../domain/errors.ts';
 import { doseRole, evaluateDose, nextDoseDue, type DoseRole } from '../domain/doses.ts';
 import { todayInJakarta, validateVaccinationInput, type VaccinationInput } from '../domain/vaccination-input.ts';
+import { sameName } from '../domain/names.ts';
 import { vaccineByCode, type Vaccine } from '../domain/vaccines.ts';
 import type { IssueInput, IssuedCertificate, Issuer } from '../certificates/issuer.ts';
 import { type KnownPerson, type NewPerson, newPerson, personKey, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
@@ -59,6 +60,11 @@ export interface DoseAnswer {
   vaccination: {
     id: string;
     status: 'recorded' | 'claims_prior_dose';
+    /**
+     * The name sent did not match the record: the dose is recorded against the record as it stands,
+     * its certificate and SMS wait for a person to confirm (a `name_mismatch` case).
+     */
+    held?: 'identity_review';
     doseNumber: number;
     vaccine: string;
     date: string;
@@ -68,8 +74,12 @@ export interface DoseAnswer {
     role: 'primary' | 'booster';
     missingPriorDoses?: number[];
   };
+  /**
+   * The person as on record, for a caller who may see them (access/scope.ts) before this dose;
+   * for anyone else only what they sent, and no id (the record is not theirs to read).
+   */
   person: {
-    id: string;
+    id?: string;
     identifier: { type: string; value: string; country?: string };
     name: string;
     birthDate: string;
@@ -78,6 +88,7 @@ export interface DoseAnswer {
     phoneStatus: string;
     created: boolean;
   };
+  /** Null while the dose is held (its certificate carries the name on record). */
   certificate: {
     id: string;
     uvci: string;
@@ -88,8 +99,10 @@ export interface DoseAnswer {
     sd: number;
     issuedAt: string;
     expiresAt: string;
-  };
+  } | null;
   nextDose: { doseNumber: number; due: string; role: string } | null;
+  /** The phone sent differs from the one on record: not replaced, but a change waiting to be confirmed (records/identity.ts). */
+  phoneChange?: { id: string; status: 'pending' };
   warnings: { path: string; code: string; message: { en: string; id: string } }[];
 }
 
@@ -159,7 +172,13 @@ function replayOf(stored: StoredAnswer, hash: Buffer | undefined): EntryOutcome 
   return { kind: 'recorded', answer: JSON.parse(stored.response) as DoseAnswer, json: stored.response, replayed: true };
 }
 
-function duplicateError(personId: string, existingId: string, doseNumber: number, date: string): AppError {
+/** 409 for a dose on record; the ids only for a caller who may see the person. */
+function duplicateError(visible: boolean, personId: string, existingId: string, doseNumber: number, date: string): AppError {
+  if (!visible)
+    return new AppError('conflict', 'dose_already_recorded', {
+      en: `Dose ${doseNumber} of this person on ${date} is already recorded.`,
+      id: `Dosis ${doseNumber} orang ini pada ${date} sudah tercatat.`,
+    });
   return new AppError(
     'conflict',
     'dose_already_recorded',
@@ -169,6 +188,37 @@ function duplicateError(personId: string, existingId: string, doseNumber: number
     },
     { detail: { personId, vaccinationId: existingId } },
   );
+}
+
+/**
+ * Whether the caller could see the person before this call (the rule of
+ * access/scope.ts, on the doses read): a facility that gave them a dose not
+ * held, a district of their NIK region (or of the facility named, when it
+ * gave them a dose), support and admin. A district's scope through another
+ * facility of its region is not known here: such a caller is answered as
+ * outside, which tells it less, never more.
+ */
+function seesPerson(who: Principal, person: KnownPerson, facilityCode: string): boolean {
+  switch (who.role) {
+    case 'admin':
+    case 'support':
+      return true;
+    case 'facility':
+      return person.doses.some((d) => !d.held && d.facility_code === who.facilityCode);
+    case 'district':
+      return (
+        (person.region_code !== null && who.regionCode !== null && person.region_code.startsWith(who.regionCode)) ||
+        person.doses.some((d) => !d.held && d.facility_code === facilityCode)
+      );
+    default:
+      return who.role satisfies never;
+  }
+}
+
+/** The facility whose work list gets a case about a person a held dose names: the last that gave them a dose not held (else the district's alone). */
+function knownFacility(person: KnownPerson): string | null {
+  const known = person.doses.filter((d) => !d.held);
+  return known[known.length - 1]?.facility_code ?? null;
 }
 
 /** Who records, from where, and when: the same for every entry of one call. */
@@ -243,6 +293,14 @@ interface Planned {
   currentPhone: string | null;
   phoneStatus: KnownPerson['phone_status'];
   phoneCase: Record<string, unknown> | null;
+  /** The caller could see the person before this dose (seesPerson): else the answer carries nothing stored. */
+  visible: boolean;
+  /** The name sent did not match the record: certificate and SMS wait for the `name_mismatch` case. */
+  held: boolean;
+  /** The facility whose work list gets this dose's cases (the recording one, unless the dose is held). */
+  caseFacility: string | null;
+  /** A `phone_change` case for the phone sent, when it differs from the one on record. */
+  phoneChange: { id: string; detail: Record<string, unknown> } | null;
   issue: IssueInput;
 }
 
@@ -254,6 +312,8 @@ interface PersonState {
   /** The next entry of the person would be the one that created them. */
   created: boolean;
   phoneCaseQueued: boolean;
+  /** New numbers this round already asks to change to (one pending change per number). */
+  phoneChanges: Set<string>;
   /** The entries of this round that name the person. */
   entries: number[];
   /** Whether the round plans a write for the person (else its outcomes are final as judged). */
@@ -325,6 +385,7 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
             creation,
             created: creation !== undefined,
             phoneCaseQueued: false,
+            phoneChanges: new Set(),
             entries: [],
             writes: false,
           };
@@ -332,24 +393,29 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
         }
         st.entries.push(index);
         const person = st.person;
+        // Judged in memory, on what was read: a name that matches costs no round trip.
+        const visible = st.created || seesPerson(ctx.principal, person, prepared.facilityCode);
+        const held = !st.created && !sameName(entry.person.name, person.name);
         const existing = person.doses.map((d) => ({ doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, status: d.status }));
         const evaluation = evaluateDose(existing, { doseNumber: entry.doseNumber, date: entry.date, vaccine: entry.vaccine });
         if (evaluation.outcome === 'duplicate') {
           const row = person.doses.find((d) => d.dose_number === entry.doseNumber && d.date === entry.date);
           judged.set(index, {
             kind: 'duplicate',
-            error: duplicateError(person.id, row?.id ?? '?', entry.doseNumber, entry.date),
+            error: duplicateError(visible, person.id, row?.id ?? '?', entry.doseNumber, entry.date),
             existing: { vaccinationId: row?.id ?? '?', importId: row?.import_id ?? null, importLine: row?.import_line ?? null },
           });
           continue;
         }
         if (evaluation.outcome === 'conflict') {
           const row = person.doses.find((d) => d.dose_number === evaluation.existing.doseNumber && d.date === evaluation.existing.date);
+          // The message names the dose on record (its date, its vaccine): only for a caller who may see it.
+          const message = visible ? evaluation.message : hiddenConflict;
           judged.set(index, {
             kind: 'conflict',
-            error: new AppError('conflict', evaluation.reason, evaluation.message, {
-              detail: { personId: person.id, vaccinationId: row?.id ?? null },
-              fields: [{ path: 'doseNumber', code: evaluation.reason, message: evaluation.message }],
+            error: new AppError('conflict', evaluation.reason, message, {
+              ...(visible ? { detail: { personId: person.id, vaccinationId: row?.id ?? null } } : {}),
+              fields: [{ path: 'doseNumber', code: evaluation.reason, message }],
             }),
           });
           continue;
@@ -361,17 +427,26 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
         const status = evaluation.outcome === 'claims_prior_dose' ? 'claims_prior_dose' : 'recorded';
         const vaccinationId = randomUUID();
 
-        // A new valid phone number replaces the one on record (audited); an empty or
-        // unusable one never overwrites a good number.
+        // A new valid number fills a record that has none (audited), unless the dose is held. It never
+        // replaces a number on record: that becomes a change to confirm (a `phone_change` case, settled
+        // by a code to the new number or by someone who knows the person: records/identity.ts). An
+        // empty or unusable number changes nothing.
         const phone = phoneColumns(entry.person.phone);
-        const phoneChange = !st.created && phone.phone !== null && phone.phone !== person.phone;
-        const phoneStatus = phoneChange ? 'ok' : person.phone_status;
-        const currentPhone = phoneChange ? phone.phone : person.phone;
+        const differs = !st.created && phone.phone !== null && phone.phone !== person.phone;
+        const phoneFill = differs && person.phone === null && !held;
+        const phoneStatus = phoneFill ? 'ok' : person.phone_status;
+        const currentPhone = phoneFill ? phone.phone : person.phone;
+        const caseFacility = held ? knownFacility(person) : prepared.facilityCode;
+        const phoneChange =
+          differs && !phoneFill && !st.phoneChanges.has(phone.phone as string)
+            ? { id: randomUUID(), detail: { newPhone: phone.phone, vaccinationId, requestedBy: prepared.facilityCode, source: ctx.source } }
+            : null;
         // One open work-list case per person: the SQL skips people who have one, this skips a second entry of the same call.
         const phoneCase =
           currentPhone === null && !st.phoneCaseQueued ? { phoneStatus: phone.status, raw: phone.raw, issue: phoneIssueOf(entry) } : null;
         if (phoneCase) st.phoneCaseQueued = true;
-        if (phoneChange) audits.push({ personId: person.id, subject: vaccinationId, from: person.phone, to: currentPhone });
+        if (phoneChange) st.phoneChanges.add(phone.phone as string);
+        if (phoneFill) audits.push({ personId: person.id, subject: vaccinationId, from: person.phone, to: currentPhone });
 
         planned.push({
           index,
@@ -387,6 +462,10 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
           currentPhone,
           phoneStatus,
           phoneCase,
+          visible,
+          held,
+          caseFacility,
+          phoneChange,
           issue: { name: person.name, birthDate: person.birth_date, vaccine, dn: role.dn, sd: role.sd, date: entry.date, issuedAt: ctx.now },
         });
         st.writes = true;
@@ -399,6 +478,8 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
           status,
           import_id: ctx.importId ?? null,
           import_line: prepared.importLine ?? null,
+          facility_code: prepared.facilityCode,
+          held,
         });
         person.doses.sort((a, b) => a.dose_number - b.dose_number);
         person.phone = currentPhone;
@@ -453,6 +534,12 @@ function keyOf(p: PreparedEntry): string {
   return personKey(p.entry.person.identifier, p.entry.person.birthDate, p.entry.person.name);
 }
 
+/** A conflict told to a caller who may not see the person: which dose is on record stays unsaid. */
+const hiddenConflict = {
+  en: 'This dose conflicts with a dose on record for this person; the facility that knows them, or the district, can resolve it.',
+  id: 'Dosis ini bertentangan dengan dosis yang tercatat untuk orang ini; faskes yang mengenalnya, atau dinas, dapat menyelesaikannya.',
+};
+
 function contention(): AppError {
   return new AppError('unavailable', 'record_contention', {
     en: 'This person is being changed by many requests at once; try again shortly.',
@@ -461,7 +548,7 @@ function contention(): AppError {
 }
 
 /** A dose as the write statement reads it (JSON): everything per row, the caller and the time included, so that rows of several calls can go in one statement. */
-function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: string, answer: DoseAnswer) {
+function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: string) {
   const keyed = p.prepared.idempotencyKey !== undefined;
   return {
     person_id: p.person.id,
@@ -489,7 +576,14 @@ function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: stri
     region_code: p.person.region_code,
     claim: p.missing ? { missing: p.missing, doseNumber: p.prepared.entry.doseNumber } : null,
     phone_case: p.phoneCase,
-    ...reminderOf(ctx, p, answer),
+    held: p.held,
+    case_facility: p.caseFacility,
+    identity_case: p.held
+      ? { sentName: p.prepared.entry.person.name, recordedBy: p.prepared.facilityCode, source: ctx.source, ...(p.prepared.importLine === undefined ? {} : { importLine: p.prepared.importLine }) }
+      : null,
+    phone_change_id: p.phoneChange?.id ?? null,
+    phone_change: p.phoneChange?.detail ?? null,
+    ...reminderOf(ctx, p),
   };
 }
 
@@ -500,8 +594,8 @@ function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: stri
  * none for a date already past). The job cancels itself when the dose is
  * recorded meanwhile.
  */
-function reminderOf(ctx: EntryContext, p: Planned, answer: DoseAnswer): { reminder: Record<string, unknown> | null; reminder_at: string | null } {
-  const next = answer.nextDose;
+function reminderOf(ctx: EntryContext, p: Planned): { reminder: Record<string, unknown> | null; reminder_at: string | null } {
+  const next = nextDoseOf(p);
   if (!next || next.due <= todayInJakarta(ctx.now)) return { reminder: null, reminder_at: null };
   return {
     reminder: { personId: p.person.id, doseNumber: next.doseNumber, vaccine: p.prepared.entry.vaccine, due: next.due },
@@ -573,7 +667,7 @@ async function writeDoses(
 ): Promise<Set<string>> {
   const at = ctx.now.toISOString();
   const write: WriteRows = {
-    doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string, answers[i] as DoseAnswer)),
+    doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string)),
     qrs: certs.map((c) => c.qr),
     answers: texts,
     people: people.map((st) => personRow(st, at)),
@@ -604,6 +698,8 @@ async function runWrite(q: Queryable, w: WriteRows): Promise<Set<string>> {
       phoneCases: w.doses.some((d) => d.phone_case !== null),
       audits: w.audits.length > 0,
       reminders: w.doses.some((d) => d.reminder !== null),
+      holds: w.doses.some((d) => d.held),
+      phoneChanges: w.doses.some((d) => d.phone_change !== null),
     }),
     params,
   );
@@ -693,6 +789,10 @@ interface WriteParts {
   audits: boolean;
   /** Some dose schedules a next-dose reminder. */
   reminders: boolean;
+  /** Some dose is held: its name did not match the record (a `name_mismatch` case, no SMS yet). */
+  holds: boolean;
+  /** Some dose brings a number other than the one on record (a `phone_change` case). */
+  phoneChanges: boolean;
 }
 
 const writeStatements = new Map<string, string>();
@@ -703,6 +803,7 @@ const DOSE_COLUMNS = [
   'import_id uuid', 'import_line int', 'recorded_by uuid', 'recorded_at timestamptz', 'idempotency_key text', 'request_hash text',
   'cert_id uuid', 'uvci text', 'kid text', 'dn int', 'sd int', 'expires_at timestamptz', 'link_hash text', 'region_code text',
   'claim jsonb', 'phone_case jsonb', 'reminder jsonb', 'reminder_at timestamptz',
+  'held boolean', 'case_facility text', 'identity_case jsonb', 'phone_change_id uuid', 'phone_change jsonb',
 ];
 /** Between the certificates, and between the answers, of one write (ASCII record separator; see runWrite). */
 const TEXT_SEPARATOR = '\x1e';
@@ -781,17 +882,17 @@ function writeStatement(parts: WriteParts): string {
     `w AS (SELECT * FROM d WHERE d.person_id = ANY (ARRAY(SELECT id FROM person)))`,
     `vac AS (
        INSERT INTO vaccinations (person_id, id, dose_number, vaccine, date, lot, facility_code, status, source, import_id, import_line,
-                                 recorded_by, recorded_at, idempotency_key)
+                                 recorded_by, recorded_at, idempotency_key${parts.holds ? ', identity_held' : ''})
        SELECT person_id, id, dose_number, vaccine, date, lot, facility_code, status, source, import_id, import_line,
-              recorded_by, recorded_at, idempotency_key FROM w)`,
+              recorded_by, recorded_at, idempotency_key${parts.holds ? ', held' : ''} FROM w)`,
     `cert AS (
        INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, qr, dn, sd, issued_at, expires_at, status)
-       SELECT person_id, cert_id, id, uvci, kid, qr, dn, sd, recorded_at, expires_at, 'valid' FROM w)`,
+       SELECT person_id, cert_id, id, uvci, kid, qr, dn, sd, recorded_at, expires_at, ${parts.holds ? "CASE WHEN held THEN 'held' ELSE 'valid' END" : "'valid'"} FROM w)`,
     `uv AS (INSERT INTO certificate_uvcis (uvci, person_id, certificate_id) SELECT uvci, person_id, cert_id FROM w)`,
     `link AS (INSERT INTO link_tokens (token_hash, person_id, certificate_id) SELECT decode(link_hash, 'hex'), person_id, cert_id FROM w)`,
     `job AS (
        INSERT INTO jobs (kind, payload, dedupe_key, person_id)
-       SELECT 'notify', json_build_object('personId', person_id, 'certificateId', cert_id)::jsonb, 'notify:' || cert_id::text, person_id FROM w)`,
+       SELECT 'notify', json_build_object('personId', person_id, 'certificateId', cert_id)::jsonb, 'notify:' || cert_id::text, person_id FROM w${parts.holds ? ' WHERE NOT held' : ''})`,
   );
   if (parts.creates) {
     // A new person whose folded name and birth date are already on record under another identifier:
@@ -811,12 +912,12 @@ function writeStatement(parts: WriteParts): string {
   if (parts.claims) {
     ctes.push(`claim AS (
        INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
-       SELECT person_id, gen_random_uuid(), 'claims_prior_dose', facility_code, region_code, id, claim FROM w WHERE claim IS NOT NULL)`);
+       SELECT person_id, gen_random_uuid(), 'claims_prior_dose', case_facility, region_code, id, claim FROM w WHERE claim IS NOT NULL)`);
   }
   if (parts.phoneCases) {
     ctes.push(`phonecase AS (
        INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
-       SELECT person_id, gen_random_uuid(), 'invalid_phone', facility_code, region_code, id, phone_case FROM w
+       SELECT person_id, gen_random_uuid(), 'invalid_phone', case_facility, region_code, id, phone_case FROM w
         WHERE phone_case IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.person_id = w.person_id AND c.kind = 'invalid_phone' AND c.status = 'open'))`);
   }
@@ -824,8 +925,21 @@ function writeStatement(parts: WriteParts): string {
     ctes.push(`rem AS (
        INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
        SELECT 'reminder', reminder, 'reminder:' || person_id::text || ':' || (reminder->>'doseNumber'), reminder_at, person_id
-         FROM w WHERE reminder IS NOT NULL
+         FROM w WHERE reminder IS NOT NULL${parts.holds ? ' AND NOT held' : ''}
        ON CONFLICT (dedupe_key) DO NOTHING)`);
+  }
+  if (parts.holds) {
+    // The held dose's certificate and its reminder wait in the case until it is settled (records/identity.ts).
+    ctes.push(`held AS (
+       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
+       SELECT person_id, gen_random_uuid(), 'name_mismatch', case_facility, region_code, id,
+              identity_case || jsonb_build_object('certificateId', cert_id, 'reminder', reminder, 'reminderAt', reminder_at)
+         FROM w WHERE held)`);
+  }
+  if (parts.phoneChanges) {
+    ctes.push(`phonechange AS (
+       INSERT INTO cases (person_id, id, kind, facility_code, region_code, subject_id, detail)
+       SELECT person_id, phone_change_id, 'phone_change', case_facility, region_code, id, phone_change FROM w WHERE phone_change IS NOT NULL)`);
   }
   if (parts.audits) {
     ctes.push(`au AS (
@@ -844,35 +958,52 @@ function writeStatement(parts: WriteParts): string {
   return sql;
 }
 
-/** The answer of a planned dose, complete before it is written (it is stored with its Idempotency-Key). */
+/** The next dose due after a planned one (from the person's series on record). */
+function nextDoseOf(p: Planned): DoseAnswer['nextDose'] {
+  const entry = p.prepared.entry;
+  return nextDoseDue({ doseNumber: entry.doseNumber, date: entry.date, vaccine: vaccineByCode(entry.vaccine), primary: p.primary });
+}
+
+/**
+ * The answer of a planned dose, complete before it is written (it is stored
+ * with its Idempotency-Key). A caller who could not see the person gets back
+ * only what it sent: no id, no name, phone or doses on record (the dose
+ * role, the next dose and the interval warnings follow from those), and a
+ * held dose has no certificate yet (it carries the name on record).
+ */
 function answerOf(deps: RecordDeps, p: Planned, cert: IssuedCertificate, linkToken: string): DoseAnswer {
   const entry = p.prepared.entry;
-  const next = nextDoseDue({ doseNumber: entry.doseNumber, date: entry.date, vaccine: vaccineByCode(entry.vaccine), primary: p.primary });
   const idv = entry.person.identifier;
+  const identifier = { type: idv.type, value: idv.value, ...(idv.type === 'passport' ? { country: idv.country } : {}) };
+  const sent = phoneColumns(entry.person.phone);
+  const person: DoseAnswer['person'] = p.visible
+    ? {
+        id: p.person.id,
+        identifier,
+        name: p.person.name,
+        birthDate: p.person.birth_date,
+        sex: p.person.sex,
+        phone: p.currentPhone,
+        phoneStatus: p.phoneStatus,
+        created: p.created,
+      }
+    : { identifier, name: entry.person.name, birthDate: entry.person.birthDate, sex: entry.person.sex, phone: sent.phone, phoneStatus: sent.status, created: false };
   return {
     vaccination: {
       id: p.vaccinationId,
-      status: p.status,
+      status: p.visible ? p.status : 'recorded',
+      ...(p.held ? { held: 'identity_review' as const } : {}),
       doseNumber: entry.doseNumber,
       vaccine: entry.vaccine,
       date: entry.date,
       lot: entry.lot,
       facility: p.prepared.facilityCode,
       recordedAt: cert.issuedAt.toISOString(),
-      role: p.role.role,
-      ...(p.missing ? { missingPriorDoses: p.missing } : {}),
+      role: p.visible ? p.role.role : 'primary',
+      ...(p.missing && p.visible ? { missingPriorDoses: p.missing } : {}),
     },
-    person: {
-      id: p.person.id,
-      identifier: { type: idv.type, value: idv.value, ...(idv.type === 'passport' ? { country: idv.country } : {}) },
-      name: p.person.name,
-      birthDate: p.person.birth_date,
-      sex: p.person.sex,
-      phone: p.currentPhone,
-      phoneStatus: p.phoneStatus,
-      created: p.created,
-    },
-    certificate: {
+    person,
+    certificate: p.held ? null : {
       id: cert.id,
       uvci: cert.uvci,
       qr: cert.qr,
@@ -883,10 +1014,29 @@ function answerOf(deps: RecordDeps, p: Planned, cert: IssuedCertificate, linkTok
       issuedAt: cert.issuedAt.toISOString(),
       expiresAt: cert.expiresAt.toISOString(),
     },
-    nextDose: next,
-    warnings: [...p.warnings, ...phoneWarnings(entry)],
+    nextDose: p.visible && !p.held ? nextDoseOf(p) : null,
+    ...(p.phoneChange ? { phoneChange: { id: p.phoneChange.id, status: 'pending' as const } } : {}),
+    warnings: [...(p.visible ? p.warnings : []), ...(p.held ? [identityWarning] : []), ...(p.phoneChange ? [phoneChangeWarning] : []), ...phoneWarnings(entry)],
   };
 }
+
+const identityWarning: FieldIssue = {
+  path: 'person.name',
+  code: 'name_mismatch',
+  message: {
+    en: 'The name does not match the record of this identifier: the dose is recorded, its certificate and SMS wait until the name is confirmed on the work list.',
+    id: 'Nama tidak cocok dengan data untuk identitas ini: dosis tercatat, sertifikat dan SMS-nya menunggu nama dikonfirmasi di daftar kerja.',
+  },
+};
+
+const phoneChangeWarning: FieldIssue = {
+  path: 'person.phone',
+  code: 'phone_change_pending',
+  message: {
+    en: 'Another number is on record: it is kept until the new number is confirmed (a code sent to it, or the work list).',
+    id: 'Nomor lain sudah tercatat: nomor itu tetap dipakai sampai nomor baru dikonfirmasi (kode yang dikirim ke nomor baru, atau daftar kerja).',
+  },
+};
 
 function phoneIssueOf(entry: VaccinationInput): FieldIssue | null {
   return entry.person.phone.status === 'invalid' ? entry.person.phone.issue : null;

@@ -13,7 +13,7 @@ import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/
 import { roleInHistory } from '../domain/doses.ts';
 import type { Text } from '../domain/errors.ts';
 import type { VaccinationStatus } from '../domain/types.ts';
-import { maskNik, maskPhone } from './people.ts';
+import { maskNik, maskPhone, maskPhonesIn } from './people.ts';
 
 export interface TimelineEvent {
   at: string;
@@ -29,7 +29,7 @@ export interface DoseState {
   vaccine: string;
   /** EU DCC dn/sd and role of the dose, by the rule every output uses (domain/doses.ts roleInHistory); null when the catalogue cannot place it. */
   series: { dn: number; sd: number; role: 'primary' | 'booster'; boosterNumber: number | null } | null;
-  state: 'void' | 'no_certificate' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
+  state: 'void' | 'no_certificate' | 'identity_review' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
   text: Text;
 }
 
@@ -99,8 +99,7 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
 
   const mask = (e: Ev): Record<string, unknown> => {
     if (full) return e.data;
-    const d = { ...e.data };
-    for (const k of ['recipient', 'from', 'to']) if (typeof d[k] === 'string') d[k] = maskPhone(d[k]);
+    const d = maskPhonesIn(e.data);
     // The SMS link opens the certificate: masked in the text and in the raw `created` event that repeats it.
     for (const k of ['text', 'raw']) if (typeof d[k] === 'string') d[k] = d[k].replace(/https?:\/\/\S+/g, '[link]');
     return d;
@@ -148,6 +147,14 @@ function describe(d: { dose_number: number; date: string; status: string; cert_s
   const dose = { en: `Dose ${d.dose_number} (${d.date}) is recorded`, id: `Dosis ${d.dose_number} (${d.date}) tercatat` };
   if (d.status === 'void') return ['void', { en: `Dose ${d.dose_number} (${d.date}) was voided as a mistaken entry.`, id: `Dosis ${d.dose_number} (${d.date}) dibatalkan karena salah catat.` }];
   if (!d.cert_status) return ['no_certificate', { en: `${dose.en}, but it has no certificate.`, id: `${dose.id}, tetapi belum ada sertifikatnya.` }];
+  if (d.cert_status === 'held')
+    return [
+      'identity_review',
+      {
+        en: `${dose.en}, held: the name sent with it did not match the record; its certificate and SMS wait for the name_mismatch case.`,
+        id: `${dose.id}, ditahan: nama yang dikirim tidak cocok dengan data; sertifikat dan SMS-nya menunggu kasus name_mismatch.`,
+      },
+    ];
   if (d.cert_status !== 'valid') return ['certificate_revoked', { en: `${dose.en}; its certificate was ${d.cert_status}.`, id: `${dose.id}; sertifikatnya ${d.cert_status === 'revoked' ? 'dicabut' : 'diganti'}.` }];
   const cert = { en: `${dose.en} and its certificate is issued`, id: `${dose.id} dan sertifikatnya sudah terbit` };
   switch (d.sms_status) {

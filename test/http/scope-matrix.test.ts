@@ -83,6 +83,13 @@ const SPECS: Record<string, Spec> = {
   'GET /api/v1/cases': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: () => ({ url: '/api/v1/cases' }) },
   'POST /api/v1/cases/:id/confirm': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/confirm`, payload: { evidence: 'vaccination card seen' } }) },
   'POST /api/v1/cases/:id/link': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/link`, payload: { personId: i.person } }) },
+  // Issue 15: a name_mismatch case is settled by whoever sees the person; a phone change by whoever knew them before the dose that
+  // brought the number (facility A's only dose is that dose here), or the facility that recorded it. P's case is another kind: 422 once allowed.
+  'POST /api/v1/cases/:id/identity': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/identity`, payload: { action: 'confirm', note: 'KTP seen' } }) },
+  'POST /api/v1/cases/:id/phone-change/code': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/code` }) },
+  'POST /api/v1/cases/:id/phone-change/verify': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/verify`, payload: { code: '123456' } }) },
+  'POST /api/v1/cases/:id/phone-change/confirm': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/confirm` }) },
+  'POST /api/v1/cases/:id/phone-change/reject': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/reject`, payload: { note: 'not theirs' } }) },
   'POST /api/v1/cases/scan-duplicates': { may: ['admin'], req: () => ({ url: '/api/v1/cases/scan-duplicates' }) },
   'POST /api/v1/vaccinations/:id/void': { may: ['facilityA', 'support', 'admin'], req: (i) => ({ url: `/api/v1/vaccinations/${i.vaccination}/void`, payload: { reason: 'entered for the wrong person' } }) },
   'GET /api/v1/jobs/dead': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/jobs/dead' }) },

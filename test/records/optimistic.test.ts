@@ -81,16 +81,18 @@ describeEachBackend('optimistic writes', (t) => {
 
   it('moves a person’s version on a void, a phone correction and a merge', async () => {
     const a = (await record(doseBody(person()))).body;
-    let v = await version(a.person.id);
+    const aId = String(a.person.id);
+    let v = await version(aId);
     await voidVaccination({ ...deps }, support, a.vaccination.id, 'entered for the wrong person');
-    assert.ok((await version(a.person.id)) > v, 'void');
-    v = await version(a.person.id);
-    await correctPhone({ ...deps }, support, a.person.id, '0813-1111-2222');
-    assert.ok((await version(a.person.id)) > v, 'phone correction');
+    assert.ok((await version(aId)) > v, 'void');
+    v = await version(aId);
+    await correctPhone({ ...deps }, support, aId, '0813-1111-2222');
+    assert.ok((await version(aId)) > v, 'phone correction');
     const b = (await record(doseBody(person()))).body;
-    const [va, vb] = [await version(a.person.id), await version(b.person.id)];
-    await mergePeople({ ...deps }, support, a.person.id, b.person.id);
-    assert.ok((await version(a.person.id)) > va && (await version(b.person.id)) > vb, 'merge');
+    const bId = String(b.person.id);
+    const [va, vb] = [await version(aId), await version(bId)];
+    await mergePeople({ ...deps }, support, aId, bId);
+    assert.ok((await version(aId)) > va && (await version(bId)) > vb, 'merge');
   });
 
   it('records concurrent calls together, each with its own outcome', async () => {

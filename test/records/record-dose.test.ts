@@ -52,22 +52,20 @@ describeEachBackend('record a dose', (t) => {
     assert.equal(other.json().error.code, 'idempotency_key_reused');
   });
 
-  it('a second dose with a new phone and an Idempotency-Key changes the phone, audits it, and replays byte for byte', async () => {
+  it('a second dose with a new phone and an Idempotency-Key keeps the phone on record, opens a phone change, and replays byte for byte', async () => {
     const p = person();
     const first = await post(doseBody(p), { 'idempotency-key': 'phone-1' });
     assert.equal(first.statusCode, 201, first.body);
     const moved = { ...p, phone: '+62 813-1111-2222' };
     const second = await post(doseBody(moved, { doseNumber: 2, date: '2021-07-10' }), { 'idempotency-key': 'phone-2' });
     assert.equal(second.statusCode, 201, second.body);
-    assert.equal(second.json().person.phone, '+6281311112222');
-    const audit = await t.db.query<{ detail: { from: string; to: string } }>(
-      "SELECT detail FROM audit_log WHERE action = 'phone_changed' AND person_id = $1",
-      [first.json().person.id],
-    );
-    assert.deepEqual(
-      audit.rows.map((r) => r.detail),
-      [{ from: first.json().person.phone, to: '+6281311112222' }],
-    );
+    // Issue 15: a number on record is never silently replaced (test/security/takeover-by-nik.test.ts).
+    assert.equal(second.json().person.phone, first.json().person.phone);
+    assert.equal(second.json().phoneChange.status, 'pending');
+    const change = await t.db.query<{ id: string; detail: { newPhone: string } }>("SELECT id, detail FROM cases WHERE kind = 'phone_change' AND person_id = $1", [first.json().person.id]);
+    assert.deepEqual(change.rows.map((r) => [r.id, r.detail.newPhone]), [[second.json().phoneChange.id, '+6281311112222']]);
+    const audit = await t.db.query("SELECT 1 FROM audit_log WHERE action = 'phone_changed' AND person_id = $1", [first.json().person.id]);
+    assert.equal(audit.rowCount, 0);
     const again = await post(doseBody(moved, { doseNumber: 2, date: '2021-07-10' }), { 'idempotency-key': 'phone-2' });
     assert.equal(again.statusCode, 200);
     assert.equal(again.body, second.body, 'the replay is the first answer, byte for byte');

@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { createAccount } from '../../src/access/accounts.ts';
 import { maskNik } from '../../src/records/people.ts';
-import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
+import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person } from '../helpers/app.ts';
 import { browserSkip, launchBrowser, watchedPage, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'kata-sandi-panjang-42';
@@ -182,6 +182,40 @@ describe('console operator pages in Chromium', { skip: browserSkip }, () => {
     const sent = (sink.json().messages as { to: string; text: string }[]).filter((m) => m.to === '+6281255551234');
     assert.equal(sent.length, 1, 'the certificate SMS, once, to the corrected number');
     assert.match(sent[0]!.text, /\/c\//);
+  });
+
+  it('a district confirms a dose held for a name that did not match: the certificate SMS goes to the number on record; the new number shows masked', async () => {
+    const tono = person({ name: 'Tono Prasetyo', sex: 'M', birthDate: '1979-02-14', phone: '0812-7300-4400' });
+    const first = await recordDose(server, { person: tono, facility: facA });
+    // Another facility, which never vaccinated Tono, sends a dose for his NIK under another name and phone.
+    const facC = await facilityWithToken(server.db.db, '317102');
+    const held = await server.rt.app.inject({
+      method: 'POST',
+      url: '/api/v1/vaccinations',
+      headers: bearer(facC.token),
+      payload: doseBody({ ...tono, name: 'Anton Wijaya', phone: '0857-7300-9900' }, { doseNumber: 2, date: '2021-07-08' }),
+    });
+    assert.equal(held.statusCode, 201, held.body);
+    assert.equal(held.json().vaccination.held, 'identity_review');
+    await signIn('dinkes-jakut');
+    await page.goto(server.url + '/console/work?kind=phone_change');
+    const change = page.locator(`[data-person="${first.person.id}"]`);
+    await change.waitFor();
+    assert.match((await change.textContent()) ?? '', /\+62 857-\*\*\*\*-9900/);
+    assert.ok(!((await change.textContent()) ?? '').includes('85773009900'), 'a district sees the number masked');
+    await page.goto(server.url + '/console/work?kind=name_mismatch');
+    const card = page.locator(`[data-person="${first.person.id}"]`);
+    await card.waitFor();
+    assert.match((await card.textContent()) ?? '', /Anton Wijaya/);
+    await screenshot(page, 'console-ops-work-name-mismatch');
+    await card.getByRole('button', { name: 'Benar orang ini' }).click();
+    await card.getByLabel('Dasar keputusan').fill('KTP dilihat di puskesmas');
+    await card.getByRole('button', { name: 'Ya, lanjutkan' }).click();
+    await card.waitFor({ state: 'detached' });
+    await worker.drain();
+    const sink = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink?limit=500', headers: bearer(ADMIN_TOKEN) });
+    const sent = (sink.json().messages as { to: string }[]).filter((m) => m.to === '+6281273004400');
+    assert.equal(sent.length, 2, 'dose 1’s certificate SMS, then the released one, both to the number on record');
   });
 
   it('replays a dead job from the work list: the SMS it failed to send goes out', async () => {

@@ -9,6 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -204,6 +205,13 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
     await at.locator('details.trust summary').click();
     const trustFile = JSON.stringify({ keys: [{ kid: kidOf(Buffer.from(foreign.certificate, 'base64')), certificate: foreign.certificate }] });
     await at.locator('#trust-file').setInputFiles({ name: 'trust-list.json', mimeType: 'application/json', buffer: Buffer.from(trustFile) });
+    // An unsigned list: the signer is shown with its subject and fingerprint, and added only once confirmed (issue 15).
+    await at.getByTestId('trust-confirm').waitFor();
+    assert.equal(await at.getByTestId('trust-fingerprint').textContent(), new X509Certificate(Buffer.from(foreign.certificate, 'base64')).fingerprint256);
+    assert.ok(((await at.getByTestId('trust-subject').textContent()) ?? '').length > 0);
+    assert.ok(await at.getByTestId('trust-accept').isDisabled(), 'not before the fingerprint is checked');
+    await at.getByTestId('trust-checked').check();
+    await at.getByTestId('trust-accept').click();
     await at.getByText('1 kunci ditambahkan.').waitFor();
     assert.match((await at.getByTestId('trust-status').textContent()) ?? '', /1 kunci tambahan dari Anda/);
     await screenshot(at, 'verifier-trust-list');

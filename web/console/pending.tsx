@@ -138,8 +138,8 @@ function PendingPage(props: PageProps): VNode {
             {sent.map((e) => (
               <li key={e.key} data-testid="sent-entry">
                 {line(e)} ·{' '}
-                <a href={e.answer?.certificate.link} target="_blank" rel="noopener noreferrer" class="mono">
-                  {e.answer?.certificate.uvci}
+                <a href={e.answer?.certificate?.link} target="_blank" rel="noopener noreferrer" class="mono">
+                  {e.answer?.certificate?.uvci ?? e.answer?.vaccination.held}
                 </a>
               </li>
             ))}

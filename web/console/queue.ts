@@ -26,9 +26,12 @@ export interface DoseBody {
 
 /** The parts of `POST /api/v1/vaccinations`'s answer the console shows. */
 export interface DoseAnswer {
-  vaccination: { id: string; status: string; doseNumber: number; date: string; vaccine: string };
-  person: { id: string; name: string };
-  certificate: { id: string; uvci: string; qr: string; link: string };
+  vaccination: { id: string; status: string; held?: 'identity_review'; doseNumber: number; date: string; vaccine: string };
+  /** No id for a person the caller could not see before this dose (their data is not in the answer). */
+  person: { id?: string; name: string };
+  /** Null while the dose is held for a name that did not match the record. */
+  certificate: { id: string; uvci: string; qr: string; link: string } | null;
+  phoneChange?: { id: string; status: 'pending' };
   nextDose: { doseNumber: number; due: string; role: string } | null;
   warnings: { code?: string; message?: string }[];
 }

@@ -61,6 +61,8 @@ const id = {
   alreadyHas: 'Orang ini sudah memiliki {doses} dosis tercatat; dosis ke-{n} mungkin sudah ada.',
   recorded: 'Dosis tercatat dan sertifikat diterbitkan',
   recordedClaims: 'Dosis tercatat (mengaku dosis sebelumnya: dibuka kasus rekonsiliasi)',
+  heldIdentity: 'Nama tidak cocok dengan data untuk identitas ini. Dosis tercatat; sertifikat dan SMS menunggu konfirmasi nama di daftar kerja.',
+  phoneChangePending: 'Nomor HP lain sudah tercatat. Nomor baru dipakai setelah dikonfirmasi (kode ke nomor baru, di daftar kerja “Ganti nomor HP”).',
   replayed: 'Dosis ini sudah tercatat sebelumnya (pengiriman ulang); berikut sertifikatnya.',
   certificate: 'Sertifikat',
   uvci: 'Nomor sertifikat',
@@ -107,6 +109,8 @@ const en: Record<keyof typeof id, string> = {
   alreadyHas: 'This person already has {doses} doses on record; dose {n} may exist already.',
   recorded: 'Dose recorded and certificate issued',
   recordedClaims: 'Dose recorded (claims an earlier dose: a reconciliation case was opened)',
+  heldIdentity: 'The name does not match the record for this identifier. The dose is recorded; its certificate and SMS wait until the name is confirmed on the work list.',
+  phoneChangePending: 'Another phone number is on record. The new number is used once confirmed (a code to it, on the “Phone change” work list).',
   replayed: 'This dose was recorded before (a repeated send); here is its certificate.',
   certificate: 'Certificate',
   uvci: 'Certificate number',
@@ -545,30 +549,44 @@ function RecordPage(props: PageProps): VNode {
 export function Result(props: { answer: DoseAnswer; t: (k: keyof typeof id, v?: Record<string, string | number>) => string; lang: 'id' | 'en' }): VNode {
   const { answer: a, t, lang } = props;
   const vaccine = listVaccines(a.vaccination.date).find((v) => v.code === a.vaccination.vaccine);
+  const cert = a.certificate;
+  const facts: [string, VNode | string][] = [
+    [t('name'), a.person.name],
+    [t('vaccine'), vaccine ? vaccine.name : a.vaccination.vaccine],
+    [t('doseNumber'), String(a.vaccination.doseNumber)],
+    [t('date'), formatDate(a.vaccination.date, lang)],
+    ...(cert ? [[t('uvci'), <span class="mono" data-testid="uvci">{cert.uvci}</span>] as [string, VNode]] : []),
+    ...(a.nextDose ? [[t('next'), t('nextText', { n: a.nextDose.doseNumber, date: formatDate(a.nextDose.due, lang) })] as [string, string]] : []),
+  ];
   return (
     <article class="card result-card" data-testid="dose-result">
       <h2>{a.vaccination.status === 'claims_prior_dose' ? t('recordedClaims') : t('recorded')}</h2>
+      {a.vaccination.held && (
+        <p class="notice notice-warn" role="status" data-testid="dose-held">
+          {t('heldIdentity')}
+        </p>
+      )}
+      {a.phoneChange && (
+        <p class="notice notice-info" role="status" data-testid="phone-change">
+          {t('phoneChangePending')}
+        </p>
+      )}
       <div class="result-grid">
-        <div class="qr-box">
-          <QrCode text={a.certificate.qr} label={t('qrLabel')} />
-        </div>
+        {cert && (
+          <div class="qr-box">
+            <QrCode text={cert.qr} label={t('qrLabel')} />
+          </div>
+        )}
         <div>
-          <Facts
-            rows={[
-              [t('name'), a.person.name],
-              [t('vaccine'), vaccine ? vaccine.name : a.vaccination.vaccine],
-              [t('doseNumber'), String(a.vaccination.doseNumber)],
-              [t('date'), formatDate(a.vaccination.date, lang)],
-              [t('uvci'), <span class="mono" data-testid="uvci">{a.certificate.uvci}</span>],
-              ...(a.nextDose ? [[t('next'), t('nextText', { n: a.nextDose.doseNumber, date: formatDate(a.nextDose.due, lang) })] as [string, string]] : []),
-            ]}
-          />
-          <SmsStatus personId={a.person.id} certificateId={a.certificate.id} />
-          <p>
-            <a class="button secondary block" href={a.certificate.link} target="_blank" rel="noopener noreferrer">
-              {t('openCertificate')}
-            </a>
-          </p>
+          <Facts rows={facts} />
+          {cert && a.person.id && <SmsStatus personId={a.person.id} certificateId={cert.id} />}
+          {cert && (
+            <p>
+              <a class="button secondary block" href={cert.link} target="_blank" rel="noopener noreferrer">
+                {t('openCertificate')}
+              </a>
+            </p>
+          )}
         </div>
       </div>
     </article>

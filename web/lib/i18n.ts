@@ -84,6 +84,11 @@ const id = {
   'trust.addText': 'Atau tempel daftar kunci / sertifikat',
   'trust.addButton': 'Tambahkan',
   'trust.added': '{count} kunci ditambahkan.',
+  'trust.confirmLead': 'Daftar ini tidak ditandatangani oleh kunci yang sudah dipercaya. Periksa {count} penanda tangan di bawah: sidik jari SHA-256 harus sama dengan yang diumumkan negara penerbitnya.',
+  'trust.issuer': 'Diterbitkan oleh',
+  'trust.confirmCheck': 'Saya sudah mencocokkan sidik jari dengan sumber resmi negara tersebut.',
+  'trust.confirmButton': 'Percayai {count} penanda tangan ini',
+  'trust.confirmCancel': 'Batal',
   'trust.clear': 'Hapus kunci tambahan',
   'trust.cleared': 'Kunci tambahan dihapus.',
 
@@ -231,6 +236,11 @@ const en: Record<TextKey, string> = {
   'trust.addText': 'Or paste a trust list / certificate',
   'trust.addButton': 'Add',
   'trust.added': '{count} keys added.',
+  'trust.confirmLead': 'This list is not signed by a key already trusted. Check the {count} signer(s) below: each SHA-256 fingerprint must match what the issuing country publishes.',
+  'trust.issuer': 'Issued by',
+  'trust.confirmCheck': "I have compared the fingerprints with the country's official source.",
+  'trust.confirmButton': 'Trust these {count} signer(s)',
+  'trust.confirmCancel': 'Cancel',
   'trust.clear': 'Remove added keys',
   'trust.cleared': 'Added keys removed.',
 

@@ -11,7 +11,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { HcertPayload } from '../../src/certificates/dcc.ts';
 import type { Hc1Verification } from '../../src/certificates/hc1-core.ts';
 import { verifyHc1Web } from '../../src/certificates/hc1-web.ts';
-import { parseTrustList, TrustImportError } from '../../src/certificates/trust-import.ts';
+import { readTrustImport, TrustImportError, type ImportedSigner } from '../../src/certificates/trust-import.ts';
 import { countryName, doseOfSeries, formatDate, formatDateTime, holderName, vaccineNameOf, type Lang } from '../../src/certificates/display.ts';
 import { useLang, type Translate } from '../lib/lang.ts';
 import { Facts, Notice, Shell } from '../lib/ui.tsx';
@@ -314,15 +314,30 @@ function TrustPanel(props: { trust: TrustState; lang: Lang; t: Translate; onChan
   const [refreshing, setRefreshing] = useState(false);
   const [message, setMessage] = useState<{ kind: 'info' | 'error'; text: string } | null>(null);
   const [pasted, setPasted] = useState('');
+  // Signers from an unsigned list, waiting for the person to check each fingerprint and confirm.
+  const [pending, setPending] = useState<ImportedSigner[] | null>(null);
+  const [checked, setChecked] = useState(false);
+
+  const add = (keys: ImportedSigner[]): void => {
+    const count = addTrustedKeys(keys);
+    setMessage({ kind: 'info', text: t('trust.added', { count }) });
+    setPasted('');
+    setPending(null);
+    setChecked(false);
+    props.onChange();
+  };
 
   const importText = async (text: string): Promise<void> => {
     try {
-      const keys = await parseTrustList(text);
-      const count = addTrustedKeys(keys);
-      setMessage({ kind: 'info', text: t('trust.added', { count }) });
-      setPasted('');
-      props.onChange();
+      const plan = await readTrustImport(text, trustedKeys(loadTrust()));
+      if (plan.signedBy !== null) add(plan.signers);
+      else {
+        setMessage(null);
+        setChecked(false);
+        setPending(plan.signers);
+      }
     } catch (e) {
+      setPending(null);
       setMessage({ kind: 'error', text: e instanceof TrustImportError ? e.text[lang] : String(e) });
     }
   };
@@ -399,6 +414,35 @@ function TrustPanel(props: { trust: TrustState; lang: Lang; t: Translate; onChan
             {t('trust.addButton')}
           </button>
         </form>
+        {pending && (
+          <div class="stack" data-testid="trust-confirm">
+            <p>{t('trust.confirmLead', { count: pending.length })}</p>
+            <ul class="trust-candidates">
+              {pending.map((k) => (
+                <li key={k.fingerprint}>
+                  <strong data-testid="trust-subject">{k.subject}</strong>
+                  <br />
+                  {t('trust.issuer')}: {k.issuer}
+                  <br />
+                  kid <span class="mono">{k.kid}</span>
+                  <br />
+                  SHA-256 <span class="mono" data-testid="trust-fingerprint">{k.fingerprint}</span>
+                </li>
+              ))}
+            </ul>
+            <label>
+              <input type="checkbox" checked={checked} onChange={(e) => setChecked(e.currentTarget.checked)} data-testid="trust-checked" /> {t('trust.confirmCheck')}
+            </label>
+            <div class="row">
+              <button type="button" class="button" disabled={!checked} onClick={() => add(pending)} data-testid="trust-accept">
+                {t('trust.confirmButton', { count: pending.length })}
+              </button>
+              <button type="button" class="button secondary" onClick={() => setPending(null)}>
+                {t('trust.confirmCancel')}
+              </button>
+            </div>
+          </div>
+        )}
         {message && <Notice kind={message.kind}>{message.text}</Notice>}
       </div>
     </details>

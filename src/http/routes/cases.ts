@@ -4,6 +4,7 @@ import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { listCases, scanPossibleDuplicates, CASE_KINDS } from '../../records/cases.ts';
 import { correctPhone, mergePeople, settleClaim, voidVaccination, type OpsDeps } from '../../records/operations.ts';
+import { confirmPhoneChange, rejectPhoneChange, sendPhoneChangeCode, settleNameMismatch, verifyPhoneChange, type IdentityDeps } from '../../records/identity.ts';
 import { listDead, replayDead } from '../../notify/outbox.ts';
 import { audit } from '../../access/audit.ts';
 import { ErrorSchema } from './schemas.ts';
@@ -13,6 +14,7 @@ const Loose = Type.Object({}, { additionalProperties: true });
 
 export function caseRoutes(app: App, deps: AppDeps): void {
   const ops: OpsDeps = { db: deps.db, issuer: deps.issuer, linkSecret: deps.linkSecret, ...(deps.now ? { now: deps.now } : {}) };
+  const identity: IdentityDeps = { ...ops, checkCode: (id, code, purpose) => deps.notify.checkCode(id, code, purpose) };
 
   app.get(
     '/api/v1/cases',
@@ -49,6 +51,82 @@ export function caseRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => settleClaim(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, { kind: 'confirm', evidence: req.body.evidence }),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/identity',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Settle a name_mismatch case: confirm the dose is the person’s (certificate and SMS released), or void it as another person’s',
+        description:
+          'confirm: someone who knew the person before (a facility that gave them a dose, the district, support, admin); the held certificate becomes valid and its SMS goes to the number on record. ' +
+          'wrong_person: the facility that recorded the dose, support or admin; the dose is voided and its certificate revoked. Both audited.',
+        params: IdParam,
+        body: Type.Object(
+          { action: Type.Union([Type.Literal('confirm'), Type.Literal('wrong_person')]), note: Type.String({ minLength: 3, maxLength: 500 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) =>
+      settleNameMismatch(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, { kind: req.body.action, note: req.body.note }),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/phone-change/code',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Send a one-time code to the number a phone_change case asks for (the facility that recorded the dose enters it)',
+        params: IdParam,
+        response: { 200: Type.Object({ requestId: Type.String(), phoneHint: Type.String() }), '4xx': ErrorSchema },
+      },
+    },
+    async (req) => sendPhoneChangeCode(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/phone-change/verify',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Enter the code the new number received: the phone on record changes (audited; the old number is told by SMS)',
+        params: IdParam,
+        body: Type.Object({ code: Type.String({ maxLength: 20 }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => verifyPhoneChange(identity, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, req.body.code),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/phone-change/confirm',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Confirm a phone change on the work list (a facility that gave the person another dose, the district, support, admin)',
+        description: 'The phone on record changes (audited; the old number is told by SMS, without name or link).',
+        params: IdParam,
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => confirmPhoneChange(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/phone-change/reject',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Reject a phone change: the number on record stays',
+        params: IdParam,
+        body: Type.Object({ note: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => rejectPhoneChange(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, req.body.note),
   );
 
   app.post(

@@ -47,6 +47,14 @@ const Correction = Type.Object(
       nameScore: Nullable(Type.Number({ description: '1 the same name, 0.9 the same in another spelling, else 0.8 × the share of matching words' })),
       currentPhoneHint: Nullable(Type.String({ description: 'the phone on record now, masked' })),
     }),
+    review: Type.Object({
+      approval: Type.Union([Type.Literal('single'), Type.Literal('two_reviewers')], {
+        description: 'two_reviewers when the name score is below minScore: a first approval is recorded, a second reviewer applies it',
+      }),
+      minScore: Type.Number(),
+      firstApprovedBy: Nullable(Type.String()),
+      firstApprovedAt: Nullable(Type.String()),
+    }),
     decidedBy: Nullable(Type.String()),
     decidedAt: Nullable(Type.String()),
     reason: Nullable(Type.Union([Type.Literal('identity_mismatch'), Type.Literal('duplicate_request'), Type.Literal('other')])),
@@ -145,7 +153,10 @@ export function phoneCorrectionRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags: ['operations'],
         summary: "Approve: the person's phone becomes the new number and the certificate SMS with its link goes there",
-        description: 'Through the phone correction operation (audited, phone history, undelivered SMS sent again). 409 when already decided or when NIK + birth date matched no one.',
+        description:
+          'Through the phone correction operation (audited, phone history, undelivered SMS sent again; the number replaced is told by SMS, without name or link). ' +
+          'A name scoring below review.minScore needs two reviewers: the first approval leaves the request open (review.firstApprovedBy), a second reviewer applies it; the same reviewer again is 409 second_reviewer_required. ' +
+          '409 when already decided or when NIK + birth date matched no one.',
         params: IdParam,
         response: { 200: Correction, '4xx': ErrorSchema },
       },

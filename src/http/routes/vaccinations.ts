@@ -35,7 +35,10 @@ const DoseAnswer = Type.Object(
   {
     vaccination: Type.Object({}, { additionalProperties: true }),
     person: Type.Object({}, { additionalProperties: true }),
-    certificate: Type.Object({ id: Type.String(), uvci: Type.String(), qr: Type.String(), link: Type.String() }, { additionalProperties: true }),
+    certificate: Type.Union([Type.Object({ id: Type.String(), uvci: Type.String(), qr: Type.String(), link: Type.String() }, { additionalProperties: true }), Type.Null()], {
+      description: 'null while the dose is held: the name sent did not match the record (vaccination.held, a name_mismatch case)',
+    }),
+    phoneChange: Type.Optional(Type.Object({ id: Type.String(), status: Type.Literal('pending') })),
     nextDose: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
     warnings: Type.Array(Type.Object({}, { additionalProperties: true })),
   },
@@ -52,7 +55,10 @@ export function vaccinationRoutes(app: App, deps: AppDeps): void {
         description:
           'One transaction: the person is found or created, the dose checked against earlier ones, the certificate signed and the SMS queued. ' +
           'Send an Idempotency-Key header to make retries safe: a repeated request returns the first answer with 200. ' +
-          'A dose whose earlier doses are not on record is still recorded (status claims_prior_dose) and opens a case.',
+          'A dose whose earlier doses are not on record is still recorded (status claims_prior_dose) and opens a case. ' +
+          'For a person on record, the name sent is compared with the name on record (folded as the search folds it): a mismatch is recorded but held ' +
+          '(vaccination.held, certificate null, no SMS, a name_mismatch case); a phone other than the one on record is not applied (phoneChange, a phone_change case). ' +
+          'A caller who could not see the person before gets back only what it sent: no person id, stored name, phone or doses.',
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
         body: VaccinationBody,
         response: { 200: DoseAnswer, 201: DoseAnswer, '4xx': ErrorSchema },

@@ -12,7 +12,7 @@ import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
 import { Action, Load, may, personIdOf, Tabs, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
 
-const KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone'] as const;
+const KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
 type Tab = (typeof KINDS)[number] | 'dead_jobs';
 
 const T = {
@@ -24,6 +24,8 @@ const T = {
     invalid_phone: 'Nomor HP tidak valid',
     unreachable: 'Tidak terjangkau',
     suspicious_phone: 'Nomor HP mencurigakan',
+    name_mismatch: 'Nama tidak cocok',
+    phone_change: 'Ganti nomor HP',
     dead_jobs: 'Tugas gagal',
     none: 'Tidak ada kasus terbuka jenis ini di wilayah kerja Anda.',
     more: 'Berikutnya',
@@ -45,6 +47,21 @@ const T = {
     confirmPhone: 'Nomor HP {name} diganti; SMS sertifikat yang belum diterima dikirim lagi.',
     phoneDone: 'Nomor diganti ke {phone}; {n} SMS dikirim lagi.',
     done: 'Selesai.',
+    note: 'Dasar keputusan',
+    identityConfirm: 'Benar orang ini',
+    confirmIdentity: 'Dosis dicatat untuk {name}; sertifikat dan SMS-nya dikirim ke nomor yang tercatat.',
+    identityWrong: 'Bukan orang ini: batalkan dosis',
+    confirmWrong: 'Dosis dibatalkan; fasyankes mencatatnya lagi dengan identitas yang benar.',
+    phoneConfirm: 'Konfirmasi nomor baru',
+    confirmPhoneChange: 'Nomor HP {name} diganti ke nomor baru; nomor lama diberi tahu lewat SMS.',
+    phoneReject: 'Tolak nomor baru',
+    confirmPhoneReject: 'Nomor yang tercatat tetap dipakai.',
+    phoneCode: 'Kirim kode ke nomor baru',
+    confirmPhoneCode: 'Kode dikirim ke nomor baru; minta orangnya menyebutkan kode itu.',
+    codeSent: 'Kode dikirim ke {phone}.',
+    phoneVerify: 'Masukkan kode',
+    code: 'Kode 6 angka',
+    confirmPhoneVerify: 'Jika kodenya benar, nomor HP diganti; nomor lama diberi tahu lewat SMS.',
     settled: 'Selesai: {name}. Kasusnya ditutup.',
     job: 'Tugas #{id} · {kind}',
     attempts: '{n} percobaan',
@@ -63,6 +80,8 @@ const T = {
     invalid_phone: 'Invalid phone',
     unreachable: 'Unreachable',
     suspicious_phone: 'Suspicious phone',
+    name_mismatch: 'Name mismatch',
+    phone_change: 'Phone change',
     dead_jobs: 'Dead jobs',
     none: 'No open cases of this kind within your scope.',
     more: 'Next',
@@ -84,6 +103,21 @@ const T = {
     confirmPhone: "{name}'s phone number is replaced; certificate SMS not yet delivered are sent again.",
     phoneDone: 'Number changed to {phone}; {n} SMS sent again.',
     done: 'Done.',
+    note: 'How you know',
+    identityConfirm: 'It is this person',
+    confirmIdentity: "The dose is {name}'s; the certificate and its SMS go to the number on record.",
+    identityWrong: 'Not this person: void the dose',
+    confirmWrong: 'The dose is voided; the facility enters it again under the right identifier.',
+    phoneConfirm: 'Confirm the new number',
+    confirmPhoneChange: "{name}'s phone number is replaced; the old number is told by SMS.",
+    phoneReject: 'Reject the new number',
+    confirmPhoneReject: 'The number on record stays.',
+    phoneCode: 'Send a code to the new number',
+    confirmPhoneCode: 'A code goes to the new number; ask the person to read it out.',
+    codeSent: 'Code sent to {phone}.',
+    phoneVerify: 'Enter the code',
+    code: '6-digit code',
+    confirmPhoneVerify: 'If the code is right the phone number is replaced; the old number is told by SMS.',
     settled: 'Done: {name}. The case is closed.',
     job: 'Job #{id} · {kind}',
     attempts: '{n} attempts',
@@ -240,6 +274,54 @@ function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () 
             confirm={t('confirmPhone', { name: c.personName })}
             run={(v) => api('POST', `/api/v1/people/${c.personId}/phone`, { phone: v.phone ?? '' })}
             done={(a) => t('phoneDone', { phone: (a as { phone: string }).phone, n: (a as { resent: string[] }).resent.length })}
+            onDone={onDone}
+          />
+        </div>
+      );
+    case 'name_mismatch':
+      // Who may settle it the API decides (a refusal is shown on the action).
+      return (
+        <div class="op-actions">
+          <Action
+            label={t('identityConfirm')}
+            fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
+            confirm={t('confirmIdentity', { name: c.personName })}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'confirm', note: v.note ?? '' })}
+            onDone={onDone}
+          />
+          <Action
+            label={t('identityWrong')}
+            danger
+            fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
+            confirm={t('confirmWrong')}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'wrong_person', note: v.note ?? '' })}
+            onDone={onDone}
+          />
+        </div>
+      );
+    case 'phone_change':
+      return (
+        <div class="op-actions">
+          <Action label={t('phoneConfirm')} confirm={t('confirmPhoneChange', { name: c.personName })} run={() => api('POST', `/api/v1/cases/${c.id}/phone-change/confirm`, {})} onDone={onDone} />
+          <Action
+            label={t('phoneCode')}
+            confirm={t('confirmPhoneCode')}
+            run={() => api('POST', `/api/v1/cases/${c.id}/phone-change/code`, {})}
+            done={(a) => t('codeSent', { phone: (a as { phoneHint: string }).phoneHint })}
+          />
+          <Action
+            label={t('phoneVerify')}
+            fields={[{ name: 'code', label: t('code'), minLength: 6 }]}
+            confirm={t('confirmPhoneVerify')}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/phone-change/verify`, { code: v.code ?? '' })}
+            onDone={onDone}
+          />
+          <Action
+            label={t('phoneReject')}
+            danger
+            fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
+            confirm={t('confirmPhoneReject')}
+            run={(v) => api('POST', `/api/v1/cases/${c.id}/phone-change/reject`, { note: v.note ?? '' })}
             onDone={onDone}
           />
         </div>
