@@ -47,11 +47,14 @@ export function textIssue(path: string, fault: TextFault): FieldIssue {
   return issue(path, fault, `${path} ${m.en}.`, `${path} ${m.id}.`);
 }
 
-/** A parsed JSON object or a query/params object (never a stream, buffer or class instance). */
+/**
+ * A parsed JSON object or a query/params object (fastify makes those from a
+ * prototype that itself has none); never a stream, buffer or class instance.
+ */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object') return false;
   const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 /** Keys whose values are people's (or staff members') names: the stricter rule. */
