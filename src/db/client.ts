@@ -134,6 +134,13 @@ export function postgresDb(opts: PostgresOptions): Db {
       return retrying(async () => {
         const client = await pool.connect();
         let broken = false;
+        // A connection that dies while checked out (the server went down between two statements)
+        // emits 'error' on its client besides failing the statement: without a listener that
+        // would end the process. The failed statement carries the error; mark the client broken.
+        const onError = (): void => {
+          broken = true;
+        };
+        client.on('error', onError);
         try {
           await client.query('BEGIN');
           const tx: Queryable = {
@@ -153,6 +160,7 @@ export function postgresDb(opts: PostgresOptions): Db {
           }
           throw e;
         } finally {
+          client.off('error', onError);
           client.release(broken);
         }
       });

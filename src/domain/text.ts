@@ -20,15 +20,22 @@ import { issue, type FieldIssue } from './errors.ts';
 
 export type TextFault = 'lone_surrogate' | 'control_character' | 'bidi_control' | 'invisible_character';
 
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/u;
+/** C0 controls but TAB, LF and CR; DEL; C1 controls. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
 const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
 /** Format characters (zero-width, soft hyphen, BOM, tags …), fillers that render as nothing, variation selectors. */
-const INVISIBLE = /[\p{Cf}\u115F\u1160\u3164\uFFA0\u034F\u180B-\u180F\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
+const INVISIBLE = /[\p{Cf}\u115F\u1160\u3164\uFFA0]|\p{Variation_Selector}|\u034F/u;
 
 /** The first fault of `s`, or null; `name` adds the stricter rule for people's names. */
 export function textFault(s: string, opts: { name?: boolean } = {}): TextFault | null {
   if (!s.isWellFormed()) return 'lone_surrogate';
-  if (CONTROL.test(s)) return 'control_character';
+  if (hasControl(s)) return 'control_character';
   if (BIDI.test(s)) return 'bidi_control';
   if (opts.name && INVISIBLE.test(s)) return 'invisible_character';
   return null;

@@ -9,6 +9,7 @@
  * (test/security/fuzz.test.ts) and the long run (bench/fuzz.ts).
  */
 import fc from 'fast-check';
+import { makeNik } from '../../src/domain/nik.ts';
 
 /** One generated request, as `app.inject` takes it. */
 export interface FuzzRequest {
@@ -47,11 +48,49 @@ interface Operation {
   contentTypes: string[];
 }
 
-/** What the fuzzer may use as real values: tokens of each role and ids that exist. */
+/** What the fuzzer may use as real values: tokens of each role, ids that exist, and valid bodies to mutate. */
 export interface FuzzWorld {
   tokens: string[];
   ids: string[];
   niks: string[];
+  /** Valid bodies per operation (`POST /api/v1/vaccinations`): the fuzzer sends them as they are or with one part replaced. */
+  examples?: Record<string, fc.Arbitrary<unknown>>;
+}
+
+/** A valid person for an entry: the NIK agrees with the birth date and sex. */
+export const validPerson = fc
+  .record({
+    y: fc.integer({ min: 1940, max: 2015 }),
+    m: fc.integer({ min: 1, max: 12 }),
+    d: fc.integer({ min: 1, max: 28 }),
+    sex: fc.constantFrom('M' as const, 'F' as const),
+    serial: fc.integer({ min: 1, max: 9999 }),
+    name: fc.constantFrom('Budi Santoso', 'Siti Aminah', 'Muhammad Rizky', "Ma'ruf Amin", 'Ni Luh Putu Ayu', 'Tan Wei Ming'),
+    phone: fc.oneof(fc.integer({ min: 10_000_000, max: 99_999_999 }).map((x) => `0812${x}`), fc.constant('')),
+  })
+  .map((p) => {
+    const birthDate = `${p.y}-${String(p.m).padStart(2, '0')}-${String(p.d).padStart(2, '0')}`;
+    return { nik: makeNik({ province: '31', regency: '71', district: '01', birthDate, sex: p.sex, serial: p.serial }), name: p.name, birthDate, sex: p.sex, phone: p.phone };
+  });
+
+/** Replaces one part of a JSON value (at any depth) by generated text or a value of any type, or drops it. */
+function mutate(value: unknown, choice: number, replacement: unknown): unknown {
+  const paths: (string | number)[][] = [];
+  const walk = (v: unknown, path: (string | number)[]) => {
+    paths.push(path);
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+  };
+  walk(value, []);
+  const path = paths[choice % paths.length] ?? [];
+  if (path.length === 0) return replacement;
+  const copy = structuredClone(value) as Record<string | number, unknown>;
+  let at = copy;
+  for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>;
+  const last = path[path.length - 1]!;
+  if (replacement === undefined) delete at[last];
+  else at[last] = replacement;
+  return copy;
 }
 
 /** The operations of an OpenAPI 3 document. */
@@ -68,14 +107,8 @@ export function operationsOf(doc: { paths: Record<string, Record<string, { param
   return out;
 }
 
-/** Text an attacker (or a broken client) sends. */
-const nastyText = fc.oneof(
-  { weight: 4, arbitrary: fc.string({ maxLength: 40 }) },
-  { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
-  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
-  {
-    weight: 3,
-    arbitrary: fc.constantFrom(
+/** Strings known to break parsers, databases, spreadsheets and displays. */
+const nastyConstants = fc.constantFrom(
       '',
       ' ',
       '\u0000',
@@ -105,8 +138,14 @@ const nastyText = fc.oneof(
       'NaN',
       'null',
       'true',
-    ),
-  },
+);
+
+/** Text an attacker (or a broken client) sends. */
+const nastyText = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
+  { weight: 6, arbitrary: nastyConstants },
 );
 
 const digits = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n });
@@ -177,7 +216,7 @@ const headerText = fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('x'.re
 /** The arbitrary of requests against `ops`. */
 export function requestArbitrary(ops: Operation[], world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
   const auth = fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(...world.tokens).map((t) => `Bearer ${t}`) },
+    { weight: 12, arbitrary: fc.constantFrom(...world.tokens).map((t) => `Bearer ${t}`) },
     { weight: 2, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: headerText.map((s) => `Bearer ${s}`) },
     { weight: 1, arbitrary: headerText },
@@ -188,12 +227,21 @@ export function requestArbitrary(ops: Operation[], world: FuzzWorld): fc.Arbitra
         params: fc.tuple(...op.parameters.filter((p) => p.in === 'path').map((p) => textFor(p.name, p.schema ?? {}, world))),
         query: fc.tuple(...op.parameters.filter((p) => p.in === 'query').map((p) => fc.option(valueFor(p.schema, world, p.name), { freq: 2, nil: undefined }))),
         extraQuery: fc.option(fc.tuple(nastyText, nastyText), { freq: 8 }),
-        body: valueFor(op.body, world),
-        bodyForm: fc.constantFrom('json', 'json', 'json', 'json', 'text', 'bytes', 'bad-json', 'none'),
+        body: (() => {
+          const example = world.examples?.[`${op.method} ${op.path}`];
+          const generated = valueFor(op.body, world);
+          if (!example) return generated;
+          const mutated = fc
+            .tuple(example, fc.nat(), fc.oneof({ weight: 4, arbitrary: nastyConstants }, nastyText, fc.jsonValue({ maxDepth: 1 }), fc.constant(undefined)))
+            .map(([v, choice, replacement]) => mutate(v, choice, replacement));
+          return fc.oneof({ weight: 3, arbitrary: example }, { weight: 4, arbitrary: mutated }, { weight: 2, arbitrary: generated });
+        })(),
+        bodyForm: fc.constantFrom('json', 'json', 'json', 'json', 'json', 'json', 'json', 'text', 'bytes', 'bad-json', 'none'),
         rawText: fc.oneof(nastyText, fc.constant('NIK,Nama,Tanggal Lahir\r\n3171011705800001,Budi,1980-05-17\r\n')),
         rawBytes: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-        contentType: fc.constantFrom(
-          'application/json',
+        contentType: fc.oneof(
+          { weight: op.body ? 12 : 1, arbitrary: fc.constant(op.contentTypes[0] ?? 'application/json') },
+          { weight: 3, arbitrary: fc.constantFrom(
           'application/json',
           'application/json; charset=utf-8',
           'text/csv',
@@ -204,7 +252,7 @@ export function requestArbitrary(ops: Operation[], world: FuzzWorld): fc.Arbitra
           'application/octet-stream',
           '',
           'application/json; charset=latin1',
-        ),
+        ) }),
         authorization: auth,
         lang: fc.constantFrom(undefined, 'id', 'en', 'id-ID,en;q=0.5', '*', ';;;'),
         idempotencyKey: fc.option(headerText, { freq: 4 }),
