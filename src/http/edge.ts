@@ -39,7 +39,9 @@ export function guardBody(req: FastifyRequest, reply: FastifyReply, windowMs: nu
   const raw = req.raw;
   const hasBody = Number(raw.headers['content-length'] ?? 0) > 0 || raw.headers['transfer-encoding'] !== undefined;
   if (!hasBody || raw.complete) return;
-  const socket = raw.socket;
+  const socket = raw.socket as typeof raw.socket | undefined;
+  // (app.inject has no real socket, and its bodies arrive whole.)
+  if (typeof socket?.bytesRead !== 'number') return;
   const long = (req.routeOptions.config as LongBodyConfig | undefined)?.longBody === true;
   let seen = socket.bytesRead;
   const tick = (): void => {
