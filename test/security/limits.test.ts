@@ -12,8 +12,8 @@ import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime }
 import type { Runtime } from '../../src/runtime.ts';
 import { LOOKUPS_PER_NIK_PER_HOUR } from '../../src/access/portal.ts';
 import { CORRECTIONS_PER_NIK_PER_DAY } from '../../src/access/phone-corrections.ts';
-import { MAX_FAILED_ATTEMPTS } from '../../src/access/accounts.ts';
-import { HASH_CONCURRENCY, HASH_QUEUE, signInGate } from '../../src/access/passwords.ts';
+import { checkCredentials, MAX_FAILED_ATTEMPTS } from '../../src/access/accounts.ts';
+import { HASH_CONCURRENCY, HASH_QUEUE, HashGate, signInGate } from '../../src/access/passwords.ts';
 import { FAILURES_PER_CLIENT } from '../../src/http/routes/session.ts';
 
 const PASSWORD = 'kata-sandi-yang-benar-1';
@@ -88,6 +88,24 @@ describeEachBackend('limits under a burst', (t) => {
     assert.equal(after.statusCode, 401, 'the right password is refused while locked');
     const compared = rs.filter((r) => r.statusCode === 401).length;
     assert.ok(compared >= MAX_FAILED_ATTEMPTS, `at least the ${MAX_FAILED_ATTEMPTS} tries were answered 401: ${JSON.stringify(statuses(rs))}`);
+  });
+
+  it('the same burst with every hash let through at once (no queue): the attempts counted before comparing lock the account, the right one is refused', async () => {
+    const created = await rt.app.inject({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      headers: bearer(ADMIN_TOKEN),
+      payload: { username: 'sasaran-dua', displayName: 'Sasaran', role: 'support', password: PASSWORD },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const open = new HashGate(100, 0);
+    const now = new Date();
+    const rs = await Promise.all([...Array.from({ length: 40 }, (_, i) => checkCredentials(t.db, 'sasaran-dua', `salah-${i}-xyz`, now, open)), checkCredentials(t.db, 'sasaran-dua', PASSWORD, now, open)]);
+    assert.equal(rs[40]!.user, null, 'the right password, sent last, is refused');
+    assert.equal(rs.filter((r) => r.justLocked).length, 1, 'one attempt locked the account');
+    const row = await t.db.query<{ locked_until: Date | null }>("SELECT locked_until FROM staff_accounts WHERE username = 'sasaran-dua'");
+    assert.ok(row.rows[0]!.locked_until && row.rows[0]!.locked_until > now, 'locked');
+    assert.ok(open.peak > HASH_CONCURRENCY, 'the hashes did run side by side');
   });
 
   it('a burst of sign-ins beyond the hash queue is answered 429 with Retry-After at once, and a real sign-in then succeeds', async () => {
