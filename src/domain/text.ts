@@ -20,6 +20,9 @@ import { issue, type FieldIssue } from './errors.ts';
 
 export type TextFault = 'lone_surrogate' | 'control_character' | 'bidi_control' | 'invisible_character';
 
+/** A high surrogate not followed by a low one, or a low one not after a high one (String.isWellFormed, which older browsers lack: the console runs this too). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** C0 controls but TAB, LF and CR; DEL; C1 controls. */
 function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -34,7 +37,7 @@ const INVISIBLE = /[\p{Cf}\u115F\u1160\u3164\uFFA0]|\p{Variation_Selector}|\u034
 
 /** The first fault of `s`, or null; `name` adds the stricter rule for people's names. */
 export function textFault(s: string, opts: { name?: boolean } = {}): TextFault | null {
-  if (!s.isWellFormed()) return 'lone_surrogate';
+  if (LONE_SURROGATE.test(s)) return 'lone_surrogate';
   if (hasControl(s)) return 'control_character';
   if (BIDI.test(s)) return 'bidi_control';
   if (opts.name && INVISIBLE.test(s)) return 'invisible_character';
