@@ -69,7 +69,7 @@ export function guardBody(req: FastifyRequest, reply: FastifyReply, windowMs: nu
   raw.once('close', () => clearTimeout(timer));
 }
 
-/** Answers that may be cached as they are: public, the same for everyone, and set by their routes. */
+/** The API's answers and its OpenAPI document. */
 function isApi(path: string): boolean {
   return path.startsWith('/api/') || path === '/openapi.json';
 }
