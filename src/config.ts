@@ -25,6 +25,18 @@ export interface Config {
   dbPoolSize: number;
   logLevel: string;
   doseRequests: DoseRequestConfig;
+  http: HttpConfig;
+}
+
+/** How long the HTTP server waits for slow clients (issue 15, item 6). */
+export interface HttpConfig {
+  /**
+   * A request body must arrive within this long (DOSIS_BODY_TIMEOUT_MS, default 30 s), else 408
+   * and the connection is closed; an import upload instead must keep moving (64 KiB per window).
+   */
+  bodyTimeoutMs: number;
+  /** On SIGTERM/SIGINT, requests still open after this long are cut off (DOSIS_SHUTDOWN_GRACE_MS, default 25 s). */
+  shutdownGraceMs: number;
 }
 
 /** Missing-dose requests (issue 9). */
@@ -212,6 +224,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     certificateValidityDays: int(env, 'DOSIS_CERT_VALIDITY_DAYS', 365, 1, 3650),
     dbPoolSize: int(env, 'DOSIS_DB_POOL', 16, 1, 200),
     logLevel: env.LOG_LEVEL || 'info',
+    http: {
+      bodyTimeoutMs: int(env, 'DOSIS_BODY_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      shutdownGraceMs: int(env, 'DOSIS_SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),
+    },
     doseRequests: {
       escalateAfterDays: int(env, 'DOSIS_DOSE_REQUEST_ESCALATE_DAYS', 3, 1, 365),
       checkEveryMinutes: int(env, 'DOSIS_DOSE_REQUEST_CHECK_MINUTES', 60, 1, 1440),

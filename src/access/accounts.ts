@@ -8,14 +8,14 @@
  * username, a wrong password, a disabled account and a locked one: each
  * checks one scrypt hash. After MAX_FAILED_ATTEMPTS wrong passwords in a row
  * the account is locked for LOCK_MS (an online guesser gets 5 tries per 15
- * minutes); an admin can unlock it at once.
+ * minutes, however many it sends at once); an admin can unlock it at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
 import { constraintOf } from '../db/client.ts';
 import { AppError, type FieldIssue } from '../domain/errors.ts';
 import { checkRoleScope, type Principal, type Role } from './tokens.ts';
-import { dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+import { dummyHash, hashPassword, needsRehash, signInGate, verifyPassword, type HashGate } from './passwords.ts';
 
 export const MAX_FAILED_ATTEMPTS = 5;
 export const LOCK_MS = 15 * 60_000;
@@ -190,50 +190,57 @@ export async function updateAccount(db: Queryable, id: string, change: AccountCh
   return toAccount(r.rows[0]!);
 }
 
-const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
-
-/** Counts a wrong password (one statement: concurrent guesses each count); returns the lock's end, if locked. */
-async function countFailure(db: Queryable, id: string, now: Date): Promise<Date | null> {
-  const u = await db.query<{ locked_until: Date | null }>(
-    `UPDATE staff_accounts SET
-       failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0 ELSE failed_attempts + 1 END,
-       locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3::timestamptz ELSE locked_until END
-     WHERE id = $1 RETURNING locked_until`,
-    [id, MAX_FAILED_ATTEMPTS, new Date(now.getTime() + LOCK_MS)],
-  );
-  return u.rows[0]?.locked_until ?? null;
-}
-
 /**
  * Checks a username and password. Returns the account's user when they match
- * an enabled, unlocked account, else null — after the same work in every case.
- * A wrong password counts towards the lock (`justLocked`: this one locked it);
- * a right one resets the count.
+ * an enabled, unlocked account, else null — after the same work in every case
+ * (one counting statement, one scrypt hash).
+ *
+ * The attempt is counted BEFORE the hash is compared, in one statement
+ * (issue 15, item 2): a burst of guesses each gets its own number, and only
+ * the first MAX_FAILED_ATTEMPTS since the last success or lock are compared
+ * at all; the one that fails at the limit locks the account. A right password
+ * signs in only if no lock was set meanwhile (by guesses counted before it),
+ * so forty wrong passwords and the right one sent at once lock the account
+ * and the right one is refused. Hashing waits for a slot of `gate` (a full
+ * queue is a 429 before anything is counted).
  */
-export async function checkCredentials(db: Db, username: string, password: string, now: Date): Promise<{ user: StaffUser | null; justLocked: boolean }> {
-  const r = await db.query<AccountRow>(`SELECT ${COLUMNS} FROM staff_accounts WHERE lower(username) = lower($1)`, [username]);
-  const row = r.rows[0];
-  if (!row) {
-    // The same work as a wrong password: one hash, one (here empty) update.
-    await verifyPassword(password, await dummyHash());
-    await countFailure(db, NO_ACCOUNT, now);
-    return { user: null, justLocked: false };
-  }
-  const ok = await verifyPassword(password, row.password_hash);
-  const locked = row.locked_until !== null && row.locked_until > now;
-  if (row.disabled_at !== null || locked) {
-    await countFailure(db, NO_ACCOUNT, now);
-    return { user: null, justLocked: false };
-  }
-  if (!ok) {
-    const until = await countFailure(db, row.id, now);
-    return { user: null, justLocked: until !== null && until > now };
-  }
-  const rehash = needsRehash(row.password_hash) ? await hashPassword(password) : null;
-  await db.query('UPDATE staff_accounts SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = $2, password_hash = coalesce($3, password_hash) WHERE id = $1', [
-    row.id,
-    now,
-    rehash,
-  ]);
-  return { user: staffUser(row), justLocked: false };
+export async function checkCredentials(
+  db: Db,
+  username: string,
+  password: string,
+  now: Date,
+  gate: HashGate = signInGate,
+): Promise<{ user: StaffUser | null; justLocked: boolean }> {
+  return gate.run(async () => {
+    // A lock that has run out starts a new count; the row lock of this UPDATE orders concurrent attempts.
+    const r = await db.query<AccountRow>(
+      `UPDATE staff_accounts SET
+         failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_attempts + 1 END,
+         locked_until = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END
+       WHERE lower(username) = lower($1) RETURNING ${COLUMNS}`,
+      [username, now],
+    );
+    const row = r.rows[0];
+    const locked = row?.locked_until != null && row.locked_until > now;
+    const compared = row !== undefined && row.disabled_at === null && !locked && row.failed_attempts <= MAX_FAILED_ATTEMPTS;
+    // Unknown, disabled, locked or past the limit: the same hash work against a hash nobody matches.
+    const ok = await verifyPassword(password, compared ? row.password_hash : await dummyHash());
+    if (!compared) return { user: null, justLocked: false };
+    if (!ok) {
+      if (row.failed_attempts < MAX_FAILED_ATTEMPTS) return { user: null, justLocked: false };
+      const l = await db.query(
+        'UPDATE staff_accounts SET locked_until = $2 WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $3) RETURNING id',
+        [row.id, new Date(now.getTime() + LOCK_MS), now],
+      );
+      return { user: null, justLocked: l.rowCount === 1 };
+    }
+    const rehash = needsRehash(row.password_hash) ? await hashPassword(password) : null;
+    // Refused if guesses counted before this one locked the account while it was being compared.
+    const u = await db.query(
+      `UPDATE staff_accounts SET failed_attempts = 0, last_sign_in_at = $2, password_hash = coalesce($3, password_hash)
+        WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) AND disabled_at IS NULL RETURNING id`,
+      [row.id, now, rehash],
+    );
+    return { user: u.rowCount === 1 ? staffUser(row) : null, justLocked: false };
+  });
 }

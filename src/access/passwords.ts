@@ -6,6 +6,7 @@
  * parameters, and `needsRehash` says when to re-hash at the next sign-in.
  */
 import { randomBytes, randomInt, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { AppError } from '../domain/errors.ts';
 
 export interface ScryptParams {
   N: number;
@@ -75,3 +76,56 @@ export function generatePassword(): string {
   for (let i = 0; i < 16; i++) s += alphabet[randomInt(alphabet.length)];
   return s.match(/.{4}/g)!.join('-');
 }
+
+/**
+ * At most HASH_CONCURRENCY password hashes run at once in this process, and at
+ * most HASH_QUEUE wait for a turn; beyond that a sign-in is answered 429 with
+ * Retry-After at once, without hashing or counting (issue 15, item 3). One
+ * scrypt hash holds a thread of libuv's pool (4 threads, shared with file and
+ * zlib work) for 0.1–0.7 s: without a bound, forty bogus sign-ins from forty
+ * addresses made a real one wait 28 s. With it, a real sign-in waits at most
+ * for the queue ahead of it (~8 hashes), or is told to try again shortly.
+ */
+export const HASH_CONCURRENCY = 2;
+export const HASH_QUEUE = 8;
+/** Seconds a sign-in turned away by a full queue is asked to wait. */
+export const HASH_RETRY_AFTER_SECONDS = 5;
+
+export class HashGate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** The most hashes that were ever in flight at once (tests, metrics). */
+  peak = 0;
+  readonly concurrency: number;
+  readonly queue: number;
+
+  constructor(concurrency = HASH_CONCURRENCY, queue = HASH_QUEUE) {
+    this.concurrency = concurrency;
+    this.queue = queue;
+  }
+
+  /** Runs `fn` when a slot is free; throws a 429 AppError at once when the queue is full. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.queue)
+        throw new AppError(
+          'rate_limited',
+          'sign_in_busy',
+          { en: 'Too many sign-ins at once; try again in a few seconds.', id: 'Terlalu banyak yang masuk bersamaan; coba lagi beberapa detik lagi.' },
+          { retryAfter: HASH_RETRY_AFTER_SECONDS },
+        );
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running++;
+    this.peak = Math.max(this.peak, this.running);
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes on: `running` stays the same
+      else this.running--;
+    }
+  }
+}
+
+/** The gate of this process's sign-ins. */
+export const signInGate = new HashGate();

@@ -33,6 +33,7 @@ import { maskPhone } from '../records/people.ts';
 import { audit } from './audit.ts';
 import { LOOKUP_FLOOR_MS } from './portal.ts';
 import { namedIdentity, type NamedIdentity } from './identity.ts';
+import { lockLimitKeys } from './limits.ts';
 import type { Principal } from './tokens.ts';
 
 export const CORRECTIONS_PER_NIK_PER_DAY = 3;
@@ -179,6 +180,8 @@ export async function startCorrection(deps: CorrectionDeps, input: StartInput): 
   const started = clock();
   const v = checkInput(input);
   const result = await deps.db.withTransaction(async (tx) => {
+    // Counted under a lock on each thing counted: a burst is counted one by one (limits.ts).
+    await lockLimitKeys(tx, [`correction-id:${v.who.identifier.type}:${v.who.identifier.value}`, `correction-phone:${v.phone}`, `correction-client:${input.client}`]);
     const counts = await tx.query<{ per_nik: number; per_phone: number; per_client: number }>(
       `SELECT (SELECT count(*) FROM phone_corrections WHERE nik = $1 AND id_type = $4 AND created_at > now() - interval '1 day')::int8 AS per_nik,
               (SELECT count(*) FROM phone_corrections WHERE new_phone = $2 AND created_at > now() - interval '1 day')::int8 AS per_phone,

@@ -12,8 +12,8 @@ import type { Db } from '../db/client.ts';
 import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate } from '../domain/dates.ts';
 import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
-import { maskPhone } from '../records/people.ts';
 import { namedIdentity } from './identity.ts';
+import { lockLimitKeys } from './limits.ts';
 
 export const LOOKUPS_PER_NIK_PER_HOUR = 3;
 export const LOOKUPS_PER_CLIENT_PER_10_MIN = 10;
@@ -39,12 +39,25 @@ function rateLimited(): AppError {
   });
 }
 
-/** A masked number that looks like a real hint, the same for the same identity and birth date. */
+/**
+ * The hint a lookup answers with: the last three digits of a number and
+ * nothing else, in one fixed shape (`****-****-*890`) whatever the number's
+ * country, prefix or length. Anything more (a prefix, a country code, a
+ * length) would tell a real number from an invented one (issue 15, item 4).
+ */
+export function phoneHint(lastThree: string): string {
+  return `****-****-*${lastThree}`;
+}
+
+/** The last three digits of a real number. */
+function realHint(e164: string): string {
+  return phoneHint(e164.replace(/\D/g, '').slice(-3).padStart(3, '0'));
+}
+
+/** Three digits that look like a real number's, the same for the same identity and birth date (an HMAC: nobody can predict them). */
 function madeUpHint(secret: Buffer, identity: string, birthDate: string): string {
   const h = createHmac('sha256', secret).update(`portal-hint:${identity}:${birthDate}`).digest();
-  const prefix = ['811', '812', '813', '821', '822', '852', '856', '857', '878', '896'][h[0]! % 10]!;
-  const last = String(h.readUInt16BE(1) % 10_000).padStart(4, '0');
-  return `+62 ${prefix}-****-${last}`;
+  return phoneHint(String(h.readUInt32BE(0) % 1000).padStart(3, '0'));
 }
 
 /** What a lookup names: a NIK, or for someone without one a passport or (a child) the mother's NIK with the child's name. */
@@ -76,6 +89,8 @@ export async function startLookup(deps: PortalDeps, input: LookupInput): Promise
   const nikHash = sha(identity);
 
   const result = await deps.db.withTransaction(async (tx) => {
+    // Counted under a lock on what is counted: a burst for one NIK is counted one by one (limits.ts).
+    await lockLimitKeys(tx, [`lookup-nik:${nikHash.toString('hex')}`, `lookup-client:${input.client}`]);
     const counts = await tx.query<{ per_nik: number; per_client: number }>(
       `SELECT (SELECT count(*) FROM portal_lookups WHERE nik_hash = $1 AND at > now() - interval '1 hour')::int8 AS per_nik,
               (SELECT count(*) FROM portal_lookups WHERE client = $2 AND at > now() - interval '10 minutes')::int8 AS per_client`,
@@ -90,9 +105,16 @@ export async function startLookup(deps: PortalDeps, input: LookupInput): Promise
       [key, bd],
     );
     const person = p.rows[0];
-    if (!person) return { requestId: randomUUID(), phoneHint: madeUpHint(deps.secret, hintOf, bd) };
-    const q = await enqueueCodeSms(tx, { personId: person.id, phone: person.phone, purpose: 'lookup' });
-    return { requestId: q.requestId, phoneHint: maskPhone(person.phone) ?? madeUpHint(deps.secret, hintOf, bd) };
+    const nobody = { requestId: randomUUID(), phoneHint: madeUpHint(deps.secret, hintOf, bd) };
+    if (!person) return nobody;
+    try {
+      const q = await enqueueCodeSms(tx, { personId: person.id, phone: person.phone, purpose: 'lookup' });
+      return { requestId: q.requestId, phoneHint: realHint(q.phone) };
+    } catch (e) {
+      // A number on record that cannot take an SMS (checked before any SQL): answer as for nobody, not with a telling 422.
+      if (e instanceof AppError && e.kind === 'invalid') return nobody;
+      throw e;
+    }
   });
   // The same floor for every answer, a limited one included.
   const left = LOOKUP_FLOOR_MS - ((deps.now ?? Date.now)() - started);

@@ -79,7 +79,17 @@ async function serve(config: Config): Promise<void> {
     );
   }
   const stop = async (signal: string) => {
-    rt.app.log.info({ signal }, 'shutting down');
+    rt.app.log.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down');
+    // New requests get 503 at once; requests in flight get the grace period, then their connections are
+    // closed (a client trickling a body must not keep the process alive: issue 15, item 6).
+    setTimeout(() => {
+      rt.app.log.warn('shutdown: grace period over, closing the connections still open');
+      rt.app.server.closeAllConnections();
+    }, config.http.shutdownGraceMs).unref();
+    setTimeout(() => {
+      console.error('shutdown did not finish 10 s after the grace period: exiting');
+      process.exit(1);
+    }, config.http.shutdownGraceMs + 10_000).unref();
     try {
       await rt.close();
       process.exit(0);

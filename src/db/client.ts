@@ -76,6 +76,8 @@ export interface PostgresOptions {
   /** Schema to use (tests get a fresh one per file). */
   schema?: string;
   applicationName?: string;
+  /** How long to wait for a new connection before answering 503. */
+  connectTimeoutMs?: number;
 }
 
 /** A pool of connections to a PostgreSQL server. */
@@ -93,6 +95,8 @@ export function postgresDb(opts: PostgresOptions): Db {
     max: opts.max ?? 16,
     application_name: opts.applicationName ?? 'dosis',
     options: `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000}${searchPath}`,
+    // A server that accepts connections but never answers (a network partition) must not hang requests: 503 after 5 s.
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     types,
   });
   // An idle client that loses its connection emits 'error' on the pool; without
@@ -130,6 +134,13 @@ export function postgresDb(opts: PostgresOptions): Db {
       return retrying(async () => {
         const client = await pool.connect();
         let broken = false;
+        // A connection that dies while checked out (the server went down between two statements)
+        // emits 'error' on its client besides failing the statement: without a listener that
+        // would end the process. The failed statement carries the error; mark the client broken.
+        const onError = (): void => {
+          broken = true;
+        };
+        client.on('error', onError);
         try {
           await client.query('BEGIN');
           const tx: Queryable = {
@@ -149,6 +160,7 @@ export function postgresDb(opts: PostgresOptions): Db {
           }
           throw e;
         } finally {
+          client.off('error', onError);
           client.release(broken);
         }
       });
@@ -362,11 +374,41 @@ export function translateDbError(e: unknown): unknown {
         'unavailable',
         'database_busy',
         { en: 'The database is busy; try again shortly.', id: 'Basis data sedang sibuk; coba lagi sebentar lagi.' },
-        { cause: e },
+        { cause: e, retryAfter: 5 },
       );
     default:
-      return e;
+      break;
   }
+  if (isOutage(e))
+    return new AppError(
+      'unavailable',
+      'database_unavailable',
+      { en: 'The database cannot be reached; try again shortly.', id: 'Basis data tidak dapat dihubungi; coba lagi sebentar lagi.' },
+      { cause: e, retryAfter: 10 },
+    );
+  // Class 22 (data exception: a value the column cannot hold, text it cannot encode) comes from
+  // what the caller sent; the text check at the edge (domain/text.ts) catches most of it first.
+  const code = pgCode(e);
+  if (code?.startsWith('22'))
+    return new AppError('invalid', 'value_not_storable', { en: 'A value in the request cannot be stored as given.', id: 'Ada nilai dalam permintaan yang tidak dapat disimpan.' }, { cause: e });
+  return e;
+}
+
+/** Node's errors for a server that cannot be reached, or a connection that broke. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when the database is not there (down, restarting, unreachable), as
+ * opposed to refusing a statement: the answer is then a 503 with
+ * Retry-After, never a 500. SQLSTATE class 08 (connection exception),
+ * 57P02/57P03 (crash shutdown, cannot connect now), Node network errors, and
+ * pg's own messages for a connection that ended or timed out.
+ */
+export function isOutage(e: unknown): boolean {
+  const code = pgCode(e);
+  if (code && (code.startsWith('08') || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code))) return true;
+  const message = e instanceof Error ? e.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i.test(message);
 }
 
 /** The name of the constraint a database error is about, when it has one. */

@@ -23,6 +23,7 @@ export type ErrorKind =
   | 'forbidden' // 403
   | 'not_found' // 404
   | 'conflict' // 409
+  | 'timeout' // 408: the request (its body) did not arrive in time
   | 'gone' // 410: existed, no longer usable (an expired one-time code)
   | 'payload_too_large' // 413
   | 'unsupported_media_type' // 415
@@ -35,6 +36,7 @@ const STATUS: Record<ErrorKind, number> = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  timeout: 408,
   conflict: 409,
   gone: 410,
   payload_too_large: 413,
@@ -50,12 +52,14 @@ export class AppError extends Error {
   readonly text: Text;
   readonly fields: FieldIssue[];
   readonly detail: Record<string, unknown> | undefined;
+  /** Seconds after which trying again makes sense (a 429 or 503 answers it as `Retry-After`). */
+  readonly retryAfter: number | undefined;
 
   constructor(
     kind: ErrorKind,
     code: string,
     text: Text,
-    opts: { fields?: FieldIssue[]; detail?: Record<string, unknown>; cause?: unknown } = {},
+    opts: { fields?: FieldIssue[]; detail?: Record<string, unknown>; cause?: unknown; retryAfter?: number } = {},
   ) {
     super(text.en, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AppError';
@@ -64,6 +68,7 @@ export class AppError extends Error {
     this.text = text;
     this.fields = opts.fields ?? [];
     this.detail = opts.detail;
+    this.retryAfter = opts.retryAfter;
   }
 
   get status(): number {

@@ -13,6 +13,7 @@
  * Unknown fields are rejected (a misspelt `birthdate` must not silently drop the birth date).
  * CSV rows arrive as strings, so `doseNumber` may be a string of digits.
  */
+import { textFault, textIssue } from './text.ts';
 import { issue } from './errors.ts';
 import type { FieldIssue } from './errors.ts';
 import { countryAlpha2 } from './countries.ts';
@@ -113,10 +114,12 @@ function notText(path: string, what: { en: string; id: string }): FieldIssue {
   return issue(path, 'type', `${what.en} must be text.`, `${what.id} harus berupa teks.`);
 }
 
-/** A present, non-empty string field trimmed; or an issue; or null when absent/empty. */
-function text(value: unknown, path: string, what: { en: string; id: string }): { value: string | null; issue?: FieldIssue } {
+/** A present, non-empty string field trimmed; or an issue (bad text too: domain/text.ts); or null when absent/empty. */
+function text(value: unknown, path: string, what: { en: string; id: string }, opts: { name?: boolean } = {}): { value: string | null; issue?: FieldIssue } {
   if (value === undefined || value === null) return { value: null };
   if (typeof value !== 'string') return { value: null, issue: notText(path, what) };
+  const fault = textFault(value, opts);
+  if (fault) return { value: null, issue: textIssue(path, fault) };
   const t = value.trim();
   return { value: t === '' ? null : t };
 }
@@ -202,7 +205,7 @@ export function validateVaccinationInput(body: unknown, options: ValidationOptio
     issues.push(...unknownFields(personRaw, PERSON_FIELDS, 'person.'));
 
     // name
-    const n = text(personRaw.name, 'person.name', NAME);
+    const n = text(personRaw.name, 'person.name', NAME, { name: true });
     if (n.issue) issues.push(n.issue);
     else if (n.value === null) issues.push(required('person.name', NAME));
     else {

@@ -14,7 +14,7 @@ export interface AppDeps {
   issuer: Issuer;
   auth: TokenAuthenticator;
   linkSecret: Buffer;
-  config: Pick<Config, 'publicUrl' | 'smsGateway'>;
+  config: Pick<Config, 'publicUrl' | 'smsGateway' | 'http'>;
   metrics: Metrics;
   /** SMS: delivery reports, the sink, counts. */
   notify: NotifyService;

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type FieldIssue, type Text } from '../domain/errors.ts';
+import { translateDbError } from '../db/client.ts';
 
 export type Lang = 'en' | 'id';
 
@@ -72,17 +73,28 @@ function fromFastify(e: FastifyError): AppError | undefined {
   if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
     return new AppError('bad_request', 'malformed_json', t(`The body is not valid JSON: ${e.message}`, `Isi permintaan bukan JSON yang valid: ${e.message}`));
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const kind = e.statusCode === 404 ? 'not_found' : e.statusCode === 413 ? 'payload_too_large' : e.statusCode === 415 ? 'unsupported_media_type' : e.statusCode === 429 ? 'rate_limited' : 'bad_request';
+    const kind =
+      e.statusCode === 404 ? 'not_found' : e.statusCode === 408 ? 'timeout' : e.statusCode === 413 ? 'payload_too_large' : e.statusCode === 415 ? 'unsupported_media_type' : e.statusCode === 429 ? 'rate_limited' : 'bad_request';
     return new AppError(kind, (e.code || 'bad_request').toLowerCase(), t(e.message, e.message));
   }
   return undefined;
 }
 
+/** A database error that escaped its translation (an outage, a value it cannot hold) still maps, never a 500. */
+function fromDatabase(e: unknown): AppError | undefined {
+  const t = translateDbError(e);
+  return t instanceof AppError ? t : undefined;
+}
+
+/** Seconds a 429 or 503 asks the client to wait when the error does not say (RFC 9110 §10.2.3). */
+export const DEFAULT_RETRY_AFTER = { 429: 60, 503: 5 } as const;
+
 /** Fastify's error handler: every error leaves through here. */
 export function handleError(e: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const app = e instanceof AppError ? e : fromFastify(e as FastifyError);
+  const app = e instanceof AppError ? e : (fromFastify(e as FastifyError) ?? fromDatabase(e));
   if (app) {
     if (app.status >= 500) req.log.warn({ err: e }, app.code);
+    if (app.status === 429 || app.status === 503) void reply.header('retry-after', String(app.retryAfter ?? DEFAULT_RETRY_AFTER[app.status]));
     return reply.status(app.status).send(errorBody(app, langOf(req)));
   }
   const errorId = randomUUID();

@@ -16,6 +16,7 @@
  * run before every list, read and escalation), so nothing is left open for a
  * dose that is on record.
  */
+import { lockLimitKeys } from '../access/limits.ts';
 import type { Db, Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { audit } from '../access/audit.ts';
@@ -201,6 +202,8 @@ export async function settleRecorded(db: Queryable): Promise<number> {
 export async function createDoseRequest(db: Db, personId: string, body: unknown, now: Date = new Date()): Promise<OwnDoseRequest> {
   const input = await validateRequest(db, body, todayInJakarta(now));
   const id = await db.withTransaction(async (tx) => {
+    // The day's count under a lock on the person: a burst of requests is counted one by one.
+    await lockLimitKeys(tx, [`dose-requests:${personId}`]);
     const c = await tx.query<{ today: number; recorded: boolean; waiting: boolean }>(
       `SELECT (SELECT count(*) FROM dose_requests WHERE person_id = $1 AND created_at > now() - interval '1 day')::int AS today,
               EXISTS (SELECT 1 FROM vaccinations WHERE person_id = $1 AND dose_number = $2 AND status <> 'void') AS recorded,

@@ -30,7 +30,7 @@ describeEachBackend('citizen lookup with a one-time code', (t) => {
   it('sends a code to the phone on record and opens only that person’s certificates', async () => {
     const res = await lookup({ nik: who.nik, birthDate: who.birthDate });
     assert.equal(res.statusCode, 202, res.body);
-    assert.equal(res.json().phoneHint, '+62 812-****-7890');
+    assert.equal(res.json().phoneHint, '****-****-*890');
     await worker.drain();
     const sink = (await rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) })).json().messages;
     const sms = sink.filter((m: { to: string; text: string }) => m.to === '+6281255557890').pop();
@@ -53,7 +53,7 @@ describeEachBackend('citizen lookup with a one-time code', (t) => {
     const opened = async (body: object, phone: string, ip: string) => {
       const res = await lookup(body, ip);
       assert.equal(res.statusCode, 202, res.body);
-      assert.equal(res.json().phoneHint, `+62 ${phone.slice(3, 6)}-****-${phone.slice(-4)}`, 'the real number, masked');
+      assert.equal(res.json().phoneHint, `****-****-*${phone.slice(-3)}`, 'the real number\'s last three digits');
       await worker.drain();
       const sink = (await rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) })).json().messages;
       const code = /\b(\d{6})\b/.exec(sink.filter((m: { to: string }) => m.to === phone).pop().text)?.[1];
@@ -76,7 +76,7 @@ describeEachBackend('citizen lookup with a one-time code', (t) => {
     // A sibling's name, or none, opens nothing of hers; every mistake is named.
     const sibling = await lookup({ identifier: { type: 'mother-nik', value: mother }, name: 'Budi', birthDate: '2019-08-09' }, '10.1.0.3');
     assert.equal(sibling.statusCode, 202);
-    assert.notEqual(sibling.json().phoneHint, '+62 812-****-2222');
+    assert.match(sibling.json().phoneHint, /^\*{4}-\*{4}-\*\d{3}$/, 'a hint of the same shape, naming nobody');
     const bad = await lookup({ identifier: { type: 'passport', value: 'X1234567', country: 'ZZ' }, birthDate: '1984-02-03' }, '10.1.0.4');
     assert.equal(bad.statusCode, 422);
     assert.deepEqual(bad.json().error.fields.map((f: { path: string }) => f.path), ['identifier.country']);
@@ -94,7 +94,7 @@ describeEachBackend('citizen lookup with a one-time code', (t) => {
     for (const r of [known, unknown, wrongBirth]) {
       assert.equal(r.statusCode, 202);
       assert.deepEqual(Object.keys(r.json()).sort(), ['phoneHint', 'requestId']);
-      assert.match(r.json().phoneHint, /^\+62 8\d\d-\*\*\*\*-\d{4}$/);
+      assert.match(r.json().phoneHint, /^\*{4}-\*{4}-\*\d{3}$/);
     }
     // The made-up hint is stable, like a real one.
     const unknownAgain = await lookup({ nik: stranger.nik, birthDate: stranger.birthDate }, '10.0.0.3');

@@ -69,7 +69,7 @@ function SignIn(props: { reason?: 'expired' | 'offline'; onSignedIn: (u: Console
       setPassword('');
       props.onSignedIn(r.user);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 0 ? t('signIn.offline') : err instanceof ApiError && err.status === 401 ? err.message : t('signIn.failed'));
+      setError(err instanceof ApiError && err.status === 0 ? t('signIn.offline') : err instanceof ApiError && (err.status === 401 || err.status === 429) ? err.message : t('signIn.failed'));
     } finally {
       setBusy(false);
     }

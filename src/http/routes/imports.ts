@@ -13,6 +13,8 @@ import { allow } from '../auth.ts';
 import { langOf } from '../errors.ts';
 import { AppError } from '../../domain/errors.ts';
 import { ImportRunner, importErrors, importStatus, MAX_IMPORT_BYTES } from '../../records/import/service.ts';
+import { textFault } from '../../domain/text.ts';
+import type { LongBodyConfig } from '../edge.ts';
 import { ErrorSchema } from './schemas.ts';
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
@@ -79,6 +81,8 @@ export function importRoutes(app: App, deps: AppDeps): void {
     scope.post(
       '/api/v1/imports',
       {
+        // A file of any size: the body guard asks it to keep moving rather than to end in one window (edge.ts).
+        config: { longBody: true } satisfies LongBodyConfig,
         schema: {
           tags: ['records'],
           summary: 'Upload a CSV or XLSX file of doses; each row is recorded as a single entry would be',
@@ -177,8 +181,21 @@ function drain(body: unknown): void {
   if (body instanceof Readable) body.resume();
 }
 
-function fileNameOf(disposition: string | undefined): string | null {
+/**
+ * The file name a Content-Disposition header gives, if it gives a usable one.
+ * A header is the client's to get wrong: a broken percent-encoding or text
+ * Dosis does not accept (domain/text.ts) means no name, never a failed upload.
+ */
+export function fileNameOf(disposition: string | undefined): string | null {
   if (!disposition) return null;
   const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
-  return m?.[1] ? decodeURIComponent(m[1]).slice(0, 255) : null;
+  if (!m?.[1]) return null;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+  name = name.slice(0, 255);
+  return textFault(name) === null ? name : null;
 }

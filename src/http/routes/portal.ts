@@ -15,7 +15,8 @@ export function portalRoutes(app: App, deps: AppDeps): void {
         tags: ['public'],
         summary: 'Start a certificate lookup: a one-time code goes by SMS to the phone on record',
         description:
-          'The answer is the same, in content and timing, whether or not anyone matches: it names only a masked number. ' +
+          'The answer is the same, in every field, length and timing, whether or not anyone matches: phoneHint shows only the last three digits ' +
+          '(`****-****-*890`), invented from an HMAC of the request when nobody matches. ' +
           'Someone without a NIK gives a passport (number and country), or a child the mother’s NIK with their own name and birth date. ' +
           `Rate-limited per NIK, passport or mother’s NIK (3 an hour) and per client address (10 per 10 minutes): 429.`,
         security: [],

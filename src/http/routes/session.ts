@@ -82,27 +82,34 @@ function answer(reply: FastifyReply, user: StaffUser, s: { csrfToken: string; ex
 }
 
 /**
- * Failed sign-ins per client address: the account lock stops guessing one
- * account's password; this stops trying one password on many accounts
- * (password spraying). Kept in this process's memory (each `dosis serve`
- * counts its own), so it costs nothing on the database.
+ * Sign-ins per client address that did not succeed: the account lock stops
+ * guessing one account's password; this stops trying one password on many
+ * accounts (password spraying). An attempt is counted when it starts, before
+ * its hash is compared (a burst cannot pass the limit while its hashes run),
+ * and given back when it signs in. Kept in this process's memory (each
+ * `dosis serve` counts its own), so it costs nothing on the database.
  */
 export const FAILURES_PER_CLIENT = 50;
 const FAILURE_WINDOW_MS = 15 * 60_000;
 
 class FailureCounter {
   private readonly seen = new Map<string, { since: number; n: number }>();
-  blocked(client: string, at: number): boolean {
+  /** Counts an attempt from `client`; false (nothing counted) when it has used up its window. */
+  attempt(client: string, at: number): boolean {
     const s = this.seen.get(client);
-    return s !== undefined && at - s.since < FAILURE_WINDOW_MS && s.n >= FAILURES_PER_CLIENT;
-  }
-  failed(client: string, at: number): void {
-    const s = this.seen.get(client);
-    if (s && at - s.since < FAILURE_WINDOW_MS) s.n++;
-    else {
+    if (s && at - s.since < FAILURE_WINDOW_MS) {
+      if (s.n >= FAILURES_PER_CLIENT) return false;
+      s.n++;
+    } else {
       if (this.seen.size > 100_000) this.seen.clear();
       this.seen.set(client, { since: at, n: 1 });
     }
+    return true;
+  }
+  /** The attempt signed in: it was not a failure. */
+  succeeded(client: string): void {
+    const s = this.seen.get(client);
+    if (s && s.n > 0) s.n--;
   }
 }
 
@@ -121,7 +128,8 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
         description:
           'Sets the cookies dosis_session (HttpOnly) and dosis_csrf (echo it in x-csrf-token on every POST/PUT/PATCH/DELETE). ' +
           'A wrong username, a wrong password, a disabled and a locked account get the same 401 after the same work; ' +
-          '5 wrong passwords in a row lock the account for 15 minutes; 50 failed sign-ins from one address in 15 minutes: 429.',
+          '5 wrong passwords in a row lock the account for 15 minutes (each attempt is counted before its password is compared, so a burst gets no more tries); ' +
+          '50 failed sign-ins from one address in 15 minutes: 429; more sign-ins at once than the server hashes (2 running, 8 waiting): 429 with Retry-After.',
         security: [],
         body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 200: SessionAnswer, '4xx': ErrorSchema },
@@ -129,14 +137,22 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const at = now();
-      if (failures.blocked(req.ip, at.getTime()))
-        throw new AppError('rate_limited', 'too_many_attempts', {
-          en: 'Too many failed sign-ins from this address: wait 15 minutes.',
-          id: 'Terlalu banyak percobaan masuk yang gagal dari alamat ini: tunggu 15 menit.',
-        });
-      const result = await checkCredentials(deps.db, req.body.username, req.body.password, at);
-      if (!result.user) {
-        failures.failed(req.ip, at.getTime());
+      if (!failures.attempt(req.ip, at.getTime()))
+        throw new AppError(
+          'rate_limited',
+          'too_many_attempts',
+          { en: 'Too many failed sign-ins from this address: wait 15 minutes.', id: 'Terlalu banyak percobaan masuk yang gagal dari alamat ini: tunggu 15 menit.' },
+          { retryAfter: FAILURE_WINDOW_MS / 1000 },
+        );
+      let result: Awaited<ReturnType<typeof checkCredentials>>;
+      try {
+        result = await checkCredentials(deps.db, req.body.username, req.body.password, at);
+      } catch (e) {
+        failures.succeeded(req.ip); // turned away before anything was tried (a full hash queue, the database)
+        throw e;
+      }
+      if (result.user) failures.succeeded(req.ip);
+      else {
         deps.metrics.inc('dosis_sign_ins_total', { outcome: result.justLocked ? 'locked' : 'refused' });
         if (result.justLocked) await audit(deps.db, { actor: 'system', action: 'account_locked', subject: req.body.username.toLowerCase(), detail: { client: req.ip } });
         throw badCredentials();

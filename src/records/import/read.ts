@@ -327,7 +327,7 @@ async function openXlsx(source: ByteSource): Promise<SheetReader> {
     };
     if (!entries.has('xl/workbook.xml')) throw xlsxCorrupt('no workbook: is this an Excel file?');
     const workbook = await small('xl/workbook.xml');
-    const date1904 = /<(?:\w+:)?workbookPr\b[^>]*\bdate1904="(?:1|true)"/.test(workbook);
+    const date1904 = usesDate1904(workbook);
     const sheetPath = await firstSheetPath(workbook, entries.has('xl/_rels/workbook.xml.rels') ? await small('xl/_rels/workbook.xml.rels') : '');
     if (!entries.has(sheetPath)) throw xlsxCorrupt(`no sheet ${sheetPath}`);
     const shared = entries.has('xl/sharedStrings.xml') ? await readSharedStrings(xmlText('xl/sharedStrings.xml', LIMITS.maxSharedStringsBytes)) : new SharedStrings();
@@ -342,16 +342,51 @@ async function openXlsx(source: ByteSource): Promise<SheetReader> {
   }
 }
 
+/**
+ * The tags named `local` (with any namespace prefix) in an XML text, each as
+ * its attributes. One pass, linear in the text: regular expressions such as
+ * `<sheet\b[^>]*?\br:id=…` rescan the rest of the text from every `<sheet`
+ * that is never closed, and a 643-byte XLSX whose workbook.xml is `<sheet `
+ * 20,000 times held the event loop for 5 s (issue 15, item 12).
+ */
+function* tagsNamed(xml: string, local: string): Generator<Map<string, string>> {
+  for (let i = 0; ; ) {
+    const lt = xml.indexOf('<', i);
+    if (lt < 0) return;
+    const gt = xml.indexOf('>', lt);
+    if (gt < 0) return;
+    const tag = xml.slice(lt + 1, gt);
+    const name = /^[\w:.-]*/.exec(tag)?.[0] ?? '';
+    if (name === local || name.endsWith(`:${local}`)) yield attributesOf(tag.slice(name.length));
+    i = gt + 1;
+  }
+}
+
+/** `a="1" r:id='x'` → {a: 1, r:id: x}; stops at the first thing that is not an attribute (linear). */
+function attributesOf(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const attr = /\s*([^\s=/]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/y;
+  for (let m = attr.exec(text); m; m = attr.exec(text)) out.set(m[1]!, m[2] ?? m[3] ?? '');
+  return out;
+}
+
+/** True when the workbook counts dates from 1904 (`<workbookPr date1904="1">`). */
+function usesDate1904(workbook: string): boolean {
+  for (const a of tagsNamed(workbook, 'workbookPr')) return ['1', 'true'].includes(a.get('date1904') ?? '');
+  return false;
+}
+
 /** The first sheet of the workbook, by its relation; sheet1.xml when the workbook does not say. */
 async function firstSheetPath(workbook: string, rels: string): Promise<string> {
-  const sheet = /<(?:\w+:)?sheet\b[^>]*?\br:id="([^"]+)"/.exec(workbook) ?? /<(?:\w+:)?sheet\b[^>]*?\b\w+:id="([^"]+)"/.exec(workbook);
-  if (sheet && rels) {
-    for (const m of rels.matchAll(/<Relationship\b[^>]*>/g)) {
-      const tag = m[0];
-      if (new RegExp(`\\bId="${sheet[1]?.replace(/[^\w-]/g, '')}"`).test(tag)) {
-        const target = /\bTarget="([^"]+)"/.exec(tag)?.[1];
-        if (target) return target.startsWith('/') ? target.slice(1) : `xl/${target.replace(/^\.\//, '')}`;
-      }
+  let id: string | undefined;
+  for (const a of tagsNamed(workbook, 'sheet')) {
+    id = a.get('r:id') ?? [...a.entries()].find(([k]) => k.endsWith(':id'))?.[1];
+    if (id) break;
+  }
+  if (id && rels) {
+    for (const a of tagsNamed(rels, 'Relationship')) {
+      const target = a.get('Target');
+      if (a.get('Id') === id && target) return target.startsWith('/') ? target.slice(1) : `xl/${target.replace(/^\.\//, '')}`;
     }
   }
   return 'xl/worksheets/sheet1.xml';

@@ -18,7 +18,8 @@ import { todayInJakarta, validateVaccinationInput } from '../../domain/vaccinati
 import { facilityForEntry } from '../facilities.ts';
 import { recordEntries, type EntryOutcome, type PreparedEntry, type RecordDeps } from '../record-dose.ts';
 import { mapColumns, reasonOf, rowReason, rowReasons, rowToBody, type ColumnMap, type RowReason, type SheetRow } from './columns.ts';
-import { openSheet, reasonOfError, type ByteSource, type FileFormat } from './read.ts';
+import { reasonOfError, type ByteSource, type FileFormat } from './read.ts';
+import { openSheetOffThread } from './sheet-thread.ts';
 import type { SigningPool } from './signing.ts';
 
 /** What an import needs: what recording a dose needs, and optionally signing threads. */
@@ -37,7 +38,7 @@ export interface FileCheck {
 
 /** Reads a file through to the end: its header, every row's shape, its encoding. Throws an AppError (4xx) for a broken file. */
 export async function checkFile(source: ByteSource, format: FileFormat, opts: { facilityGiven: boolean }): Promise<FileCheck> {
-  const sheet = await openSheet(source, format);
+  const sheet = await openSheetOffThread(source, format);
   let columns: ColumnMap | undefined;
   let rowsTotal = 0;
   for await (const row of sheet.rows()) {
@@ -216,7 +217,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
     return range !== undefined && range[0] <= line && line <= range[1];
   };
 
-  const sheet = await openSheet(opts.source, row.format);
+  const sheet = await openSheetOffThread(opts.source, row.format);
   let columns: ColumnMap | undefined;
   let batch: RowResult[] = [];
   const inflight = new Set<Promise<void>>();

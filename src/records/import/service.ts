@@ -120,10 +120,17 @@ async function statusOf(db: Queryable, row: ImportRow, lang: 'en' | 'id'): Promi
   };
 }
 
-/** A cell for Excel: quoted when needed; a leading = @ or +/- before a non-digit cannot start a formula. */
-function csvCell(v: string, delimiter: string): string {
+/**
+ * A cell for a spreadsheet: quoted when needed, and never a formula. A cell
+ * that starts with = + - @ TAB or CR (or their full-width forms) is read as
+ * a formula by Excel, LibreOffice or Sheets — `+1+HYPERLINK(…)` and
+ * `-2+3+cmd|…` included — so it gets a leading apostrophe (OWASP "CSV
+ * Injection"). The row as uploaded stays readable; a number like -5 shows as
+ * text, which is what a rejected row's cell is.
+ */
+export function csvCell(v: string, delimiter: string): string {
   let s = v;
-  if (/^[=@]/.test(s) || /^[+-][^\d\s]/.test(s)) s = `'${s}`;
+  if (/^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(s)) s = `'${s}`;
   return s.includes(delimiter) || /["\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
