@@ -31,6 +31,11 @@ export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseReq
   await schedulePeriodic(db, 'pipeline_rollup', { now, everyMinutes: PIPELINE_ROLLUP_EVERY_MINUTES, which: 'current' });
 }
 
+/** What the periodic `housekeeping` job does at `now`: the public side's traces (access/housekeeping.ts). */
+export async function runHousekeeping(db: Db, now: Date): Promise<Record<string, number>> {
+  return { ...(await housekeep(db, now)) };
+}
+
 export async function loadReportSecret(db: Db, configured?: string): Promise<Buffer> {
   if (configured) return Buffer.from(configured, 'utf8');
   await db.query("INSERT INTO settings (key, value) VALUES ('sms_report_secret', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(32).toString('base64')]);
@@ -121,7 +126,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
         escalate_dose_requests: eachJob<'escalate_dose_requests'>(1, async () => {
           await runEscalationJob(db, { now: clock(), afterDays: doseRequests.escalateAfterDays, everyMinutes: doseRequests.checkEveryMinutes });
         }),
-        housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => housekeep(db, now)),
+        housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => runHousekeeping(db, now)),
         pipeline_rollup: periodic('pipeline_rollup', PIPELINE_ROLLUP_EVERY_MINUTES, (now) => rollupPipeline(db, now)),
       };
       return new Worker(db, handlers, {
