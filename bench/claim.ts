@@ -1,0 +1,128 @@
+/**
+ * `npm run bench -- claim`: the worker's claim on a jobs table of a record
+ * day (default 1 M rows: 700 k done, 280 k certificate SMS waiting, 20 k
+ * reminders weeks ahead), before any ANALYZE and after one, on PostgreSQL:
+ * the plan and the time of a claim of 25, for the claim before lanes (every
+ * kind in run_at order from `jobs_due`, migration 001) and for the lane claim
+ * (`jobs_lane_due`, migration 030), and what a code job waits behind.
+ */
+import { parseArgs } from 'node:util';
+import { createScratchDatabase } from '../test/helpers/server.ts';
+import { fillJobs } from '../test/helpers/jobs.ts';
+import { openDb } from '../src/db/open.ts';
+import { migrate } from '../src/db/migrate.ts';
+import type { Db, Queryable } from '../src/db/client.ts';
+import { CLAIM_SQL, enqueue } from '../src/notify/outbox.ts';
+import { JOB_KINDS } from '../src/notify/jobs.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '20' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(`npm run bench -- claim [--rows N (default 1000000)] [--runs N claims timed per case (default 20)]`);
+  process.exit(0);
+}
+const rows = Number(opts.rows);
+const runs = Number(opts.runs);
+
+/** The claim before lanes (notify/outbox.ts until migration 030). */
+const OLD_CLAIM = `WITH due AS (
+       SELECT id FROM jobs
+        WHERE status = 'pending' AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+          AND kind = ANY($3::text[])
+        ORDER BY run_at, id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED)
+     UPDATE jobs j
+        SET locked_by = $1, locked_until = now() + make_interval(secs => $4::float8 / 1000),
+            attempts = j.attempts + 1, updated_at = now()
+       FROM due WHERE j.id = due.id
+     RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.person_id, j.run_at, j.dedupe_key`;
+
+interface Case {
+  label: string;
+  sql: string;
+  params: unknown[];
+  /** Run inside the measuring transaction first (the old schema's index). */
+  setup?: string;
+}
+
+async function measure(db: Db, c: Case): Promise<void> {
+  // Each claim in a transaction rolled back: every run claims the same head of the queue.
+  const once = async (tx: Queryable, explain: boolean) => {
+    if (c.setup) await tx.exec(c.setup);
+    if (explain) {
+      const r = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) ${c.sql}`, c.params);
+      return r.rows.map((x) => x['QUERY PLAN']);
+    }
+    const t0 = performance.now();
+    await tx.query(c.sql, c.params);
+    return performance.now() - t0;
+  };
+  const rollback = async <T>(f: (tx: Queryable) => Promise<T>): Promise<T> => {
+    let out: T | undefined;
+    await db
+      .withTransaction(async (tx) => {
+        out = await f(tx);
+        throw new RollbackSignal();
+      })
+      .catch((e: unknown) => {
+        if (!(e instanceof RollbackSignal)) throw e;
+      });
+    return out as T;
+  };
+  const plan = await rollback((tx) => once(tx, true));
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await rollback((tx) => once(tx, false)) as number);
+  times.sort((a, b) => a - b);
+  const claimed = (plan as string[]).find((l) => l.includes('Update on jobs'));
+  console.log(`\n${c.label}: claim of 25 p50 ${times[Math.floor(runs / 2)]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms${claimed ? '' : ''}`);
+  for (const l of plan as string[]) if (!/^\s*(Planning|Execution|Buffers: shared hit=\d+$)/.test(l) || /Execution/.test(l)) console.log(`    ${l}`);
+}
+
+class RollbackSignal extends Error {}
+
+const scratch = await createScratchDatabase('dosis_bench_claim');
+const db = await openDb({ databaseUrl: scratch.url, dataDir: '.', poolSize: 2 });
+try {
+  await migrate(db);
+  await db.query('ALTER TABLE jobs SET (autovacuum_enabled = false)');
+  const done = Math.round(rows * 0.7);
+  const backlog = Math.round(rows * 0.28);
+  const t0 = performance.now();
+  await fillJobs(db, { done, backlog, future: rows - done - backlog });
+  const codeId = await enqueue(db, { kind: 'code_sms', payload: { requestId: '00000000-0000-4000-8000-000000000001' }, dedupeKey: 'otp:bench' });
+  await enqueue(db, { kind: 'housekeeping', payload: {}, dedupeKey: 'housekeeping:bench' });
+  console.log(`claim: ${rows.toLocaleString('en')} jobs (${done.toLocaleString('en')} done, ${backlog.toLocaleString('en')} certificate SMS due, ${(rows - done - backlog).toLocaleString('en')} reminders ahead) written in ${((performance.now() - t0) / 1000).toFixed(1)} s, not analyzed`);
+  const stats = await db.query<{ n: number }>("SELECT count(*)::int8 AS n FROM pg_stats WHERE tablename = 'jobs' AND schemaname = current_schema()");
+  console.log(`statistics of jobs: ${stats.rows[0]?.n} columns`);
+
+  const old: Case = {
+    label: 'before lanes (one queue, jobs_due)',
+    setup: 'DROP INDEX jobs_lane_due; CREATE INDEX jobs_due ON jobs (run_at) WHERE status = \'pending\'',
+    sql: OLD_CLAIM,
+    params: ['bench', 25, JOB_KINDS, 60_000],
+  };
+  const lane = (l: string): Case => ({ label: `lanes: the ${l} lane (jobs_lane_due)`, sql: CLAIM_SQL, params: ['bench', 25, l, 60_000, null] });
+  for (const analyzed of [false, true]) {
+    if (analyzed) {
+      await db.query('ANALYZE jobs');
+      console.log('\n---- after ANALYZE jobs ----');
+    }
+    await measure(db, old);
+    await measure(db, lane('code'));
+    await measure(db, lane('certificate'));
+  }
+  const pos = await db.query<{ n: number }>(
+    "SELECT count(*)::int8 AS n FROM jobs WHERE status = 'pending' AND run_at <= now() AND (run_at, id) < (SELECT run_at, id FROM jobs WHERE id = $1)",
+    [codeId],
+  );
+  console.log(`\nin one queue, the code job waits behind ${Number(pos.rows[0]?.n).toLocaleString('en')} due jobs; in its lane, behind none`);
+} finally {
+  await db.close();
+  await scratch.drop();
+}
