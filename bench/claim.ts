@@ -2,7 +2,7 @@
  * `npm run bench -- claim`: the worker's claim on a jobs table of a record
  * day (default 1 M rows: 700 k done, 280 k certificate SMS waiting, 20 k
  * reminders weeks ahead), before any ANALYZE and after one, on PostgreSQL:
- * the plan and the time of a claim of 25, for the claim before lanes (every
+ * the plan and the time of a claim of 25 (custom and generic plans), for the claim before lanes (every
  * kind in run_at order from `jobs_due`, migration 001) and for the lane claim
  * (`jobs_lane_due`, migration 030), and what a code job waits behind.
  */
@@ -51,17 +51,38 @@ interface Case {
   setup?: string;
 }
 
-async function measure(db: Db, c: Case): Promise<void> {
+/** `$n` parameters as SQL literals, for EXECUTE of the prepared claim. */
+function literal(v: unknown): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `ARRAY[${v.map(literal).join(', ')}]::text[]`;
+  return `'${String(v).replace(/'/g, "''")}'`;
+}
+
+/**
+ * The plan (EXPLAIN ANALYZE) and the time of the claim, with the plan made for
+ * its values (custom) and the one `pg` may settle on for a statement prepared
+ * by name after five runs (generic: the LIMIT a parameter of unknown value).
+ */
+async function measure(db: Db, c: Case, generic: boolean): Promise<void> {
+  const types = c.sql === OLD_CLAIM ? '(text, int, text[], float8)' : '(text, int, text, float8, text[])';
+  const call = `EXECUTE claim_bench(${c.params.map(literal).join(', ')})`;
   // Each claim in a transaction rolled back: every run claims the same head of the queue.
   const once = async (tx: Queryable, explain: boolean) => {
     if (c.setup) await tx.exec(c.setup);
-    if (explain) {
-      const r = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) ${c.sql}`, c.params);
-      return r.rows.map((x) => x['QUERY PLAN']);
+    await tx.exec(`PREPARE claim_bench${types} AS ${c.sql}`);
+    await tx.exec(`SET LOCAL plan_cache_mode = ${generic ? 'force_generic_plan' : 'force_custom_plan'}`);
+    try {
+      if (explain) {
+        const r = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${call}`);
+        return r.rows.map((x) => x['QUERY PLAN']);
+      }
+      const t0 = performance.now();
+      await tx.query(call);
+      return performance.now() - t0;
+    } finally {
+      await tx.exec('DEALLOCATE claim_bench'); // a prepared statement outlives the rollback
     }
-    const t0 = performance.now();
-    await tx.query(c.sql, c.params);
-    return performance.now() - t0;
   };
   const rollback = async <T>(f: (tx: Queryable) => Promise<T>): Promise<T> => {
     let out: T | undefined;
@@ -75,13 +96,12 @@ async function measure(db: Db, c: Case): Promise<void> {
       });
     return out as T;
   };
-  const plan = await rollback((tx) => once(tx, true));
+  const plan = (await rollback((tx) => once(tx, true))) as string[];
   const times: number[] = [];
-  for (let i = 0; i < runs; i++) times.push(await rollback((tx) => once(tx, false)) as number);
+  for (let i = 0; i < runs; i++) times.push((await rollback((tx) => once(tx, false))) as number);
   times.sort((a, b) => a - b);
-  const claimed = (plan as string[]).find((l) => l.includes('Update on jobs'));
-  console.log(`\n${c.label}: claim of 25 p50 ${times[Math.floor(runs / 2)]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms${claimed ? '' : ''}`);
-  for (const l of plan as string[]) if (!/^\s*(Planning|Execution|Buffers: shared hit=\d+$)/.test(l) || /Execution/.test(l)) console.log(`    ${l}`);
+  console.log(`\n${c.label}, ${generic ? 'generic' : 'custom'} plan: claim of 25 p50 ${times[Math.floor(runs / 2)]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);
+  for (const l of plan) console.log(`    ${l}`);
 }
 
 class RollbackSignal extends Error {}
@@ -113,9 +133,11 @@ try {
       await db.query('ANALYZE jobs');
       console.log('\n---- after ANALYZE jobs ----');
     }
-    await measure(db, old);
-    await measure(db, lane('code'));
-    await measure(db, lane('certificate'));
+    for (const generic of [false, true]) {
+      await measure(db, old, generic);
+      await measure(db, lane('code'), generic);
+      await measure(db, lane('certificate'), generic);
+    }
   }
   const pos = await db.query<{ n: number }>(
     "SELECT count(*)::int8 AS n FROM jobs WHERE status = 'pending' AND run_at <= now() AND (run_at, id) < (SELECT run_at, id FROM jobs WHERE id = $1)",
