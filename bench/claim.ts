@@ -56,7 +56,8 @@ function literal(v: unknown): string {
   if (v === null) return 'NULL';
   if (typeof v === 'number') return String(v);
   if (Array.isArray(v)) return `ARRAY[${v.map(literal).join(', ')}]::text[]`;
-  return `'${String(v).replace(/'/g, "''")}'`;
+  if (typeof v !== 'string') throw new Error(`no literal for ${typeof v}`);
+  return `'${v.replace(/'/g, "''")}'`;
 }
 
 /**
