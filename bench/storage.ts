@@ -160,6 +160,14 @@ try {
     const housekept = await sizes(db);
     await db.query('VACUUM FULL');
     const rest = await sizes(db);
+    const parts = await db.query<{ tbl: string; part: string; bytes: number }>(
+      `SELECT c.relname AS tbl, 'table' AS part, (pg_table_size(c.oid))::int8 AS bytes FROM pg_class c
+        WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+       UNION ALL
+       SELECT t.relname, i.relname, pg_relation_size(i.oid)::int8 FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        WHERE t.relnamespace = 'public'::regnamespace`,
+    );
     table(
       [
         ['drained', drained],
@@ -168,6 +176,13 @@ try {
       ],
       doses,
     );
+    // What stays, per dose: the tables of more than 50 bytes a dose at rest, their heap (with TOAST) and each index.
+    console.log('\nat rest, by part (bytes per dose):');
+    for (const [name, x] of [...rest].sort((a, b) => b[1].bytes - a[1].bytes)) {
+      if (x.bytes / doses < 50) continue;
+      const own = parts.rows.filter((p) => p.tbl === name).sort((a, b) => Number(b.bytes) - Number(a.bytes));
+      console.log(`  ${name.padEnd(22)} ${String(Math.round(x.bytes / doses)).padStart(5)}  ${own.map((p) => `${p.part} ${Math.round(Number(p.bytes) / doses)}`).join(', ')}`);
+    }
   } finally {
     await db.close();
   }

@@ -1,9 +1,11 @@
 /**
  * Our outbox on `FOR UPDATE SKIP LOCKED`, the same SQL on PostgreSQL and PGlite.
  *
- * A worker claims due jobs in batches: the claim sets a lock owner and a lock
- * expiry and counts the attempt. A job that succeeds is `done` (kept: its
- * dedupe key keeps a re-recorded certificate from being notified twice); one
+ * Each job is in a lane (jobs.ts `laneOf`); a worker claims due jobs of each
+ * lane in batches, in a loop of the lane's own: the claim sets a lock owner
+ * and a lock expiry and counts the attempt. A job that succeeds is `done`
+ * (deleted some days later, retention.ts: a job written again for the same
+ * thing is then stopped by its notification's unique source key); one
  * that fails goes back to `pending` with an exponential backoff with jitter,
  * and after `max_attempts` to `dead`, where an operator sees it and can replay
  * it. A worker killed at any point loses nothing: its locks expire and the
@@ -79,7 +81,7 @@ export function errorText(e: unknown): string {
 export interface EnqueueOptions<K extends JobKind> {
   kind: K;
   payload: JobPayloads[K];
-  /** At most one job per key, ever: a second enqueue with the same key does nothing. */
+  /** At most one job per key while the job is kept (done jobs go after some days, retention.ts): a second enqueue with the same key does nothing. */
   dedupeKey?: string;
   runAt?: Date;
   personId?: string | null;
