@@ -158,7 +158,8 @@ try {
     console.log(`housekeeping at now + ${opts['keep-days']} days: ${((performance.now() - t1) / 1000).toFixed(1)} s, ${JSON.stringify(done)}`);
     await db.query('VACUUM ANALYZE');
     const housekept = await sizes(db);
-    await db.query('VACUUM FULL');
+    // Dosis's tables only: a VACUUM FULL of the catalogs races with the reads of statistics.
+    await db.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
     const rest = await sizes(db);
     const parts = await db.query<{ tbl: string; part: string; bytes: number }>(
       `SELECT c.relname AS tbl, 'table' AS part, (pg_table_size(c.oid))::int8 AS bytes FROM pg_class c

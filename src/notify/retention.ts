@@ -17,7 +17,8 @@
  *   notify jobs. Dead and pending jobs stay.
  * - **Events of delivered SMS** go `KEEP_DELIVERED_EVENTS_DAYS` after the
  *   delivery (`final_at`): the notification row keeps what they came to
- *   (status, attempts, route, the SMSC's id, submitted and final times). The
+ *   (status, attempts, route, the SMSC's id, submitted and final times); its
+ *   text keeps `[link]` in place of the certificate link. The
  *   events of an SMS that did not reach its person (failed, expired, unknown,
  *   held, cancelled) stay: support reads them. Certificate SMS only (they are
  *   found by `notifications_certificate_final`); codes, reminders and notices
@@ -115,6 +116,15 @@ export async function pruneNotify(db: Db, now: Date, o: PruneOptions = {}): Prom
       );
       out.events += r.rowCount;
       out.compactedSms += sms.rows.length;
+      // The text keeps what it said but not the certificate link, a bearer credential with no other
+      // plaintext copy at rest, and ~40 bytes a dose shorter. Neither a resend nor a retry reads the
+      // body of a delivered SMS; `updated_at` stays (it is when the SMS last changed state).
+      await db.query(
+        `UPDATE notifications n SET body = regexp_replace(n.body, 'https?://\\S+', '[link]', 'g')
+           FROM unnest($1::uuid[], $2::uuid[]) AS d(person_id, id)
+          WHERE n.person_id = d.person_id AND n.id = d.id AND n.body ~ 'https?://'`,
+        [sms.rows.map((x) => x.person_id), sms.rows.map((x) => x.id)],
+      );
     }
     await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [EVENTS_MARK, to.toISOString()]);
     from = to;

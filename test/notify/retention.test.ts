@@ -68,11 +68,15 @@ describeEachBackend('what the outbox and the SMS keep', (t) => {
     assert.equal(await count("jobs WHERE status = 'dead'"), 1, 'an operator still sees the dead job');
   });
 
-  it('keeps every notification, and the events of the SMS that did not reach its person', async () => {
+  it('keeps every notification (a delivered one without its link), and the events of the SMS that did not reach its person', async () => {
     assert.equal(await count('notifications'), 6);
     assert.equal(await count("notification_events e JOIN notifications n ON n.person_id = e.person_id AND n.id = e.notification_id WHERE n.status = 'delivered'"), 0);
     assert.ok((await count('notification_events WHERE person_id = $1', [heldPerson])) > 0);
     assert.equal(await count('sms_sink'), 0);
+    // The text of a delivered SMS keeps what it said, without the certificate link.
+    const bodies = await t.db.query<{ body: string }>("SELECT body FROM notifications WHERE status = 'delivered'");
+    assert.equal(bodies.rows.length, 5);
+    for (const b of bodies.rows) assert.match(b.body, /^Sertifikat vaksin dosis 1\/2 a\.n\. .+ sudah terbit: \[link\] Jangan bagikan tautan ini\.$/);
     // The timeline still tells that the SMS went, and when.
     const admin = { id: 'test', role: 'admin' as const, facilityCode: null, regionCode: null, label: 'test' };
     const tl = await personTimeline(t.db, admin, doses[0]!.personId);
