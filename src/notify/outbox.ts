@@ -133,7 +133,11 @@ interface JobRow extends Record<string, unknown> {
  * lane $3 in run_at order, read from the head of `jobs_lane_due` (lane,
  * run_at, id) WHERE status = 'pending' — the scan passes only the jobs in
  * flight and stops at `limit`, however many wait behind and whether or not
- * the table has statistics. $5: only these kinds (NULL: all).
+ * the table has statistics. $5: only these kinds (NULL: all). The claimed
+ * rows are updated by primary key from an array, not by a join: in the plan
+ * `pg` may settle on for a statement prepared by name, LIMIT $2 is of unknown
+ * value and estimated at a tenth of the table, and a join of that many rows
+ * was planned as a hash join over a scan of the whole table.
  */
 export const CLAIM_SQL = `WITH due AS (
        SELECT id FROM jobs
@@ -145,7 +149,7 @@ export const CLAIM_SQL = `WITH due AS (
      UPDATE jobs j
         SET locked_by = $1, locked_until = now() + make_interval(secs => $4::float8 / 1000),
             attempts = j.attempts + 1, updated_at = now()
-       FROM due WHERE j.id = due.id
+      WHERE j.id = ANY (ARRAY(SELECT id FROM due))
      RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.person_id, j.run_at, j.dedupe_key`;
 
 /**
@@ -237,15 +241,17 @@ export async function replayDead(db: Queryable, f: DeadFilter = {}): Promise<num
   return r.rowCount;
 }
 
-/** Counts by kind and status (pending split into due, scheduled and locked). */
-export async function jobStats(db: Queryable): Promise<{ kind: string; state: string; n: number }[]> {
-  const r = await db.query<{ kind: string; state: string; n: number }>(
-    `SELECT kind,
-            CASE WHEN status <> 'pending' THEN status
-                 WHEN locked_until IS NOT NULL AND locked_until >= now() THEN 'locked'
-                 WHEN run_at <= now() THEN 'due' ELSE 'scheduled' END AS state,
-            count(*)::int8 AS n
-       FROM jobs GROUP BY 1, 2 ORDER BY 1, 2`,
+/** Counts by lane, kind and status (pending split into due, scheduled and locked), with the oldest due job's wait. */
+export async function jobStats(db: Queryable): Promise<{ lane: string; kind: string; state: string; n: number; oldest_due_seconds: number | null }[]> {
+  const r = await db.query<{ lane: string; kind: string; state: string; n: number; oldest_due_seconds: number | null }>(
+    `SELECT lane, kind, state, count(*)::int8 AS n,
+            CASE WHEN state = 'due' THEN round(extract(epoch FROM now() - min(run_at)))::float8 END AS oldest_due_seconds
+       FROM (SELECT lane, kind, run_at,
+                    CASE WHEN status <> 'pending' THEN status
+                         WHEN locked_until IS NOT NULL AND locked_until >= now() THEN 'locked'
+                         WHEN run_at <= now() THEN 'due' ELSE 'scheduled' END AS state
+               FROM jobs) j
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
   );
   return r.rows;
 }

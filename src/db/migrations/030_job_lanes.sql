@@ -10,12 +10,15 @@ ALTER TABLE jobs ADD COLUMN lane text NOT NULL DEFAULT 'certificate';
 -- NOT VALID: checked for new rows, without a scan of the table under its lock.
 ALTER TABLE jobs ADD CONSTRAINT jobs_lane_check CHECK (lane IN ('code', 'periodic', 'certificate', 'notice')) NOT VALID;
 
--- The waiting jobs of the other lanes move to theirs (done jobs need no lane).
+-- The waiting jobs of the other lanes move to theirs (done jobs need no lane);
+-- `sms_sweep` is the periodic report-timeout sweep of issue 16, where present.
+-- One statement: it rewrites the waiting reminders too, which on a national
+-- database may be millions (weeks of second-dose reminders).
 UPDATE jobs SET lane = CASE
     WHEN kind = 'code_sms' THEN 'code'
-    WHEN kind IN ('escalate_dose_requests', 'housekeeping', 'pipeline_rollup') THEN 'periodic'
+    WHEN kind IN ('escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep') THEN 'periodic'
     ELSE 'notice' END
- WHERE status = 'pending' AND kind IN ('code_sms', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup',
+ WHERE status = 'pending' AND kind IN ('code_sms', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep',
                                        'reminder', 'recall_notice', 'correction_notice', 'dose_request_notice');
 
 -- The claim: the first due jobs of one lane, in run_at order, read from the
