@@ -4,7 +4,7 @@
  * reminders weeks ahead), before any ANALYZE and after one, on PostgreSQL:
  * the plan and the time of a claim of 25 (custom and generic plans), for the claim before lanes (every
  * kind in run_at order from `jobs_due`, migration 001) and for the lane claim
- * (`jobs_lane_due`, migration 030), and what a code job waits behind.
+ * (`jobs_lane_due`, migrations 030–031), and what a code job waits behind.
  */
 import { parseArgs } from 'node:util';
 import { createScratchDatabase } from '../test/helpers/server.ts';

@@ -140,7 +140,7 @@ describeEachBackend('outbox lanes', (t) => {
   });
 });
 
-describeEachBackend('migration 030', (t) => {
+describeEachBackend('migrations 030–031', (t) => {
   it('moves the waiting jobs of the other lanes to theirs, and keeps the claim order', async () => {
     const mig = await openTestDb(t.backend, { migrate: false });
     try {

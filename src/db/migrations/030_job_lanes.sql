@@ -21,10 +21,4 @@ UPDATE jobs SET lane = CASE
  WHERE status = 'pending' AND kind IN ('code_sms', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep',
                                        'reminder', 'recall_notice', 'correction_notice', 'dose_request_notice');
 
--- The claim: the first due jobs of one lane, in run_at order, read from the
--- head of this index whatever waits behind them and whether or not the
--- table has statistics (the plan test in test/notify/lanes.test.ts). Only
--- pending rows are in it, so done jobs cost it nothing. It replaces jobs_due
--- (run_at of every pending job), which served the claim of all kinds at once.
-CREATE INDEX jobs_lane_due ON jobs (lane, run_at, id) WHERE status = 'pending';
-DROP INDEX jobs_due;
+-- The claim's index (jobs_lane_due) is built by 031, with the other index changes.
