@@ -39,6 +39,12 @@ const DAY_MS = 86_400_000;
 /** `settings` key: certificate SMS delivered before this time have had their events compacted. */
 const EVENTS_MARK = 'notify_events_compacted_until';
 
+/** The next done jobs past keeping, oldest first ($1: ended before, $2: how many), from jobs_done (exported for its plan test). */
+export const DONE_JOBS_SQL = `SELECT id FROM jobs
+        WHERE status = 'done' AND updated_at < $1
+          AND (kind <> 'notify' OR created_at < (SELECT coalesce(done_until, '-infinity') FROM pipeline_rollup))
+        ORDER BY updated_at LIMIT $2`;
+
 export interface PruneOptions {
   /** Rows per statement (default 5,000). */
   batch?: number;
@@ -68,13 +74,7 @@ export async function pruneNotify(db: Db, now: Date, o: PruneOptions = {}): Prom
   const jobsBefore = new Date(now.getTime() - KEEP_DONE_JOBS_DAYS * DAY_MS);
   for (;;) {
     if (!left()) return { ...out, more: true };
-    const ids = await db.query<{ id: number }>(
-      `SELECT id FROM jobs
-        WHERE status = 'done' AND updated_at < $1
-          AND (kind <> 'notify' OR created_at < (SELECT coalesce(done_until, '-infinity') FROM pipeline_rollup))
-        ORDER BY updated_at LIMIT $2`,
-      [jobsBefore, batch],
-    );
+    const ids = await db.query<{ id: number }>(DONE_JOBS_SQL, [jobsBefore, batch]);
     if (ids.rows.length === 0) break;
     const r = await db.query("DELETE FROM jobs WHERE id = ANY($1::int8[]) AND status = 'done'", [ids.rows.map((x) => x.id)]);
     out.doneJobs += r.rowCount;
