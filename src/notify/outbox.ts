@@ -323,7 +323,8 @@ export class Worker {
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.kinds = opts.kinds ?? null;
     const kinds = opts.kinds ?? JOB_KINDS;
-    this.lanes = LANES.filter((l) => kinds.some((k) => laneOf(k) === l));
+    // The lanes these kinds' jobs can be in: their own, and the code lane for a code's `sms_send` retry.
+    this.lanes = LANES.filter((l) => kinds.some((k) => laneOf(k) === l || (k === 'sms_send' && l === 'code')));
     this.room = laneConcurrency(opts.concurrency, opts.lanes);
   }
 
