@@ -296,6 +296,29 @@ export function laneConcurrency(concurrency: number, overrides: Partial<Record<L
 }
 
 /**
+ * How long an idle lane waits before it looks again. Four lanes polling at
+ * `pollMs` would claim four times as often as one queue did, which an idle
+ * embedded PGlite (one connection, shared with the requests) feels: the
+ * periodic jobs are due at their slot and reminders on their day, so a second
+ * is nothing to them; a code waits at most a quarter of a second more; the
+ * certificate lane, the bulk, looks every `pollMs` as the one queue did. A job
+ * written in this process can wake every lane at once (`nudge`).
+ */
+export function idlePollMs(lane: Lane, pollMs: number): number {
+  switch (lane) {
+    case 'certificate':
+      return pollMs;
+    case 'code':
+      return Math.max(pollMs, 250);
+    case 'periodic':
+    case 'notice':
+      return Math.max(pollMs, 1000);
+    default:
+      return lane satisfies never;
+  }
+}
+
+/**
  * A worker: claims due jobs and runs them through their kind's handler, one
  * claim loop per lane, each with its own jobs in flight.
  * `runOnce`/`drain` for tests and commands; `start`/`stop` for processes.
@@ -401,7 +424,7 @@ export class Worker {
         continue;
       }
       if (rows.length === 0) {
-        await this.idle(this.opts.pollMs);
+        await this.idle(idlePollMs(lane, this.opts.pollMs));
         continue;
       }
       inflight += rows.length;
