@@ -17,12 +17,12 @@ import { parseArgs } from 'node:util';
 import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createScratchDatabase, facilityToken, PG_URL, request, startServer, type DosisServer } from '../test/helpers/server.ts';
 import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
+import { uploadFile, waitForImport } from './lib/imports.ts';
 
 const HELP = `npm run bench -- import [options]
 
@@ -106,23 +106,6 @@ interface Outcome {
   machineCpu: number;
 }
 
-function uploadFile(base: string, token: string, path: string): Promise<{ status: number; body: { id: string; rowsTotal: number } & Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(new URL('/api/v1/imports?fileName=bench.csv', base), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(statSync(path).size) },
-      timeout: 600_000,
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    createReadStream(path).pipe(req);
-  });
-}
-
 async function importOnce(server: DosisServer, token: string, path: string, pgDb: string | null): Promise<Outcome> {
   const serverPid = server.proc.pid ?? -1;
   const isServer = (_: string, pid: number) => pid === serverPid;
@@ -132,13 +115,7 @@ async function importOnce(server: DosisServer, token: string, path: string, pgDb
   const up = await uploadFile(server.url, token, path);
   if (up.status !== 202) throw new Error(`upload: ${up.status} ${JSON.stringify(up.body)}`);
   const t1 = performance.now();
-  let s: Record<string, number | string>;
-  for (;;) {
-    const r = await request(server.url, 'GET', `/api/v1/imports/${up.body.id}`, undefined, { authorization: `Bearer ${token}` });
-    s = r.body as Record<string, number | string>;
-    if (s.status !== 'running') break;
-    await new Promise((res) => setTimeout(res, 250));
-  }
+  const s = await waitForImport(server.url, token, up.body.id);
   const t2 = performance.now();
   if (s.status !== 'done') throw new Error(`import ${String(s.status)}: ${JSON.stringify(s)}`);
   return {

@@ -213,8 +213,8 @@ export async function recallLot(db: Db, who: Principal, input: RecallInput): Pro
     );
     const people = [...new Set(revoked.rows.map((r) => r.person_id))];
     const notices = await tx.query(
-      `INSERT INTO jobs (kind, payload, dedupe_key, person_id)
-       SELECT $1, jsonb_build_object('personId', p, 'recallId', $2::uuid), 'recall:' || $3 || ':' || p, p
+      `INSERT INTO jobs (kind, payload, dedupe_key, person_id, lane)
+       SELECT $1, jsonb_build_object('personId', p, 'recallId', $2::uuid), 'recall:' || $3 || ':' || p, p, 'notice' -- laneOf('recall_notice')
          FROM unnest($4::uuid[]) AS p
        ON CONFLICT (dedupe_key) DO NOTHING`,
       [RECALL_JOB_KIND, recall.id, lotKey, people],

@@ -27,7 +27,7 @@ Options:
 dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases
 
 With the embedded database while "dosis serve" runs, tail reads DOSIS_DATA_DIR/sms-sink.log.`,
-  jobs: `dosis jobs stats                       outbox jobs by kind and state
+  jobs: `dosis jobs stats                       outbox jobs by lane, kind and state, with the oldest due job's wait
 dosis jobs dead [--kind K]             list dead jobs (failed max_attempts times)
 dosis jobs replay [--kind K] [ID…]     put dead jobs (these ids, this kind, or all) back to pending`,
 };

@@ -29,6 +29,8 @@ export interface OutgoingSms {
   to: string;
   text: string;
   encoding: SmsEncoding;
+  /** A one-time code: under SMS_MAX_PER_SECOND it takes the next send slot ahead of the messages already waiting for theirs. */
+  urgent?: boolean;
 }
 
 export type SendResult =

@@ -46,6 +46,42 @@ export interface JobPayloads {
 export type JobKind = keyof JobPayloads;
 export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup'];
 
+/**
+ * A lane of the outbox: claimed by its own loop with its own jobs in flight,
+ * so a backlog or a slow gateway in one never delays another. In the order
+ * `Worker.runOnce` serves them:
+ * - `code` — one-time codes (and their retries): seconds, always, or the code dies first;
+ * - `periodic` — rollup, housekeeping, escalation: on their schedule whatever waits elsewhere;
+ * - `certificate` — certificate SMS, their retries and report timeouts: the bulk of a record day;
+ * - `notice` — reminders, recall notices, answers to declined requests.
+ */
+export type Lane = 'code' | 'periodic' | 'certificate' | 'notice';
+export const LANES: readonly Lane[] = ['code', 'periodic', 'certificate', 'notice'];
+
+/** The lane a kind's jobs go in (an `sms_send` retry of a code goes in `code`: the caller says so). */
+export function laneOf(kind: JobKind): Lane {
+  switch (kind) {
+    case 'code_sms':
+      return 'code';
+    case 'escalate_dose_requests':
+    case 'housekeeping':
+    case 'pipeline_rollup':
+      return 'periodic';
+    case 'notify':
+    case 'sms_send':
+    case 'sms_timeout':
+      return 'certificate';
+    case 'reminder':
+    case 'recall_notice':
+    case 'correction_notice':
+    case 'phone_replaced_notice':
+    case 'dose_request_notice':
+      return 'notice';
+    default:
+      return kind satisfies never;
+  }
+}
+
 export function isJobKind(k: string): k is JobKind {
   return (JOB_KINDS as readonly string[]).includes(k);
 }

@@ -82,6 +82,7 @@ export interface ReportResult {
 interface NotificationRow extends Record<string, unknown> {
   person_id: string;
   id: string;
+  kind: NotificationKind;
   status: NotificationStatus;
   attempt: number;
   recipient: string | null;
@@ -121,7 +122,7 @@ const SUPERSEDE_MANY = `
          INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
          SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
 
-const NOTIFICATION_COLUMNS = 'person_id, id, status, attempt, recipient, body, encoding, route, final_at, report_bits';
+const NOTIFICATION_COLUMNS = 'person_id, id, kind, status, attempt, recipient, body, encoding, route, final_at, report_bits';
 
 const FAILED_ATTEMPT: ReadonlySet<NotificationStatus> = new Set(['failed', 'expired', 'unknown']);
 
@@ -156,12 +157,14 @@ export class Notifier {
    * limit, and even Kannel delivers fewer reports per second when flooded than
    * when fed at a steady rate (bench/notify.ts).
    */
-  private async pace(): Promise<void> {
+  private async pace(urgent = false): Promise<void> {
     const rate = this.d.config.maxPerSecond ?? 0;
     if (rate <= 0) return;
     const now = performance.now();
-    const at = Math.max(now, this.nextSendAt);
-    this.nextSendAt = at + 1000 / rate;
+    // An urgent send (a one-time code) goes now and the slots handed out next start one later:
+    // the rate holds on average, and a code never waits behind a certificate backlog's queue of slots.
+    const at = urgent ? now : Math.max(now, this.nextSendAt);
+    this.nextSendAt = Math.max(now, this.nextSendAt) + 1000 / rate;
     if (at > now) await new Promise((r) => setTimeout(r, at - now));
   }
 
@@ -422,7 +425,7 @@ export class Notifier {
     const out: OutgoingSms[] = [];
     items.forEach((x, i) => {
       const id = ids[i] as string;
-      if (created.has(id)) out.push({ personId: x.personId, notificationId: id, attempt: 1, to: x.recipient, text: x.sms.text, encoding: x.sms.encoding });
+      if (created.has(id)) out.push({ personId: x.personId, notificationId: id, attempt: 1, to: x.recipient, text: x.sms.text, encoding: x.sms.encoding, urgent: x.kind === 'code' });
     });
     await this.sendMany(out);
   }
@@ -437,7 +440,7 @@ export class Notifier {
         const gw = routeFor(this.d.routes, m.attempt);
         let res: SendResult;
         try {
-          await this.pace();
+          await this.pace(m.urgent);
           res = await gw.send(m);
         } catch (e) {
           res = { ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e) };
@@ -511,6 +514,8 @@ export class Notifier {
         dedupeKey: `sms_send:${n.id}:${next}`,
         runAt: at,
         personId: n.person_id,
+        // A code's retry must not wait behind a certificate backlog: the code dies in minutes.
+        ...(n.kind === 'code' ? { lane: 'code' as const } : {}),
       });
       await tx.query('UPDATE notifications SET next_attempt_at = $3 WHERE person_id = $1 AND id = $2', [n.person_id, n.id, at]);
       await event(tx, n, { attempt: n.attempt, type: 'retry_scheduled', route: routeFor(this.d.routes, next).route, status: n.status, raw: `attempt ${next} at ${at.toISOString()}` });
@@ -576,7 +581,7 @@ export class Notifier {
     );
     const n = r.rows[0];
     if (!n) return { kind: 'done' };
-    await this.sendMany([{ personId, notificationId, attempt, to: n.recipient, text: text ?? n.body, encoding: n.encoding }]);
+    await this.sendMany([{ personId, notificationId, attempt, to: n.recipient, text: text ?? n.body, encoding: n.encoding, urgent: k?.kind === 'code' }]);
     return { kind: 'done' };
   }
 

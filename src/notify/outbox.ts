@@ -1,9 +1,11 @@
 /**
  * Our outbox on `FOR UPDATE SKIP LOCKED`, the same SQL on PostgreSQL and PGlite.
  *
- * A worker claims due jobs in batches: the claim sets a lock owner and a lock
- * expiry and counts the attempt. A job that succeeds is `done` (kept: its
- * dedupe key keeps a re-recorded certificate from being notified twice); one
+ * Each job is in a lane (jobs.ts `laneOf`); a worker claims due jobs of each
+ * lane in batches, in a loop of the lane's own: the claim sets a lock owner
+ * and a lock expiry and counts the attempt. A job that succeeds is `done`
+ * (deleted some days later, retention.ts: a job written again for the same
+ * thing is then stopped by its notification's unique source key); one
  * that fails goes back to `pending` with an exponential backoff with jitter,
  * and after `max_attempts` to `dead`, where an operator sees it and can replay
  * it. A worker killed at any point loses nothing: its locks expire and the
@@ -15,7 +17,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
-import { type JobKind, type JobPayloads, JOB_KINDS, isJobKind, parsePayload, PayloadError } from './jobs.ts';
+import { type JobKind, type JobPayloads, type Lane, JOB_KINDS, LANES, isJobKind, laneOf, parsePayload, PayloadError } from './jobs.ts';
 
 export interface Job<K extends JobKind = JobKind> {
   id: number;
@@ -79,20 +81,22 @@ export function errorText(e: unknown): string {
 export interface EnqueueOptions<K extends JobKind> {
   kind: K;
   payload: JobPayloads[K];
-  /** At most one job per key, ever: a second enqueue with the same key does nothing. */
+  /** At most one job per key while the job is kept (done jobs go after some days, retention.ts): a second enqueue with the same key does nothing. */
   dedupeKey?: string;
   runAt?: Date;
   personId?: string | null;
   maxAttempts?: number;
+  /** Default: the kind's (`laneOf`); a retry of a one-time code goes in `code`. */
+  lane?: Lane;
 }
 
 /** Adds a job inside the caller's transaction; returns its id, or null when the dedupe key exists. */
 export async function enqueue<K extends JobKind>(tx: Queryable, o: EnqueueOptions<K>): Promise<number | null> {
   const r = await tx.query<{ id: number }>(
-    `INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id, max_attempts)
-     VALUES ($1, $2::jsonb, $3, coalesce($4::timestamptz, now()), $5, $6)
+    `INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id, max_attempts, lane)
+     VALUES ($1, $2::jsonb, $3, coalesce($4::timestamptz, now()), $5, $6, $7)
      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
-    [o.kind, JSON.stringify(o.payload), o.dedupeKey ?? null, o.runAt ?? null, o.personId ?? null, o.maxAttempts ?? 10],
+    [o.kind, JSON.stringify(o.payload), o.dedupeKey ?? null, o.runAt ?? null, o.personId ?? null, o.maxAttempts ?? 10, o.lane ?? laneOf(o.kind)],
   );
   return r.rows[0]?.id ?? null;
 }
@@ -125,26 +129,46 @@ interface JobRow extends Record<string, unknown> {
 }
 
 /**
- * Claims up to `limit` due jobs for `workerId` under a lock of `leaseMs`.
- * Due: pending, run_at passed, and not locked (or the lock expired: its worker died).
+ * The claim of one lane (exported for its plan test): the first due jobs of
+ * lane $3 in run_at order, read from the head of `jobs_lane_due` (lane,
+ * run_at, id) WHERE status = 'pending' — the scan passes only the jobs in
+ * flight and stops at `limit`, however many wait behind and whether or not
+ * the table has statistics. $5: only these kinds (NULL: all). The claimed
+ * rows are updated by primary key from an array, not by a join: in the plan
+ * `pg` may settle on for a statement prepared by name, LIMIT $2 is of unknown
+ * value and estimated at a tenth of the table, and a join of that many rows
+ * was planned as a hash join over a scan of the whole table.
  */
-export async function claim(db: Queryable, workerId: string, limit: number, leaseMs: number, kinds: readonly string[] = JOB_KINDS): Promise<JobRow[]> {
-  const r = await db.query<JobRow>(
-    `WITH due AS (
+export const CLAIM_SQL = `WITH due AS (
        SELECT id FROM jobs
-        WHERE status = 'pending' AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
-          AND kind = ANY($3::text[])
-        ORDER BY run_at, id
+        WHERE status = 'pending' AND lane = $3 AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+          AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
+        ORDER BY lane, run_at, id
         LIMIT $2
         FOR UPDATE SKIP LOCKED)
      UPDATE jobs j
         SET locked_by = $1, locked_until = now() + make_interval(secs => $4::float8 / 1000),
             attempts = j.attempts + 1, updated_at = now()
-       FROM due WHERE j.id = due.id
-     RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.person_id, j.run_at, j.dedupe_key`,
-    [workerId, limit, kinds, leaseMs],
-  );
+      WHERE j.id = ANY (ARRAY(SELECT id FROM due))
+     RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.person_id, j.run_at, j.dedupe_key`;
+
+/**
+ * Claims up to `limit` due jobs of `lane` for `workerId` under a lock of `leaseMs`.
+ * Due: pending, run_at passed, and not locked (or the lock expired: its worker died).
+ */
+export async function claimLane(db: Queryable, workerId: string, limit: number, leaseMs: number, lane: Lane, kinds: readonly string[] | null = null): Promise<JobRow[]> {
+  const r = await db.query<JobRow>(CLAIM_SQL, [workerId, limit, lane, leaseMs, kinds]);
   return r.rows.sort((a, b) => a.id - b.id);
+}
+
+/** Claims up to `limit` due jobs from the lanes in their order (`LANES`): a code and a periodic job before any certificate SMS. */
+export async function claim(db: Queryable, workerId: string, limit: number, leaseMs: number, lanes: readonly Lane[] = LANES, kinds: readonly string[] | null = null): Promise<JobRow[]> {
+  const out: JobRow[] = [];
+  for (const lane of lanes) {
+    if (out.length >= limit) break;
+    out.push(...(await claimLane(db, workerId, limit - out.length, leaseMs, lane, kinds)));
+  }
+  return out;
 }
 
 /** Marks jobs done. */
@@ -217,15 +241,17 @@ export async function replayDead(db: Queryable, f: DeadFilter = {}): Promise<num
   return r.rowCount;
 }
 
-/** Counts by kind and status (pending split into due, scheduled and locked). */
-export async function jobStats(db: Queryable): Promise<{ kind: string; state: string; n: number }[]> {
-  const r = await db.query<{ kind: string; state: string; n: number }>(
-    `SELECT kind,
-            CASE WHEN status <> 'pending' THEN status
-                 WHEN locked_until IS NOT NULL AND locked_until >= now() THEN 'locked'
-                 WHEN run_at <= now() THEN 'due' ELSE 'scheduled' END AS state,
-            count(*)::int8 AS n
-       FROM jobs GROUP BY 1, 2 ORDER BY 1, 2`,
+/** Counts by lane, kind and status (pending split into due, scheduled and locked), with the oldest due job's wait. */
+export async function jobStats(db: Queryable): Promise<{ lane: string; kind: string; state: string; n: number; oldest_due_seconds: number | null }[]> {
+  const r = await db.query<{ lane: string; kind: string; state: string; n: number; oldest_due_seconds: number | null }>(
+    `SELECT lane, kind, state, count(*)::int8 AS n,
+            CASE WHEN state = 'due' THEN round(extract(epoch FROM now() - min(run_at)))::float8 END AS oldest_due_seconds
+       FROM (SELECT lane, kind, run_at,
+                    CASE WHEN status <> 'pending' THEN status
+                         WHEN locked_until IS NOT NULL AND locked_until >= now() THEN 'locked'
+                         WHEN run_at <= now() THEN 'due' ELSE 'scheduled' END AS state
+               FROM jobs) j
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
   );
   return r.rows;
 }
@@ -235,8 +261,10 @@ export interface WorkerOptions {
   id?: string;
   /** Jobs per claim (10–50 is the sweet spot on PostgreSQL). */
   batchSize: number;
-  /** Jobs in flight at once. */
+  /** Jobs in flight at once in the certificate lane; the other lanes get theirs from it (`laneConcurrency`). */
   concurrency: number;
+  /** Jobs in flight at once per lane, where the default does not fit. */
+  lanes?: Partial<Record<Lane, number>>;
   /** Lock expiry: a job not finished within it may be run by another worker. */
   leaseMs: number;
   /** Idle wait between claims that found nothing. */
@@ -251,7 +279,48 @@ export interface WorkerOptions {
 }
 
 /**
- * A worker: claims due jobs and runs them through their kind's handler.
+ * Jobs in flight per lane for a worker of `concurrency`: the certificate lane
+ * takes it all (the bulk), codes up to 16 (a few a second at most, each
+ * must go at once), the periodic jobs 3 (one per kind: each run schedules the
+ * next, so no more are ever due), notices a quarter. Each lane counts only
+ * its own, so 128 certificate SMS stuck on a slow gateway leave the codes'
+ * room untouched.
+ */
+export function laneConcurrency(concurrency: number, overrides: Partial<Record<Lane, number>> = {}): Record<Lane, number> {
+  return {
+    code: overrides.code ?? Math.min(concurrency, 16),
+    periodic: overrides.periodic ?? 3,
+    certificate: overrides.certificate ?? concurrency,
+    notice: overrides.notice ?? Math.max(1, Math.ceil(concurrency / 4)),
+  };
+}
+
+/**
+ * How long an idle lane waits before it looks again. Four lanes polling at
+ * `pollMs` would claim four times as often as one queue did, which an idle
+ * embedded PGlite (one connection, shared with the requests) feels: the
+ * periodic jobs are due at their slot and reminders on their day, so a second
+ * is nothing to them; a code waits at most a quarter of a second more; the
+ * certificate lane, the bulk, looks every `pollMs` as the one queue did. A job
+ * written in this process can wake every lane at once (`nudge`).
+ */
+export function idlePollMs(lane: Lane, pollMs: number): number {
+  switch (lane) {
+    case 'certificate':
+      return pollMs;
+    case 'code':
+      return Math.max(pollMs, 250);
+    case 'periodic':
+    case 'notice':
+      return Math.max(pollMs, 1000);
+    default:
+      return lane satisfies never;
+  }
+}
+
+/**
+ * A worker: claims due jobs and runs them through their kind's handler, one
+ * claim loop per lane, each with its own jobs in flight.
  * `runOnce`/`drain` for tests and commands; `start`/`stop` for processes.
  */
 export class Worker {
@@ -259,12 +328,14 @@ export class Worker {
   private readonly db: Db;
   private readonly handlers: Handlers;
   private readonly opts: WorkerOptions;
+  private readonly lanes: readonly Lane[];
+  private readonly kinds: readonly JobKind[] | null;
+  private readonly room: Record<Lane, number>;
   private running = false;
   private stoppingFlag = false;
-  private inflight = 0;
   private readonly batches = new Set<Promise<void>>();
-  private loopDone: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private loopsDone: Promise<void> | undefined;
+  private readonly wakers = new Set<() => void>();
   /** Jobs run, by outcome kind (for progress and tests). */
   readonly counts = { done: 0, retry: 0, dead: 0, release: 0 };
 
@@ -273,13 +344,18 @@ export class Worker {
     this.handlers = handlers;
     this.opts = opts;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.kinds = opts.kinds ?? null;
+    const kinds = opts.kinds ?? JOB_KINDS;
+    // The lanes these kinds' jobs can be in: their own, and the code lane for a code's `sms_send` retry.
+    this.lanes = LANES.filter((l) => kinds.some((k) => laneOf(k) === l || (k === 'sms_send' && l === 'code')));
+    this.room = laneConcurrency(opts.concurrency, opts.lanes);
   }
 
   private readonly ctx: HandlerContext = { stopping: () => this.stoppingFlag };
 
-  /** Claims one batch and runs it to the end; returns the number of jobs claimed. */
+  /** Claims one batch, lanes in their order, and runs it to the end; returns the number of jobs claimed. */
   async runOnce(limit = this.opts.batchSize): Promise<number> {
-    const rows = await claim(this.db, this.id, limit, this.opts.leaseMs, this.opts.kinds ?? JOB_KINDS);
+    const rows = await claim(this.db, this.id, limit, this.opts.leaseMs, this.lanes, this.kinds);
     if (rows.length) await this.process(rows);
     return rows.length;
   }
@@ -294,18 +370,18 @@ export class Worker {
     }
   }
 
-  /** Starts the claim loop in the background. */
+  /** Starts the claim loops in the background. */
   start(): this {
     if (this.running) return this;
     this.running = true;
     this.stoppingFlag = false;
-    this.loopDone = this.loop();
+    this.loopsDone = Promise.all(this.lanes.map((l) => this.loop(l))).then(() => undefined);
     return this;
   }
 
-  /** Wakes an idle loop now (e.g. right after a job was written in this process). */
+  /** Wakes idle loops now (e.g. right after a job was written in this process). */
   nudge(): void {
-    this.wake?.();
+    for (const w of [...this.wakers]) w();
   }
 
   /**
@@ -317,8 +393,8 @@ export class Worker {
     if (!this.running) return;
     this.running = false;
     this.stoppingFlag = true;
-    this.wake?.();
-    await this.loopDone;
+    this.nudge();
+    await this.loopsDone;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.batches]),
@@ -329,46 +405,53 @@ export class Worker {
     clearTimeout(timer);
   }
 
-  private async loop(): Promise<void> {
+  /** One lane's claim loop: claims while the lane has room, up to a batch at a time. */
+  private async loop(lane: Lane): Promise<void> {
+    const batches = new Set<Promise<void>>();
+    let inflight = 0;
     while (this.running) {
-      const room = this.opts.concurrency - this.inflight;
+      const room = this.room[lane] - inflight;
       if (room <= 0) {
-        await Promise.race(this.batches);
+        await Promise.race(batches);
         continue;
       }
       let rows: JobRow[];
       try {
-        rows = await claim(this.db, this.id, Math.min(room, this.opts.batchSize), this.opts.leaseMs, this.opts.kinds ?? JOB_KINDS);
+        rows = await claimLane(this.db, this.id, Math.min(room, this.opts.batchSize), this.opts.leaseMs, lane, this.kinds);
       } catch (e) {
-        this.opts.onError?.(e, 'claim');
+        this.opts.onError?.(e, `claim (${lane})`);
         await this.idle(Math.max(this.opts.pollMs, 1000));
         continue;
       }
       if (rows.length === 0) {
-        await this.idle(this.opts.pollMs);
+        await this.idle(idlePollMs(lane, this.opts.pollMs));
         continue;
       }
-      this.inflight += rows.length;
+      inflight += rows.length;
       const p: Promise<void> = this.process(rows)
         .catch((e: unknown) => this.opts.onError?.(e, 'batch'))
         .finally(() => {
-          this.inflight -= rows.length;
+          inflight -= rows.length;
+          batches.delete(p);
           this.batches.delete(p);
         });
+      batches.add(p);
       this.batches.add(p);
     }
   }
 
   private async idle(ms: number): Promise<void> {
+    let wake: (() => void) | undefined;
     await new Promise<void>((resolve) => {
       const t = setTimeout(done, ms);
       function done() {
         clearTimeout(t);
         resolve();
       }
-      this.wake = done;
+      wake = done;
+      this.wakers.add(done);
     });
-    this.wake = undefined;
+    if (wake) this.wakers.delete(wake);
   }
 
   /** Validates payloads, runs each kind's handler, then records every outcome (done ones in one statement). */

@@ -11,7 +11,8 @@ import { Notifier } from './notifier.ts';
 import { Worker, eachJob, schedulePeriodic, type PeriodicKind } from './outbox.ts';
 import { runEscalationJob } from '../records/dose-requests.ts';
 import { rollupPipeline } from '../records/pipeline-rollup.ts';
-import { housekeep } from '../access/housekeeping.ts';
+import { type HousekeepingCounts, housekeep } from '../access/housekeeping.ts';
+import { type PruneCounts, type PruneOptions, pruneNotify } from './retention.ts';
 import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
@@ -29,6 +30,15 @@ export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseReq
   await schedulePeriodic(db, 'escalate_dose_requests', { now, everyMinutes: config.doseRequests.checkEveryMinutes, which: 'current' });
   await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'current' });
   await schedulePeriodic(db, 'pipeline_rollup', { now, everyMinutes: PIPELINE_ROLLUP_EVERY_MINUTES, which: 'current' });
+}
+
+/**
+ * What the periodic `housekeeping` job does at `now`: the public side's traces
+ * (access/housekeeping.ts), then the done jobs, the events of delivered SMS and
+ * the sink's messages past keeping (retention.ts), in batches within a budget.
+ */
+export async function runHousekeeping(db: Db, now: Date, prune: PruneOptions = {}): Promise<HousekeepingCounts & PruneCounts> {
+  return { ...(await housekeep(db, now)), ...(await pruneNotify(db, now, prune)) };
 }
 
 export async function loadReportSecret(db: Db, configured?: string): Promise<Buffer> {
@@ -121,7 +131,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
         escalate_dose_requests: eachJob<'escalate_dose_requests'>(1, async () => {
           await runEscalationJob(db, { now: clock(), afterDays: doseRequests.escalateAfterDays, everyMinutes: doseRequests.checkEveryMinutes });
         }),
-        housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => housekeep(db, now)),
+        housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => runHousekeeping(db, now)),
         pipeline_rollup: periodic('pipeline_rollup', PIPELINE_ROLLUP_EVERY_MINUTES, (now) => rollupPipeline(db, now)),
       };
       return new Worker(db, handlers, {

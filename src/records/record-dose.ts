@@ -923,8 +923,8 @@ function writeStatement(parts: WriteParts): string {
   }
   if (parts.reminders) {
     ctes.push(`rem AS (
-       INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
-       SELECT 'reminder', reminder, 'reminder:' || person_id::text || ':' || (reminder->>'doseNumber'), reminder_at, person_id
+       INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id, lane)
+       SELECT 'reminder', reminder, 'reminder:' || person_id::text || ':' || (reminder->>'doseNumber'), reminder_at, person_id, 'notice' -- laneOf('reminder')
          FROM w WHERE reminder IS NOT NULL${parts.holds ? ' AND NOT held' : ''}
        ON CONFLICT (dedupe_key) DO NOTHING)`);
   }

@@ -75,7 +75,9 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
      UNION ALL
      SELECT n.created_at, 'sms', NULL,
             json_build_object('notificationId', n.id, 'certificateId', n.certificate_id, 'kind', n.kind, 'recipient', n.recipient, 'text', n.body,
-                              'status', n.status, 'holdReason', n.hold_reason, 'route', n.route, 'attempt', n.attempt, 'lastError', n.last_error)::jsonb
+                              'status', n.status, 'holdReason', n.hold_reason, 'route', n.route, 'attempt', n.attempt, 'lastError', n.last_error,
+                              -- when it was handed over and ended: what stays once a delivered SMS's events are compacted (notify/retention.ts)
+                              'submittedAt', n.submitted_at, 'finalAt', n.final_at)::jsonb
        FROM notifications n WHERE n.person_id = $1
      UNION ALL
      SELECT e.at, 'sms_' || e.type, NULL,

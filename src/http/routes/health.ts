@@ -16,7 +16,7 @@ export function healthRoutes(app: App, deps: AppDeps): void {
       "SELECT kind, status, count(*)::int8 AS n FROM jobs WHERE status <> 'done' GROUP BY kind, status",
     );
     const gauges: { name: string; help: string; labels: Record<string, string>; value: number }[] = jobs.rows.map((r) => ({ name: 'dosis_jobs', help: 'Outbox jobs not done, by kind and status', labels: { kind: r.kind, status: r.status }, value: Number(r.n) }));
-    // SMS: notifications by kind and status (index notifications_status), open work-list cases by kind.
+    // SMS: notifications by kind and status (a read of every notification), open work-list cases by kind.
     const sms = await deps.db.query<{ kind: string; status: string; n: number }>('SELECT kind, status, count(*)::int8 AS n FROM notifications GROUP BY kind, status ORDER BY 1, 2');
     for (const r of sms.rows) gauges.push({ name: 'dosis_notifications', help: 'SMS notifications by kind and status', labels: { kind: r.kind, status: r.status }, value: Number(r.n) });
     const cases = await deps.db.query<{ kind: string; n: number }>("SELECT kind, count(*)::int8 AS n FROM cases WHERE status = 'open' GROUP BY kind ORDER BY 1");

@@ -1,0 +1,193 @@
+/**
+ * `npm run bench -- storage`: bytes per dose at rest on PostgreSQL, and the
+ * projection for 450 M doses.
+ *
+ * A real `dosis serve` (embedded worker, sink gateway) on a new database
+ * imports a generated file through `POST /api/v1/imports`; the worker sends
+ * every SMS to the sink (delivered at once) and runs each report timeout
+ * (`SMS_REPORT_TIMEOUT_SECONDS=1`), so every SMS is final. Then, with the
+ * clock moved past every keeping period, the periodic jobs run as the worker
+ * runs them (the pipeline rollup, then housekeeping), and `pg_total_relation_size`
+ * (table, TOAST and indexes) is read per table at three moments:
+ *
+ * - drained: every SMS final, nothing deleted;
+ * - housekept: after the rollup and housekeeping (deleted rows leave free
+ *   space that later rows reuse, so the files do not shrink yet);
+ * - at rest: after `VACUUM FULL`, i.e. the space the rows that stay take —
+ *   what a database that has run for a while holds per dose, since space freed
+ *   by one day's deletions is filled by the next day's rows.
+ */
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createScratchDatabase, facilityToken, startServer } from '../test/helpers/server.ts';
+import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
+import { uploadFile, waitForImport } from './lib/imports.ts';
+import { openDb } from '../src/db/open.ts';
+import type { Db } from '../src/db/client.ts';
+import { runHousekeeping } from '../src/notify/service.ts';
+import { rollupPipeline } from '../src/records/pipeline-rollup.ts';
+
+const HELP = `npm run bench -- storage [options]
+
+  --rows <n>        rows of the imported file (default 20000)
+  --project <n>     doses to project the figures to (default 450000000)
+  --keep-days <n>   days housekeeping is run after (default 30: past every keeping period)
+
+PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
+database is created next to it and dropped afterwards).`;
+
+const { values: opts } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '20000' },
+    project: { type: 'string', default: '450000000' },
+    'keep-days': { type: 'string', default: '30' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const ADMIN = 'dos_bench_admin_token_0123456789abcdefgh';
+const rows = Number(opts.rows);
+const project = Number(opts.project);
+
+type Sizes = Map<string, { bytes: number; rows: number }>;
+
+/** Total size (heap, TOAST, indexes) and live rows of every table of the schema with at least a page. */
+async function sizes(db: Db): Promise<Sizes> {
+  const r = await db.query<{ name: string; bytes: number }>(
+    `SELECT c.relname AS name, pg_total_relation_size(c.oid)::int8 AS bytes FROM pg_class c
+      WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace AND c.relname <> 'schema_migrations'`,
+  );
+  const out: Sizes = new Map();
+  for (const row of r.rows) {
+    if (!/^[a-z_0-9]+$/.test(row.name)) continue;
+    const n = await db.query<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${row.name}`);
+    out.set(row.name, { bytes: Number(row.bytes), rows: Number(n.rows[0]?.n ?? 0) });
+  }
+  return out;
+}
+
+async function waitFor(what: string, deadlineMs: number, done: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const kb = (b: number) => (b / 1024).toFixed(2);
+const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+
+function table(stages: [string, Sizes][], doses: number): void {
+  const names = [...new Set(stages.flatMap(([, s]) => [...s.keys()]))]
+    .filter((n) => stages.some(([, s]) => (s.get(n)?.bytes ?? 0) > 8192 * 3))
+    .sort((a, b) => (stages.at(-1)?.[1].get(b)?.bytes ?? 0) - (stages.at(-1)?.[1].get(a)?.bytes ?? 0));
+  console.log(`\n${'table'.padEnd(26)}${stages.map(([l]) => `${l.padStart(14)} rows  B/dose`).join('')}`);
+  for (const n of names) {
+    console.log(
+      `${n.padEnd(26)}${stages
+        .map(([, s]) => {
+          const x = s.get(n) ?? { bytes: 0, rows: 0 };
+          return `${mb(x.bytes).padStart(11)} MB ${String(x.rows).padStart(7)} ${String(Math.round(x.bytes / doses)).padStart(7)}`;
+        })
+        .join('')}`,
+    );
+  }
+  const totals = stages.map(([l, s]) => [l, [...s.values()].reduce((a, x) => a + x.bytes, 0)] as const);
+  console.log(`${'all tables'.padEnd(26)}${totals.map(([, t]) => `${mb(t).padStart(11)} MB ${''.padStart(7)} ${String(Math.round(t / doses)).padStart(7)}`).join('')}`);
+  console.log('');
+  for (const [l, t] of totals) {
+    console.log(`${l.padEnd(10)} ${kb(t / doses)} KB per dose → ${((t / doses) * project / 1024 ** 4).toFixed(2)} TiB for ${project.toLocaleString('en')} doses`);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'dosis-bench-storage-'));
+const scratch = await createScratchDatabase('dosis_bench_storage');
+try {
+  const file = generateDoses({ rows, seed: 303, badShare: 0 });
+  const path = join(dir, 'storage.csv');
+  writeFileSync(path, toCsv(file, { bom: true }));
+  console.log(`storage: ${rows.toLocaleString('en')}-row file imported into ${scratch.name}, every SMS to the sink`);
+  const server = await startServer({
+    env: {
+      DOSIS_ADMIN_TOKEN: ADMIN,
+      DATABASE_URL: scratch.url,
+      DOSIS_WORKER: 'true',
+      SMS_GATEWAY: 'sink',
+      SMS_REPORT_TIMEOUT_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+    },
+    readyTimeoutMs: 120_000,
+  });
+  const db = await openDb({ databaseUrl: scratch.url, dataDir: dir, poolSize: 2 });
+  try {
+    const token = await facilityToken(server.url, ADMIN, 'PKM-STORE');
+    const up = await uploadFile(server.url, token, path);
+    if (up.status !== 202) throw new Error(`upload: ${up.status} ${JSON.stringify(up.body)}`);
+    const t0 = performance.now();
+    const s = await waitForImport(server.url, token, up.body.id);
+    if (s.status !== 'done') throw new Error(`import ${String(s.status)}`);
+    console.log(`imported ${String(s.accepted)} doses in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for every SMS to end`);
+    // Every SMS final and every job that runs now done (reminders wait for their day, periodic jobs for their slot).
+    await waitFor('the SMS to end', 30 * 60_000, async () => {
+      const r = await db.query<{ open: number; due: number }>(
+        `SELECT (SELECT count(*) FROM notifications WHERE final_at IS NULL)::int8 AS open,
+                (SELECT count(*) FROM jobs WHERE status = 'pending' AND run_at <= now() + interval '2 seconds'
+                    AND kind NOT IN ('housekeeping', 'pipeline_rollup', 'escalate_dose_requests'))::int8 AS due`,
+      );
+      return Number(r.rows[0]?.open) === 0 && Number(r.rows[0]?.due) === 0;
+    });
+  } finally {
+    await server.kill();
+  }
+  try {
+    const doses = Number((await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM vaccinations')).rows[0]?.n);
+    const sms = Number((await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM notifications')).rows[0]?.n);
+    console.log(`${doses.toLocaleString('en')} doses, ${sms.toLocaleString('en')} SMS, all final`);
+    await db.query('VACUUM ANALYZE');
+    const drained = await sizes(db);
+
+    const later = new Date(Date.now() + Number(opts['keep-days']) * 86_400_000);
+    await rollupPipeline(db, later);
+    const t1 = performance.now();
+    const done = await runHousekeeping(db, later);
+    console.log(`housekeeping at now + ${opts['keep-days']} days: ${((performance.now() - t1) / 1000).toFixed(1)} s, ${JSON.stringify(done)}`);
+    await db.query('VACUUM ANALYZE');
+    const housekept = await sizes(db);
+    // Dosis's tables only: a VACUUM FULL of the catalogs races with the reads of statistics.
+    await db.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
+    const rest = await sizes(db);
+    const parts = await db.query<{ tbl: string; part: string; bytes: number }>(
+      `SELECT c.relname AS tbl, 'table' AS part, (pg_table_size(c.oid))::int8 AS bytes FROM pg_class c
+        WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+       UNION ALL
+       SELECT t.relname, i.relname, pg_relation_size(i.oid)::int8 FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        WHERE t.relnamespace = 'public'::regnamespace`,
+    );
+    table(
+      [
+        ['drained', drained],
+        ['housekept', housekept],
+        ['at rest', rest],
+      ],
+      doses,
+    );
+    // What stays, per dose: the tables of more than 50 bytes a dose at rest, their heap (with TOAST) and each index.
+    console.log('\nat rest, by part (bytes per dose):');
+    for (const [name, x] of [...rest].sort((a, b) => b[1].bytes - a[1].bytes)) {
+      if (x.bytes / doses < 50) continue;
+      const own = parts.rows.filter((p) => p.tbl === name).sort((a, b) => Number(b.bytes) - Number(a.bytes));
+      console.log(`  ${name.padEnd(22)} ${String(Math.round(x.bytes / doses)).padStart(5)}  ${own.map((p) => `${p.part} ${Math.round(Number(p.bytes) / doses)}`).join(', ')}`);
+    }
+  } finally {
+    await db.close();
+  }
+} finally {
+  await scratch.drop();
+  rmSync(dir, { recursive: true, force: true });
+}
