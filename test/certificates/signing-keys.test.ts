@@ -25,6 +25,8 @@ import { toPem } from '../../src/certificates/csca.ts';
 import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, TEST_KEYS_ENV, testRuntime } from '../helpers/app.ts';
 import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
+import { generateDoses, toCsv } from '../fixtures/import-files.ts';
+import { importRunnerOf } from '../../src/http/routes/imports.ts';
 import type { Runtime } from '../../src/runtime.ts';
 
 /** The DER prefix of every P-256 PKCS#8 private key node:crypto and WebCrypto export (RFC 5915 inside RFC 5208). */
@@ -152,6 +154,25 @@ for (const signer of SIGNERS) {
         const v = await verify(qr);
         assert.equal(v.valid, false);
         await t.db.query('DELETE FROM signing_keys WHERE kid = $1', [dsc.kid]);
+      });
+
+      it("an import signs on the signing threads through the same store (each thread its own session), and what they sign verifies", async () => {
+        const file = generateDoses({ rows: 60, seed: 22, badShare: 0 });
+        const res = await rt.app.inject({ method: 'POST', url: '/api/v1/imports', headers: { ...bearer(facilityToken), 'content-type': 'text/csv' }, payload: toCsv(file, { delimiter: ';' }) });
+        assert.equal(res.statusCode, 202, res.body);
+        const id = (res.json() as { id: string }).id;
+        await importRunnerOf(rt.app).settled(id);
+        const s = (await rt.app.inject({ method: 'GET', url: `/api/v1/imports/${id}`, headers: bearer(facilityToken) })).json() as { status: string; accepted: number };
+        assert.equal(s.status, 'done');
+        assert.ok(s.accepted > 0);
+        const certs = await t.db.query<{ qr: string; kid: string }>('SELECT c.qr, c.kid FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE v.import_id = $1', [id]);
+        assert.equal(certs.rows.length, s.accepted);
+        const active = await t.db.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retired_at IS NULL AND key_ref IS NOT NULL');
+        for (const c of certs.rows.slice(0, 5)) {
+          assert.equal(c.kid, active.rows[0]!.kid);
+          const v = await verify(c.qr);
+          assert.equal(v.valid, true, v.reason);
+        }
       });
 
       it('holds no private key: no PKCS#8, no key bytes, in any table', async () => {
