@@ -16,7 +16,7 @@
  * certificates signed with it keep verifying. Exactly one key signs at a time
  * (a partial unique index enforces it).
  */
-import { createHash, createPublicKey, randomUUID, verify, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, verify, X509Certificate } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Vaccine } from '../domain/vaccines.ts';
@@ -274,7 +274,7 @@ export async function installSigningKey(db: Db, store: KeyStore, certificateDer:
   const now = o.now ?? new Date();
   let spki: Buffer;
   try {
-    spki = createPublicKey(new X509Certificate(certificateDer).publicKey).export({ format: 'der', type: 'spki' });
+    spki = new X509Certificate(certificateDer).publicKey.export({ format: 'der', type: 'spki' });
   } catch {
     throw new KeyStoreError('not installed: not an X.509 certificate');
   }
