@@ -89,18 +89,18 @@ for (const signer of SIGNERS) {
           payload: doseBody(person()),
         });
         assert.equal(res.statusCode, 201, res.body);
-        return res.json() as { certificate: { qr: string } };
+        return res.json<{ certificate: { qr: string } }>();
       };
       const verify = async (qr: string) => {
         forgetTrustList();
         const v = await rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr } });
-        return v.json() as { valid: boolean; reason: string; kid?: string };
+        return v.json<{ valid: boolean; reason: string; kid?: string }>();
       };
       const trust = async () =>
-        (await rt.app.inject({ method: 'GET', url: '/api/v1/trust-list' })).json() as {
+        (await rt.app.inject({ method: 'GET', url: '/api/v1/trust-list' })).json<{
           keys: { kid: string; certificate: string; retiredAt: string | null }[];
           csca: { certificate: string; validFrom: string; validUntil: string }[];
-        };
+        }>();
 
       it('issues and verifies; the trust list publishes the CSCA, and the DSC chains to it (openssl)', async () => {
         rt = await testRuntime(t.db, signer.env());
@@ -160,9 +160,9 @@ for (const signer of SIGNERS) {
         const file = generateDoses({ rows: 60, seed: 22, badShare: 0 });
         const res = await rt.app.inject({ method: 'POST', url: '/api/v1/imports', headers: { ...bearer(facilityToken), 'content-type': 'text/csv' }, payload: toCsv(file, { delimiter: ';' }) });
         assert.equal(res.statusCode, 202, res.body);
-        const id = (res.json() as { id: string }).id;
+        const id = res.json<{ id: string }>().id;
         await importRunnerOf(rt.app).settled(id);
-        const s = (await rt.app.inject({ method: 'GET', url: `/api/v1/imports/${id}`, headers: bearer(facilityToken) })).json() as { status: string; accepted: number };
+        const s = (await rt.app.inject({ method: 'GET', url: `/api/v1/imports/${id}`, headers: bearer(facilityToken) })).json<{ status: string; accepted: number }>();
         assert.equal(s.status, 'done');
         assert.ok(s.accepted > 0);
         const certs = await t.db.query<{ qr: string; kid: string }>('SELECT c.qr, c.kid FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE v.import_id = $1', [id]);
