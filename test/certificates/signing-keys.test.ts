@@ -22,6 +22,7 @@ import { ensureSigningKey, rotateSigningKey, upgradeKeyStorage } from '../../src
 import { forgetTrustList } from '../../src/certificates/verify.ts';
 import { generateCsca, generateSigningKey } from '../../src/certificates/keys.ts';
 import { toPem } from '../../src/certificates/csca.ts';
+import { chainsToWeb } from '../../src/certificates/x509-der.ts';
 import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, TEST_KEYS_ENV, testRuntime } from '../helpers/app.ts';
 import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
@@ -153,6 +154,12 @@ for (const signer of SIGNERS) {
         await t.db.query("INSERT INTO signing_keys (kid, algorithm, certificate, valid_from, valid_until, signing_from, retired_at) VALUES ($1, 'ES256', $2, $3, $4, now(), now())", [dsc.kid, dsc.certificateDer, dsc.validFrom, dsc.validUntil]);
         const v = await verify(qr);
         assert.equal(v.valid, false);
+        // The browser verifier's chain check (Web Crypto) agrees: ours chain, the forged one does not.
+        const list = await trust();
+        const cscas = list.csca.map((c) => new Uint8Array(Buffer.from(c.certificate, 'base64')));
+        assert.equal(await chainsToWeb(dsc.certificateDer, cscas), false);
+        for (const k of list.keys.filter((x) => x.kid !== dsc.kid)) assert.equal(await chainsToWeb(new Uint8Array(Buffer.from(k.certificate, 'base64')), cscas), true);
+        assert.equal(await chainsToWeb(dsc.certificateDer, [stranger.certificateDer]), true, 'and it does follow a chain it can');
         await t.db.query('DELETE FROM signing_keys WHERE kid = $1', [dsc.kid]);
       });
 

@@ -1,0 +1,10 @@
+import { openKeyStore } from './src/certificates/key-store.ts';
+import { testToken } from './test/helpers/softhsm.ts';
+const t = testToken();
+const p11 = openKeyStore({ kind: 'pkcs11', module: t.module, token: t.token, pin: t.pin });
+const a = p11.generate('x').signer;
+const data = Buffer.alloc(300, 1);
+const N = Number(process.argv[2] ?? 20000);
+const t0 = performance.now();
+for (let i = 0; i < N; i++) a.sign(data);
+console.log('pkcs11', Math.round(N / ((performance.now() - t0) / 1000)), '/s');
