@@ -170,7 +170,7 @@ for (const signer of SIGNERS) {
         const id = res.json<{ id: string }>().id;
         await importRunnerOf(rt.app).settled(id);
         const s = (await rt.app.inject({ method: 'GET', url: `/api/v1/imports/${id}`, headers: bearer(facilityToken) })).json<{ status: string; accepted: number }>();
-        assert.equal(s.status, 'done');
+        assert.equal(s.status, 'done', JSON.stringify(s));
         assert.ok(s.accepted > 0);
         const certs = await t.db.query<{ qr: string; kid: string }>('SELECT c.qr, c.kid FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE v.import_id = $1', [id]);
         assert.equal(certs.rows.length, s.accepted);
