@@ -20,7 +20,7 @@
  * signing threads): a pkcs11 thread opens its own session on the same token.
  */
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type * as Pkcs11Module from 'pkcs11js';
@@ -390,18 +390,17 @@ export function resolveKeyStoreSpec(c: SignerConfig, mayCreate: boolean): KeySto
   }
   const kek = randomBytes(32);
   mkdirSync(dirname(c.keyFile), { recursive: true });
-  let fd: number;
+  // Written whole to a temporary file, then linked into place: two processes starting at once keep
+  // one key, and neither reads a half-written file.
+  const tmp = `${c.keyFile}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(tmp, kek.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': two processes starting at once must not write two different keys.
-    fd = openSync(c.keyFile, 'wx', 0o600);
+    linkSync(tmp, c.keyFile);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return resolveKeyStoreSpec(c, false);
     throw e;
-  }
-  try {
-    writeSync(fd, kek.toString('hex') + '\n');
   } finally {
-    closeSync(fd);
+    rmSync(tmp, { force: true });
   }
   return { kind: 'local', kek: new Uint8Array(kek) };
 }
