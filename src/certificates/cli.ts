@@ -17,9 +17,9 @@ import { migrate } from '../db/migrate.ts';
 import { openDb } from '../db/open.ts';
 import { AppError } from '../domain/errors.ts';
 import { openSigningSetup } from '../runtime.ts';
-import { fromPem, initCscaDir, readCscaDir, toPem } from './csca.ts';
+import { cscaOnToken, fromPem, initCscaDir, readCscaDir, toPem } from './csca.ts';
 import { installSigningKey, requestSigningKey, rotateSigningKey, type SigningSetup } from './issuer.ts';
-import { KeyStoreError } from './key-store.ts';
+import { KeyStoreError, openKeyStore, resolveKeyStoreSpec, type KeyStore } from './key-store.ts';
 import { signCertificateRequest } from './keys.ts';
 
 export const KEYS_HELP = `dosis keys — signing keys: the CSCA kept offline, document signers on a token or sealed
@@ -27,7 +27,9 @@ export const KEYS_HELP = `dosis keys — signing keys: the CSCA kept offline, do
 Usage:
   dosis keys csca init --out DIR [--name CN] [--country ID] [--days 3650]
       (on the offline CSCA machine) make a country signing CA: DIR/csca.pem
-      (public: give it to the online system) and DIR/csca.key (mode 0600).
+      (public: give it to the online system) and DIR/csca.key (mode 0600); with
+      DOSIS_SIGNER=pkcs11 the key is made on that token instead, and
+      DIR/csca.ref names it (sign-request then uses the token).
   dosis keys request [--out FILE]
       make a new document signer key where DOSIS_SIGNER keeps keys (on the
       PKCS#11 token, or sealed under the key-encryption key) and print its
@@ -68,6 +70,17 @@ async function withSetup<T>(config: Config, fn: (db: Awaited<ReturnType<typeof o
   }
 }
 
+/** Runs `fn` with the PKCS#11 store when `wanted` and DOSIS_SIGNER=pkcs11 (the CSCA's key on the offline machine's token). */
+async function withToken<T>(config: Config, wanted: boolean, fn: (token: KeyStore | undefined) => Promise<T>): Promise<T> {
+  if (!wanted || config.signer.kind !== 'pkcs11') return fn(undefined);
+  const token = openKeyStore(resolveKeyStoreSpec(config.signer, false));
+  try {
+    return await fn(token);
+  } finally {
+    token.close();
+  }
+}
+
 function output(text: string, out: string | undefined): void {
   if (out) writeFileSync(out, text);
   else process.stdout.write(text);
@@ -101,8 +114,12 @@ export async function keysCommand(args: string[], config: Config): Promise<numbe
   try {
     if (sub === 'csca' && arg === 'init') {
       if (!values.out) throw new KeyStoreError('--out DIR is required');
-      const csca = await initCscaDir(values.out, { commonName: values.name, country: values.country, days });
-      console.error(`CSCA made in ${values.out}: csca.pem (public, valid ${csca.validFrom.toISOString()} – ${csca.validUntil.toISOString()}), csca.key (keep it offline).`);
+      const out = values.out;
+      const csca = await withToken(config, true, (token) => initCscaDir(out, { commonName: values.name, country: values.country, days, ...(token ? { token } : {}) }));
+      console.error(
+        `CSCA made in ${values.out}: csca.pem (public, valid ${csca.validFrom.toISOString()} – ${csca.validUntil.toISOString()}), ` +
+          (config.signer.kind === 'pkcs11' ? `its key on the token "${config.signer.token}" (csca.ref names it).` : 'csca.key (keep it offline).'),
+      );
       return 0;
     }
     if (sub === 'request' && arg === undefined) {
@@ -113,14 +130,17 @@ export async function keysCommand(args: string[], config: Config): Promise<numbe
     }
     if (sub === 'sign-request' && arg !== undefined && more === undefined) {
       if (!values.csca) throw new KeyStoreError('--csca DIR (the directory of csca init) is required');
-      const csca = readCscaDir(values.csca);
-      if (!csca) throw new KeyStoreError(`${values.csca} holds no CSCA (${join(values.csca, 'csca.pem')}, csca.key)`);
+      const dir = values.csca;
       const now = new Date();
-      const dsc = await signCertificateRequest({
-        csrDer: readDer(arg, 'CERTIFICATE REQUEST'),
-        csca,
-        validFrom: new Date(now.getTime() - 60_000),
-        validUntil: new Date(now.getTime() + (days ?? 730) * 86_400_000),
+      const dsc = await withToken(config, cscaOnToken(dir), async (token) => {
+        const csca = readCscaDir(dir, token);
+        if (!csca) throw new KeyStoreError(`${dir} holds no CSCA (${join(dir, 'csca.pem')}, csca.key or csca.ref)`);
+        return signCertificateRequest({
+          csrDer: readDer(arg, 'CERTIFICATE REQUEST'),
+          csca,
+          validFrom: new Date(now.getTime() - 60_000),
+          validUntil: new Date(now.getTime() + (days ?? 730) * 86_400_000),
+        });
       });
       output(toPem('CERTIFICATE', dsc), values.out);
       return 0;

@@ -149,7 +149,7 @@ export async function upgradeKeyStorage(db: Db, setup: SigningSetup): Promise<{ 
       const v = JSON.parse(csca.value) as { certificate: string; privateKey?: string };
       const der = Buffer.from(v.certificate, 'base64');
       await addCscaCertificate(tx, der);
-      if (setup.cscaDir && v.privateKey && !readCscaDir(setup.cscaDir)) {
+      if (setup.cscaDir && v.privateKey && !readCscaDir(setup.cscaDir, setup.store)) {
         writeCscaDir(setup.cscaDir, der, Buffer.from(v.privateKey, 'base64'));
       }
       await tx.query("DELETE FROM settings WHERE key = 'csca'");
@@ -217,7 +217,7 @@ async function install(tx: Queryable, store: KeyStore, certificateDer: Uint8Arra
 /** request → the CSCA directory signs → install, in one go (the automatic CSCA). */
 async function addKeyWithLocalCsca(tx: Queryable, setup: SigningSetup, now: Date): Promise<{ kid: string; retired: string[] }> {
   if (!setup.cscaDir) throw offline('A new signing key is needed');
-  const csca: CscaFiles = await ensureCscaDir(setup.cscaDir, now);
+  const csca: CscaFiles = await ensureCscaDir(setup.cscaDir, now, setup.store);
   await addCscaCertificate(tx, csca.certificateDer);
   const req = await newRequest(setup.store, now);
   const dsc = await signCertificateRequest({

@@ -14,7 +14,7 @@
  * signing itself goes through importPrivateKey and node:crypto.
  */
 
-import { createHash, createPrivateKey, KeyObject, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, sign, X509Certificate } from 'node:crypto';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { loadX509 } from './peculiar-x509.ts';
 
@@ -57,27 +57,44 @@ export interface CertificateRequest {
 
 /** Generate a country signing CA: a self-signed CA certificate (path length 0) and its P-256 key. */
 export async function generateCsca(req: CertificateRequest): Promise<CertifiedKey> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const certificateDer = await createCscaCertificate({ ...req, publicKey, key: privateKey });
+  const cert = new X509Certificate(certificateDer);
+  return {
+    certificateDer,
+    privateKeyPkcs8: new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' })),
+    validFrom: cert.validFromDate,
+    validUntil: cert.validToDate,
+  };
+}
+
+/**
+ * The self-signed certificate of a CSCA (path length 0, keyCertSign and
+ * cRLSign) for a P-256 key wherever it is: a KeyObject, or a signer (the key
+ * on a token, `dosis keys csca init` with DOSIS_SIGNER=pkcs11).
+ */
+export async function createCscaCertificate(req: CertificateRequest & { publicKey: KeyObject; key: Es256Key }): Promise<Uint8Array> {
   checkRequest(req);
   const x509 = await loadX509();
-  const keys = await subtle().generateKey(EC_P256, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: subjectName(req),
-    notBefore: req.validFrom,
-    notAfter: req.validUntil,
-    keys,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return {
-    certificateDer: new Uint8Array(cert.rawData),
-    privateKeyPkcs8: new Uint8Array(await subtle().exportKey('pkcs8', keys.privateKey)),
-    validFrom: cert.notBefore,
-    validUntil: cert.notAfter,
-  };
+  const publicKey = await webPublicKey(req.publicKey);
+  const key = req.key;
+  const signer: Es256Signer = key instanceof KeyObject ? { sign: (d) => signEs256(d, key) } : key;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      name: subjectName(req),
+      notBefore: req.validFrom,
+      notAfter: req.validUntil,
+      keys: { publicKey, privateKey: SIGNER_KEY },
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      ],
+    },
+    signerCrypto(signer),
+  );
+  return new Uint8Array(cert.rawData);
 }
 
 /**

@@ -2,13 +2,15 @@
  * The CSCA kept offline, as an operator runs it (issue 22 item 3): `dosis keys
  * csca init` on the "offline machine", `request` on the online one (the key
  * made on the token or sealed locally, a CSR printed), `sign-request` with the
- * CSCA, `install`, then `dosis serve` signs with the installed DSC. Without a
+ * CSCA (with pkcs11, the CSCA's key too is made on the token), `install`,
+ * then `dosis serve` signs with the installed DSC. Without a
  * CSCA directory, `rotate` is refused, and a DSC from another CA is not
  * installed. Each signer, on the embedded database (subprocesses).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { parseKeyRef } from '../../src/certificates/key-store.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -36,7 +38,14 @@ for (const signer of ['local', 'pkcs11'] as const) {
     it('csca init → request → sign-request → install; serve signs with the installed DSC, which chains to the CSCA', async () => {
       const init = await run('csca', 'init', '--out', p('csca'));
       assert.equal(init.code, 0, init.stderr);
-      assert.equal(statSync(p('csca/csca.key')).mode & 0o777, 0o600);
+      if (signer === 'pkcs11') {
+        // The CSCA's key was made on the token: the directory only names it.
+        assert.equal(existsSync(p('csca/csca.key')), false);
+        assert.equal(parseKeyRef(readFileSync(p('csca/csca.ref'), 'utf8')).store, 'pkcs11');
+        assert.equal(statSync(p('csca/csca.ref')).mode & 0o777, 0o600);
+      } else {
+        assert.equal(statSync(p('csca/csca.key')).mode & 0o777, 0o600);
+      }
 
       const rotate = await run('rotate');
       assert.equal(rotate.code, 1, rotate.stderr);
