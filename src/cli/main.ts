@@ -8,6 +8,8 @@ import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config.ts'
 import { openDb, DataDirLockedError } from '../db/open.ts';
 import { migrate } from '../db/migrate.ts';
 import { KEYS_HELP, keysCommand } from '../certificates/cli.ts';
+import { KeyStoreError } from '../certificates/key-store.ts';
+import { AppError } from '../domain/errors.ts';
 import { verifyCertificate } from '../certificates/verify.ts';
 import { startRuntime } from '../runtime.ts';
 import { seedDemo } from '../demo.ts';
@@ -185,7 +187,8 @@ try {
   const code = await main(process.argv.slice(2));
   if (code >= 0) process.exit(code);
 } catch (e) {
-  if (e instanceof ConfigError || e instanceof DataDirLockedError) {
+  // A missing key-encryption key or token, or no signing key with the CSCA offline: a message naming what to fix, no stack.
+  if (e instanceof ConfigError || e instanceof DataDirLockedError || e instanceof KeyStoreError || (e instanceof AppError && e.code === 'csca_offline')) {
     console.error(`dosis: ${e.message}`);
     process.exit(2);
   }

@@ -92,5 +92,15 @@ for (const signer of ['local', 'pkcs11'] as const) {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /not signed by a known CSCA/);
     });
+
+    if (signer === 'local') {
+      it('without its key file, a start stops with a message naming DOSIS_KEY_ENCRYPTION_KEY and the file', async () => {
+        rmSync(p('data.key'));
+        const r = await runDosis(['serve'], { env, timeoutMs: 60_000 });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /^dosis: .*DOSIS_KEY_ENCRYPTION_KEY.*data\.key/m);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'a message, not a stack');
+      });
+    }
   });
 }
