@@ -36,6 +36,7 @@ import { createScratchDatabase, facilityToken, PG_URL, REPO_ROOT, startServer, t
 import { openDb } from '../src/db/open.ts';
 import type { Db } from '../src/db/client.ts';
 import { printProfileSummary, summarizeProfile } from './lib/cpuprofile.ts';
+import { testToken } from '../test/helpers/softhsm.ts';
 
 const HELP = `npm run bench -- record [options]
 
@@ -48,6 +49,10 @@ const HELP = `npm run bench -- record [options]
   --server-arg <flag>  a node flag for the server process, e.g. --server-arg=--import=./x.ts (repeatable)
   --pg-setting <k=v>   a PostgreSQL setting for the benchmark database (ALTER DATABASE … SET), e.g.
                        plan_cache_mode=force_generic_plan or synchronous_commit=off (repeatable)
+  --signer <list>      DOSIS_SIGNER of the server: local (default), pkcs11 (a SoftHSM2 token made for the
+                       run), or local,pkcs11 to measure both in the same run, one after the other
+  --rounds <n>         repeat every configuration n times, alternating signers (default 1); the summary
+                       gives each signer's median, so a noisy shared machine shows as spread, not as a verdict
   --socket [dir]       reach PostgreSQL through its Unix socket in dir (default /var/run/postgresql)
                        instead of TCP, for the server and the raw ceiling alike; --socket=tcp,socket
                        measures both, one after the other
@@ -65,6 +70,8 @@ const { values: opts } = parseArgs({
     'server-arg': { type: 'string', multiple: true, default: [] },
     'pg-setting': { type: 'string', multiple: true, default: [] },
     socket: { type: 'string' },
+    signer: { type: 'string', default: 'local' },
+    rounds: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -73,6 +80,18 @@ if (opts.help) {
   process.exit(0);
 }
 const SECONDS = Number(opts.seconds);
+const SIGNERS = opts.signer.split(',').map((x) => x.trim());
+for (const x of SIGNERS) if (x !== 'local' && x !== 'pkcs11') throw new Error(`--signer: local or pkcs11, not ${x}`);
+const ROUNDS = Math.max(1, Number(opts.rounds));
+/** Key file and CSCA of the benchmark's servers: beside the run, not in the working tree. */
+const KEYS_HOME = mkdtempSync(join(tmpdir(), 'dosis-bench-keys-'));
+process.on('exit', () => rmSync(KEYS_HOME, { recursive: true, force: true }));
+
+/** The server's signing configuration for a signer (the pkcs11 token is made once per run). */
+function signerEnv(signer: string): Record<string, string> {
+  const base = { DOSIS_KEY_FILE: join(KEYS_HOME, 'kek'), DOSIS_CSCA_DIR: join(KEYS_HOME, 'csca') };
+  return signer === 'pkcs11' ? { ...base, ...testToken().env } : base;
+}
 const SOCKET_DIR = '/var/run/postgresql';
 /** How the benchmark reaches PostgreSQL: each entry is one PostgreSQL section of the report. */
 const TRANSPORTS: ('tcp' | 'socket')[] =
@@ -340,6 +359,9 @@ async function storedVaccinations(db: Db): Promise<number> {
 
 interface Section {
   backend: string;
+  /** DOSIS_SIGNER of the server. */
+  signer: string;
+  round: number;
   /** How PostgreSQL was reached. */
   transport?: string;
   http: Result[];
@@ -384,10 +406,12 @@ async function checkStored(backend: string, db: Db, answered: number): Promise<v
   if (stored !== answered) throw new Error(`${backend}: ${stored} vaccinations stored for ${answered} answers 201`);
 }
 
-async function benchPostgres(transport: 'tcp' | 'socket'): Promise<Section> {
+async function benchPostgres(transport: 'tcp' | 'socket', signer: string, round: number): Promise<Section> {
   const scratch = await createScratchDatabase('dosis_bench', serverUrl(transport));
   const section: Section = {
     backend: 'PostgreSQL',
+    signer,
+    round,
     transport: transport === 'tcp' ? new URL(PG_URL).host : `Unix socket ${socketDir}`,
     http: [],
     raw: undefined,
@@ -410,7 +434,7 @@ async function benchPostgres(transport: 'tcp' | 'socket'): Promise<Section> {
     process.stderr.write(`${label(section)} (${section.settings}): raw ceiling…\n`);
     section.raw = await rawPostgres(scratch.url, scratch.name, RAW_CLIENTS);
     process.stderr.write(`  raw ${RAW_CLIENTS} clients: ${section.raw.perSecond.toFixed(0)} inserts/s\n`);
-    server = await startServer({ env: serverEnv({ DATABASE_URL: scratch.url }), nodeArgs: serverArgs('postgres') });
+    server = await startServer({ env: serverEnv({ DATABASE_URL: scratch.url, ...signerEnv(signer) }), nodeArgs: serverArgs('postgres') });
     const answered = await runHttp(section, server, postgresPids(check, scratch.name));
     await checkStored(section.backend, check, answered);
     await server.stop();
@@ -427,7 +451,7 @@ async function benchPostgres(transport: 'tcp' | 'socket'): Promise<Section> {
   return section;
 }
 
-async function benchPglite(): Promise<Section> {
+async function benchPglite(signer: string, round: number): Promise<Section> {
   const home = mkdtempSync(join(tmpdir(), 'dosis-bench-'));
   const dataDir = join(home, 'data');
   const template = join(REPO_ROOT, 'test-results/pglite-template.tar');
@@ -436,11 +460,11 @@ async function benchPglite(): Promise<Section> {
     mkdirSync(join(dataDir, 'pglite'), { recursive: true });
     execFileSync('tar', ['xf', template, '-C', join(dataDir, 'pglite')], { stdio: 'ignore' });
   }
-  const section: Section = { backend: 'PGlite', http: [], raw: undefined, settings: 'PGlite in the server process, one connection, no fsync' };
+  const section: Section = { backend: 'PGlite', signer, round, http: [], raw: undefined, settings: 'PGlite in the server process, one connection, no fsync' };
   let server: DosisServer | undefined;
   try {
     process.stderr.write('PGlite: starting…\n');
-    server = await startServer({ env: serverEnv({ DOSIS_DATA_DIR: dataDir }), nodeArgs: serverArgs('pglite'), readyTimeoutMs: 120_000 });
+    server = await startServer({ env: serverEnv({ DOSIS_DATA_DIR: dataDir, ...signerEnv(signer) }), nodeArgs: serverArgs('pglite'), readyTimeoutMs: 120_000 });
     const answered = await runHttp(section, server);
     await server.stop();
     server = undefined;
@@ -480,7 +504,8 @@ function cpuBound(r: Result, cores: number): number {
 
 /** The name of a section in the report: the backend, and for PostgreSQL how it was reached. */
 function label(s: Section): string {
-  return s.transport ? `${s.backend} via ${s.transport}` : s.backend;
+  const where = s.transport ? `${s.backend} via ${s.transport}` : s.backend;
+  return SIGNERS.length > 1 || ROUNDS > 1 || s.signer !== 'local' ? `${where}, ${s.signer}${ROUNDS > 1 ? ` #${s.round}` : ''}` : where;
 }
 
 function table(sections: Section[], cores: number): void {
@@ -523,9 +548,16 @@ const sections: Section[] = [];
 const cpus = availableParallelism();
 console.log(`Record a dose: POST /api/v1/vaccinations through a dosis serve subprocess; ${SECONDS} s per row; ${cpus} CPU cores shared by client, server and database`);
 console.log(`Server: DOSIS_WORKER=false (no SMS sending during the run), LOG_LEVEL=${opts['log-level']}, DOSIS_DB_POOL=${POOL}; client: this process, one keep-alive connection per client (bench/lib/http-client.ts), Idempotency-Key on every request; node ${process.version}`);
-for (const b of BACKENDS) {
-  if (b === 'postgres') for (const t of TRANSPORTS) sections.push(await benchPostgres(t));
-  else sections.push(await benchPglite());
+console.log(`Signers: ${SIGNERS.join(', ')}${ROUNDS > 1 ? `; ${ROUNDS} rounds, the signers alternating within each` : ''}`);
+for (let round = 1; round <= ROUNDS; round++) {
+  // Alternate which signer goes first, so that a drift of the machine's load does not favour one.
+  const order = round % 2 === 1 ? SIGNERS : [...SIGNERS].reverse();
+  for (const b of BACKENDS) {
+    for (const signer of order) {
+      if (b === 'postgres') for (const t of TRANSPORTS) sections.push(await benchPostgres(t, signer, round));
+      else sections.push(await benchPglite(signer, round));
+    }
+  }
 }
 console.log('');
 for (const s of sections) console.log(`${label(s)}: ${s.settings}`);
@@ -558,4 +590,26 @@ for (const s of sections) {
     label: 'dose',
     count: s.profile.doses,
   });
+}
+
+if (SIGNERS.length > 1) {
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  console.log(`\nSigners compared (doses/s through HTTP, median of ${ROUNDS} round(s); each round's figures in the table above):`);
+  const where = (s: Section) => (s.transport ? `${s.backend} via ${s.transport}` : s.backend);
+  for (const w of [...new Set(sections.map(where))]) {
+    for (const c of CLIENTS) {
+      const of = (signer: string) => sections.filter((s) => where(s) === w && s.signer === signer).map((s) => s.http.find((r) => r.clients === c)?.perSecond ?? 0);
+      const [local, p11] = [of('local'), of('pkcs11')];
+      if (!local.length || !p11.length) continue;
+      const ratio = median(p11) / median(local);
+      console.log(
+        `  ${w}, ${c} client(s): local ${median(local).toFixed(0)} [${local.map((x) => x.toFixed(0)).join(', ')}], ` +
+          `pkcs11 ${median(p11).toFixed(0)} [${p11.map((x) => x.toFixed(0)).join(', ')}] → pkcs11/local ${(ratio * 100).toFixed(0)} %` +
+          ` (${Math.abs(1 - ratio) <= 0.1 ? 'within' : 'NOT within'} 10 %)`,
+      );
+    }
+  }
 }

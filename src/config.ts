@@ -3,6 +3,7 @@
  * object. A bad value stops the start with a message naming the variable.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { decodeKek, type SignerConfig } from './certificates/key-store.ts';
 
 export interface Config {
   port: number;
@@ -26,6 +27,14 @@ export interface Config {
   logLevel: string;
   doseRequests: DoseRequestConfig;
   http: HttpConfig;
+  /** Where the signing keys are (DOSIS_SIGNER and its settings; certificates/key-store.ts). */
+  signer: SignerConfig;
+  /**
+   * DOSIS_CSCA_DIR: a CSCA directory this process may sign its own DSCs with
+   * (first start, rotation); default `<DOSIS_DATA_DIR>.csca`. `offline`: none,
+   * DSCs come only through dosis keys request / sign-request / install.
+   */
+  cscaDir: string | undefined;
 }
 
 /** How long the HTTP server waits for slow clients (issue 15, item 6). */
@@ -205,6 +214,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retryBaseMs: int(env, 'DOSIS_JOB_RETRY_BASE_MS', 1000, 1, 3_600_000),
     retryMaxMs: int(env, 'DOSIS_JOB_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
   };
+  const dataDir = env.DOSIS_DATA_DIR || './data';
   const adminToken = env.DOSIS_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 24) throw new ConfigError('DOSIS_ADMIN_TOKEN must be at least 24 characters');
   return {
@@ -212,7 +222,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || '127.0.0.1',
     publicUrl: url(env, 'PUBLIC_URL', `http://localhost:${port}`) as string,
     databaseUrl,
-    dataDir: env.DOSIS_DATA_DIR || './data',
+    dataDir,
     adminToken,
     smsGateway,
     kannel,
@@ -232,5 +242,27 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       escalateAfterDays: int(env, 'DOSIS_DOSE_REQUEST_ESCALATE_DAYS', 3, 1, 365),
       checkEveryMinutes: int(env, 'DOSIS_DOSE_REQUEST_CHECK_MINUTES', 60, 1, 1440),
     },
+    signer: signerConfig(env, dataDir),
+    cscaDir: env.DOSIS_CSCA_DIR === 'offline' ? undefined : env.DOSIS_CSCA_DIR || `${dataDir.replace(/\/+$/, '')}.csca`,
   };
+}
+
+/** DOSIS_SIGNER and what it needs; secrets themselves (PIN file, key file) are read at start, not here. */
+function signerConfig(env: NodeJS.ProcessEnv, dataDir: string): SignerConfig {
+  const kind = env.DOSIS_SIGNER || 'local';
+  if (kind === 'pkcs11') {
+    const token = env.DOSIS_PKCS11_TOKEN;
+    if (!token) throw new ConfigError('DOSIS_PKCS11_TOKEN (the token label) is required when DOSIS_SIGNER=pkcs11');
+    const pin = env.DOSIS_PKCS11_PIN || undefined;
+    const pinFile = env.DOSIS_PKCS11_PIN_FILE || undefined;
+    if (pin === undefined && pinFile === undefined) throw new ConfigError('DOSIS_PKCS11_PIN or DOSIS_PKCS11_PIN_FILE is required when DOSIS_SIGNER=pkcs11');
+    return { kind, module: env.DOSIS_PKCS11_MODULE || '/usr/lib/softhsm/libsofthsm2.so', token, pin, pinFile };
+  }
+  if (kind !== 'local') throw new ConfigError(`DOSIS_SIGNER must be "local" or "pkcs11", got "${kind}"`);
+  let kek: Uint8Array | undefined;
+  if (env.DOSIS_KEY_ENCRYPTION_KEY) {
+    kek = decodeKek(env.DOSIS_KEY_ENCRYPTION_KEY);
+    if (!kek) throw new ConfigError('DOSIS_KEY_ENCRYPTION_KEY must be 32 bytes: 64 hex digits or base64 (openssl rand -hex 32)');
+  }
+  return { kind, kek, keyFile: env.DOSIS_KEY_FILE || `${dataDir.replace(/\/+$/, '')}.key` };
 }

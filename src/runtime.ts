@@ -9,7 +9,8 @@ import { openDb } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { ensureAdminToken, TokenAuthenticator } from './access/tokens.ts';
 import { loadLinkSecret } from './access/links.ts';
-import { ensureSigningKey, Issuer } from './certificates/issuer.ts';
+import { ensureSigningKey, holdsNoLocalKey, Issuer, type SigningSetup } from './certificates/issuer.ts';
+import { openKeyStore, resolveKeyStoreSpec } from './certificates/key-store.ts';
 import { buildApp } from './http/app.ts';
 import type { App, AppDeps } from './http/deps.ts';
 import { Metrics } from './http/metrics.ts';
@@ -29,18 +30,37 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Prepares a database for use: migrations, first admin token, signing key. */
-export async function prepare(db: Db, config: Pick<Config, 'adminToken' | 'certificateValidityDays'>): Promise<{ firstAdminToken: string | null }> {
+/**
+ * Opens the key store the configuration names over a migrated database. The
+ * local store's key file is made only while the database holds no key sealed
+ * for it (a first start); after that a missing key file stops the start.
+ */
+export async function openSigningSetup(db: Db, config: Pick<Config, 'signer' | 'cscaDir'>): Promise<SigningSetup> {
+  const spec = resolveKeyStoreSpec(config.signer, await holdsNoLocalKey(db));
+  return { store: openKeyStore(spec), cscaDir: config.cscaDir };
+}
+
+/** Prepares a database for use: migrations, first admin token, key store, signing key. */
+export async function prepare(
+  db: Db,
+  config: Pick<Config, 'adminToken' | 'certificateValidityDays' | 'signer' | 'cscaDir'>,
+): Promise<{ firstAdminToken: string | null; signing: SigningSetup }> {
   await migrate(db);
   const firstAdminToken = await ensureAdminToken(db, config.adminToken);
-  await ensureSigningKey(db, config.certificateValidityDays);
-  return { firstAdminToken };
+  const signing = await openSigningSetup(db, config);
+  try {
+    await ensureSigningKey(db, signing, config.certificateValidityDays);
+  } catch (e) {
+    signing.store.close();
+    throw e;
+  }
+  return { firstAdminToken, signing };
 }
 
 /** Builds the app over an open database; with `worker`, an outbox worker runs in this process too. */
 export async function buildRuntime(db: Db, config: Config, logger: boolean | object = false, opts: { worker?: boolean } = {}): Promise<Runtime> {
-  const { firstAdminToken } = await prepare(db, config);
-  const issuer = await new Issuer(db, config.certificateValidityDays).ready();
+  const { firstAdminToken, signing } = await prepare(db, config);
+  const issuer = await new Issuer(db, config.certificateValidityDays, signing).ready();
   const metrics = new Metrics();
   const linkSecret = await loadLinkSecret(db);
   let onSink = (_m: SinkMessage): void => {};
@@ -66,6 +86,7 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
       await worker?.stop();
       await app.close();
       await db.close();
+      signing.store.close();
     },
   };
 }

@@ -12,7 +12,7 @@
  */
 
 import { constants, verify, type KeyObject } from 'node:crypto';
-import { signEs256 } from './keys.ts';
+import { signEs256, type Es256Key } from './keys.ts';
 import { Tag, encodeCbor } from './cbor.ts';
 import {
   ALG_ES256,
@@ -31,9 +31,9 @@ export type { CoseAlgorithm, CoseSign1 } from './cose-core.ts';
 
 /**
  * Sign `payload` as a tagged COSE_Sign1 with ES256. `privateKey` must be a
- * P-256 private key; the signature is raw r‖s (64 bytes) as COSE requires.
+ * P-256 private key or a signer holding one (key-store.ts); the signature is raw r‖s (64 bytes) as COSE requires.
  */
-export function signCoseSign1(payload: Uint8Array, opts: { kid: Uint8Array; privateKey: KeyObject }): Uint8Array {
+export function signCoseSign1(payload: Uint8Array, opts: { kid: Uint8Array; privateKey: Es256Key }): Uint8Array {
   const protectedBytes = encodeCbor(
     new Map<number, unknown>([
       [HEADER_ALG, ALG_ES256],

@@ -13,8 +13,8 @@
  */
 
 import { inflateSync } from 'node:zlib';
-import type { KeyObject } from 'node:crypto';
 import { base45Encode } from './base45.ts';
+import type { Es256Key } from './keys.ts';
 import { encodeCbor } from './cbor.ts';
 import { coseKid, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
 import type { HcertPayload } from './dcc.ts';
@@ -75,7 +75,7 @@ export interface Hc1SignOptions {
   /** kid of the signing key's DSC (8 bytes). */
   kid: Uint8Array;
   /** P-256 private key (see keys.importPrivateKey). */
-  privateKey: KeyObject;
+  privateKey: Es256Key;
 }
 
 /**

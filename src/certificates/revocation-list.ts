@@ -23,7 +23,7 @@
  * the version in /.well-known/jwks.json (`crlVersion`) or the ETag changes.
  */
 import { createHash, verify, type KeyObject } from 'node:crypto';
-import { signEs256 } from './keys.ts';
+import { signEs256, type Es256Key } from './keys.ts';
 import type { ShcCrl } from './shc.ts';
 
 export interface RevocationListBody {
@@ -42,7 +42,7 @@ export function uvciHash(uvci: string): string {
 const JWS_TYPE = 'dosis-revocation-list+jwt';
 
 /** Signs a list body (plain JSON payload: lists are fetched, not scanned, so no compression). */
-export function signRevocationList(body: RevocationListBody, key: { kid: string; privateKey: KeyObject }): string {
+export function signRevocationList(body: RevocationListBody, key: { kid: string; privateKey: Es256Key }): string {
   const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.kid, typ: JWS_TYPE })).toString('base64url');
   const payload = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
   const sig = signEs256(Buffer.from(`${header}.${payload}`, 'ascii'), key.privateKey);

@@ -16,6 +16,7 @@ import { audit } from '../access/audit.ts';
 import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { signRevocationList, uvciHash, type RevocationListBody } from './revocation-list.ts';
+import type { KeyStore } from './key-store.ts';
 import { activeShcKey, ridFor, ridSecret, shcPublicKeys } from './shc-issuer.ts';
 import type { IssuerSource, ShcCrl, ShcPublicJwk } from './shc.ts';
 
@@ -85,7 +86,7 @@ export interface PublishedList {
  * request after a revocation signs it) and kept in revocation_lists; every
  * later request for that version gets the same bytes, so ETags hold.
  */
-export async function publishedRevocationList(db: Db, iss: string): Promise<PublishedList> {
+export async function publishedRevocationList(db: Db, store: KeyStore, iss: string): Promise<PublishedList> {
   const version = await revocationVersion(db);
   const stored = await db.query<{ version: number; issued_at: Date; kid: string; jws: string }>(
     'SELECT version, issued_at, kid, jws FROM revocation_lists WHERE version = $1',
@@ -94,7 +95,7 @@ export async function publishedRevocationList(db: Db, iss: string): Promise<Publ
   const row = stored.rows[0];
   if (row) return { version: row.version, issuedAt: row.issued_at, kid: row.kid, jws: row.jws, body: bodyOf(row.jws) };
 
-  const key = await activeShcKey(db);
+  const key = await activeShcKey(db, store);
   const [hashes, keys] = await Promise.all([
     db.query<{ uvci_hash: Uint8Array }>('SELECT uvci_hash FROM revocations WHERE version <= $1 ORDER BY uvci_hash', [version]),
     shcPublicKeys(db),

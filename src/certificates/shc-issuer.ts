@@ -15,11 +15,11 @@
  * https; a development server on http://localhost issues cards only Dosis's
  * own verifier accepts (allowHttpIssuer).
  */
-import { createHmac, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
 import { AppError } from '../domain/errors.ts';
 import { vaccineByCode } from '../domain/vaccines.ts';
-import { importPrivateKey } from './keys.ts';
+import { parseKeyRef, type KeyStore } from './key-store.ts';
 import { healthCardBundle, type CardDose } from './shc-card.ts';
 import { encodeNumericQr, healthCardClaims, healthCardFile, publicJwkOf, signShcJws, type ShcPublicJwk, type ShcSigningKey } from './shc.ts';
 
@@ -38,47 +38,45 @@ export function isLoopbackHttp(iss: string): boolean {
 interface KeyRow extends Record<string, unknown> {
   kid: string;
   public_jwk: ShcPublicJwk;
-  private_key: Uint8Array;
+  key_ref: unknown;
   retired_at: Date | null;
 }
 
-const parsedKeys = new Map<string, KeyObject>();
-
-function signerOf(row: KeyRow): ShcSigningKey {
-  let privateKey = parsedKeys.get(row.kid);
-  if (!privateKey) {
-    privateKey = importPrivateKey(new Uint8Array(row.private_key));
-    parsedKeys.set(row.kid, privateKey);
-  }
-  return { kid: row.kid, privateKey };
-}
-
-/** The key that signs cards now, created on first use (safe when several processes start at once). */
-export async function activeShcKey(db: Db): Promise<ShcSigningKey> {
-  const r = await db.query<KeyRow>('SELECT kid, public_jwk, private_key, retired_at FROM shc_keys WHERE retired_at IS NULL');
-  if (r.rows[0]) return signerOf(r.rows[0]);
+/**
+ * The key that signs cards (and the revocation list) now, in the configured
+ * store; created on first use, and again when the active one lives in
+ * another store (the signer was switched; the old key stays published).
+ * Safe when several processes start at once.
+ */
+export async function activeShcKey(db: Db, store: KeyStore): Promise<ShcSigningKey> {
+  const usable = (row: KeyRow | undefined): row is KeyRow => row !== undefined && row.key_ref !== null && store.holds(parseKeyRef(row.key_ref));
+  const r = await db.query<KeyRow>('SELECT kid, public_jwk, key_ref, retired_at FROM shc_keys WHERE retired_at IS NULL');
+  if (usable(r.rows[0])) return signerOf(store, r.rows[0]);
   return db.withTransaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [SHC_KEY_LOCK]);
-    const again = await tx.query<KeyRow>('SELECT kid, public_jwk, private_key, retired_at FROM shc_keys WHERE retired_at IS NULL');
-    if (again.rows[0]) return signerOf(again.rows[0]);
-    return addShcKey(tx);
+    const again = await tx.query<KeyRow>('SELECT kid, public_jwk, key_ref, retired_at FROM shc_keys WHERE retired_at IS NULL');
+    if (usable(again.rows[0])) return signerOf(store, again.rows[0]);
+    return addShcKey(tx, store);
   });
 }
 
-async function addShcKey(tx: Queryable): Promise<ShcSigningKey> {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = publicJwkOf(privateKey);
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+function signerOf(store: KeyStore, row: KeyRow): ShcSigningKey {
+  return { kid: row.kid, privateKey: store.open(parseKeyRef(row.key_ref)) };
+}
+
+async function addShcKey(tx: Queryable, store: KeyStore): Promise<ShcSigningKey> {
+  const gen = store.generate(`dosis-shc-${new Date().toISOString().slice(0, 10)}`);
+  const jwk = publicJwkOf(gen.publicKey);
   await tx.query('UPDATE shc_keys SET retired_at = now() WHERE retired_at IS NULL');
-  await tx.query('INSERT INTO shc_keys (kid, public_jwk, private_key) VALUES ($1, $2, $3)', [jwk.kid, JSON.stringify(jwk), der]);
-  return { kid: jwk.kid, privateKey };
+  await tx.query('INSERT INTO shc_keys (kid, public_jwk, key_ref) VALUES ($1, $2, $3)', [jwk.kid, JSON.stringify(jwk), JSON.stringify(gen.ref)]);
+  return { kid: jwk.kid, privateKey: gen.signer };
 }
 
 /** A new SHC key; the old one stops signing and stays published. */
-export async function rotateShcKey(db: Db): Promise<string> {
+export async function rotateShcKey(db: Db, store: KeyStore): Promise<string> {
   return db.withTransaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [SHC_KEY_LOCK]);
-    return (await addShcKey(tx)).kid;
+    return (await addShcKey(tx, store)).kid;
   });
 }
 
@@ -134,8 +132,8 @@ interface DoseRow extends Record<string, unknown> {
  * revoked by it) or has committed (and the card leaves the dose out). `nbf`
  * is the database's clock, the same clock that stamps revocations.
  */
-export async function issueHealthCard(db: Db, o: { iss: string; personId: string }): Promise<IssuedHealthCard> {
-  const key = await activeShcKey(db);
+export async function issueHealthCard(db: Db, store: KeyStore, o: { iss: string; personId: string }): Promise<IssuedHealthCard> {
+  const key = await activeShcKey(db, store);
   const secret = await ridSecret(db);
   return db.withTransaction(async (tx) => {
     const p = await tx.query<{ id: string; name: string; birth_date: string; merged_into: string | null }>(

@@ -21,7 +21,7 @@
  * issuer's CRL for the signing key when the key has `crlVersion`).
  */
 import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { signEs256 } from './keys.ts';
+import { signEs256, type Es256Key } from './keys.ts';
 import { deflateRawSync, inflateRawSync, inflateSync } from 'node:zlib';
 
 export const SHC_PREFIX = 'shc:/';
@@ -130,7 +130,7 @@ export function publicJwkOf(key: KeyObject): ShcPublicJwk {
 
 export interface ShcSigningKey {
   kid: string;
-  privateKey: KeyObject;
+  privateKey: Es256Key;
 }
 
 /** Signs a JWT claims object as an SHC JWS: minified, raw-DEFLATEd, ES256 with r‖s signature (RFC 7518 §3.4). */

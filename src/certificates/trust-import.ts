@@ -86,7 +86,9 @@ function candidatesOf(text: string): Candidate[] {
     const out: Candidate[] = [];
     for (const item of list as unknown[]) {
       if (typeof item !== 'object' || item === null) continue;
-      const { kid, certificate, rawData } = item as { kid?: unknown; certificate?: unknown; rawData?: unknown };
+      const { kid, certificate, rawData, certificateType } = item as { kid?: unknown; certificate?: unknown; rawData?: unknown; certificateType?: unknown };
+      // The gateway's list also carries CSCA (and upload) certificates: only document signers sign certificates.
+      if (typeof certificateType === 'string' && certificateType !== 'DSC') continue;
       const der = typeof certificate === 'string' ? certificate : typeof rawData === 'string' ? rawData : undefined;
       if (der) out.push({ certificate: der, ...(typeof kid === 'string' && kid ? { kid } : {}) });
     }

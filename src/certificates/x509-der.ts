@@ -298,3 +298,75 @@ export function readCertificateNames(der: Uint8Array): { subject: string; issuer
   const subject = readName(der, expect(fields[i + 4], SEQUENCE, 'subject'));
   return { subject: subject.text, issuer: issuer.text, country: subject.country };
 }
+
+const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+
+/** The parts of a certificate a chain check needs, as DER slices. */
+function chainParts(der: Uint8Array): { tbs: Uint8Array; sigAlg: string; signature: Uint8Array; issuer: Uint8Array; subject: Uint8Array; notBefore: Date; notAfter: Date; spki: Uint8Array } {
+  const cert = expect(element(der, 0, der.length), SEQUENCE, 'Certificate');
+  const [tbs, sigAlg, sigValue] = children(der, cert);
+  const fields = children(der, expect(tbs, SEQUENCE, 'tbsCertificate'));
+  let i = 0;
+  if (fields[i]?.tag === CONTEXT_0) i++;
+  i += 2; // serialNumber, signature
+  const issuer = expect(fields[i++], SEQUENCE, 'issuer');
+  const validity = children(der, expect(fields[i++], SEQUENCE, 'validity'));
+  const subject = expect(fields[i++], SEQUENCE, 'subject');
+  const spki = expect(fields[i], SEQUENCE, 'subjectPublicKeyInfo');
+  const [algOid] = children(der, expect(sigAlg, SEQUENCE, 'signatureAlgorithm'));
+  const bits = expect(sigValue, BIT_STRING, 'signatureValue');
+  return {
+    tbs: der.slice(tbs!.start, tbs!.end),
+    sigAlg: oidText(der, expect(algOid, OID, 'signature algorithm')),
+    signature: der.slice(bits.contentStart + 1, bits.end), // after the unused-bits byte
+    issuer: der.slice(issuer.start, issuer.end),
+    subject: der.slice(subject.start, subject.end),
+    notBefore: time(der, validity[0], 'notBefore'),
+    notAfter: time(der, validity[1], 'notAfter'),
+    spki: der.slice(spki.start, spki.end),
+  };
+}
+
+/** ECDSA-Sig-Value (DER) → r‖s of `size`-byte integers, as Web Crypto verifies. */
+function ecdsaRaw(sig: Uint8Array, size: number): Uint8Array {
+  const seq = expect(element(sig, 0, sig.length), SEQUENCE, 'ECDSA-Sig-Value');
+  const out = new Uint8Array(size * 2);
+  children(sig, seq).forEach((n, k) => {
+    let v = sig.subarray(expect(n, INTEGER, 'ECDSA integer').contentStart, n.end);
+    while (v.length > size && v[0] === 0) v = v.subarray(1);
+    if (v.length > size || k > 1) throw new DerError('ECDSA integer too long');
+    out.set(v, k * size + size - v.length);
+  });
+  return out;
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * True when the DSC is issued by one of the CSCAs (issuer = CSCA subject, the
+ * CSCA's P-256 key verifies the ECDSA-SHA256 signature, the DSC's validity
+ * within the CSCA's), with Web Crypto: the browser verifier's chain check,
+ * the same rule as the server's (keys.ts chainProblem). Dosis's CSCAs sign
+ * with ES256; a DSC under another algorithm does not chain here.
+ */
+export async function chainsToWeb(dscDer: Uint8Array, cscaDers: readonly Uint8Array[]): Promise<boolean> {
+  let dsc;
+  try {
+    dsc = chainParts(dscDer);
+  } catch {
+    return false;
+  }
+  if (dsc.sigAlg !== OID_ECDSA_WITH_SHA256) return false;
+  for (const caDer of cscaDers) {
+    try {
+      const ca = chainParts(caDer);
+      if (!equalBytes(ca.subject, dsc.issuer) || dsc.notBefore < ca.notBefore || dsc.notAfter > ca.notAfter) continue;
+      const key = await globalThis.crypto.subtle.importKey('spki', ca.spki as BufferSource, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+      const ok = await globalThis.crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, ecdsaRaw(dsc.signature, 32) as BufferSource, dsc.tbs as BufferSource);
+      if (ok) return true;
+    } catch {
+      // A CSCA that cannot be read or is not P-256: try the next.
+    }
+  }
+  return false;
+}

@@ -7,9 +7,11 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadDotEnv, parseConfig, startWarnings, type Config } from '../config.ts';
 import { openDb, DataDirLockedError } from '../db/open.ts';
 import { migrate } from '../db/migrate.ts';
-import { rotateSigningKey } from '../certificates/issuer.ts';
+import { KEYS_HELP, keysCommand } from '../certificates/cli.ts';
+import { KeyStoreError } from '../certificates/key-store.ts';
+import { AppError } from '../domain/errors.ts';
 import { verifyCertificate } from '../certificates/verify.ts';
-import { prepare, startRuntime } from '../runtime.ts';
+import { startRuntime } from '../runtime.ts';
 import { seedDemo } from '../demo.ts';
 import { NOTIFY_HELP, notifyCommand, UsageError } from '../notify/cli.ts';
 import { IMPORT_HELP, importCommand } from '../records/import/cli.ts';
@@ -27,7 +29,7 @@ Commands:
   import FILE      record a CSV or XLSX file of doses (--facility CODE)
   accounts create|list|password   staff accounts for the console
   migrate          apply database migrations and exit
-  keys rotate      add a new signing key; the old one stays trusted
+  keys csca init|request|sign-request|install|rotate   the offline CSCA and the document signer keys
   verify <HC1:…>   verify a certificate against this database's trust list
 
 Configuration comes from the environment and .env (see .env.example).
@@ -40,8 +42,7 @@ Listens on HOST:PORT (default 127.0.0.1:3000). Without DATABASE_URL the data
 lives in PGlite under DOSIS_DATA_DIR (default ./data). On the first start an
 administrator token is printed once (or preset it with DOSIS_ADMIN_TOKEN).`,
   migrate: `dosis migrate — apply the database migrations and exit (safe to run from several processes at once)`,
-  keys: `dosis keys rotate — generate a new document-signer key and certificate; the current
-key stops signing but stays in the trust list, so certificates it signed keep verifying.`,
+  keys: KEYS_HELP,
   ...NOTIFY_HELP,
   ...IMPORT_HELP,
   accounts: ACCOUNTS_HELP,
@@ -141,6 +142,14 @@ export async function main(argv: string[]): Promise<number> {
     loadDotEnv();
     return accountsCommand(rest, parseConfig());
   }
+  if (command === 'keys') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(HELP[command]);
+      return 0;
+    }
+    loadDotEnv();
+    return keysCommand(rest, parseConfig());
+  }
   if (command === 'import') {
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(HELP[command]);
@@ -163,18 +172,6 @@ export async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       const applied = await withDb(config, (db) => migrate(db));
       console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date.');
-      return 0;
-    }
-    case 'keys': {
-      if (positionals[0] !== 'rotate') {
-        console.error(`Usage: ${HELP.keys}`);
-        return 2;
-      }
-      const r = await withDb(config, async (db) => {
-        await prepare(db, config);
-        return rotateSigningKey(db);
-      });
-      console.log(`New signing key ${r.kid}; retired from signing (still trusted): ${r.retired.join(', ') || 'none'}`);
       return 0;
     }
     case 'verify': {
@@ -205,7 +202,8 @@ try {
   const code = await main(process.argv.slice(2));
   if (code >= 0) process.exit(code);
 } catch (e) {
-  if (e instanceof ConfigError || e instanceof DataDirLockedError) {
+  // A missing key-encryption key or token, or no signing key with the CSCA offline: a message naming what to fix, no stack.
+  if (e instanceof ConfigError || e instanceof DataDirLockedError || e instanceof KeyStoreError || (e instanceof AppError && e.code === 'csca_offline')) {
     console.error(`dosis: ${e.message}`);
     process.exit(2);
   }

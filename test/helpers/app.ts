@@ -9,9 +9,16 @@ import { createFacility } from '../../src/records/facilities.ts';
 
 export const ADMIN_TOKEN = 'dos_test_admin_token_0123456789abcdef';
 
+/**
+ * Where tests keep the local signer's key-encryption key and the automatic
+ * CSCA: one of each per test run (made by the first test that needs them),
+ * not beside ./data in the working tree.
+ */
+export const TEST_KEYS_ENV = { DOSIS_KEY_FILE: 'test-results/keys/kek', DOSIS_CSCA_DIR: 'test-results/keys/csca' };
+
 /** The app as `dosis serve` builds it, over `db` (already migrated or not). */
 export async function testRuntime(db: Db, env: Record<string, string> = {}): Promise<Runtime> {
-  const config = parseConfig({ DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, PUBLIC_URL: 'https://dosis.test', ...env });
+  const config = parseConfig({ DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, PUBLIC_URL: 'https://dosis.test', ...TEST_KEYS_ENV, ...env });
   return buildRuntime(db, config);
 }
 

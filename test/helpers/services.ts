@@ -22,6 +22,7 @@ export const BACKENDS = (process.env.DOSIS_TEST_BACKENDS ?? 'pglite,postgres')
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const PGLITE_TEMPLATE = 'test-results/pglite-template.tar';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';
 export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
 
@@ -38,6 +39,7 @@ export const PGLITE_LEFT_OUT: string | false = BACKENDS.includes('pglite')
   ? false
   : `${LEFT_OUT}PGlite (DOSIS_TEST_BACKENDS=${BACKENDS.join(',')})`;
 export const KANNEL_LEFT_OUT: string | false = process.env.DOSIS_SKIP_KANNEL === '1' ? `${LEFT_OUT}Kannel (DOSIS_SKIP_KANNEL=1)` : false;
+export const HSM_LEFT_OUT: string | false = process.env.DOSIS_SKIP_HSM === '1' ? `${LEFT_OUT}SoftHSM2 (DOSIS_SKIP_HSM=1)` : false;
 export const BROWSER_LEFT_OUT: string | false = process.env.DOSIS_SKIP_BROWSER === '1' ? `${LEFT_OUT}Chromium (DOSIS_SKIP_BROWSER=1)` : false;
 
 /**
@@ -73,6 +75,11 @@ export function kannelProblem(): string | null {
   return missing.length === 0 ? null : `Kannel not found (${missing.join(', ')}): apt-get install -y kannel kannel-extras`;
 }
 
+/** Why the PKCS#11 signer cannot be tested here (SoftHSM2 missing), or null. */
+export function softHsmMissing(): string | null {
+  return existsSync(SOFTHSM_MODULE) ? null : `SoftHSM2 not found (${SOFTHSM_MODULE}): apt-get install -y softhsm2`;
+}
+
 /** Why Chromium cannot run here, or null. */
 export function chromiumProblem(): string | null {
   return existsSync(CHROMIUM) ? null : `Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`;
@@ -99,6 +106,10 @@ export async function missingServices(): Promise<string[]> {
     const k = kannelProblem();
     if (k) problems.push(`${k}. Or leave Kannel out: DOSIS_SKIP_KANNEL=1`);
   }
+  if (!HSM_LEFT_OUT) {
+    const h = softHsmMissing();
+    if (h) problems.push(`${h}. Or leave the PKCS#11 signer's tests out: DOSIS_SKIP_HSM=1`);
+  }
   if (!BROWSER_LEFT_OUT) {
     const b = chromiumProblem();
     if (b) problems.push(`${b}. Or leave the browser tests out: DOSIS_SKIP_BROWSER=1`);
@@ -110,5 +121,5 @@ export async function missingServices(): Promise<string[]> {
 
 /** What this run leaves out because the user asked, in words. */
 export function leftOutByRequest(): string[] {
-  return [POSTGRES_LEFT_OUT, PGLITE_LEFT_OUT, KANNEL_LEFT_OUT, BROWSER_LEFT_OUT].filter((x): x is string => x !== false).map((x) => x.slice(LEFT_OUT.length));
+  return [POSTGRES_LEFT_OUT, PGLITE_LEFT_OUT, KANNEL_LEFT_OUT, HSM_LEFT_OUT, BROWSER_LEFT_OUT].filter((x): x is string => x !== false).map((x) => x.slice(LEFT_OUT.length));
 }

@@ -41,6 +41,7 @@ const PUBLIC = new Set([
   'GET /api/v1/vaccines',
   'POST /api/v1/verify',
   'GET /api/v1/trust-list',
+  'GET /api/v1/trust-list/eu-gateway',
   'GET /api/v1/revocation-list',
   'GET /api/v1/public/links/:token',
   'GET /api/v1/public/certificates/:id/pdf',

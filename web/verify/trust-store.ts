@@ -9,6 +9,7 @@
  */
 import type { TrustedKey } from '../../src/certificates/trust-core.ts';
 import { base64ToBytes, bytesToBase64 } from '../../src/certificates/trust-core.ts';
+import { chainsToWeb } from '../../src/certificates/x509-der.ts';
 // src/certificates/revocation-list-web.ts (see web/lib/revocation-list-types.d.ts for why it is reached by this name)
 import { verifyRevocationListWeb, type PublishedJwk } from '#revocation-list-web';
 
@@ -69,7 +70,7 @@ export async function refreshTrust(): Promise<boolean> {
     const keys = (trust as { keys?: StoredKey[] }).keys;
     if (!Array.isArray(keys)) return false;
     const now = new Date().toISOString();
-    write(SERVER, { keys: keys.map((k) => ({ kid: k.kid, certificate: k.certificate })), fetchedAt: now });
+    write(SERVER, { keys: (await chainedToCsca(keys, (trust as { csca?: unknown }).csca)).map((k) => ({ kid: k.kid, certificate: k.certificate })), fetchedAt: now });
     const jws = (list as { jws?: unknown }).jws;
     const published = (jwks as { keys?: PublishedJwk[] }).keys;
     if (typeof jws !== 'string' || !Array.isArray(published)) return false;
@@ -83,6 +84,21 @@ export async function refreshTrust(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The server's DSCs that chain to a CSCA the same list publishes (issuer,
+ * ES256 signature, validity within: chainsToWeb), as the server's verifier
+ * keeps them. A list without `csca` (an older Dosis) is kept as it is.
+ */
+async function chainedToCsca(keys: StoredKey[], csca: unknown): Promise<StoredKey[]> {
+  if (!Array.isArray(csca)) return keys;
+  const cas = csca.flatMap((c: { certificate?: unknown }) => {
+    const der = typeof c?.certificate === 'string' ? base64ToBytes(c.certificate) : undefined;
+    return der ? [der] : [];
+  });
+  const ok = await Promise.all(keys.map((k) => (base64ToBytes(k.certificate) ? chainsToWeb(base64ToBytes(k.certificate)!, cas) : Promise.resolve(false))));
+  return keys.filter((_, i) => ok[i]);
 }
 
 /** Adds hand-imported signers (kept across refreshes); returns how many were new. */

@@ -1,7 +1,8 @@
 /** Verification and the trust list (public). */
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
-import { trustList } from '../../certificates/issuer.ts';
+import { cscaList, trustList } from '../../certificates/issuer.ts';
+import { euGatewayTrustList } from '../../certificates/trust-publish.ts';
 import { verifyCertificate } from '../../certificates/verify.ts';
 import { langOf } from '../errors.ts';
 import { ErrorSchema } from './schemas.ts';
@@ -61,22 +62,60 @@ export function certificateRoutes(app: App, deps: AppDeps): void {
     },
   );
 
+  const Validity = { validFrom: Type.String({ format: 'date-time' }), validUntil: Type.String({ format: 'date-time' }) };
   app.get(
     '/api/v1/trust-list',
     {
       schema: {
         tags: ['certificates'],
-        summary: 'Document signer certificates Dosis signs (and signed) with',
+        summary: 'Document signer certificates Dosis signs (and signed) with, and the CSCA that issued them',
+        description:
+          'keys: every DSC, newest first; a retired one no longer signs and stays here so that what it signed keeps verifying. ' +
+          'csca: the country signing CA certificates (its key is kept offline): a verifier checks that each DSC chains to one of them ' +
+          '(openssl verify -CAfile csca.pem dsc.pem). The same list in the EU DCC Gateway shape: GET /api/v1/trust-list/eu-gateway.',
         response: {
           200: Type.Object({
-            keys: Type.Array(Type.Object({ kid: Type.String(), certificate: Type.String(), validFrom: Type.String(), validUntil: Type.String(), retiredAt: Type.Union([Type.String(), Type.Null()]) })),
+            keys: Type.Array(Type.Object({ kid: Type.String(), certificate: Type.String(), ...Validity, retiredAt: Type.Union([Type.String(), Type.Null()]) })),
+            csca: Type.Array(Type.Object({ thumbprint: Type.String(), certificate: Type.String(), ...Validity })),
           }),
         },
       },
     },
     async (_req, reply) => {
       void reply.header('cache-control', 'public, max-age=300');
-      return { keys: await trustList(deps.db) };
+      const [keys, csca] = await Promise.all([trustList(deps.db), cscaList(deps.db)]);
+      return { keys, csca };
+    },
+  );
+
+  app.get(
+    '/api/v1/trust-list/eu-gateway',
+    {
+      schema: {
+        tags: ['certificates'],
+        summary: 'The trust list in the EU DCC Gateway shape: CSCA and DSC entries',
+        description:
+          'As the gateway\'s GET /trustList answers: one entry per certificate, certificateType "CSCA" or "DSC", country "ID", ' +
+          'rawData the base64 DER, thumbprint the hex SHA-256 of it, kid (DSC: base64 of its first 8 bytes), timestamp when it was added. ' +
+          '`signature` (the gateway\'s CMS signature by the national upload certificate) is empty: Dosis is not the gateway.',
+        response: {
+          200: Type.Array(
+            Type.Object({
+              kid: Type.String(),
+              timestamp: Type.String(),
+              country: Type.String(),
+              certificateType: Type.Union([Type.Literal('CSCA'), Type.Literal('DSC')]),
+              thumbprint: Type.String(),
+              signature: Type.String(),
+              rawData: Type.String(),
+            }),
+          ),
+        },
+      },
+    },
+    async (_req, reply) => {
+      void reply.header('cache-control', 'public, max-age=300');
+      return euGatewayTrustList(deps.db);
     },
   );
 }

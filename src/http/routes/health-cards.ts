@@ -32,7 +32,7 @@ const HealthCard = Type.Object(
 export function healthCardRoutes(app: App, deps: AppDeps): void {
   const issue = async (who: Principal, personId: string) => {
     await assertPersonInScope(deps.db, who, personId);
-    const card = await issueHealthCard(deps.db, { iss: issuerUrl(deps.config.publicUrl), personId });
+    const card = await issueHealthCard(deps.db, deps.issuer.keys, { iss: issuerUrl(deps.config.publicUrl), personId });
     await audit(deps.db, { actor: who.id, action: 'health_card_issued', subject: card.kid, personId, detail: { doses: card.doses } });
     return card;
   };

@@ -24,7 +24,7 @@ export function revocationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      const list = await publishedRevocationList(deps.db, issuerUrl(deps.config.publicUrl));
+      const list = await publishedRevocationList(deps.db, deps.issuer.keys, issuerUrl(deps.config.publicUrl));
       const etag = `"rl-${list.version}"`;
       void reply.header('etag', etag).header('cache-control', 'public, max-age=60').header('access-control-allow-origin', '*');
       if (req.headers['if-none-match'] === etag) return reply.status(304).send(null);

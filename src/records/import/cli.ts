@@ -15,8 +15,9 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Config } from '../../config.ts';
 import { openDb } from '../../db/open.ts';
+import { Issuer, type SigningSetup } from '../../certificates/issuer.ts';
+import { openSigningSetup } from '../../runtime.ts';
 import { migrate } from '../../db/migrate.ts';
-import { Issuer } from '../../certificates/issuer.ts';
 import { loadLinkSecret } from '../../access/links.ts';
 import type { Principal } from '../../access/tokens.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -112,9 +113,11 @@ export async function importCommand(args: string[], config: Config): Promise<num
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let signer: SigningPool | undefined;
+  let signing: SigningSetup | undefined;
   try {
     await migrate(db);
-    const issuer = await new Issuer(db, config.certificateValidityDays).ready();
+    signing = await openSigningSetup(db, config);
+    const issuer = await new Issuer(db, config.certificateValidityDays, signing).ready();
     const deps = { db, issuer, linkSecret: await loadLinkSecret(db), publicUrl: config.publicUrl };
     const who: Principal = { id: CLI_PRINCIPAL_ID, role: 'admin', facilityCode: null, regionCode: null, label: `cli:${userInfo().username}` };
     const facility = values.facility ? (await facilityForEntry(db, who, values.facility)).code : null;
@@ -184,5 +187,6 @@ export async function importCommand(args: string[], config: Config): Promise<num
     process.off('SIGTERM', onSignal);
     await signer?.close();
     await db.close();
+    signing?.store.close();
   }
 }

@@ -8,11 +8,17 @@ import { Worker } from 'node:worker_threads';
 import type { Db } from '../../db/client.ts';
 import type { IssueInput, Issuer } from '../../certificates/issuer.ts';
 import type { SignedCertificate } from '../record-dose.ts';
+import type { KeyRef, KeyStoreSpec } from '../../certificates/key-store.ts';
 
-/** The active key as a worker receives it. */
+/**
+ * The active key as a worker receives it: the store to open (a pkcs11 thread
+ * opens its own session on the token) and the key's reference — never the
+ * key itself for a token; a sealed local key is unsealed in the thread.
+ */
 export interface WorkerKey {
   kid: string;
-  privateKey: Uint8Array;
+  store: KeyStoreSpec;
+  ref: KeyRef;
   validUntil: string;
   validityDays: number;
   /** The secret of the SMS link tokens (linkTokenFor), made here too: an HMAC per certificate is not free either. */
@@ -82,16 +88,12 @@ export class SigningPool {
     if (this.closed) throw new Error('signing pool is closed');
     await this.issuer.ready();
     if (this.kid === this.issuer.kid && this.threads.length > 0) return;
-    const r = await this.db.query<{ kid: string; private_key: Uint8Array; valid_until: Date }>(
-      'SELECT kid, private_key, valid_until FROM signing_keys WHERE kid = $1 AND private_key IS NOT NULL',
-      [this.issuer.kid],
-    );
-    const row = r.rows[0];
-    if (!row) throw new Error(`signing key ${this.issuer.kid} not found`);
+    const active = this.issuer.keyRef;
     const key: WorkerKey = {
-      kid: row.kid,
-      privateKey: new Uint8Array(row.private_key),
-      validUntil: row.valid_until.toISOString(),
+      kid: active.kid,
+      store: this.issuer.keys.spec,
+      ref: active.ref,
+      validUntil: active.validUntil.toISOString(),
       validityDays: this.issuer.validityDays,
       linkSecret: new Uint8Array(this.linkSecret),
     };
@@ -100,11 +102,12 @@ export class SigningPool {
     await Promise.all(
       this.threads.map(
         (t) =>
-          new Promise<void>((resolve) => {
-            const onMsg = (m: { type: string }) => {
+          new Promise<void>((resolve, reject) => {
+            const onMsg = (m: { type: string; error?: string }) => {
               if (m.type === 'ready') {
                 t.worker.off('message', onMsg);
-                resolve();
+                if (m.error !== undefined) reject(new Error(`signing thread: ${m.error}`));
+                else resolve();
               }
             };
             t.worker.on('message', onMsg);

@@ -1,0 +1,106 @@
+/**
+ * The CSCA kept offline, as an operator runs it (issue 22 item 3): `dosis keys
+ * csca init` on the "offline machine", `request` on the online one (the key
+ * made on the token or sealed locally, a CSR printed), `sign-request` with the
+ * CSCA (with pkcs11, the CSCA's key too is made on the token), `install`,
+ * then `dosis serve` signs with the installed DSC. Without a
+ * CSCA directory, `rotate` is refused, and a DSC from another CA is not
+ * installed. Each signer, on the embedded database (subprocesses).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { parseKeyRef } from '../../src/certificates/key-store.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { facilityToken, request, runDosis, startServer } from '../helpers/server.ts';
+import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
+import { doseBody, person } from '../helpers/app.ts';
+
+const ADMIN = 'dos_keys_cli_admin_token_0123456789abcdef';
+
+for (const signer of ['local', 'pkcs11'] as const) {
+  const skip = signer === 'pkcs11' ? softHsmProblem() : undefined;
+  describe(`dosis keys with the ${signer} signer and an offline CSCA`, { skip: skip ?? false }, () => {
+    const dir = mkdtempSync(join(tmpdir(), `dosis-keys-cli-${signer}-`));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const env = {
+      DOSIS_DATA_DIR: join(dir, 'data'),
+      DOSIS_CSCA_DIR: 'offline',
+      DOSIS_ADMIN_TOKEN: ADMIN,
+      DOSIS_DEMO: 'false',
+      ...(signer === 'pkcs11' ? testToken().env : {}),
+    };
+    const run = async (...args: string[]) => runDosis(['keys', ...args], { env });
+    const p = (f: string) => join(dir, f);
+
+    it('csca init → request → sign-request → install; serve signs with the installed DSC, which chains to the CSCA', async () => {
+      const init = await run('csca', 'init', '--out', p('csca'));
+      assert.equal(init.code, 0, init.stderr);
+      if (signer === 'pkcs11') {
+        // The CSCA's key was made on the token: the directory only names it.
+        assert.equal(existsSync(p('csca/csca.key')), false);
+        assert.equal(parseKeyRef(readFileSync(p('csca/csca.ref'), 'utf8')).store, 'pkcs11');
+        assert.equal(statSync(p('csca/csca.ref')).mode & 0o777, 0o600);
+      } else {
+        assert.equal(statSync(p('csca/csca.key')).mode & 0o777, 0o600);
+      }
+
+      const rotate = await run('rotate');
+      assert.equal(rotate.code, 1, rotate.stderr);
+      assert.match(rotate.stderr, /CSCA is offline/);
+
+      const req = await run('request', '--out', p('dsc.csr'));
+      assert.equal(req.code, 0, req.stderr);
+      assert.match(readFileSync(p('dsc.csr'), 'utf8'), /^-----BEGIN CERTIFICATE REQUEST-----/);
+      const csrCheck = spawnSync('openssl', ['req', '-verify', '-noout', '-in', p('dsc.csr')], { encoding: 'utf8' });
+      assert.equal(csrCheck.status, 0, csrCheck.stderr);
+      assert.match(csrCheck.stderr + csrCheck.stdout, /verify OK/);
+
+      const signed = await run('sign-request', p('dsc.csr'), '--csca', p('csca'), '--out', p('dsc.pem'));
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.match(execFileSync('openssl', ['verify', '-CAfile', p('csca/csca.pem'), p('dsc.pem')], { encoding: 'utf8' }), /: OK/);
+      assert.match(execFileSync('openssl', ['x509', '-noout', '-text', '-in', p('dsc.pem')], { encoding: 'utf8' }), /1\.3\.6\.1\.4\.1\.1847\.2021\.1\.2/);
+
+      const installed = await run('install', p('dsc.pem'), '--csca', p('csca/csca.pem'));
+      assert.equal(installed.code, 0, installed.stderr);
+      const kid = /Signing with (\S+);/.exec(installed.stdout)?.[1];
+      assert.ok(kid, installed.stdout);
+
+      const server = await startServer({ env, readyTimeoutMs: 60_000 });
+      try {
+        const fac = await facilityToken(server.url, ADMIN, 'PKM-KEYS');
+        const r = await request(server.url, 'POST', '/api/v1/vaccinations', doseBody(person()), { authorization: `Bearer ${fac}` });
+        assert.equal(r.status, 201, r.text);
+        const v = await request(server.url, 'POST', '/api/v1/verify', { qr: r.body.certificate.qr });
+        assert.equal(v.body.valid, true, v.text);
+        assert.equal(v.body.kid, kid);
+        const trust = await request(server.url, 'GET', '/api/v1/trust-list');
+        assert.equal(trust.body.csca.length, 1);
+        assert.equal(trust.body.csca[0].certificate, readFileSync(p('csca/csca.pem'), 'utf8').replace(/-----[A-Z ]+-----|\s/g, ''));
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('does not install a DSC that another CA signed', async () => {
+      assert.equal((await run('csca', 'init', '--out', p('other'))).code, 0);
+      assert.equal((await run('request', '--out', p('dsc2.csr'))).code, 0);
+      assert.equal((await run('sign-request', p('dsc2.csr'), '--csca', p('other'), '--out', p('dsc2.pem'))).code, 0);
+      const r = await run('install', p('dsc2.pem'));
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /not signed by a known CSCA/);
+    });
+
+    if (signer === 'local') {
+      it('without its key file, a start stops with a message naming DOSIS_KEY_ENCRYPTION_KEY and the file', async () => {
+        rmSync(p('data.key'));
+        const r = await runDosis(['serve'], { env, timeoutMs: 60_000 });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /^dosis: .*DOSIS_KEY_ENCRYPTION_KEY.*data\.key/m);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'a message, not a stack');
+      });
+    }
+  });
+}
