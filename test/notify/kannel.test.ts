@@ -253,6 +253,29 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.equal(after!.events.length, n!.events.length + 2, 'both stored');
       assert.deepEqual(after!.events.slice(-2).map((e) => e.applied), [false, false]);
 
+      // A delivered report for attempt 1 of a message attempt 2 delivered: the person got it twice. Stored, not
+      // applied, counted once (dosis_sms_duplicates_total), and shown: "also delivered: attempt 1".
+      const twice = (await t.db.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE status = 'delivered' AND delivered_attempt = 2 LIMIT 1")).rows[0]!;
+      const late1 = () =>
+        rt.app.inject({
+          method: 'GET',
+          url: `/api/v1/sms/reports?p=${twice.person_id}&n=${twice.id}&a=1&r=primary&s=${reportSignature(secret, twice.person_id, twice.id, 1)}&d=1&f=77&rc=stat%3ADELIVRD`,
+        });
+      assert.deepEqual((await late1()).json(), { notificationId: twice.id, status: 'delivered', applied: false });
+      await late1(); // Kannel repeating that report is not another copy
+      const metrics = (await rt.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /dosis_sms_duplicates_total\{route="primary"\} 1\n/);
+      const [view] = await notificationsOf(t.db, twice.person_id);
+      assert.deepEqual([view!.deliveredAttempt, view!.alsoDelivered, view!.acknowledgedAttempts], [2, [1], [1, 2]]);
+      const support = await tokenFor(t.db, 'support');
+      const tl = (await rt.app.inject({ method: 'GET', url: `/api/v1/people/${twice.person_id}/timeline`, headers: { authorization: `Bearer ${support}` } })).json<{
+        events: { type: string; alsoDelivered?: unknown; acknowledgedAttempts?: unknown; attempt?: number; acknowledgedBySmsc?: boolean }[];
+      }>();
+      const smsEvent = tl.events.find((e) => e.type === 'sms');
+      assert.deepEqual([smsEvent?.alsoDelivered, smsEvent?.acknowledgedAttempts], [[1], [1, 2]]);
+      assert.equal(tl.events.filter((e) => e.type === 'sms_report' && e.alsoDelivered === true).length, 2, 'both late reports marked');
+      assert.ok(tl.events.some((e) => e.type === 'sms_report' && e.attempt === 2 && e.acknowledgedBySmsc === true));
+
       // A failure report for an attempt that a retry already superseded changes nothing and schedules nothing.
       const failed = (await t.db.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE status = 'failed' AND attempt = 2 LIMIT 1")).rows[0]!;
       const jobsBefore = (await t.db.query("SELECT 1 FROM jobs WHERE kind = 'sms_send'")).rowCount;
