@@ -119,6 +119,11 @@ export class SmppSimulator {
     return dups;
   }
 
+  /** Receipts waiting for a session (sent when Kannel binds again). */
+  get heldReceiptCount(): number {
+    return this.heldReceipts.length;
+  }
+
   get boundSessions(): number {
     return this.sessions.size;
   }
