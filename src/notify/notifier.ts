@@ -152,6 +152,28 @@ const SUPERSEDE = `
          INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
          SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
 
+/**
+ * The sweep's main statement ($1 report timeout in seconds, $2 rows at most):
+ * SMS the gateway took that have no final report past the timeout become
+ * `unknown`, with a `timeout` event saying whether the SMSC acknowledged them.
+ * Served by the partial index `notifications_in_flight` (migration 026)
+ * whatever the number of ended SMS (plan test in test/notify/sweep.test.ts).
+ */
+export const SWEEP_TIMED_OUT = `WITH due AS (
+           SELECT person_id, id FROM notifications
+            WHERE status = 'submitted' AND final_at IS NULL AND updated_at < now() - make_interval(secs => $1::float8)
+            ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+         u AS (
+           UPDATE notifications n SET status = 'unknown', last_error = 'no final delivery report in time', updated_at = now()
+             FROM due WHERE n.person_id = due.person_id AND n.id = due.id
+           RETURNING n.person_id, n.id, n.attempt, n.route, n.report_bits)
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, report_bits, raw)
+         SELECT person_id, id, attempt, 'timeout', route, 'unknown', report_bits,
+                'no final report within ' || $1 || ' s; ' ||
+                CASE WHEN report_bits & 8 <> 0 THEN 'acknowledged by the SMSC: waiting for a late report, not resent'
+                     ELSE 'taken by the gateway, not yet acknowledged by the SMSC: not resent now' END
+           FROM u RETURNING route`;
+
 export class Notifier {
   private readonly d: NotifierDeps;
   /** The earliest time the next send may start (the rate cap). */
@@ -683,20 +705,7 @@ export class Notifier {
     // 2: taken by the gateway, no final report in time (set-based: nearly every row of a sweep is here).
     for (;;) {
       const r = await this.d.db.query<{ route: string | null }>(
-        `WITH due AS (
-           SELECT person_id, id FROM notifications
-            WHERE status = 'submitted' AND final_at IS NULL AND updated_at < now() - make_interval(secs => $1::float8)
-            ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED),
-         u AS (
-           UPDATE notifications n SET status = 'unknown', last_error = 'no final delivery report in time', updated_at = now()
-             FROM due WHERE n.person_id = due.person_id AND n.id = due.id
-           RETURNING n.person_id, n.id, n.attempt, n.route, n.report_bits)
-         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, report_bits, raw)
-         SELECT person_id, id, attempt, 'timeout', route, 'unknown', report_bits,
-                'no final report within ' || $1 || ' s; ' ||
-                CASE WHEN report_bits & 8 <> 0 THEN 'acknowledged by the SMSC: waiting for a late report, not resent'
-                     ELSE 'taken by the gateway, not yet acknowledged by the SMSC: not resent now' END
-           FROM u RETURNING route`,
+        SWEEP_TIMED_OUT,
         [timeoutS, limit],
       );
       for (const x of r.rows) this.count('dosis_sms_report_timeouts_total', { route: x.route ?? '' });
