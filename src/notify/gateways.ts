@@ -244,8 +244,8 @@ export class KannelGateway implements SmsGateway {
 }
 
 function fetchFailure(e: unknown, timeoutMs: number): string {
-  const cause = (e as { cause?: { code?: string } }).cause?.code;
-  return (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause ?? (e as Error).message);
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (e as Error).message);
 }
 
 /**
