@@ -216,6 +216,11 @@ try {
   const e2e = b.n / b.secs;
   console.log(`   ${b.n} delivered; first notification saved → last report stored: ${b.secs.toFixed(2)} s`);
   console.log(`   end to end: ${e2e.toFixed(0)} messages/s delivered = ${((e2e / ceiling) * 100).toFixed(0)}% of Kannel's ceiling (${ceiling.toFixed(0)}/s)`);
+  // A slow Kannel (a send past SMS_SEND_TIMEOUT_MS) counts as a gateway failure and may pause the route: say so.
+  const gw = await db.query<{ waits: number; outages: number }>(
+    "SELECT (SELECT count(*) FROM notification_events WHERE type = 'gateway_wait')::int8 AS waits, (SELECT coalesce(sum(outages), 0) FROM sms_routes)::int8 AS outages",
+  );
+  console.log(`   gateway waits: ${gw.rows[0]!.waits}, route pauses: ${gw.rows[0]!.outages}`);
   console.log(`   ${cpu2((performance.now() - w0) / 1000)}\n`);
 
   // ---- 3. Dosis at a fixed rate ---------------------------------------------------------------
