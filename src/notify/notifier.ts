@@ -1,19 +1,20 @@
 /**
  * Notifications: from an outbox job to a delivered SMS, every step recorded.
  *
- *   job `notify` → notification row saved (`pending`, attempt 1, with a report-timeout job)
- *     → gateway.send → `submitted` (the answer stored) | attempt failed
+ *   job `notify` → notification row saved (`pending`, attempt 1)
+ *     → gateway.send → `submitted` (the answer stored: `0: Accepted` or `3: Queued`)
+ *       | the gateway down → waits, same attempt (health.ts) | refused for the message → attempt failed
  *     → delivery reports (POST|GET /api/v1/sms/reports) → `delivered` | `failed` | `expired`
- *     → no final report in time → `unknown` (counted)
- *   a failed/expired/unknown attempt → retry with backoff (on the fallback route after N) → …
- *   the last attempt failed → the person goes on the `unreachable` work list.
+ *     → no final report in time (the periodic sweep) → `unknown` (counted), not resent (see `sweep`)
+ *   a failed/expired attempt → permanent error: final at once; else retry with backoff (on the
+ *   fallback route after N) → … the last attempt failed → the person goes on the `unreachable` work list.
  *   no usable phone → `held`, no send, the person on the `invalid_phone` work list.
  *
- * Safe against kills: the notification row and its timeout job are written in
- * one statement before the send. A job run again finds the row and sends
- * nothing; if the kill fell between the send and recording its answer, the
- * delivery report (which carries our id) still settles it, and if no report
- * comes the timeout marks the attempt unknown and retries. So a kill costs a
+ * Safe against kills: the notification row is written before the send. A job
+ * run again finds the row and sends nothing; if the kill fell between the send
+ * and recording its answer, the delivery report (which carries our id) still
+ * settles it, and if no report comes the sweep finds it `pending` past the
+ * report timeout, marks the attempt unknown and retries. So a kill costs a
  * delay, not a duplicate.
  *
  * States never move backwards: `delivered` is final whatever arrives later; a
@@ -266,7 +267,7 @@ export class Notifier {
         out[i] = { kind: 'dead', error: `certificate ${job.payload.certificateId} of person ${job.payload.personId} not found` };
         continue;
       }
-      if (row.existing) continue; // a run before this one saved it: its timeout job settles any doubt
+      if (row.existing) continue; // a run before this one saved it: the sweep settles any doubt
       const base = { personId: job.payload.personId, sourceKey: key, certificateId: job.payload.certificateId, kind: 'certificate' as const };
       try {
         if (row.cert_status !== 'valid') {
@@ -294,7 +295,7 @@ export class Notifier {
     try {
       await this.createAndSendMany(toSend.map((x) => x.item));
     } catch (e) {
-      // Rows not created are created by the retry; rows created and not sent are settled by their timeout jobs.
+      // Rows not created are created by the retry; rows created and not sent are found by the sweep.
       for (const x of toSend) out[x.i] = { kind: 'retry', error: errorText(e) };
     }
     return out;
