@@ -56,6 +56,11 @@ export interface NotifierConfig {
   retryBaseMs: number;
   retryMaxMs: number;
   reportTimeoutMs: number;
+  /**
+   * A `pending` attempt is taken for never answered only after this long too: its worker may still be
+   * sending it until its job's lease ends (lease + send timeout), and a resend then would be a duplicate.
+   */
+  inFlightGraceMs?: number;
   /** A taken attempt still `unknown` this long after its timeout: one resend if the SMSC never acknowledged it, else final. */
   unknownResendAfterMs: number;
   /** Receipt `err:` codes after which no retry can succeed (classifyFailure). */
@@ -683,9 +688,11 @@ export class Notifier {
    * The periodic sweep (one job per SMS_SWEEP_SECONDS, not one per SMS).
    * A missing report is not a failure — what it does:
    *
-   * 1. `pending` past the report timeout with no wait scheduled: the worker
-   *    died between saving and sending (or before storing the gateway's
-   *    answer). `unknown`, and retried as a failed attempt, as before.
+   * 1. `pending` past the report timeout (and past its job's lease and the
+   *    send timeout: its worker cannot still be sending it) with no wait
+   *    scheduled: the worker died between saving and sending (or before
+   *    storing the gateway's answer). `unknown`, and retried as a failed
+   *    attempt, as before.
    * 2. `submitted` past the report timeout: the gateway took it (Kannel keeps
    *    it in its store and resends by itself). `unknown`, counted, **not
    *    resent**: the timeline says whether the SMSC acknowledged it (bit 8).
@@ -730,7 +737,7 @@ export class Notifier {
       `SELECT person_id, id FROM notifications
         WHERE status = 'pending' AND final_at IS NULL AND next_attempt_at IS NULL AND updated_at < now() - make_interval(secs => $1::float8)
         ORDER BY updated_at LIMIT $2`,
-      [timeoutS],
+      [Math.max(this.d.config.reportTimeoutMs, this.d.config.inFlightGraceMs ?? 0) / 1000],
       async (tx, n) => {
         if (n.status !== 'pending' || n.final_at || n.next_attempt_at) return;
         await tx.query(`UPDATE notifications SET status = 'unknown', last_error = 'no answer from the gateway recorded', updated_at = now() WHERE person_id = $1 AND id = $2`, [

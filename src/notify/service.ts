@@ -108,6 +108,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
       retryBaseMs: config.sms.retryBaseMs,
       retryMaxMs: config.sms.retryMaxMs,
       reportTimeoutMs: config.sms.reportTimeoutMs,
+      inFlightGraceMs: config.worker.leaseMs + config.sms.sendTimeoutMs,
       unknownResendAfterMs: config.sms.unknownResendAfterMs,
       permanentReceiptErrors: new Set(config.sms.permanentReceiptErrors),
       sendConcurrency: config.worker.concurrency,

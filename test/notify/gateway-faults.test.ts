@@ -221,6 +221,13 @@ describe('SMS through gateway faults (real Kannel with persistent stores, SMPP s
         `# (b) bearerbox restart: ${JSON.stringify(t)}; at the kill ${acceptedByKannel} accepted by Kannel, ${atSmsc} at the SMSC, ` +
           `${receipts} receipts sent, in flight inside bearerbox: ${inFlight} messages and ${reportsInFlight} reports; route while down: ${paused?.state}; reports lost: ${lost.rows.length}`,
       );
+      if (t.retried > 0) {
+        const why = await s.db.query<{ type: string; attempt: number; raw: string | null }>(
+          `SELECT e.type, e.attempt, e.raw FROM notification_events e JOIN notifications n ON n.person_id = e.person_id AND n.id = e.notification_id
+            WHERE n.attempt > 1 ORDER BY e.notification_id, e.id`,
+        );
+        console.log(`# (b) retried: ${why.rows.map((e) => `${e.attempt}:${e.type}:${(e.raw ?? '').slice(0, 80)}`).join(' | ')}`);
+      }
       assert.equal((t.status.delivered ?? 0) + (t.status.unknown ?? 0), n, JSON.stringify(t.status));
       for (const l of lost.rows) {
         assert.ok((l.report_bits & 8) !== 0, 'an unknown SMS was acknowledged by the SMSC');
