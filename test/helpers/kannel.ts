@@ -88,8 +88,8 @@ export interface KannelOptions {
   stores?: boolean;
   /**
    * With stores: the message store's kind. `spool` (default, as deploy/kannel.conf): a file per
-   * message. `file`: one file, compacted periodically — a third cheaper here, but in the bearerbox
-   * restart scenario (test/notify/gateway-faults.test.ts (b)) 26 of 200 reports were lost with it.
+   * message. `file`: one file, compacted periodically — a third cheaper here (bench/README.md); not
+   * yet proven across a restart (one run of test (b) lost 26 of 200 reports with it).
    */
   storeType?: 'spool' | 'file';
   /** With stores: where DLRs are kept (default spool; internal: only the message store persists). */
