@@ -38,6 +38,8 @@ const HELP = `npm run bench -- notify [options]
   --concurrency <n>  the worker's jobs in flight (default 128)
   --feeds <list>     Kannel-alone feed rates, 0 = flood (default 0,300,450,600); the best is the ceiling
   --max-per-second <n>  the worker's SMS_MAX_PER_SECOND (default 0: no cap)
+  --stores on|off    Kannel's persistent stores (store-type and dlr-storage = spool, as deploy/kannel.conf;
+                     default on); off = its in-memory defaults, to measure what the stores cost
   --async-commit     diagnostic: synchronous_commit=off on the scratch database (how much is WAL flushing?)
 
 Needs Kannel (apt-get install -y kannel kannel-extras) and PostgreSQL
@@ -51,6 +53,7 @@ const { values: o } = parseArgs({
     concurrency: { type: 'string', default: '128' },
     'async-commit': { type: 'boolean', default: false },
     'max-per-second': { type: 'string', default: '0' },
+    stores: { type: 'string', default: 'on' },
     feeds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -103,9 +106,9 @@ let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
 let db: Db | undefined;
 
 try {
-  rig = await startKannel({ smscs: [{ id: 'SIM', port: sim.port }], logLevel: 3 });
+  rig = await startKannel({ smscs: [{ id: 'SIM', port: sim.port }], logLevel: 3, stores: o.stores !== 'off' });
   console.log(`Load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (2 cores; other processes on the machine skew every figure)`);
-  console.log(`Kannel on ${rig.sendsmsUrl}; SMPP simulator on ${sim.port}; ${COUNT} messages per throughput run\n`);
+  console.log(`Kannel on ${rig.sendsmsUrl} (persistent stores ${o.stores !== 'off' ? 'on: store-type and dlr-storage = spool' : 'OFF: dlr-storage = internal, no store'}); SMPP simulator on ${sim.port}; ${COUNT} messages per throughput run\n`);
 
   // ---- 1. Kannel alone ---------------------------------------------------------------------
   // Flooding Kannel is not its best: fed at a steady rate it delivers more. The ceiling is the
@@ -213,6 +216,11 @@ try {
   const e2e = b.n / b.secs;
   console.log(`   ${b.n} delivered; first notification saved → last report stored: ${b.secs.toFixed(2)} s`);
   console.log(`   end to end: ${e2e.toFixed(0)} messages/s delivered = ${((e2e / ceiling) * 100).toFixed(0)}% of Kannel's ceiling (${ceiling.toFixed(0)}/s)`);
+  // A slow Kannel (a send past SMS_SEND_TIMEOUT_MS) counts as a gateway failure and may pause the route: say so.
+  const gw = await db.query<{ waits: number; outages: number }>(
+    "SELECT (SELECT count(*) FROM notification_events WHERE type = 'gateway_wait')::int8 AS waits, (SELECT coalesce(sum(outages), 0) FROM sms_routes)::int8 AS outages",
+  );
+  console.log(`   gateway waits: ${gw.rows[0]!.waits}, route pauses: ${gw.rows[0]!.outages}`);
   console.log(`   ${cpu2((performance.now() - w0) / 1000)}\n`);
 
   // ---- 3. Dosis at a fixed rate ---------------------------------------------------------------

@@ -75,8 +75,22 @@ export interface SmsConfig {
   /** Backoff between attempts: base·2^(n−1), capped, with jitter. */
   retryBaseMs: number;
   retryMaxMs: number;
-  /** No final report within this time: the attempt is `unknown` (counted) and retried. */
+  /**
+   * No final report within this time: the attempt is `unknown` (counted). Not resent then when the
+   * gateway took it (notifier.ts, "A missing report"); resent at once only when the gateway's answer
+   * was never recorded (a worker killed mid-send).
+   */
   reportTimeoutMs: number;
+  /** A taken attempt still `unknown` this long after its timeout: resent once if the SMSC never acknowledged it, else final `unknown`. */
+  unknownResendAfterMs: number;
+  /** How often the periodic sweep looks for attempts past their report timeout (SMS_SWEEP_SECONDS, default 60). */
+  sweepEveryMs: number;
+  /** Receipt `err:` codes that mean the number can never receive (classifyFailure in gateways.ts). */
+  permanentReceiptErrors: readonly string[];
+  /** Circuit breaker of a route: gateway failures in a row that pause it, and its probe interval (first, and at most). */
+  gatewayFailuresToOpen: number;
+  gatewayProbeMs: number;
+  gatewayProbeMaxMs: number;
   /** Failed attempts on the primary route before the fallback route is used. */
   fallbackAfter: number;
   /** Give up on one sendsms request after this long. */
@@ -161,6 +175,21 @@ export function startWarnings(config: Pick<Config, 'publicUrl'>, env: NodeJS.Pro
   ];
 }
 
+/**
+ * Receipt `err:` codes (GSM MAP errors as SMSCs write them, `err:001`) after which no retry to the
+ * number can succeed: unknown subscriber (001), unidentified (005), illegal subscriber (009),
+ * teleservice not provisioned (011), illegal equipment (012), call barred (013). SMSCs differ.
+ */
+export const DEFAULT_PERMANENT_RECEIPT_ERRORS: readonly string[] = ['001', '005', '009', '011', '012', '013'];
+
+/** SMS_PERMANENT_RECEIPT_ERRORS: comma-separated receipt `err:` codes (digits), written with three digits. */
+function receiptErrors(v: string | undefined): readonly string[] {
+  if (v === undefined || v === '') return DEFAULT_PERMANENT_RECEIPT_ERRORS;
+  const codes = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (!codes.every((c) => /^\d{1,3}$/.test(c))) throw new ConfigError(`SMS_PERMANENT_RECEIPT_ERRORS must be receipt error codes (digits) separated by commas, got "${v}"`);
+  return codes.map((c) => c.padStart(3, '0'));
+}
+
 /** Parses the configuration; throws ConfigError naming the variable at fault. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL');
@@ -200,6 +229,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retryBaseMs: int(env, 'SMS_RETRY_BASE_MS', 60_000, 1, 86_400_000),
     retryMaxMs: int(env, 'SMS_RETRY_MAX_MS', 3_600_000, 1, 7 * 86_400_000),
     reportTimeoutMs: int(env, 'SMS_REPORT_TIMEOUT_SECONDS', 7200, 1, 30 * 86_400) * 1000,
+    unknownResendAfterMs: int(env, 'SMS_UNKNOWN_RESEND_AFTER_SECONDS', 86_400, 1, 30 * 86_400) * 1000,
+    sweepEveryMs: int(env, 'SMS_SWEEP_SECONDS', 60, 1, 3600) * 1000,
+    permanentReceiptErrors: receiptErrors(env.SMS_PERMANENT_RECEIPT_ERRORS),
+    gatewayFailuresToOpen: int(env, 'SMS_GATEWAY_FAILURES_TO_PAUSE', 3, 1, 1000),
+    gatewayProbeMs: int(env, 'SMS_GATEWAY_PROBE_MS', 2000, 10, 600_000),
+    gatewayProbeMaxMs: int(env, 'SMS_GATEWAY_PROBE_MAX_MS', 60_000, 10, 3_600_000),
     fallbackAfter: int(env, 'SMS_FALLBACK_AFTER', 2, 0, 20),
     sendTimeoutMs: int(env, 'SMS_SEND_TIMEOUT_MS', 10_000, 100, 120_000),
     maxPerSecond: int(env, 'SMS_MAX_PER_SECOND', 0, 0, 100_000),

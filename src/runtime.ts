@@ -64,15 +64,22 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
   const metrics = new Metrics();
   const linkSecret = await loadLinkSecret(db);
   let onSink = (_m: SinkMessage): void => {};
+  let logError = (_e: unknown): void => {};
   const notify = await createNotify(db, config, linkSecret, {
     onSinkMessage: (m) => onSink(m),
     count: (name, labels) => metrics.inc(name, labels),
+    onError: (e) => logError(e),
   });
   const deps: AppDeps = { db, issuer, auth: new TokenAuthenticator(db), linkSecret, config, metrics, notify };
   const app = await buildApp(deps, { logger });
   onSink = (m) => sinkToConsole(config, app, m);
+  logError = (e) => app.log.error({ err: e }, 'SMS route health not written');
   // Inside serve (the embedded default) an idle claim is cheap: poll often, so an SMS follows its dose within a second.
-  if (opts.worker) await schedulePeriodicJobs(db, config);
+  if (opts.worker) {
+    await schedulePeriodicJobs(db, config);
+    // First contact with the SMS gateway: a route that does not answer is said at once (its SMS wait for it).
+    for (const c of await notify.health.check()) if (c.problem !== null) app.log.warn(`SMS route ${c.route} does not answer (${c.problem}): its SMS wait until it does`);
+  }
   const worker = opts.worker
     ? notify.worker({ pollMs: Math.min(config.worker.pollMs, 50), onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start()
     : null;

@@ -24,7 +24,7 @@ Usage: dosis <command> [options]
 Commands:
   serve            run the HTTP server (and, with PGlite, the SMS worker)
   worker           run the outbox worker (SMS) as its own process
-  sms tail|stats   the local sink's messages; SMS counts by status
+  sms tail|stats|check   the local sink's messages; SMS counts by status; do the gateways answer
   jobs stats|dead|replay   outbox jobs; replay dead ones
   import FILE      record a CSV or XLSX file of doses (--facility CODE)
   accounts create|list|password   staff accounts for the console

@@ -24,7 +24,8 @@ Options:
   --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 128)
   --batch N         jobs per claim (DOSIS_WORKER_BATCH, default 25)`,
   sms: `dosis sms tail [-n N] [-f]   print the last N (default 10) messages of the local sink; -f follows
-dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases
+dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases, routes
+dosis sms check              asks each configured gateway route whether it answers (sends nothing); exit 1 if not
 
 With the embedded database while "dosis serve" runs, tail reads DOSIS_DATA_DIR/sms-sink.log.`,
   jobs: `dosis jobs stats                       outbox jobs by lane, kind and state, with the oldest due job's wait
@@ -65,6 +66,18 @@ export async function notifyCommand(command: 'worker' | 'sms' | 'jobs', args: st
       const sub = positionals[0];
       if (sub === 'tail') return tail(config, positiveInt(values.lines, '-n') ?? 10, values.follow ?? false);
       if (sub === 'stats') return withDb(config, async (db) => print(await smsStats(db)));
+      if (sub === 'check') {
+        let bad = 0;
+        await withDb(config, async (db) => {
+          const notify = await createNotify(db, config, await loadLinkSecret(db));
+          for (const c of await notify.health.check()) {
+            console.log(`${c.route}: ${c.problem === null ? 'answers' : `DOES NOT ANSWER (${c.problem})`}`);
+            if (c.problem !== null) bad++;
+          }
+          await notify.health.flush();
+        });
+        return bad ? 1 : 0;
+      }
       throw new UsageError(NOTIFY_HELP.sms);
     }
     case 'jobs': {
@@ -112,6 +125,10 @@ async function worker(config: Config, concurrency?: number, batch?: number): Pro
   });
   // The periodic jobs run in the outbox too: make sure the chain has a link (a no-op when it has).
   await schedulePeriodicJobs(db, config);
+  // First contact with the gateway: say at once when it does not answer (SMS then wait for it, their attempts not spent).
+  for (const c of await notify.health.check()) {
+    if (c.problem !== null) console.error(`dosis worker: SMS route ${c.route} does not answer (${c.problem}): its SMS wait until it does`);
+  }
   w.start();
   const route = config.smsGateway === 'kannel' ? `Kannel ${config.kannel?.url ?? ''}${config.kannelFallback ? ' (+ fallback)' : ''}` : 'local sink';
   console.log(`dosis worker ${w.id} started (SMS: ${route}; database: ${config.databaseUrl ? 'PostgreSQL' : 'PGlite'})`);

@@ -6,8 +6,11 @@
  *
  * Kannel facts (../shared/SMS-GATEWAY.md, checked against Kannel 1.4.5 here):
  * - sendsms answers 202 `0: Accepted for delivery`, or 202 `3: Queued for
- *   later delivery` when the SMSC is down: the body decides, not the status.
- *   Queued is not success (without a store it dies with bearerbox).
+ *   later delivery` when the SMSC is down. With Kannel's message store
+ *   (`store-type = spool`, deploy/kannel.conf) a queued message is kept on
+ *   disk and sent when the SMSC returns: both are accepted submits.
+ * - Connection refused, no answer, or any other HTTP answer: the gateway is
+ *   down (or misconfigured), which says nothing about the number.
  * - No message id comes back, so our notification id, the attempt and a
  *   signature ride in the `dlr-url`; Kannel adds %d (status bits), %F (the
  *   SMSC's id), %A (receipt text), %T (time), %p (destination).
@@ -34,10 +37,16 @@ export interface OutgoingSms {
 }
 
 export type SendResult =
-  /** Handed over. `ref`: the gateway's id when it gives one at once; `delivered`: the sink delivers on the spot. */
-  | { ok: true; raw: string; ref: string | null; delivered?: boolean }
-  /** Not handed over (or only queued): the attempt failed. */
-  | { ok: false; raw: string; error: string };
+  /**
+   * Handed over. `ref`: the gateway's id when it gives one at once; `delivered`: the sink delivers
+   * on the spot; `queued`: Kannel kept it in its store for an SMSC that is down (`3: Queued`).
+   */
+  | { ok: true; raw: string; ref: string | null; delivered?: boolean; queued?: boolean }
+  /**
+   * Not handed over. `gatewayDown`: the gateway itself failed (connection refused, no answer,
+   * an HTTP error): nothing was accepted and it says nothing about the number.
+   */
+  | { ok: false; raw: string; error: string; gatewayDown: boolean };
 
 export type ReportOutcome = 'delivered' | 'failed' | 'expired' | 'rejected' | 'intermediate';
 
@@ -56,6 +65,8 @@ export interface SmsGateway {
   readonly type: 'kannel' | 'sink';
   readonly route: RouteName;
   send(m: OutgoingSms): Promise<SendResult>;
+  /** Whether the gateway answers, without sending anything: null when it does, else why not. */
+  probe(): Promise<string | null>;
 }
 
 /** Reads Kannel's report bits (and receipt text) into an outcome. Bits, not equality: 34 = failed|intermediate = expired. */
@@ -73,6 +84,61 @@ export function parseKannelReport(q: Record<string, string | undefined>): Delive
   const receipt = q.rc ? q.rc : null;
   const err = /\berr:(\w+)/.exec(receipt ?? '')?.[1] ?? /^NACK\/(0x[0-9a-f]+)/i.exec(receipt ?? '')?.[1] ?? null;
   return { bits, outcome: outcomeOfBits(bits, receipt), smscId: q.f ? q.f : null, receipt, error: err };
+}
+
+/**
+ * What a failed attempt says about the number. `permanent`: no retry to this
+ * number can succeed (the person goes on the `unreachable` list at once);
+ * `temporary`: the number may work later (retried by the SMS policy);
+ * `gateway`: the SMSC or our link failed, not the number (retried, and never
+ * puts the person on the list).
+ */
+export type FailureClass = 'permanent' | 'temporary' | 'gateway';
+
+/**
+ * SMPP command statuses (SMPP 3.4 §5.1.3) that Kannel reports as a NACK
+ * (bit 16, `NACK/0x0000000b/…`). Permanent: the destination itself is wrong or
+ * refused for good. Gateway: our bind, our sender or the SMSC's own system.
+ * Everything else (queue full, throttled, temporary application error, submit
+ * failed, …) is temporary.
+ */
+const SMPP_PERMANENT: ReadonlySet<number> = new Set([
+  0x0b, // ESME_RINVDSTADR invalid destination address
+  0x50, // ESME_RINVDSTTON
+  0x51, // ESME_RINVDSTNPI
+  0x65, // ESME_RX_P_APPN permanent application error
+  0x66, // ESME_RX_R_APPN rejected by the application (e.g. barred)
+]);
+const SMPP_GATEWAY: ReadonlySet<number> = new Set([
+  0x04, // ESME_RINVBNDSTS incorrect bind status
+  0x05, // ESME_RALYBND already bound
+  0x08, // ESME_RSYSERR system error
+  0x0a, // ESME_RINVSRCADR our sender id refused
+  0x0d, // ESME_RBINDFAIL
+  0x0e, // ESME_RINVPASWD
+  0x0f, // ESME_RINVSYSID
+]);
+
+/**
+ * Receipt `err:` codes that mean the number cannot receive come from the
+ * configuration (SMS_PERMANENT_RECEIPT_ERRORS, default in config.ts: GSM MAP
+ * unknown 001, unidentified 005, illegal subscriber 009, teleservice not
+ * provisioned 011, illegal equipment 012, barred 013). Absent subscriber,
+ * memory full, system failure and the rest are temporary.
+ */
+/** Classifies a failed, expired or rejected report (see FailureClass). */
+export function classifyFailure(rep: Pick<DeliveryReport, 'outcome' | 'receipt' | 'error'>, permanentReceiptErrors: ReadonlySet<string>): FailureClass {
+  if (rep.outcome === 'expired') return 'temporary'; // the phone was off for the validity period
+  if (rep.outcome === 'rejected') {
+    const code = /^0x[0-9a-f]+$/i.test(rep.error ?? '') ? Number.parseInt(rep.error as string, 16) : null;
+    if (code === null) return 'gateway'; // rejected by Kannel or the SMSC without a status: not about the number
+    if (SMPP_PERMANENT.has(code)) return 'permanent';
+    if (SMPP_GATEWAY.has(code)) return 'gateway';
+    return 'temporary';
+  }
+  if (/\bstat:REJECTD\b/i.test(rep.receipt ?? '')) return 'permanent';
+  const err = rep.error && /^\d+$/.test(rep.error) ? rep.error.padStart(3, '0') : null;
+  return err !== null && permanentReceiptErrors.has(err) ? 'permanent' : 'temporary';
 }
 
 /** The signature in a report URL: HMAC-SHA-256 over person, notification and attempt, 128 bits, base64url. */
@@ -148,16 +214,40 @@ export class KannelGateway implements SmsGateway {
       res = await fetch(this.sendUrl(m), { signal: AbortSignal.timeout(this.o.timeoutMs) });
       body = (await res.text()).trim();
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      const what = (e as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (cause ?? (e as Error).message);
-      return { ok: false, raw: `${this.route}: ${what}`, error: `kannel_unreachable: ${what}` };
+      const what = fetchFailure(e, this.o.timeoutMs);
+      return { ok: false, raw: `${this.route}: ${what}`, error: `kannel_unreachable: ${what}`, gatewayDown: true };
     }
     const raw = `${res.status} ${body}`.slice(0, 1000);
     if (res.status === 202 && body.startsWith('0:')) return { ok: true, raw, ref: null };
-    // `3: Queued for later delivery`: the SMSC is down; Kannel holds it in memory only.
-    if (body.startsWith('3:')) return { ok: false, raw, error: 'kannel_queued: SMSC down, queued for later delivery' };
-    return { ok: false, raw, error: `kannel_refused: ${raw}` };
+    // `3: Queued for later delivery`: the SMSC is down and Kannel keeps the message in its store
+    // (store-type = spool: it survives a restart of bearerbox) until the SMSC is back. Accepted:
+    // sending it again would give the person every copy.
+    if (res.status === 202 && body.startsWith('3:')) return { ok: true, raw, ref: null, queued: true };
+    // Anything else (4xx: our credentials or Kannel's configuration; 5xx) is the gateway's, not the number's.
+    return { ok: false, raw, error: `kannel_refused: ${raw}`, gatewayDown: true };
   }
+
+  /**
+   * sendsms with our credentials and no receiver: smsbox answers `400 Missing receiver number`
+   * without sending anything (403 when the credentials are wrong). smsbox exits with its
+   * bearerbox, so an answer means both are up.
+   */
+  async probe(): Promise<string | null> {
+    const k = this.o.kannel;
+    try {
+      const res = await fetch(`${k.url}?${new URLSearchParams({ username: k.user, password: k.password }).toString()}`, { signal: AbortSignal.timeout(this.o.timeoutMs) });
+      const body = (await res.text()).trim();
+      if (res.status === 400 || res.status === 202) return null;
+      return `${res.status} ${body}`.slice(0, 500);
+    } catch (e) {
+      return fetchFailure(e, this.o.timeoutMs);
+    }
+  }
+}
+
+function fetchFailure(e: unknown, timeoutMs: number): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (e as Error).message);
 }
 
 /**
@@ -183,6 +273,10 @@ export class SinkGateway implements SmsGateway {
     const row = r.rows[0] as { id: number; at: Date };
     this.onMessage?.({ id: row.id, to: m.to, text: m.text, at: row.at });
     return { ok: true, raw: `sink: stored as message ${row.id}`, ref: `sink-${row.id}`, delivered: true };
+  }
+
+  async probe(): Promise<string | null> {
+    return null;
   }
 }
 

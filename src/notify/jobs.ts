@@ -18,7 +18,10 @@ export interface JobPayloads {
   notify: { personId: string; certificateId: string };
   /** Hand attempt `attempt` of a notification to a gateway (a retry). */
   sms_send: { personId: string; notificationId: string; attempt: number };
-  /** No final report for attempt `attempt` within the report timeout: mark it unknown and retry. */
+  /**
+   * Written before migration 026 (one per SMS, for its report timeout): now done at once, the
+   * periodic `sms_sweep` finds the attempts without a final report. Kept so old rows still run.
+   */
   sms_timeout: { personId: string; notificationId: string; attempt: number };
   /** Next-dose reminder, run on the due date; does nothing when that dose was recorded meanwhile. */
   reminder: { personId: string; doseNumber: number; vaccine: string; due: string };
@@ -41,17 +44,19 @@ export interface JobPayloads {
   housekeeping: Record<string, never>;
   /** Periodic: count the pipeline's events of the hours now final, for the pipeline view and series (records/pipeline-rollup.ts); each run schedules the next. */
   pipeline_rollup: Record<string, never>;
+  /** Periodic (SMS_SWEEP_SECONDS): attempts without a final report in time → `unknown`, and the missing-report policy (notifier.ts `sweep`); each run schedules the next. */
+  sms_sweep: Record<string, never>;
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep'];
 
 /**
  * A lane of the outbox: claimed by its own loop with its own jobs in flight,
  * so a backlog or a slow gateway in one never delays another. In the order
  * `Worker.runOnce` serves them:
  * - `code` — one-time codes (and their retries): seconds, always, or the code dies first;
- * - `periodic` — rollup, housekeeping, escalation: on their schedule whatever waits elsewhere;
+ * - `periodic` — rollup, housekeeping, escalation, the missing-report sweep: on their schedule whatever waits elsewhere;
  * - `certificate` — certificate SMS, their retries and report timeouts: the bulk of a record day;
  * - `notice` — reminders, recall notices, answers to declined requests.
  */
@@ -66,6 +71,7 @@ export function laneOf(kind: JobKind): Lane {
     case 'escalate_dose_requests':
     case 'housekeeping':
     case 'pipeline_rollup':
+    case 'sms_sweep':
       return 'periodic';
     case 'notify':
     case 'sms_send':
@@ -141,6 +147,7 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
     case 'escalate_dose_requests':
     case 'housekeeping':
     case 'pipeline_rollup':
+    case 'sms_sweep':
       return {} satisfies JobPayloads['escalate_dose_requests'] as JobPayloads[K];
     default:
       return k satisfies never;

@@ -1,19 +1,20 @@
 /**
  * Notifications: from an outbox job to a delivered SMS, every step recorded.
  *
- *   job `notify` → notification row saved (`pending`, attempt 1, with a report-timeout job)
- *     → gateway.send → `submitted` (the answer stored) | attempt failed
+ *   job `notify` → notification row saved (`pending`, attempt 1)
+ *     → gateway.send → `submitted` (the answer stored: `0: Accepted` or `3: Queued`)
+ *       | the gateway down → waits, same attempt (health.ts) | refused for the message → attempt failed
  *     → delivery reports (POST|GET /api/v1/sms/reports) → `delivered` | `failed` | `expired`
- *     → no final report in time → `unknown` (counted)
- *   a failed/expired/unknown attempt → retry with backoff (on the fallback route after N) → …
- *   the last attempt failed → the person goes on the `unreachable` work list.
+ *     → no final report in time (the periodic sweep) → `unknown` (counted), not resent (see `sweep`)
+ *   a failed/expired attempt → permanent error: final at once; else retry with backoff (on the
+ *   fallback route after N) → … the last attempt failed → the person goes on the `unreachable` work list.
  *   no usable phone → `held`, no send, the person on the `invalid_phone` work list.
  *
- * Safe against kills: the notification row and its timeout job are written in
- * one statement before the send. A job run again finds the row and sends
- * nothing; if the kill fell between the send and recording its answer, the
- * delivery report (which carries our id) still settles it, and if no report
- * comes the timeout marks the attempt unknown and retries. So a kill costs a
+ * Safe against kills: the notification row is written before the send. A job
+ * run again finds the row and sends nothing; if the kill fell between the send
+ * and recording its answer, the delivery report (which carries our id) still
+ * settles it, and if no report comes the sweep finds it `pending` past the
+ * report timeout, marks the attempt unknown and retries. So a kill costs a
  * delay, not a duplicate.
  *
  * States never move backwards: `delivered` is final whatever arrives later; a
@@ -29,15 +30,19 @@ import { getLotRecall } from '../certificates/revocation.ts';
 import { type HandlerContext, type Handlers, type Job, type Outcome, type PeriodicKind, backoffMs, eachJob, enqueue, errorText } from './outbox.ts';
 import {
   type DeliveryReport,
+  type FailureClass,
   type OutgoingSms,
   type ReportOutcome,
   type RouteName,
   type Routes,
   type SendResult,
+  type SmsGateway,
   checkReportSignature,
+  classifyFailure,
   parseKannelReport,
   routeFor,
 } from './gateways.ts';
+import type { RouteHealth } from './health.ts';
 import { type Lang, type RenderedSms, certificateSms, codeSms, correctionDeclinedSms, type CorrectionDeclineReason, doseRequestDeclinedSms, langFor, phoneReplacedSms, recallSms, reminderSms } from './templates.ts';
 import { isDeclineReason } from '../domain/dose-requests.ts';
 import { type OtpRequestRow, codeFor, codeNotificationPerson, maskCode, otpRequest } from './codes.ts';
@@ -51,6 +56,15 @@ export interface NotifierConfig {
   retryBaseMs: number;
   retryMaxMs: number;
   reportTimeoutMs: number;
+  /**
+   * A `pending` attempt is taken for never answered only after this long too: its worker may still be
+   * sending it until its job's lease ends (lease + send timeout), and a resend then would be a duplicate.
+   */
+  inFlightGraceMs?: number;
+  /** A taken attempt still `unknown` this long after its timeout: one resend if the SMSC never acknowledged it, else final. */
+  unknownResendAfterMs: number;
+  /** Receipt `err:` codes after which no retry can succeed (classifyFailure). */
+  permanentReceiptErrors: ReadonlySet<string>;
   /** Jobs of one batch sent at once. */
   sendConcurrency: number;
   /** Sends per second from this process at most (0: no cap). */
@@ -62,6 +76,8 @@ export interface NotifierConfig {
 export interface NotifierDeps {
   db: Db;
   routes: Routes;
+  /** The routes' circuit breakers (health.ts): gateway failures pause a route, never spend an attempt. */
+  health: RouteHealth;
   linkSecret: Buffer;
   reportSecret: Buffer;
   /** The secret one-time codes derive from (codes.ts). */
@@ -91,6 +107,7 @@ interface NotificationRow extends Record<string, unknown> {
   route: RouteName | null;
   final_at: Date | null;
   report_bits: number;
+  next_attempt_at: Date | null;
 }
 
 export type NotificationKind = 'certificate' | 'reminder' | 'recall' | 'code' | 'correction' | 'dose_request' | 'phone_replaced';
@@ -122,9 +139,8 @@ const SUPERSEDE_MANY = `
          INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
          SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
 
-const NOTIFICATION_COLUMNS = 'person_id, id, kind, status, attempt, recipient, body, encoding, route, final_at, report_bits';
+const NOTIFICATION_COLUMNS = 'person_id, id, kind, status, attempt, recipient, body, encoding, route, final_at, report_bits, next_attempt_at';
 
-const FAILED_ATTEMPT: ReadonlySet<NotificationStatus> = new Set(['failed', 'expired', 'unknown']);
 
 /**
  * CTEs for a statement whose CTE `n` created a notification ($1 person, $3
@@ -142,6 +158,28 @@ const SUPERSEDE = `
        supe AS (
          INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
          SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
+
+/**
+ * The sweep's main statement ($1 report timeout in seconds, $2 rows at most):
+ * SMS the gateway took that have no final report past the timeout become
+ * `unknown`, with a `timeout` event saying whether the SMSC acknowledged them.
+ * Served by the partial index `notifications_in_flight` (migration 026)
+ * whatever the number of ended SMS (plan test in test/notify/sweep.test.ts).
+ */
+export const SWEEP_TIMED_OUT = `WITH due AS (
+           SELECT person_id, id FROM notifications
+            WHERE status = 'submitted' AND final_at IS NULL AND updated_at < now() - make_interval(secs => $1::float8)
+            ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+         u AS (
+           UPDATE notifications n SET status = 'unknown', last_error = 'no final delivery report in time', updated_at = now()
+             FROM due WHERE n.person_id = due.person_id AND n.id = due.id
+           RETURNING n.person_id, n.id, n.attempt, n.route, n.report_bits)
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, report_bits, raw)
+         SELECT person_id, id, attempt, 'timeout', route, 'unknown', report_bits,
+                'no final report within ' || $1 || ' s; ' ||
+                CASE WHEN report_bits & 8 <> 0 THEN 'acknowledged by the SMSC: waiting for a late report, not resent'
+                     ELSE 'taken by the gateway, not yet acknowledged by the SMSC: not resent now' END
+           FROM u RETURNING route`;
 
 export class Notifier {
   private readonly d: NotifierDeps;
@@ -178,7 +216,8 @@ export class Notifier {
     return {
       notify: (jobs, ctx) => this.notifyBatch(jobs, ctx),
       sms_send: eachJob(c, (job) => this.retryAttempt(job)),
-      sms_timeout: (jobs, ctx) => this.timeoutBatch(jobs, ctx),
+      // Old per-SMS timeout jobs (before migration 026): the sweep covers their notifications.
+      sms_timeout: async (jobs) => jobs.map(() => ({ kind: 'done' })),
       reminder: eachJob(c, (job) => this.reminder(job)),
       recall_notice: eachJob(c, (job) => this.recallNotice(job)),
       code_sms: eachJob(c, (job) => this.codeSms(job)),
@@ -237,7 +276,7 @@ export class Notifier {
         out[i] = { kind: 'dead', error: `certificate ${job.payload.certificateId} of person ${job.payload.personId} not found` };
         continue;
       }
-      if (row.existing) continue; // a run before this one saved it: its timeout job settles any doubt
+      if (row.existing) continue; // a run before this one saved it: the sweep settles any doubt
       const base = { personId: job.payload.personId, sourceKey: key, certificateId: job.payload.certificateId, kind: 'certificate' as const };
       try {
         if (row.cert_status !== 'valid') {
@@ -265,7 +304,7 @@ export class Notifier {
     try {
       await this.createAndSendMany(toSend.map((x) => x.item));
     } catch (e) {
-      // Rows not created are created by the retry; rows created and not sent are settled by their timeout jobs.
+      // Rows not created are created by the retry; rows created and not sent are found by the sweep.
       for (const x of toSend) out[x.i] = { kind: 'retry', error: errorText(e) };
     }
     return out;
@@ -380,10 +419,10 @@ export class Notifier {
   }
 
   /**
-   * Saves the notifications with attempt 1 in flight, each with its
-   * report-timeout job, in one statement; then sends those it created (rows
-   * that existed belong to a run before this one: nothing is sent again), and
-   * records the gateway's answers in one statement.
+   * Saves the notifications with attempt 1 in flight in one statement (the
+   * periodic sweep finds any whose report never comes); then sends those it
+   * created (rows that existed belong to a run before this one: nothing is
+   * sent again), and records the gateway's answers in one statement.
    */
   private async createAndSendMany(items: NewSms[]): Promise<void> {
     const gw = routeFor(this.d.routes, 1);
@@ -400,10 +439,6 @@ export class Notifier {
        e AS (
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
          SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
-       t AS (
-         INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
-         SELECT 'sms_timeout', json_build_object('personId', person_id, 'notificationId', id, 'attempt', 1)::jsonb,
-                'sms_timeout:' || id || ':1', now() + make_interval(secs => $12::float8 / 1000), person_id FROM n),
        ${SUPERSEDE_MANY}
        SELECT id FROM n`,
       [
@@ -418,7 +453,6 @@ export class Notifier {
         items.map((x) => x.sms.encoding),
         items.map((x) => x.sms.parts),
         gw.route,
-        this.d.config.reportTimeoutMs,
       ],
     );
     const created = new Set(r.rows.map((x) => x.id));
@@ -427,36 +461,51 @@ export class Notifier {
       const id = ids[i] as string;
       if (created.has(id)) out.push({ personId: x.personId, notificationId: id, attempt: 1, to: x.recipient, text: x.sms.text, encoding: x.sms.encoding, urgent: x.kind === 'code' });
     });
-    await this.sendMany(out);
+    await this.sendMany(out.map((m) => ({ m })));
   }
 
-  /** Sends attempts (`sendConcurrency` at a time), then records every answer: accepted ones in one statement. */
-  private async sendMany(ms: OutgoingSms[]): Promise<void> {
+  /**
+   * Sends attempts (`sendConcurrency` at a time), then records every answer:
+   * accepted ones in one statement. Each goes to the route its attempt's
+   * policy gives unless that route is paused (health.ts): then to the other
+   * route when it is healthy, else it waits for the gateway, its attempt not
+   * spent. `gw`: the route already chosen (a retry that claimed its attempt
+   * for it).
+   */
+  private async sendMany(items: { m: OutgoingSms; gw?: SmsGateway }[]): Promise<void> {
     const answers: { m: OutgoingSms; route: RouteName; res: SendResult }[] = [];
     let next = 0;
     const lane = async () => {
-      for (let i = next++; i < ms.length; i = next++) {
-        const m = ms[i] as OutgoingSms;
-        const gw = routeFor(this.d.routes, m.attempt);
+      for (let i = next++; i < items.length; i = next++) {
+        const { m, gw: chosen } = items[i] as { m: OutgoingSms; gw?: SmsGateway };
+        const gw = chosen ?? (await this.d.health.pick(m.attempt));
+        if (!gw) {
+          const route = routeFor(this.d.routes, m.attempt).route;
+          answers.push({ m, route, res: { ok: false, raw: `${route}: paused (the gateway is down; waiting for it)`, error: 'gateway_paused', gatewayDown: true } });
+          continue;
+        }
         let res: SendResult;
         try {
           await this.pace(m.urgent);
           res = await gw.send(m);
         } catch (e) {
-          res = { ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e) };
+          res = { ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e), gatewayDown: true };
         }
-        this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? 'accepted' : 'failed' });
+        const breaker = this.d.health.breaker(gw.route);
+        if (res.ok) breaker?.success();
+        else if (res.gatewayDown) breaker?.failure(res.raw);
+        this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? (res.queued ? 'queued' : 'accepted') : res.gatewayDown ? 'gateway_down' : 'failed' });
         answers.push({ m, route: gw.route, res });
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, ms.length)) }, lane));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, items.length)) }, lane));
     const accepted = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> } => a.res.ok);
     if (accepted.length) {
       await this.d.db.query(
         `WITH a AS (
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
          u AS (
-           UPDATE notifications x SET status = 'submitted', submitted_at = now(), updated_at = now(), gateway_ref = coalesce(x.gateway_ref, a.ref)
+           UPDATE notifications x SET status = 'submitted', submitted_at = now(), updated_at = now(), gateway_ref = coalesce(x.gateway_ref, a.ref), route = a.route
              FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
            RETURNING x.id)
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, gateway_ref, raw)
@@ -472,16 +521,50 @@ export class Notifier {
         ],
       );
     }
+    const waiting = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: false }> } => !a.res.ok && a.res.gatewayDown);
+    if (waiting.length) await this.waitForGateway(waiting);
     for (const { m, route, res } of answers) {
       if (res.ok) {
         if (res.delivered) await this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once');
-      } else {
+      } else if (!res.gatewayDown) {
         await this.attemptFailedToSend(m, route, res);
       }
     }
   }
 
-  /** The gateway did not take attempt `m.attempt` (refused, unreachable, only queued): the attempt failed. */
+  /**
+   * The gateway was down (or its route paused) for these attempts: each stays
+   * `pending` with the same attempt number and waits for the route's next
+   * probe (an `sms_send` job of the same attempt), in one statement. Nothing
+   * was accepted, so nothing about the number is learnt and no attempt spent.
+   */
+  private async waitForGateway(ws: { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: false }> }[]): Promise<void> {
+    await this.d.db.query(
+      `WITH w AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[]) AS w(person_id, id, attempt, route, raw, wait_ms)),
+       n AS (
+         UPDATE notifications x SET next_attempt_at = now() + make_interval(secs => w.wait_ms / 1000), last_error = w.raw, updated_at = now()
+           FROM w WHERE x.person_id = w.person_id AND x.id = w.id AND x.attempt = w.attempt AND x.status = 'pending' AND x.final_at IS NULL
+         RETURNING x.person_id, x.id, x.attempt, x.next_attempt_at, w.route, w.raw),
+       e AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
+         SELECT person_id, id, attempt, 'gateway_wait', route, 'pending', raw || '; attempt ' || attempt || ' not spent, next try ' || to_char(next_attempt_at AT TIME ZONE 'UTC', 'HH24:MI:SS') || ' UTC' FROM n)
+       INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
+       SELECT 'sms_send', json_build_object('personId', person_id, 'notificationId', id, 'attempt', attempt)::jsonb,
+              'sms_send:' || id || ':' || attempt || ':wait:' || gen_random_uuid(), next_attempt_at, person_id FROM n`,
+      [
+        ws.map((w) => w.m.personId),
+        ws.map((w) => w.m.notificationId),
+        ws.map((w) => w.m.attempt),
+        ws.map((w) => w.route),
+        ws.map((w) => w.res.raw.slice(0, 500)),
+        ws.map((w) => this.d.health.waitMs(w.m.attempt)),
+      ],
+    );
+    this.count('dosis_sms_gateway_waits_total', {});
+  }
+
+  /** The gateway refused attempt `m.attempt` for the message itself (not a gateway outage): the attempt failed. */
   private async attemptFailedToSend(m: OutgoingSms, route: RouteName, res: Extract<SendResult, { ok: false }>): Promise<void> {
     await this.d.db.withTransaction(async (tx) => {
       const n = await lockNotification(tx, m.personId, m.notificationId);
@@ -494,17 +577,21 @@ export class Notifier {
         m.notificationId,
         res.error,
       ]);
-      await this.afterFailedAttempt(tx, { ...n, status: 'failed' });
+      await this.afterFailedAttempt(tx, { ...n, status: 'failed' }, 'temporary');
     });
   }
 
   /**
-   * After a failed, expired or unknown attempt: the next attempt with backoff
-   * (on the route the policy gives), or, after the last one, the `unreachable` work list.
+   * After a failed, expired or unknown attempt. Permanent (the number can
+   * never receive): final now, the person on the `unreachable` list. Else the
+   * next attempt with backoff (on the route the policy gives); after the last
+   * one, final — and the `unreachable` list only when the number itself
+   * failed (`temporary`): an attempt lost to the gateway, or never reported,
+   * says nothing against the number.
    */
-  private async afterFailedAttempt(tx: Queryable, n: NotificationRow): Promise<void> {
+  private async afterFailedAttempt(tx: Queryable, n: NotificationRow, cls: FailureClass | 'unknown'): Promise<void> {
     const cfg = this.d.config;
-    if (n.attempt < cfg.maxAttempts) {
+    if (cls !== 'permanent' && n.attempt < cfg.maxAttempts) {
       const next = n.attempt + 1;
       const delay = backoffMs(n.attempt, cfg.retryBaseMs, cfg.retryMaxMs);
       const at = new Date(Date.now() + delay);
@@ -518,25 +605,34 @@ export class Notifier {
         ...(n.kind === 'code' ? { lane: 'code' as const } : {}),
       });
       await tx.query('UPDATE notifications SET next_attempt_at = $3 WHERE person_id = $1 AND id = $2', [n.person_id, n.id, at]);
-      await event(tx, n, { attempt: n.attempt, type: 'retry_scheduled', route: routeFor(this.d.routes, next).route, status: n.status, raw: `attempt ${next} at ${at.toISOString()}` });
+      await event(tx, n, { attempt: n.attempt, type: 'retry_scheduled', route: routeFor(this.d.routes, next).route, status: n.status, raw: `attempt ${next} at ${at.toISOString()} (${cls} failure)` });
       return;
     }
     await tx.query('UPDATE notifications SET final_at = now(), next_attempt_at = NULL, updated_at = now() WHERE person_id = $1 AND id = $2', [n.person_id, n.id]);
-    await event(tx, n, { attempt: n.attempt, type: 'gave_up', route: n.route, status: n.status, raw: `${n.attempt} attempts, last ${n.status}` });
+    const why = cls === 'permanent' ? `permanent error, not retried (${n.attempt} attempt${n.attempt === 1 ? '' : 's'})` : `${n.attempt} attempts, last ${n.status} (${cls})`;
+    await event(tx, n, { attempt: n.attempt, type: 'gave_up', route: n.route, status: n.status, raw: why });
+    if (cls !== 'permanent' && cls !== 'temporary') return;
     await tx.query(
       `INSERT INTO cases (person_id, id, kind, subject_id, detail)
-       SELECT $1, gen_random_uuid(), 'unreachable', $2, json_build_object('notificationId', $2::uuid, 'recipient', $3::text, 'attempts', $4::int, 'lastStatus', $5::text)::jsonb
+       SELECT $1, gen_random_uuid(), 'unreachable', $2,
+              json_build_object('notificationId', $2::uuid, 'recipient', $3::text, 'attempts', $4::int, 'lastStatus', $5::text, 'permanent', $6::boolean)::jsonb
         WHERE NOT EXISTS (SELECT 1 FROM cases WHERE person_id = $1 AND kind = 'unreachable' AND subject_id = $2 AND status = 'open')`,
-      [n.person_id, n.id, n.recipient, n.attempt, n.status],
+      [n.person_id, n.id, n.recipient, n.attempt, n.status, cls === 'permanent'],
     );
-    this.count('dosis_sms_unreachable_total', {});
+    this.count('dosis_sms_unreachable_total', { permanent: String(cls === 'permanent') });
   }
 
   // ---- sms_send: a retry ------------------------------------------------------------------
 
+  /**
+   * Attempt `attempt` of a notification: a retry after a failed attempt, or
+   * the same attempt again after it waited for the gateway. While no route may
+   * be used the job is put off (its own attempts not counted either).
+   */
   private async retryAttempt(job: Job<'sms_send'>): Promise<Outcome> {
     const { personId, notificationId, attempt } = job.payload;
-    const gw = routeFor(this.d.routes, attempt);
+    const gw = await this.d.health.pick(attempt);
+    if (!gw) return { kind: 'later', delayMs: this.d.health.waitMs(attempt) };
     // A one-time code is not in the stored body: derive it again, or give up on a code no longer usable.
     let text: string | undefined;
     const kind = await this.d.db.query<{ kind: NotificationKind; source_key: string }>('SELECT kind, source_key FROM notifications WHERE person_id = $1 AND id = $2', [
@@ -551,7 +647,8 @@ export class Notifier {
         await this.d.db.query(
           `WITH n AS (
              UPDATE notifications SET status = 'cancelled', hold_reason = 'code_expired', final_at = now(), next_attempt_at = NULL, updated_at = now()
-              WHERE person_id = $1 AND id = $2 AND attempt = $3 - 1 AND status IN ('failed', 'expired', 'unknown') AND final_at IS NULL
+              WHERE person_id = $1 AND id = $2 AND final_at IS NULL
+                AND ((attempt = $3 - 1 AND status IN ('failed', 'expired', 'unknown')) OR (attempt = $3 AND status = 'pending' AND next_attempt_at IS NOT NULL))
               RETURNING id, attempt)
            INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
            SELECT $1, id, attempt, 'cancelled', 'cancelled', 'the code expired or was used before the retry' FROM n`,
@@ -561,62 +658,126 @@ export class Notifier {
       }
       text = this.renderCode(req).sms.text;
     }
-    // Start the attempt (and its timeout) only if the previous one failed and nothing settled it since.
-    const r = await this.d.db.query<{ recipient: string; body: string; encoding: 'gsm7' | 'ucs2' }>(
-      `WITH n AS (
-         UPDATE notifications
-            SET attempt = $3, status = 'pending', route = $4, gateway_ref = NULL, report_bits = 0, next_attempt_at = NULL,
-                submitted_at = NULL, updated_at = now()
-          WHERE person_id = $1 AND id = $2 AND attempt = $3 - 1 AND status IN ('failed', 'expired', 'unknown') AND final_at IS NULL
-          RETURNING id, recipient, body, encoding),
-       e AS (
-         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
-         SELECT $1, id, $3, 'retry', $4, 'pending', 'attempt ' || $3 FROM n),
-       t AS (
-         INSERT INTO jobs (kind, payload, dedupe_key, run_at, person_id)
-         SELECT 'sms_timeout', json_build_object('personId', $1::uuid, 'notificationId', id, 'attempt', $3::int)::jsonb,
-                'sms_timeout:' || id || ':' || $3, now() + make_interval(secs => $5::float8 / 1000), $1 FROM n)
-       SELECT recipient, body, encoding FROM n`,
-      [personId, notificationId, attempt, gw.route, this.d.config.reportTimeoutMs],
+    // The same attempt after a wait for the gateway: take it (one job of several wins) and send.
+    const resumed = await this.d.db.query<{ recipient: string; body: string; encoding: 'gsm7' | 'ucs2' }>(
+      `UPDATE notifications SET next_attempt_at = NULL, route = $4, updated_at = now()
+        WHERE person_id = $1 AND id = $2 AND attempt = $3 AND status = 'pending' AND next_attempt_at IS NOT NULL AND final_at IS NULL
+        RETURNING recipient, body, encoding`,
+      [personId, notificationId, attempt, gw.route],
     );
+    // Else start the attempt, only if the previous one failed and nothing settled it since.
+    const r =
+      resumed.rows.length > 0
+        ? resumed
+        : await this.d.db.query<{ recipient: string; body: string; encoding: 'gsm7' | 'ucs2' }>(
+            `WITH n AS (
+               UPDATE notifications
+                  SET attempt = $3, status = 'pending', route = $4, gateway_ref = NULL, report_bits = 0, next_attempt_at = NULL,
+                      submitted_at = NULL, updated_at = now()
+                WHERE person_id = $1 AND id = $2 AND attempt = $3 - 1 AND status IN ('failed', 'expired', 'unknown') AND final_at IS NULL
+                RETURNING id, recipient, body, encoding),
+             e AS (
+               INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
+               SELECT $1, id, $3, 'retry', $4, 'pending', 'attempt ' || $3 FROM n)
+             SELECT recipient, body, encoding FROM n`,
+            [personId, notificationId, attempt, gw.route],
+          );
     const n = r.rows[0];
     if (!n) return { kind: 'done' };
-    await this.sendMany([{ personId, notificationId, attempt, to: n.recipient, text: text ?? n.body, encoding: n.encoding, urgent: k?.kind === 'code' }]);
+    await this.sendMany([{ m: { personId, notificationId, attempt, to: n.recipient, text: text ?? n.body, encoding: n.encoding, urgent: k?.kind === 'code' }, gw }]);
     return { kind: 'done' };
   }
 
-  // ---- sms_timeout: no final report in time -------------------------------------------------
+  // ---- sms_sweep: attempts without a final report ------------------------------------------
 
-  /** Most timeout jobs find their message settled long ago: one query sorts those out for the whole batch. */
-  private async timeoutBatch(jobs: Job<'sms_timeout'>[], ctx: HandlerContext): Promise<Outcome[]> {
-    const r = await this.d.db.query<{ ord: number }>(
-      `SELECT j.ord FROM unnest($1::uuid[], $2::uuid[], $3::int[]) WITH ORDINALITY AS j(person_id, id, attempt, ord)
-         JOIN notifications n ON n.person_id = j.person_id AND n.id = j.id
-        WHERE n.attempt = j.attempt AND n.status IN ('pending', 'submitted') AND n.final_at IS NULL`,
-      [jobs.map((j) => j.payload.personId), jobs.map((j) => j.payload.notificationId), jobs.map((j) => j.payload.attempt)],
+  /**
+   * The periodic sweep (one job per SMS_SWEEP_SECONDS, not one per SMS).
+   * A missing report is not a failure — what it does:
+   *
+   * 1. `pending` past the report timeout (and past its job's lease and the
+   *    send timeout: its worker cannot still be sending it) with no wait
+   *    scheduled: the worker died between saving and sending (or before
+   *    storing the gateway's answer). `unknown`, and retried as a failed
+   *    attempt, as before.
+   * 2. `submitted` past the report timeout: the gateway took it (Kannel keeps
+   *    it in its store and resends by itself). `unknown`, counted, **not
+   *    resent**: the timeline says whether the SMSC acknowledged it (bit 8).
+   *    A late report still settles it (delivered from any state; a failure
+   *    report then runs the retry policy).
+   * 3. `unknown` since `unknownResendAfterMs` (default 24 h) and never
+   *    acknowledged by the SMSC: resent once (never twice for one
+   *    notification). Acknowledged by the SMSC, or resent once already: final
+   *    `unknown`, no resend, and not on the `unreachable` list (nothing says
+   *    the number failed).
+   *
+   * Each step takes at most `limit` rows per statement (SKIP LOCKED: two
+   * sweeps at once share the work) and repeats until none is left.
+   */
+  async sweep(limit = 500): Promise<{ neverAnswered: number; timedOut: number; resent: number; finalUnknown: number }> {
+    const out = { neverAnswered: 0, timedOut: 0, resent: 0, finalUnknown: 0 };
+    const timeoutS = this.d.config.reportTimeoutMs / 1000;
+    // 2: taken by the gateway, no final report in time (set-based: nearly every row of a sweep is here).
+    for (;;) {
+      const r = await this.d.db.query<{ route: string | null }>(
+        SWEEP_TIMED_OUT,
+        [timeoutS, limit],
+      );
+      for (const x of r.rows) this.count('dosis_sms_report_timeouts_total', { route: x.route ?? '' });
+      out.timedOut += r.rows.length;
+      if (r.rows.length < limit) break;
+    }
+    // 1: saved, never answered (a kill); 3: unknown for long. Rare: one locked transaction each.
+    const each = async (sql: string, params: unknown[], fn: (tx: Queryable, n: NotificationRow) => Promise<void>) => {
+      for (;;) {
+        const ids = await this.d.db.query<{ person_id: string; id: string }>(sql, [...params, limit]);
+        for (const x of ids.rows) {
+          await this.d.db.withTransaction(async (tx) => {
+            const n = await lockNotification(tx, x.person_id, x.id);
+            if (n) await fn(tx, n);
+          });
+        }
+        if (ids.rows.length < limit) break;
+      }
+    };
+    await each(
+      `SELECT person_id, id FROM notifications
+        WHERE status = 'pending' AND final_at IS NULL AND next_attempt_at IS NULL AND updated_at < now() - make_interval(secs => $1::float8)
+        ORDER BY updated_at LIMIT $2`,
+      [Math.max(this.d.config.reportTimeoutMs, this.d.config.inFlightGraceMs ?? 0) / 1000],
+      async (tx, n) => {
+        if (n.status !== 'pending' || n.final_at || n.next_attempt_at) return;
+        await tx.query(`UPDATE notifications SET status = 'unknown', last_error = 'no answer from the gateway recorded', updated_at = now() WHERE person_id = $1 AND id = $2`, [
+          n.person_id,
+          n.id,
+        ]);
+        await event(tx, n, { attempt: n.attempt, type: 'timeout', route: n.route, status: 'unknown', raw: `no final report within ${timeoutS} s (no answer from the gateway recorded)` });
+        this.count('dosis_sms_report_timeouts_total', { route: n.route ?? '' });
+        out.neverAnswered++;
+        await this.afterFailedAttempt(tx, { ...n, status: 'unknown' }, 'unknown');
+      },
     );
-    const due = new Set(r.rows.map((x) => Number(x.ord) - 1));
-    const run = eachJob<'sms_timeout'>(this.d.config.sendConcurrency, (job) => this.timeout(job));
-    const open = jobs.filter((_, i) => due.has(i));
-    const results = open.length ? await run(open, ctx) : [];
-    return jobs.map((j) => (due.has(jobs.indexOf(j)) ? (results[open.indexOf(j)] as Outcome) : { kind: 'done' }));
-  }
-
-  private async timeout(job: Job<'sms_timeout'>): Promise<Outcome> {
-    const { personId, notificationId, attempt } = job.payload;
-    await this.d.db.withTransaction(async (tx) => {
-      const n = await lockNotification(tx, personId, notificationId);
-      if (!n || n.attempt !== attempt || (n.status !== 'pending' && n.status !== 'submitted') || n.final_at) return;
-      await tx.query(`UPDATE notifications SET status = 'unknown', last_error = 'no final delivery report in time', updated_at = now() WHERE person_id = $1 AND id = $2`, [
-        personId,
-        notificationId,
-      ]);
-      const was = n.status === 'pending' ? 'no answer from the gateway recorded' : 'submitted';
-      await event(tx, n, { attempt, type: 'timeout', route: n.route, status: 'unknown', raw: `no final report within ${this.d.config.reportTimeoutMs / 1000} s (${was})` });
-      this.count('dosis_sms_report_timeouts_total', { route: n.route ?? '' });
-      await this.afterFailedAttempt(tx, { ...n, status: 'unknown' });
-    });
-    return { kind: 'done' };
+    await each(
+      `SELECT person_id, id FROM notifications
+        WHERE status = 'unknown' AND final_at IS NULL AND next_attempt_at IS NULL AND updated_at < now() - make_interval(secs => $1::float8)
+        ORDER BY updated_at LIMIT $2`,
+      [this.d.config.unknownResendAfterMs / 1000],
+      async (tx, n) => {
+        if (n.status !== 'unknown' || n.final_at || n.next_attempt_at) return;
+        const f = await tx.query<{ unknown_resent: boolean }>('SELECT unknown_resent FROM notifications WHERE person_id = $1 AND id = $2', [n.person_id, n.id]);
+        const acknowledged = (n.report_bits & 8) !== 0;
+        if (!acknowledged && !f.rows[0]?.unknown_resent && n.attempt < this.d.config.maxAttempts) {
+          await tx.query('UPDATE notifications SET unknown_resent = true WHERE person_id = $1 AND id = $2', [n.person_id, n.id]);
+          out.resent++;
+          await this.afterFailedAttempt(tx, n, 'unknown');
+          return;
+        }
+        await tx.query('UPDATE notifications SET final_at = now(), updated_at = now() WHERE person_id = $1 AND id = $2', [n.person_id, n.id]);
+        const why = acknowledged ? 'acknowledged by the SMSC, no final report: not resent (it may well have arrived)' : 'no final report after the one resend: not resent again';
+        await event(tx, n, { attempt: n.attempt, type: 'gave_up', route: n.route, status: 'unknown', raw: why });
+        out.finalUnknown++;
+      },
+    );
+    return out;
   }
 
   // ---- reminder -----------------------------------------------------------------------------
@@ -826,13 +987,14 @@ export class Notifier {
   async applyOutcome(personId: string, notificationId: string, attempt: number, rep: DeliveryReport, raw: string, route?: string): Promise<ReportResult | null> {
     if (rep.outcome !== 'delivered' && rep.outcome !== 'intermediate') return this.applyFailure(personId, notificationId, attempt, rep, raw, route);
     const delivered = rep.outcome === 'delivered';
-    const r = await this.d.db.query<{ applied: boolean; status: NotificationStatus }>(
+    const r = await this.d.db.query<{ applied: boolean; status: NotificationStatus; duplicate: boolean }>(
       `WITH cur AS (
-         SELECT status, route FROM notifications WHERE person_id = $1 AND id = $2),
+         SELECT status, route, delivered_attempt FROM notifications WHERE person_id = $1 AND id = $2),
        u AS (
          UPDATE notifications
             SET status = CASE WHEN $3::boolean THEN 'delivered' WHEN status = 'pending' THEN 'submitted' ELSE status END,
                 report_bits = CASE WHEN attempt = $4 THEN report_bits | $5 ELSE report_bits END,
+                delivered_attempt = CASE WHEN $3::boolean THEN $4 ELSE delivered_attempt END,
                 gateway_ref = CASE WHEN attempt = $4 THEN coalesce($6, gateway_ref) ELSE gateway_ref END,
                 final_at = CASE WHEN $3::boolean THEN now() ELSE final_at END,
                 next_attempt_at = CASE WHEN $3::boolean THEN NULL ELSE next_attempt_at END,
@@ -848,14 +1010,23 @@ export class Notifier {
          UPDATE cases SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
           WHERE $3::boolean AND EXISTS (SELECT 1 FROM u)
             AND person_id = $1 AND kind = 'unreachable' AND subject_id = $2 AND status = 'open'),
+       dup AS (
+         -- Delivered by another attempt already: the person got it twice (a report repeated for the same attempt is not).
+         UPDATE sms_routes SET duplicates = duplicates + 1
+          WHERE $3::boolean AND route = (SELECT coalesce($7, cur.route) FROM cur)
+            AND EXISTS (SELECT 1 FROM cur WHERE cur.status = 'delivered' AND cur.delivered_attempt IS DISTINCT FROM $4)
+            AND NOT EXISTS (SELECT 1 FROM notification_events x
+                             WHERE x.person_id = $1 AND x.notification_id = $2 AND x.attempt = $4 AND x.type = 'report' AND x.report_bits & 1 <> 0)
+          RETURNING 1),
        e AS (
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw)
          SELECT $1, $2, $4, 'report', coalesce($7, cur.route), coalesce((SELECT status FROM u), cur.status), EXISTS (SELECT 1 FROM u), $5, $6, $8
            FROM cur)
-       SELECT EXISTS (SELECT 1 FROM u) AS applied, coalesce((SELECT status FROM u), cur.status) AS status FROM cur`,
+       SELECT EXISTS (SELECT 1 FROM u) AS applied, coalesce((SELECT status FROM u), cur.status) AS status, EXISTS (SELECT 1 FROM dup) AS duplicate FROM cur`,
       [personId, notificationId, delivered, attempt, rep.bits, rep.smscId, route ?? null, raw],
     );
     const row = r.rows[0];
+    if (row?.duplicate) this.count('dosis_sms_duplicates_seen_total', {});
     return row ? { notificationId, status: row.status, applied: row.applied } : null;
   }
 
@@ -891,7 +1062,9 @@ export class Notifier {
             [personId, notificationId, d.status, rep.bits, rep.smscId, `${rep.outcome}${rep.error ? ` (${rep.error})` : ''}: ${rep.receipt ?? ''}`.slice(0, 500)],
           );
           await event(tx, n, { ...ev, status: d.status, applied: true });
-          await this.afterFailedAttempt(tx, { ...n, status: d.status });
+          const cls = classifyFailure(rep, this.d.config.permanentReceiptErrors);
+          this.count('dosis_sms_failures_total', { class: cls });
+          await this.afterFailedAttempt(tx, { ...n, status: d.status }, cls);
           return { notificationId, status: d.status, applied: true };
         }
         default:
@@ -924,7 +1097,7 @@ export type ReportDecision =
   | { kind: 'update'; status: NotificationStatus }
   | { kind: 'failure'; status: NotificationStatus };
 
-export function decideReport(n: Pick<NotificationRow, 'status' | 'attempt' | 'final_at' | 'report_bits'>, attempt: number, rep: Pick<DeliveryReport, 'bits' | 'outcome'>): ReportDecision {
+export function decideReport(n: Pick<NotificationRow, 'status' | 'attempt' | 'final_at' | 'report_bits' | 'next_attempt_at'>, attempt: number, rep: Pick<DeliveryReport, 'bits' | 'outcome'>): ReportDecision {
   if (n.status === 'delivered') return { kind: 'ignore' };
   // From any state and any attempt: the person has the message (a late report after a timeout included).
   if (rep.outcome === 'delivered') return { kind: 'update', status: 'delivered' };
@@ -935,7 +1108,8 @@ export function decideReport(n: Pick<NotificationRow, 'status' | 'attempt' | 'fi
     return adds || status !== n.status ? { kind: 'update', status } : { kind: 'ignore' };
   }
   // failed / expired / rejected settle the current attempt once; a repeat is stored, not acted on.
-  if (FAILED_ATTEMPT.has(n.status)) return { kind: 'ignore' };
+  // An attempt `unknown` at its timeout and not retried (the gateway had taken it) is still open to its late report.
+  if (n.status === 'failed' || n.status === 'expired' || (n.status === 'unknown' && n.next_attempt_at !== null)) return { kind: 'ignore' };
   return { kind: 'failure', status: statusOfFailure(rep.outcome) };
 }
 

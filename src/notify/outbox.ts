@@ -37,7 +37,9 @@ export type Outcome =
   | { kind: 'retry'; error: string; delayMs?: number }
   | { kind: 'dead'; error: string }
   /** Not started (the worker is stopping): give it back without counting the attempt. */
-  | { kind: 'release' };
+  | { kind: 'release' }
+  /** Not its time yet (its SMS route is paused): due again after `delayMs`, the attempt not counted. */
+  | { kind: 'later'; delayMs: number };
 
 export interface HandlerContext {
   /** True once the worker is stopping: start no new work, return `release` for jobs not begun. */
@@ -102,7 +104,7 @@ export async function enqueue<K extends JobKind>(tx: Queryable, o: EnqueueOption
 }
 
 /** The periodic jobs: each run does its work, then schedules the next at the next time slot. */
-export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping' | 'pipeline_rollup';
+export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping' | 'pipeline_rollup' | 'sms_sweep';
 
 /**
  * Enqueues the run of a periodic job at the start of the current time slot of
@@ -203,6 +205,16 @@ export async function fail(db: Queryable, workerId: string, id: number, error: s
     [workerId, id, error.slice(0, 2000), delayMs, dead],
   );
   return r.rows[0]?.status ?? 'lost';
+}
+
+/** Puts a claimed job off by `delayMs` without counting the attempt (it waits for something outside it, e.g. a paused SMS route). */
+export async function postpone(db: Queryable, workerId: string, id: number, delayMs: number): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET locked_by = NULL, locked_until = NULL, attempts = greatest(attempts - 1, 0),
+            run_at = now() + make_interval(secs => $3::float8 / 1000), updated_at = now()
+      WHERE id = $2 AND locked_by = $1 AND status = 'pending'`,
+    [workerId, id, delayMs],
+  );
 }
 
 /** Gives claimed jobs back without counting the attempt (a stopping worker that did not start them). */
@@ -337,7 +349,7 @@ export class Worker {
   private loopsDone: Promise<void> | undefined;
   private readonly wakers = new Set<() => void>();
   /** Jobs run, by outcome kind (for progress and tests). */
-  readonly counts = { done: 0, retry: 0, dead: 0, release: 0 };
+  readonly counts = { done: 0, retry: 0, dead: 0, release: 0, later: 0 };
 
   constructor(db: Db, handlers: Handlers, opts: WorkerOptions) {
     this.db = db;
@@ -518,6 +530,9 @@ export class Worker {
           break;
         case 'dead':
           await fail(this.db, this.id, row.id, o.error, 0, true);
+          break;
+        case 'later':
+          await postpone(this.db, this.id, row.id, o.delayMs);
           break;
         default:
           o satisfies never;

@@ -8,6 +8,7 @@ import type { Db } from '../db/client.ts';
 import type { Config } from '../config.ts';
 import { KannelGateway, type Routes, SinkGateway } from './gateways.ts';
 import { Notifier } from './notifier.ts';
+import { RouteHealth } from './health.ts';
 import { Worker, eachJob, schedulePeriodic, type PeriodicKind } from './outbox.ts';
 import { runEscalationJob } from '../records/dose-requests.ts';
 import { rollupPipeline } from '../records/pipeline-rollup.ts';
@@ -26,10 +27,11 @@ export const PIPELINE_ROLLUP_EVERY_MINUTES = 5;
  * slot (a no-op when it exists). Called where a worker starts (`dosis worker`,
  * `dosis serve` with its embedded worker).
  */
-export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseRequests'>, now = new Date()): Promise<void> {
+export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseRequests'> & Partial<Pick<Config, 'sms'>>, now = new Date()): Promise<void> {
   await schedulePeriodic(db, 'escalate_dose_requests', { now, everyMinutes: config.doseRequests.checkEveryMinutes, which: 'current' });
   await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'current' });
   await schedulePeriodic(db, 'pipeline_rollup', { now, everyMinutes: PIPELINE_ROLLUP_EVERY_MINUTES, which: 'current' });
+  if (config.sms) await schedulePeriodic(db, 'sms_sweep', { now, everyMinutes: config.sms.sweepEveryMs / 60_000, which: 'current' });
 }
 
 /**
@@ -75,6 +77,8 @@ export function buildRoutes(db: Db, config: NotifyConfig, reportSecret: Buffer, 
 export interface NotifyService {
   notifier: Notifier;
   routes: Routes;
+  /** The routes' circuit breakers in this process (health.ts). */
+  health: RouteHealth;
   /** Checks a one-time code entered for a request (codes.ts): right once, then spent; wrong tries counted. */
   checkCode(requestId: string, code: string, purpose?: string): Promise<CodeCheck>;
   /** A worker over every job kind with the configured batch, concurrency and lease. */
@@ -85,6 +89,8 @@ export interface NotifyService {
 export interface NotifyOptions {
   onSinkMessage?: (m: SinkMessage) => void;
   count?: (name: string, labels: Record<string, string>) => void;
+  /** Where a failed write of a route's health is told. */
+  onError?: (e: unknown) => void;
 }
 
 /** Builds the notify service over an open, migrated database. */
@@ -92,9 +98,16 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
   const reportSecret = await loadReportSecret(db, config.sms.reportSecret);
   const otpSecret = await loadOtpSecret(db, config.sms.otpSecret);
   const routes = buildRoutes(db, config, reportSecret, opts.onSinkMessage);
+  const health = new RouteHealth(
+    routes,
+    db,
+    { failuresToOpen: config.sms.gatewayFailuresToOpen, probeBaseMs: config.sms.gatewayProbeMs, probeMaxMs: config.sms.gatewayProbeMaxMs },
+    opts.onError,
+  );
   const notifier = new Notifier({
     db,
     routes,
+    health,
     linkSecret,
     reportSecret,
     otpSecret,
@@ -105,6 +118,9 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
       retryBaseMs: config.sms.retryBaseMs,
       retryMaxMs: config.sms.retryMaxMs,
       reportTimeoutMs: config.sms.reportTimeoutMs,
+      inFlightGraceMs: config.worker.leaseMs + config.sms.sendTimeoutMs,
+      unknownResendAfterMs: config.sms.unknownResendAfterMs,
+      permanentReceiptErrors: new Set(config.sms.permanentReceiptErrors),
       sendConcurrency: config.worker.concurrency,
       maxPerSecond: config.sms.maxPerSecond,
       phoneShareLimit: config.sms.phoneShareLimit,
@@ -114,6 +130,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
   return {
     notifier,
     routes,
+    health,
     checkCode: (requestId, code, purpose) => checkCode(db, otpSecret, requestId, code, purpose),
     worker(o = {}) {
       const w = { ...config.worker, ...o };
@@ -133,6 +150,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
         }),
         housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => runHousekeeping(db, now)),
         pipeline_rollup: periodic('pipeline_rollup', PIPELINE_ROLLUP_EVERY_MINUTES, (now) => rollupPipeline(db, now)),
+        sms_sweep: periodic('sms_sweep', config.sms.sweepEveryMs / 60_000, () => notifier.sweep()),
       };
       return new Worker(db, handlers, {
         batchSize: w.batchSize,

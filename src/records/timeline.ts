@@ -77,13 +77,22 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
             json_build_object('notificationId', n.id, 'certificateId', n.certificate_id, 'kind', n.kind, 'recipient', n.recipient, 'text', n.body,
                               'status', n.status, 'holdReason', n.hold_reason, 'route', n.route, 'attempt', n.attempt, 'lastError', n.last_error,
                               -- when it was handed over and ended: what stays once a delivered SMS's events are compacted (notify/retention.ts)
-                              'submittedAt', n.submitted_at, 'finalAt', n.final_at)::jsonb
+                              'submittedAt', n.submitted_at, 'finalAt', n.final_at,
+                              'deliveredAttempt', n.delivered_attempt,
+                              -- attempts the SMSC acknowledged (bit 8), and other attempts delivered too (the person got it twice)
+                              'acknowledgedAttempts', coalesce((SELECT json_agg(DISTINCT x.attempt) FROM notification_events x
+                                 WHERE x.person_id = n.person_id AND x.notification_id = n.id AND x.type = 'report' AND x.report_bits & 8 <> 0), '[]'::json),
+                              'alsoDelivered', coalesce((SELECT json_agg(DISTINCT x.attempt) FROM notification_events x
+                                 WHERE x.person_id = n.person_id AND x.notification_id = n.id AND x.type = 'report' AND x.report_bits & 1 <> 0
+                                   AND x.attempt IS DISTINCT FROM n.delivered_attempt), '[]'::json))::jsonb
        FROM notifications n WHERE n.person_id = $1
      UNION ALL
      SELECT e.at, 'sms_' || e.type, NULL,
             json_build_object('notificationId', e.notification_id, 'attempt', e.attempt, 'route', e.route, 'status', e.status,
-                              'applied', e.applied, 'reportBits', e.report_bits, 'gatewayRef', e.gateway_ref, 'raw', e.raw)::jsonb
-       FROM notification_events e WHERE e.person_id = $1
+                              'applied', e.applied, 'reportBits', e.report_bits, 'gatewayRef', e.gateway_ref, 'raw', e.raw,
+                              'acknowledgedBySmsc', CASE WHEN e.type = 'report' THEN e.report_bits & 8 <> 0 END,
+                              'alsoDelivered', CASE WHEN e.type = 'report' THEN e.report_bits & 1 <> 0 AND e.attempt IS DISTINCT FROM sn.delivered_attempt END)::jsonb
+       FROM notification_events e LEFT JOIN notifications sn ON sn.person_id = e.person_id AND sn.id = e.notification_id WHERE e.person_id = $1
      UNION ALL
      SELECT k.opened_at, 'case_opened', NULL,
             json_build_object('caseId', k.id, 'kind', k.kind, 'detail', k.detail, 'facility', k.facility_code)::jsonb

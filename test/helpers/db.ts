@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { type Db, pgliteDb, postgresDb } from '../../src/db/client.ts';
@@ -91,6 +91,18 @@ export const POSTGRES_SKIP: string | false = POSTGRES_LEFT_OUT;
 after(async () => {
   if (lite) await (await lite).close();
 });
+
+/**
+ * `it` for a test that is about PostgreSQL only (its plans, transactions
+ * running side by side): declared in the PostgreSQL suite of
+ * describeEachBackend, not declared at all on PGlite, so that nothing shows
+ * as skipped. `postgresOnly(t.backend)('…', async () => {…})`.
+ */
+export function postgresOnly(backend: Backend): (name: string, fn: () => Promise<void>) => void {
+  return (name, fn) => {
+    if (backend === 'postgres') it(name, fn);
+  };
+}
 
 /**
  * Declares `body` once per backend, with a fresh migrated schema per backend:

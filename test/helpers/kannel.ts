@@ -11,7 +11,7 @@
  * Kannel out with DOSIS_SKIP_KANNEL=1 (services.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +80,20 @@ export interface KannelOptions {
   resendFreq?: number;
   /** 0 debug … 4 panic. */
   logLevel?: number;
+  /**
+   * Persistent stores (default true): `store-type = spool` keeps accepted messages across a
+   * bearerbox restart, `dlr-storage = spool` keeps the map from SMSC id to our dlr-url. False:
+   * Kannel's in-memory defaults (`dlr-storage = internal`, no store), for the benchmark's comparison.
+   */
+  stores?: boolean;
+  /**
+   * With stores: the message store's kind. `spool` (default, as deploy/kannel.conf): a file per
+   * message. `file`: one file, compacted periodically — a third cheaper here (bench/README.md); not
+   * yet proven across a restart (one run of test (b) lost 26 of 200 reports with it).
+   */
+  storeType?: 'spool' | 'file';
+  /** With stores: where DLRs are kept (default spool; internal: only the message store persists). */
+  dlrStorage?: 'spool' | 'internal';
 }
 
 export interface KannelRig {
@@ -95,6 +109,13 @@ export interface KannelRig {
   logs(): string;
   /** PIDs of bearerbox and smsbox (for CPU accounting). */
   pids(): number[];
+  /** SIGTERM (or SIGKILL) one box and wait for it to exit; sendsms refuses connections while smsbox is down. */
+  stopBox(box: 'bearerbox' | 'smsbox', signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts a box stopped by stopBox and waits until it serves. bearerbox: its smsbox port and the
+   * SMSCs online, then smsbox again (smsbox exits when its bearerbox goes).
+   */
+  startBox(box: 'bearerbox' | 'smsbox'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -112,7 +133,12 @@ function conf(o: { dir: string; adminPort: number; boxPort: number; sendsmsPort:
     `log-file = "${o.dir}/bearerbox.log"`,
     `log-level = ${o.logLevel ?? 1}`,
     `access-log = "${o.dir}/access.log"`,
-    'dlr-storage = internal',
+    ...(o.stores === false
+      ? ['dlr-storage = internal']
+      : [
+          ...(o.dlrStorage === 'internal' ? ['dlr-storage = internal'] : ['dlr-storage = spool', `dlr-spool = "${o.dir}/dlr"`]),
+          ...(o.storeType === 'file' ? ['store-type = file', `store-location = "${o.dir}/store/store.dat"`] : ['store-type = spool', `store-location = "${o.dir}/store"`]),
+        ]),
     `sms-resend-freq = ${o.resendFreq ?? 1}`,
     '',
     'group = smsbox',
@@ -164,9 +190,11 @@ export async function startKannel(opts: KannelOptions): Promise<KannelRig> {
   const path = join(dir, 'kannel.conf'); // absolute: a relative config path dies silently
   writeFileSync(path, conf({ dir, adminPort, boxPort, sendsmsPort, user, password, ...opts }));
 
-  const children: ChildProcess[] = [];
+  if (opts.stores !== false) for (const d of ['dlr', 'store']) mkdirSync(join(dir, d));
+  const boxes = new Map<'bearerbox' | 'smsbox', ChildProcess>();
   const exits = new Map<ChildProcess, string>();
-  const run = (bin: string) => {
+  const run = (box: 'bearerbox' | 'smsbox') => {
+    const bin = box === 'bearerbox' ? BEARERBOX : SMSBOX;
     const c = spawn(bin, [path], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr?.on('data', (d: Buffer) => {
@@ -174,7 +202,7 @@ export async function startKannel(opts: KannelOptions): Promise<KannelRig> {
     });
     c.on('exit', (code, sig) => exits.set(c, `${bin} exited (${code ?? sig}) ${err.slice(-500)}`));
     c.on('error', (e) => exits.set(c, `${bin} failed to start: ${e.message}`));
-    children.push(c);
+    boxes.set(box, c);
     return c;
   };
   const logs = () =>
@@ -194,29 +222,52 @@ export async function startKannel(opts: KannelOptions): Promise<KannelRig> {
       return false;
     }
   };
+  const stopBox = async (box: 'bearerbox' | 'smsbox', signal: NodeJS.Signals = 'SIGTERM') => {
+    const c = boxes.get(box);
+    if (!c || exits.has(c) || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
+      c.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      c.kill(signal);
+    });
+  };
+  const running = (box: 'bearerbox' | 'smsbox') => {
+    const c = boxes.get(box);
+    return c !== undefined && !exits.has(c) && c.exitCode === null;
+  };
+  const startBox = async (box: 'bearerbox' | 'smsbox') => {
+    if (box === 'bearerbox') {
+      // smsbox usually exits when its bearerbox goes (measured; not always at once): wait a little for
+      // that, else stop it, then start both again.
+      const sbox = boxes.get('smsbox');
+      if (sbox) await waitFor('smsbox to follow bearerbox out', 3000, async () => !running('smsbox')).catch(() => stopBox('smsbox'));
+      const bb = run('bearerbox');
+      await waitFor('bearerbox smsbox port', 15_000, () => portOpen(boxPort), () => exits.get(bb) ?? null);
+      // smsbox at once, as at the first start: reports the SMSC sends on binding need it connected.
+      if (sbox) await startBox('smsbox');
+      for (const s of opts.smscs) {
+        if (s.waitOnline === false) continue;
+        await waitFor(`SMSC ${s.id} online`, 15_000, () => online(s.id), () => exits.get(bb) ?? null);
+      }
+    } else {
+      const sb = run('smsbox');
+      await waitFor('smsbox sendsms port', 15_000, () => portOpen(sendsmsPort), () => exits.get(sb) ?? null);
+    }
+  };
   const stop = async () => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (exits.has(c) || c.exitCode !== null) return resolve();
-            const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
-            c.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopBox('smsbox');
+    await stopBox('bearerbox');
     if (process.env.DOSIS_KEEP_KANNEL_LOGS !== '1') rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    const bb = run(BEARERBOX);
+    // bearerbox first (smsbox exits when it is not listening yet); the SMSCs online before answering ready.
+    const bb = run('bearerbox');
     await waitFor('bearerbox smsbox port', 15_000, () => portOpen(boxPort), () => exits.get(bb) ?? null);
-    const sb = run(SMSBOX);
-    await waitFor('smsbox sendsms port', 15_000, () => portOpen(sendsmsPort), () => exits.get(sb) ?? exits.get(bb) ?? null);
+    await startBox('smsbox');
     for (const s of opts.smscs) {
       if (s.waitOnline === false) continue;
       await waitFor(`SMSC ${s.id} online`, 15_000, () => online(s.id), () => exits.get(bb) ?? null);
@@ -226,6 +277,6 @@ export async function startKannel(opts: KannelOptions): Promise<KannelRig> {
     await stop();
     throw new Error(`${(e as Error).message}\n${l}`, { cause: e });
   }
-  const pids = () => children.map((c) => c.pid).filter((p): p is number => p !== undefined);
-  return { sendsmsUrl: `http://127.0.0.1:${sendsmsPort}/cgi-bin/sendsms`, user, password, adminPort, dir, status, online, logs, pids, stop };
+  const pids = () => [...boxes.values()].map((c) => c.pid).filter((p): p is number => p !== undefined);
+  return { sendsmsUrl: `http://127.0.0.1:${sendsmsPort}/cgi-bin/sendsms`, user, password, adminPort, dir, status, online, logs, pids, stopBox, startBox, stop };
 }

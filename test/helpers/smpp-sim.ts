@@ -17,14 +17,16 @@
  * `times` submits to that number; later ones are delivered.
  *
  * Every submit is counted per destination, so tests can count duplicate sends.
+ * Like a real SMSC, a receipt whose session has gone (Kannel restarting) is
+ * kept and sent on the next bound session.
  */
 import smpp, { type Pdu, type Server, type Session } from 'smpp';
 
 export type Behaviour =
   | { kind: 'deliver'; delayMs?: number }
-  | { kind: 'undeliv'; delayMs?: number; times?: number }
+  | { kind: 'undeliv'; delayMs?: number; times?: number; /** receipt `err:` (default 001, unknown subscriber: permanent) */ err?: string }
   | { kind: 'expire'; delayMs?: number; times?: number }
-  | { kind: 'reject'; times?: number }
+  | { kind: 'reject'; times?: number; /** SMPP command status (default 0x0B, invalid destination address: permanent) */ status?: number }
   | { kind: 'silent'; times?: number }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'throttle'; times: number };
@@ -66,6 +68,8 @@ export class SmppSimulator {
   private readonly seen = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sessions = new Set<Session>();
+  /** Receipts whose session closed before they could go: sent on the next bind. */
+  private readonly heldReceipts: Record<string, unknown>[] = [];
   private nextId = 1_000_000;
   private defaultBehaviour: Behaviour = { kind: 'deliver' };
   /** Every submit_sm seen, in order. */
@@ -105,6 +109,21 @@ export class SmppSimulator {
     return dups;
   }
 
+  /** Destinations that received more than one delivered copy (DELIVRD receipts), with the number of extra copies: what people got twice. */
+  deliveredTwice(): Map<string, number> {
+    const to = new Map(this.submitted.filter((x) => x.messageId).map((x) => [x.messageId as string, x.to]));
+    const counts = new Map<string, number>();
+    for (const r of this.receipts) if (r.stat === 'DELIVRD') counts.set(to.get(r.messageId) ?? '?', (counts.get(to.get(r.messageId) ?? '?') ?? 0) + 1);
+    const dups = new Map<string, number>();
+    for (const [n, c] of counts) if (c > 1) dups.set(n, c - 1);
+    return dups;
+  }
+
+  /** Receipts waiting for a session (sent when Kannel binds again). */
+  get heldReceiptCount(): number {
+    return this.heldReceipts.length;
+  }
+
   get boundSessions(): number {
     return this.sessions.size;
   }
@@ -128,11 +147,23 @@ export class SmppSimulator {
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    await this.down();
+  }
+
+  /**
+   * An outage of the SMSC: sessions and listener closed, but receipts due are
+   * kept for when it is back (`up()` listens on the same port again).
+   */
+  async down(): Promise<void> {
     for (const s of this.sessions) s.destroy();
     this.sessions.clear();
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async up(): Promise<void> {
+    await this.start(this.port);
   }
 
   private later(ms: number, fn: () => void): void {
@@ -151,6 +182,7 @@ export class SmppSimulator {
     const bind = (pdu: Pdu) => {
       this.sessions.add(session);
       session.send(pdu.response({ system_id: 'SIM' }));
+      if (pdu.command !== 'bind_transmitter') for (const r of this.heldReceipts.splice(0)) session.deliver_sm(r);
     };
     session.on('bind_transceiver', bind);
     session.on('bind_transmitter', bind);
@@ -178,8 +210,9 @@ export class SmppSimulator {
       this.submitted.push({ messageId, to, from, text, dataCoding, at: Date.now(), status });
 
     if (b.kind === 'reject') {
-      record(null, smpp.errors.ESME_RINVDSTADR ?? 0x0b);
-      session.send(pdu.response({ command_status: smpp.errors.ESME_RINVDSTADR ?? 0x0b }));
+      const status = b.status ?? smpp.errors.ESME_RINVDSTADR ?? 0x0b;
+      record(null, status);
+      session.send(pdu.response({ command_status: status }));
       return;
     }
     if (b.kind === 'throttle') {
@@ -199,14 +232,18 @@ export class SmppSimulator {
         `id:${messageId} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} submit date:${receiptDate(submitDate)} ` +
         `done date:${receiptDate(done)} stat:${stat} err:${err} text:${text.replace(/[^\x20-\x7e]/g, '?').slice(0, 20)}`;
       this.receipts.push({ messageId, stat, at: Date.now() });
-      session.deliver_sm({
+      const pdu = {
         source_addr: to,
         destination_addr: from,
         esm_class: 0x04, // SMSC delivery receipt
         short_message: body,
         receipted_message_id: messageId,
         message_state: state,
-      });
+      };
+      // The submitting session may have gone (bearerbox restarting): any bound session takes it, or the next one.
+      const live = this.sessions.has(session) && !session.socket.destroyed ? session : [...this.sessions].find((x) => !x.socket.destroyed);
+      if (live) live.deliver_sm(pdu);
+      else this.heldReceipts.push(pdu);
     };
     switch (b.kind) {
       case 'deliver':
@@ -217,7 +254,7 @@ export class SmppSimulator {
         this.after(b.delayMs, () => receipt('DELIVRD', '000', 2));
         break;
       case 'undeliv':
-        this.after(b.delayMs ?? 0, () => receipt('UNDELIV', '001', 5));
+        this.after(b.delayMs ?? 0, () => receipt('UNDELIV', b.err ?? '001', 5));
         break;
       case 'expire':
         this.after(b.delayMs ?? 0, () => receipt('EXPIRED', '000', 3));

@@ -90,8 +90,9 @@ describe('dosis CLI, embedded default', () => {
     assert.equal(serve.child.exitCode, 0, serve.out());
   });
 
-  it('reads the sink from the database once serve has stopped, and counts SMS by status', () => {
+  it('reads the sink from the database once serve has stopped, and counts SMS by status', async () => {
     const e = env(0);
+    const closed = await freePort();
     const r = spawnSync(process.execPath, [MAIN, 'sms', 'tail', '-n', '2'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
@@ -101,6 +102,14 @@ describe('dosis CLI, embedded default', () => {
     const s = spawnSync(process.execPath, [MAIN, 'sms', 'stats'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(s.status, 0, s.stderr);
     assert.equal(JSON.parse(s.stdout).byStatus.delivered, 3);
+    // The gateway check: a Kannel nobody listens for does not answer (exit 1); the sink always does.
+    const kannel = { ...e, SMS_GATEWAY: 'kannel', KANNEL_URL: `http://127.0.0.1:${closed}/cgi-bin/sendsms`, KANNEL_USER: 'u', KANNEL_PASSWORD: 'p' };
+    const down = spawnSync(process.execPath, [MAIN, 'sms', 'check'], { env: kannel, cwd: dir, encoding: 'utf8' });
+    assert.equal(down.status, 1, down.stderr);
+    assert.match(down.stdout, /^primary: DOES NOT ANSWER \(ECONNREFUSED\)$/m);
+    const sink = spawnSync(process.execPath, [MAIN, 'sms', 'check'], { env: e, cwd: dir, encoding: 'utf8' });
+    assert.equal(sink.status, 0, sink.stderr);
+    assert.match(sink.stdout, /^sink: answers$/m);
     const bad = spawnSync(process.execPath, [MAIN, 'sms', 'nope'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(bad.status, 2);
     const help = spawnSync(process.execPath, [MAIN, 'worker', '--help'], { env: e, cwd: dir, encoding: 'utf8' });

@@ -85,6 +85,7 @@ describe('crash test: SIGKILL the worker while 2,000 certificates are notified',
       // An attempt in doubt is settled after this; it must exceed Kannel's report lag under a backlog
       // (reports trail acceptance by seconds when thousands are queued), or sent messages are retried.
       SMS_REPORT_TIMEOUT_SECONDS: '15',
+      SMS_SWEEP_SECONDS: '2', // the sweep that finds attempts past their report timeout
       SMS_RETRY_BASE_MS: '200',
       SMS_RETRY_MAX_MS: '1000',
       DOSIS_WORKER_CONCURRENCY: '32',

@@ -17,7 +17,7 @@ import { SmppSimulator, type Behaviour } from '../helpers/smpp-sim.ts';
 import { freePort, kannelSkip, startKannel, type KannelRig } from '../helpers/kannel.ts';
 import type { Db } from '../../src/db/client.ts';
 import type { Runtime } from '../../src/runtime.ts';
-import type { Worker } from '../../src/notify/outbox.ts';
+import { schedulePeriodic, type Worker } from '../../src/notify/outbox.ts';
 import { notificationsOf, smsStats, type NotificationView } from '../../src/notify/queries.ts';
 import { reportSignature } from '../../src/notify/gateways.ts';
 import { loadReportSecret } from '../../src/notify/service.ts';
@@ -54,9 +54,13 @@ async function kannelRuntime(db: Db, env: Record<string, string>): Promise<{ rt:
     SMS_RETRY_MAX_MS: '400',
     SMS_REPORT_TIMEOUT_SECONDS: String(REPORT_TIMEOUT_S),
     SMS_SEND_TIMEOUT_MS: '3000',
+    SMS_SWEEP_SECONDS: '1',
+    SMS_UNKNOWN_RESEND_AFTER_SECONDS: '6',
+    SMS_GATEWAY_PROBE_MS: '200',
     ...env,
   });
   await rt.app.listen({ port, host: '127.0.0.1' });
+  await schedulePeriodic(db, 'sms_sweep', { now: new Date(), everyMinutes: 1 / 60, which: 'current' }); // SMS_SWEEP_SECONDS 1
   return { rt, worker: rt.deps.notify.worker({ pollMs: 20, concurrency: 16 }) };
 }
 
@@ -103,7 +107,8 @@ describeEachBackend('SMS through a real Kannel', (t) => {
     fac = await facilityWithToken(t.db);
     const s = {
       delivered: number({ kind: 'deliver' }),
-      undeliverable: number({ kind: 'undeliv' }),
+      undeliverable: number({ kind: 'undeliv', err: '027' }),
+      unknownNumber: number({ kind: 'undeliv' }),
       expiredOnce: number({ kind: 'expire', times: 1 }),
       rejected: number({ kind: 'reject' }),
       silent: number({ kind: 'silent' }),
@@ -132,7 +137,7 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.match(d.events.find((e) => e.type === 'submitted')?.raw ?? '', /^202 0: Accepted for delivery/);
       assert.equal(sim.submitsTo(s.delivered.e164).length, 1);
 
-      // Undeliverable: failed on the primary, retried on the fallback, failed again → unreachable work list.
+      // Undeliverable for now (err:027, absent subscriber: temporary): failed on the primary, retried on the fallback, failed again → unreachable work list.
       const u = got.undeliverable!;
       assert.equal(u.status, 'failed');
       assert.equal(u.attempt, 2);
@@ -140,7 +145,7 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.ok(types(u, 1).includes('retry_scheduled'));
       assert.ok(types(u, 2).includes('gave_up'));
       assert.ok(reports(u, 1).includes(2) && reports(u, 2).includes(2));
-      assert.match(u.lastError ?? '', /stat:UNDELIV err:001/);
+      assert.match(u.lastError ?? '', /stat:UNDELIV err:027/);
       assert.equal(sim.submitsTo(s.undeliverable.e164).length, 2);
       assert.deepEqual(await openCases(ids.undeliverable!), ['unreachable']);
 
@@ -156,6 +161,14 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.ok(tl.events.some((ev: { type: string; raw?: string }) => ev.type === 'sms_submitted' && /Accepted for delivery/.test(ev.raw ?? '')));
       assert.equal(tl.doses[0].state, 'sms_failed');
 
+      // Unknown subscriber (err:001): permanent, not retried; the unreachable case opens at once.
+      const un = got.unknownNumber!;
+      assert.equal(un.status, 'failed');
+      assert.equal(un.attempt, 1);
+      assert.equal(sim.submitsTo(s.unknownNumber.e164).length, 1);
+      assert.match(un.events.find((x) => x.type === 'gave_up')?.raw ?? '', /permanent error, not retried/);
+      assert.deepEqual(await openCases(ids.unknownNumber!), ['unreachable']);
+
       // Expired (34 = failed|intermediate) once, then delivered by the retry on the fallback route.
       const e = got.expiredOnce!;
       assert.equal(e.status, 'delivered');
@@ -165,21 +178,26 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.deepEqual(e.events.filter((x) => x.attempt === 1 && x.type === 'report' && x.reportBits === 34).map((x) => x.status), ['expired']);
       assert.deepEqual(await openCases(ids.expiredOnce!), []);
 
-      // Rejected at submit: Kannel reports 16 with the SMPP error; both attempts → unreachable.
+      // Rejected at submit with 0x0B (invalid destination address): permanent, one attempt → unreachable.
       const r = got.rejected!;
       assert.equal(r.status, 'failed');
-      assert.equal(r.attempt, 2);
+      assert.equal(r.attempt, 1);
+      assert.equal(sim.submitsTo(s.rejected.e164).length, 1);
       assert.match(r.lastError ?? '', /rejected \(0x0000000b\)/);
       assert.deepEqual(reports(r, 1), [16]);
       assert.deepEqual(await openCases(ids.rejected!), ['unreachable']);
 
-      // No report ever: each attempt times out as unknown (counted), then unreachable.
+      // No final report ever, but the SMSC acknowledged it (8): unknown at the timeout (counted), never
+      // resent (it may well have arrived), final after the long wait, and not on the unreachable list.
       const si = got.silent!;
       assert.equal(si.status, 'unknown');
-      assert.equal(si.attempt, 2);
-      assert.equal(types(si).filter((x) => x === 'timeout').length, 2);
-      assert.deepEqual(await openCases(ids.silent!), ['unreachable']);
-      assert.ok((await smsStats(t.db)).timedOut >= 2);
+      assert.equal(si.attempt, 1);
+      assert.deepEqual(si.acknowledgedAttempts, [1]);
+      assert.equal(types(si).filter((x) => x === 'timeout').length, 1);
+      assert.match(si.events.find((x) => x.type === 'gave_up')?.raw ?? '', /acknowledged by the SMSC/);
+      assert.equal(sim.submitsTo(s.silent.e164).length, 1);
+      assert.deepEqual(await openCases(ids.silent!), []);
+      assert.ok((await smsStats(t.db)).timedOut >= 1);
 
       // Slow report within the timeout: delivered, no retry.
       const sl = got.slow!;
@@ -235,6 +253,29 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.equal(after!.events.length, n!.events.length + 2, 'both stored');
       assert.deepEqual(after!.events.slice(-2).map((e) => e.applied), [false, false]);
 
+      // A delivered report for attempt 1 of a message attempt 2 delivered: the person got it twice. Stored, not
+      // applied, counted once (dosis_sms_duplicates_total), and shown: "also delivered: attempt 1".
+      const twice = (await t.db.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE status = 'delivered' AND delivered_attempt = 2 LIMIT 1")).rows[0]!;
+      const late1 = () =>
+        rt.app.inject({
+          method: 'GET',
+          url: `/api/v1/sms/reports?p=${twice.person_id}&n=${twice.id}&a=1&r=primary&s=${reportSignature(secret, twice.person_id, twice.id, 1)}&d=1&f=77&rc=stat%3ADELIVRD`,
+        });
+      assert.deepEqual((await late1()).json(), { notificationId: twice.id, status: 'delivered', applied: false });
+      await late1(); // Kannel repeating that report is not another copy
+      const metrics = (await rt.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /dosis_sms_duplicates_total\{route="primary"\} 1\n/);
+      const [view] = await notificationsOf(t.db, twice.person_id);
+      assert.deepEqual([view!.deliveredAttempt, view!.alsoDelivered, view!.acknowledgedAttempts], [2, [1], [1, 2]]);
+      const support = await tokenFor(t.db, 'support');
+      const tl = (await rt.app.inject({ method: 'GET', url: `/api/v1/people/${twice.person_id}/timeline`, headers: { authorization: `Bearer ${support}` } })).json<{
+        events: { type: string; alsoDelivered?: unknown; acknowledgedAttempts?: unknown; attempt?: number; acknowledgedBySmsc?: boolean }[];
+      }>();
+      const smsEvent = tl.events.find((e) => e.type === 'sms');
+      assert.deepEqual([smsEvent?.alsoDelivered, smsEvent?.acknowledgedAttempts], [[1], [1, 2]]);
+      assert.equal(tl.events.filter((e) => e.type === 'sms_report' && e.alsoDelivered === true).length, 2, 'both late reports marked');
+      assert.ok(tl.events.some((e) => e.type === 'sms_report' && e.attempt === 2 && e.acknowledgedBySmsc === true));
+
       // A failure report for an attempt that a retry already superseded changes nothing and schedules nothing.
       const failed = (await t.db.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE status = 'failed' AND attempt = 2 LIMIT 1")).rows[0]!;
       const jobsBefore = (await t.db.query("SELECT 1 FROM jobs WHERE kind = 'sms_send'")).rowCount;
@@ -249,7 +290,7 @@ describeEachBackend('SMS through a real Kannel', (t) => {
     }
   });
 
-  it('falls back when Kannel is down (connection refused)', async () => {
+  it('falls back when Kannel is down (connection refused), without spending the attempt', async () => {
     const closed = await freePort();
     const { rt, worker } = await kannelRuntime(t.db, { KANNEL_URL: `http://127.0.0.1:${closed}/cgi-bin/sendsms` });
     try {
@@ -258,19 +299,25 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       worker.start();
       const got = await finalOf(t.db, id);
       assert.equal(got.status, 'delivered');
-      assert.equal(got.attempt, 2);
+      assert.equal(got.attempt, 1, 'a gateway outage spends no attempt');
       assert.equal(got.route, 'fallback');
-      const failed = got.events.find((e) => e.type === 'send_failed');
-      assert.equal(failed?.attempt, 1);
-      assert.match(failed?.raw ?? '', /ECONNREFUSED/);
+      const waited = got.events.find((e) => e.type === 'gateway_wait');
+      assert.equal(waited?.attempt, 1);
+      assert.match(waited?.raw ?? '', /ECONNREFUSED/);
+      assert.ok(!got.events.some((e) => e.type === 'send_failed'));
       assert.equal(sim.submitsTo(n.e164).length, 1);
+      await rt.deps.notify.health.flush();
+      const primary = (await smsStats(t.db)).routes.find((r) => r.route === 'primary');
+      assert.equal(primary?.state, 'open', 'the primary route is paused');
+      const metrics = await rt.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, /dosis_sms_route_state\{route="primary",state="open"\} 1/);
     } finally {
       await worker.stop();
       await rt.app.close();
     }
   });
 
-  it('treats "3: Queued for later delivery" (SMSC down) as a failed attempt and falls back', async () => {
+  it('takes "3: Queued for later delivery" (SMSC down) as accepted: unknown at the timeout, resent once only after the long wait', async () => {
     const { rt, worker } = await kannelRuntime(t.db, { KANNEL_SMSC: 'DOWN' });
     try {
       const n = number({ kind: 'deliver' });
@@ -280,9 +327,12 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.equal(got.status, 'delivered');
       assert.equal(got.attempt, 2);
       assert.equal(got.route, 'fallback');
-      const failed = got.events.find((e) => e.type === 'send_failed');
-      assert.equal(failed?.raw, '202 3: Queued for later delivery');
-      assert.equal(failed?.status, 'failed');
+      const queued = got.events.find((e) => e.type === 'submitted' && e.attempt === 1);
+      assert.equal(queued?.raw, '202 3: Queued for later delivery');
+      assert.equal(queued?.status, 'submitted');
+      assert.ok(!got.events.some((e) => e.type === 'send_failed'));
+      assert.deepEqual(got.acknowledgedAttempts, [2], 'attempt 1 never reached an SMSC');
+      assert.ok(types(got, 1).includes('timeout'));
     } finally {
       await worker.stop();
       await rt.app.close();

@@ -132,6 +132,19 @@ describeEachBackend('outbox', (t) => {
     assert.match(s.last_error ?? '', /bad payload: personId must be a uuid/);
   });
 
+  it('puts off a job that is not due yet (its SMS route paused) without counting the attempt', async () => {
+    await t.db.query("UPDATE jobs SET status = 'done'");
+    const [id] = await addNotify(t.db, 1);
+    const w = new Worker(t.db, everyKind(async (jobs) => jobs.map((): Outcome => ({ kind: 'later', delayMs: 60_000 }))), opts);
+    assert.equal(await w.runOnce(), 1);
+    const r = await t.db.query<{ status: string; attempts: number; locked_by: string | null; later: boolean }>(
+      "SELECT status, attempts, locked_by, run_at > now() + interval '50 seconds' AS later FROM jobs WHERE id = $1",
+      [id],
+    );
+    assert.deepEqual(r.rows[0], { status: 'pending', attempts: 0, locked_by: null, later: true });
+    assert.equal(await w.runOnce(), 0, 'not due again before its time');
+  });
+
   it('on stop, finishes the jobs in hand and releases those not begun', async () => {
     await t.db.query("UPDATE jobs SET status = 'done'");
     const ids = await addNotify(t.db, 6);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isGsm7, smsShape, toGsm7Lenient } from '../../src/notify/gsm7.ts';
 import { certificateSms, codeSms, langFor, longDate, recallSms, reminderSms, shortName } from '../../src/notify/templates.ts';
 import { decideReport, type NotificationStatus } from '../../src/notify/notifier.ts';
-import { outcomeOfBits, parseKannelReport, reportSignature, checkReportSignature, KannelGateway } from '../../src/notify/gateways.ts';
+import { classifyFailure, outcomeOfBits, parseKannelReport, reportSignature, checkReportSignature, KannelGateway } from '../../src/notify/gateways.ts';
 
 const LINK = `https://dosis.kemkes.go.id/c/${'A'.repeat(11)}_${'b'.repeat(10)}`; // 22-character token
 
@@ -130,7 +130,13 @@ describe('Kannel reports', () => {
 });
 
 describe('report decisions (never backwards)', () => {
-  const n = (status: NotificationStatus, attempt = 1, bits = 0, final = false) => ({ status, attempt, report_bits: bits, final_at: final ? new Date() : null });
+  const n = (status: NotificationStatus, attempt = 1, bits = 0, final = false, retrying = false) => ({
+    status,
+    attempt,
+    report_bits: bits,
+    final_at: final ? new Date() : null,
+    next_attempt_at: retrying ? new Date() : null,
+  });
   const rep = (bits: number) => ({ bits, outcome: outcomeOfBits(bits, null) });
   it('delivers from any state and attempt, once', () => {
     assert.deepEqual(decideReport(n('submitted'), 1, rep(1)), { kind: 'update', status: 'delivered' });
@@ -150,6 +156,33 @@ describe('report decisions (never backwards)', () => {
     assert.deepEqual(decideReport(n('pending'), 1, rep(16)), { kind: 'failure', status: 'failed' });
     assert.deepEqual(decideReport(n('failed'), 1, rep(2)), { kind: 'ignore' }, 'a duplicate failure');
     assert.deepEqual(decideReport(n('submitted', 2), 1, rep(2)), { kind: 'ignore' }, 'attempt 1 failing while attempt 2 runs');
+  });
+  it('lets a late failure settle an attempt left unknown at its timeout, not one already retried', () => {
+    assert.deepEqual(decideReport(n('unknown', 1, 8), 1, rep(2)), { kind: 'failure', status: 'failed' }, 'taken by the gateway, timed out, not resent');
+    assert.deepEqual(decideReport(n('unknown', 1, 0, false, true), 1, rep(2)), { kind: 'ignore' }, 'a retry is already scheduled');
+    assert.deepEqual(decideReport(n('unknown', 1, 8, true), 1, rep(2)), { kind: 'ignore' }, 'final unknown');
+  });
+});
+
+describe('failure classes (permanent / temporary / gateway)', () => {
+  const perm = new Set(['001', '005', '009', '011', '012', '013']);
+  const c = (q: Record<string, string>) => classifyFailure(parseKannelReport(q), perm);
+  it('reads SMPP command statuses of a NACK', () => {
+    assert.equal(c({ d: '16', rc: 'NACK/0x0000000b/Invalid Destination Address' }), 'permanent');
+    assert.equal(c({ d: '16', rc: 'NACK/0x00000066/Rejected by application' }), 'permanent');
+    assert.equal(c({ d: '16', rc: 'NACK/0x00000014/Message Queue Full' }), 'temporary');
+    assert.equal(c({ d: '16', rc: 'NACK/0x00000058/Throttling error' }), 'temporary');
+    assert.equal(c({ d: '16', rc: 'NACK/0x00000008/System Error' }), 'gateway');
+    assert.equal(c({ d: '16', rc: 'NACK/0x0000000a/Invalid Source Address' }), 'gateway');
+    assert.equal(c({ d: '16' }), 'gateway', 'rejected without a status says nothing about the number');
+  });
+  it('reads receipt errors', () => {
+    assert.equal(c({ d: '2', rc: 'id:1 sub:001 dlvrd:000 stat:UNDELIV err:001 text:x' }), 'permanent');
+    assert.equal(c({ d: '2', rc: 'id:1 sub:001 dlvrd:000 stat:UNDELIV err:13 text:x' }), 'permanent');
+    assert.equal(c({ d: '2', rc: 'id:1 sub:001 dlvrd:000 stat:UNDELIV err:027 text:x' }), 'temporary', 'absent subscriber');
+    assert.equal(c({ d: '2', rc: 'id:1 sub:001 dlvrd:000 stat:REJECTD err:000 text:x' }), 'permanent');
+    assert.equal(c({ d: '34', rc: 'id:1 sub:001 dlvrd:000 stat:EXPIRED err:001 text:x' }), 'temporary', 'expired: the phone was off');
+    assert.equal(c({ d: '2' }), 'temporary');
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeEachBackend } from '../helpers/db.ts';
+import { describeEachBackend, postgresOnly } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import { fillPipeline } from '../helpers/pipeline.ts';
 import { rollupPipeline } from '../../src/records/pipeline-rollup.ts';
@@ -48,9 +48,7 @@ async function resetRollup(db: Db): Promise<void> {
 
 describeEachBackend('pipeline rollup', (t) => {
   // Declared on PostgreSQL only: PGlite runs one transaction at a time, and plans are PostgreSQL's.
-  const postgresOnly = (name: string, fn: () => Promise<void>): void => {
-    if (t.backend === 'postgres') it(name, fn);
-  };
+  const onPostgres = postgresOnly(t.backend);
   let rt: Runtime;
   let a: { code: string; token: string };
   let b: { code: string; token: string };
@@ -183,7 +181,7 @@ describeEachBackend('pipeline rollup', (t) => {
     assert.equal(runs.reduce((n, r) => n + r.events, 0), runs.find((r) => r.events > 0)?.events, 'one of them rolled up, the other added nothing');
   });
 
-  postgresOnly('leaves the hours to a rollup that holds the lock', async () => {
+  onPostgres('leaves the hours to a rollup that holds the lock', async () => {
     await resetRollup(t.db);
     const r = await t.db.withTransaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock(720302, hashtext(current_schema()))");
@@ -207,7 +205,7 @@ describeEachBackend('pipeline rollup', (t) => {
     await rt.app.close();
   });
 
-  postgresOnly('reads a day of series and the pipeline view by time range, partial index and primary key once history is rolled up (PostgreSQL plans)', async () => {
+  onPostgres('reads a day of series and the pipeline view by time range, partial index and primary key once history is rolled up (PostgreSQL plans)', async () => {
     await resetRollup(t.db);
     const now = new Date();
     // A month of history, enough pages that reading all of a table costs more than the last hour's rows.

@@ -243,8 +243,16 @@ describe('console operator pages in Chromium', { skip: browserSkip }, () => {
 
   it('shows the pipeline counts the database holds, with charts and their numbers', async () => {
     await signIn('pusat');
+    // A gateway outage as the workers write it (health.ts): the dashboard says so, with the SMS waiting.
+    await server.db.db.query("UPDATE sms_routes SET state = 'open', since = now(), last_failure_at = now(), last_error = 'sink: ECONNREFUSED' WHERE route = 'sink'");
     await page.goto(server.url + '/console/dashboard');
     await page.getByTestId('stage-recorded').waitFor();
+    const gateways = page.getByTestId('gateways');
+    await gateways.locator('[data-route-down="sink"]').waitFor();
+    assert.match((await gateways.locator('[data-route-down="sink"]').textContent()) ?? '', /Gateway SMS sink tidak menjawab sejak \d\d:\d\d:\d\d UTC: 0 SMS menunggu/);
+    assert.equal(await gateways.locator('tr[data-route="sink"]').getAttribute('data-state'), 'open');
+    assert.match((await gateways.locator('tr[data-route="sink"]').textContent()) ?? '', /ECONNREFUSED/);
+    await server.db.db.query("UPDATE sms_routes SET state = 'closed', since = now() WHERE route = 'sink'");
     // Events as they happened: every dose entered, every dose that got a certificate (re-issues not counted again).
     const recorded = await sql('SELECT count(*)::int8 AS n FROM vaccinations');
     const certified = await sql('SELECT count(DISTINCT (person_id, vaccination_id))::int8 AS n FROM certificates');

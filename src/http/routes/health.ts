@@ -1,5 +1,6 @@
 /** Liveness, readiness, metrics, OpenAPI. */
 import type { App, AppDeps } from '../deps.ts';
+import { routeHealth } from '../../notify/queries.ts';
 
 export function healthRoutes(app: App, deps: AppDeps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
@@ -21,6 +22,15 @@ export function healthRoutes(app: App, deps: AppDeps): void {
     for (const r of sms.rows) gauges.push({ name: 'dosis_notifications', help: 'SMS notifications by kind and status', labels: { kind: r.kind, status: r.status }, value: Number(r.n) });
     const cases = await deps.db.query<{ kind: string; n: number }>("SELECT kind, count(*)::int8 AS n FROM cases WHERE status = 'open' GROUP BY kind ORDER BY 1");
     for (const r of cases.rows) gauges.push({ name: 'dosis_cases_open', help: 'Open work-list cases by kind', labels: { kind: r.kind }, value: Number(r.n) });
+    // SMS routes (issue 16): each one's breaker state, time since its last success, and the SMS people got twice.
+    for (const r of await routeHealth(deps.db)) {
+      for (const state of ['closed', 'open', 'half_open'] as const)
+        gauges.push({ name: 'dosis_sms_route_state', help: 'SMS route circuit state (1 for the current one): closed = in use, open = paused, gateway down', labels: { route: r.route, state }, value: r.state === state ? 1 : 0 });
+      if (r.secondsSinceSuccess !== null)
+        gauges.push({ name: 'dosis_sms_route_seconds_since_success', help: 'Seconds since the route last accepted an SMS or answered a probe', labels: { route: r.route }, value: r.secondsSinceSuccess });
+      gauges.push({ name: 'dosis_sms_route_outages', help: 'Times the route was paused because its gateway failed', labels: { route: r.route }, value: r.outages });
+      gauges.push({ name: 'dosis_sms_duplicates_total', help: 'Delivered reports for an attempt other than the one that had delivered: SMS people received twice', labels: { route: r.route }, value: r.duplicates });
+    }
     return reply.type('text/plain; version=0.0.4').send(deps.metrics.render(gauges));
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

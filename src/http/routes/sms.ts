@@ -89,7 +89,11 @@ export function smsRoutes(app: App, deps: AppDeps): void {
     {
       schema: {
         tags: ['sms'],
-        summary: 'Notifications by status, attempts timed out without a final report, retries waiting, open work-list cases',
+        summary: 'Notifications by status, attempts timed out without a final report, retries waiting, open work-list cases, the gateway routes',
+        description:
+          '`waitingForGateway`: SMS held back because their gateway is down (no attempt spent). `routes`: each SMS route\'s state ' +
+          '(`closed` in use, `open` paused after gateway failures until a probe answers, `half_open` being probed), `since`, `secondsSinceSuccess`, ' +
+          '`lastError`, `outages` (times paused) and `duplicates` (SMS delivered twice: a report for another attempt after one had delivered).',
         response: { 200: Type.Object({}, { additionalProperties: true }), '4xx': ErrorSchema },
       },
     },

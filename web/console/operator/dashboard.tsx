@@ -8,7 +8,8 @@
 import type { PageProps } from '../pages.ts';
 import { currentLang, useTexts } from '../../lib/lang.ts';
 import { LineChart } from './chart.tsx';
-import { Load, useApi, When, withQuery } from './common.tsx';
+import { Load, may, useApi, When, withQuery } from './common.tsx';
+import { GatewayPanel } from './gateways.tsx';
 
 interface Stage {
   stage: string;
@@ -253,6 +254,8 @@ export function DashboardPage(props: PageProps) {
                 </li>
               ))}
             </ul>
+
+            {may(props.user, ['admin', 'support']) && <GatewayPanel />}
 
             <h2>{t('overTime')}</h2>
             <form class="op-row op-filters" onSubmit={(e) => e.preventDefault()}>
