@@ -92,7 +92,11 @@ export function postgresDb(opts: PostgresOptions): Db {
     connectionString: opts.connectionString,
     max: opts.max ?? 16,
     application_name: opts.applicationName ?? 'dosis',
-    options: `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000}${searchPath}`,
+    // jit=off: Dosis's statements are short index probes and small batches. Without
+    // table statistics (a fresh or freshly grown table) the planner's row estimates
+    // crossed the JIT thresholds and an import batch spent 1.1 s compiling for 0.23 s
+    // of work (issue 20); JIT never pays off for these statements.
+    options: `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000} -c jit=off${searchPath}`,
     types,
   });
   // An idle client that loses its connection emits 'error' on the pool; without
@@ -130,6 +134,14 @@ export function postgresDb(opts: PostgresOptions): Db {
       return retrying(async () => {
         const client = await pool.connect();
         let broken = false;
+        // A checked-out client has no pool listener: a server that ends the connection
+        // (restart: 57P01) between two statements emits 'error' on the client itself,
+        // which unhandled ends the process (issue 20). The next statement then fails
+        // and the client is not returned to the pool.
+        const lost = () => {
+          broken = true;
+        };
+        client.on('error', lost);
         try {
           await client.query('BEGIN');
           const tx: Queryable = {
@@ -149,6 +161,7 @@ export function postgresDb(opts: PostgresOptions): Db {
           }
           throw e;
         } finally {
+          client.off('error', lost);
           client.release(broken);
         }
       });
@@ -329,6 +342,21 @@ function liteResult<R extends Row>(r: { rows: R[]; fields: unknown[]; affectedRo
 /** The parsers PGlite must be created with so both backends return the same shapes. */
 export const pgliteParsers = { [DATE_OID]: parseDate, [INT8_OID]: parseInt8 };
 
+/**
+ * True when the database could not be reached or ended the connection: the
+ * server is restarting, shutting down or not up yet. Work stopped by it can
+ * be run again once it is back; nothing about the work itself was wrong.
+ */
+export function isConnectionLost(e: unknown): boolean {
+  const cause = e instanceof AppError ? e.cause : e;
+  const code = pgCode(cause);
+  if (code !== undefined && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  const message = cause instanceof Error ? cause.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
+}
+/** 57P01–57P03: shut down by an administrator, crash, cannot connect now; node's socket errors when the server is gone. */
+const CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
 function pgCode(e: unknown): string | undefined {
   if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
   return undefined;
@@ -356,17 +384,21 @@ export function translateDbError(e: unknown): unknown {
         { cause: e, detail: { constraint: constraintOf(e) } },
       );
     case '57014': // statement timeout
-    case '57P01': // admin shutdown
     case '53300': // too many connections
-      return new AppError(
-        'unavailable',
-        'database_busy',
-        { en: 'The database is busy; try again shortly.', id: 'Basis data sedang sibuk; coba lagi sebentar lagi.' },
-        { cause: e },
-      );
+      return busy(e);
     default:
-      return e;
+      return isConnectionLost(e) ? busy(e) : e;
   }
+}
+
+/** 503: the database is busy or restarting; the client tries again shortly. */
+function busy(e: unknown): AppError {
+  return new AppError(
+    'unavailable',
+    'database_busy',
+    { en: 'The database is busy; try again shortly.', id: 'Basis data sedang sibuk; coba lagi sebentar lagi.' },
+    { cause: e },
+  );
 }
 
 /** The name of the constraint a database error is about, when it has one. */

@@ -11,7 +11,7 @@
  * dose 1 before it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../../db/client.ts';
+import { isConnectionLost, type Db, type Queryable } from '../../db/client.ts';
 import type { Principal, Role } from '../../access/tokens.ts';
 import { AppError, type FieldIssue, type Text } from '../../domain/errors.ts';
 import { todayInJakarta, validateVaccinationInput } from '../../domain/vaccination-input.ts';
@@ -279,6 +279,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
   } catch (e) {
     await Promise.allSettled(inflight);
     if (e instanceof LeaseLost) return counts;
+    if (isConnectionLost(e)) throw new ImportInterrupted(id, e);
     if (e instanceof AppError) {
       // A broken file found while running (it passed the check, so this is rare): fail with the reason.
       await failImport(deps.db, id, reasonOfError(e));
@@ -286,6 +287,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
     }
     failure ??= e;
   }
+  if (failure && isConnectionLost(failure)) throw new ImportInterrupted(id, failure);
   if (failure) {
     await failImport(deps.db, id, {
       code: 'internal_error',
@@ -308,6 +310,21 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
 }
 
 class LeaseLost extends Error {}
+
+/**
+ * The database went away under a running import (a restart, a failover): the
+ * import is not failed — its committed batches are recorded in
+ * `import_batches`, so a run resumed later skips them — and whoever runs it
+ * (ImportRunner) runs it again once the database answers.
+ */
+export class ImportInterrupted extends Error {
+  override name = 'ImportInterrupted';
+  readonly importId: string;
+  constructor(importId: string, cause: unknown) {
+    super(`import ${importId} interrupted: the database connection was lost`, { cause });
+    this.importId = importId;
+  }
+}
 
 /** Turns one row into a prepared entry, or the reasons it is rejected; null for a blank row. */
 async function prepareRow(
