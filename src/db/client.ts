@@ -30,6 +30,12 @@ export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction; retried on serialization failure and deadlock. */
   withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one connection outside any transaction: each statement
+   * commits on its own (statements that refuse a transaction block, such as
+   * CREATE INDEX CONCURRENTLY; session advisory locks).
+   */
+  withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -166,6 +172,35 @@ export function postgresDb(opts: PostgresOptions): Db {
         }
       });
     },
+    async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      const lost = () => {
+        broken = true;
+      };
+      client.on('error', lost);
+      try {
+        return await fn({
+          query: async (sql, params) => {
+            try {
+              return await run(client, sql, params);
+            } catch (e) {
+              throw translateDbError(e);
+            }
+          },
+          exec: async (sql) => {
+            try {
+              await client.query(sql);
+            } catch (e) {
+              throw translateDbError(e);
+            }
+          },
+        });
+      } finally {
+        client.off('error', lost);
+        client.release(broken);
+      }
+    },
     async close() {
       await pool.end();
     },
@@ -182,7 +217,7 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
   const schemaReady = opts.schema
     ? lite.exec(`SET search_path TO ${opts.schema}, public`)
     : Promise.resolve([]);
-  return {
+  const db: Db = {
     kind: 'pglite',
     async query<R extends Row>(sql: string, params?: readonly unknown[]) {
       await schemaReady;
@@ -218,10 +253,15 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
         }),
       );
     },
+    async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+      // PGlite is one connection already: its statements outside a transaction are the session's.
+      return fn(db);
+    },
     async close() {
       await lite.close();
     },
   };
+  return db;
 }
 
 const { serialize } = protocol;

@@ -3,13 +3,32 @@
  * transaction each. Two processes starting at once are safe: each migration
  * runs under a transaction-scoped advisory lock and re-checks whether it was
  * applied after taking the lock.
+ *
+ * A migration whose first line is `-- dosis:no-transaction` runs outside any
+ * transaction instead, one statement at a time (statements end with `;` at the
+ * end of a line), so that it can build an index on a large table with
+ * `CREATE INDEX CONCURRENTLY` — writes go on while it builds, where a build in
+ * a transaction blocks every insert and update of the table until it ends. Such
+ * a migration must be safe to run again from its start after a crash:
+ * - `CREATE INDEX CONCURRENTLY IF NOT EXISTS name …`: an index of that name left
+ *   INVALID by a build that was interrupted is dropped (concurrently) and built
+ *   again; a valid one is kept;
+ * - a statement after a line `-- dosis:batch` is a backfill of one batch
+ *   (e.g. `UPDATE … WHERE id IN (SELECT … LIMIT 10000)`): it runs again until
+ *   it changes no row, each batch committed on its own.
+ * It runs under a session advisory lock taken by polling (a migrator that
+ * waited inside a statement would hold a snapshot the concurrent build waits
+ * for). On PGlite (one connection, no concurrent writers) CONCURRENTLY is
+ * dropped from the statements and the build is an ordinary one.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Db } from './client.ts';
+import type { Db, Queryable } from './client.ts';
 
 const DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const LOCK_KEY = 720_301; // arbitrary, fixed: "dosis migrations"
+const NO_TRANSACTION = /^--\s*dosis:no-transaction\b/;
+const BATCH = /^--\s*dosis:batch\b/m;
 
 export interface Migration {
   version: number;
@@ -34,15 +53,68 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<nu
   });
   const applied: number[] = [];
   for (const m of migrations) {
-    const did = await db.withTransaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
-      if (seen.rowCount > 0) return false;
-      await tx.exec(m.sql);
-      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      return true;
-    });
+    const did = NO_TRANSACTION.test(m.sql)
+      ? await runOutsideTransaction(db, m)
+      : await db.withTransaction(async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+          const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+          if (seen.rowCount > 0) return false;
+          await tx.exec(m.sql);
+          await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+          return true;
+        });
     if (did) applied.push(m.version);
   }
   return applied;
+}
+
+/** The statements of a no-transaction migration, each with whether it is a batch to repeat. */
+export function splitStatements(sql: string): { sql: string; batch: boolean }[] {
+  return sql
+    .split(/;[ \t]*(?:\r?\n|$)/)
+    .map((chunk) => ({ batch: BATCH.test(chunk), sql: chunk.replace(/^\s*--.*$/gm, '').trim() }))
+    .filter((s) => s.sql !== '');
+}
+
+const CREATE_INDEX = /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+([a-z_][a-z0-9_]*)\s/i;
+
+async function runOutsideTransaction(db: Db, m: Migration): Promise<boolean> {
+  return db.withSession(async (s) => {
+    if (db.kind === 'postgres') {
+      // Polled, not waited for inside a statement: see the module comment.
+      while (!(await s.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])).rows[0]?.ok) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    try {
+      // A concurrent build on a large table takes minutes: no statement timeout for this session (RESET below).
+      if (db.kind === 'postgres') await s.exec('SET statement_timeout = 0');
+      const seen = await s.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (seen.rowCount > 0) return false;
+      for (const st of splitStatements(m.sql)) {
+        const sql = db.kind === 'pglite' ? st.sql.replace(/\bCONCURRENTLY\s+/gi, '') : st.sql;
+        const index = CREATE_INDEX.exec(st.sql)?.[1];
+        if (index) await dropInvalidIndex(s, index, db.kind === 'postgres');
+        if (st.batch) while ((await s.query(sql)).rowCount > 0);
+        else await s.exec(sql);
+      }
+      await s.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      return true;
+    } finally {
+      if (db.kind === 'postgres') {
+        await s.exec('RESET statement_timeout');
+        await s.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
+      }
+    }
+  });
+}
+
+/** An index left INVALID by a concurrent build that did not finish (crash, cancel) is dropped, to be built again. */
+async function dropInvalidIndex(s: Queryable, name: string, concurrently: boolean): Promise<void> {
+  const r = await s.query<{ valid: boolean }>(
+    `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`,
+    [name],
+  );
+  if (r.rows[0] && !r.rows[0].valid) await s.exec(`DROP INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF EXISTS ${name}`);
 }
