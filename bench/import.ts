@@ -17,11 +17,10 @@ import { parseArgs } from 'node:util';
 import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createScratchDatabase, facilityToken, PG_URL, request, startServer, type DosisServer } from '../test/helpers/server.ts';
+import { createScratchDatabase, facilityToken, PG_URL, request, startServer, uploadFile, type DosisServer } from '../test/helpers/server.ts';
 import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
 
 const HELP = `npm run bench -- import [options]
@@ -104,23 +103,6 @@ interface Outcome {
   serverCpu: number;
   pgCpu: number;
   machineCpu: number;
-}
-
-function uploadFile(base: string, token: string, path: string): Promise<{ status: number; body: { id: string; rowsTotal: number } & Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(new URL('/api/v1/imports?fileName=bench.csv', base), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(statSync(path).size) },
-      timeout: 600_000,
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    createReadStream(path).pipe(req);
-  });
 }
 
 async function importOnce(server: DosisServer, token: string, path: string, pgDb: string | null): Promise<Outcome> {
