@@ -1,8 +1,8 @@
 /**
  * Forward-only numbered SQL migrations (`migrations/NNN_name.sql`), one
  * transaction each. Two processes starting at once are safe: each migration
- * runs under a transaction-scoped advisory lock and re-checks whether it was
- * applied after taking the lock.
+ * runs under an advisory lock (per schema, tried and polled: see locked()) and
+ * re-checks whether it was applied after taking the lock.
  *
  * A migration whose first line is `-- dosis:no-transaction` runs outside any
  * transaction instead, one statement at a time (statements end with `;` at the
@@ -16,9 +16,7 @@
  * - a statement after a line `-- dosis:batch` is a backfill of one batch
  *   (e.g. `UPDATE … WHERE id IN (SELECT … LIMIT 10000)`): it runs again until
  *   it changes no row, each batch committed on its own.
- * It runs under a session advisory lock taken by polling (a migrator that
- * waited inside a statement would hold a snapshot the concurrent build waits
- * for). On PGlite (one connection, no concurrent writers) CONCURRENTLY is
+ * It runs under the same advisory lock, held by its session. On PGlite (one connection, no concurrent writers) CONCURRENTLY is
  * dropped from the statements and the build is an ordinary one.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -46,8 +44,7 @@ export function loadMigrations(): Migration[] {
 
 /** Applies every migration not yet applied; returns the versions it applied. */
 export async function migrate(db: Db, migrations = loadMigrations()): Promise<number[]> {
-  await db.withTransaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+  await locked(db, async (tx) => {
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   });
@@ -55,8 +52,7 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<nu
   for (const m of migrations) {
     const did = NO_TRANSACTION.test(m.sql)
       ? await runOutsideTransaction(db, m)
-      : await db.withTransaction(async (tx) => {
-          await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      : await locked(db, async (tx) => {
           const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
           if (seen.rowCount > 0) return false;
           await tx.exec(m.sql);
@@ -66,6 +62,29 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<nu
     if (did) applied.push(m.version);
   }
   return applied;
+}
+
+const POLL_MS = 200;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `fn` in a transaction holding the migration lock of this schema. The
+ * lock is tried, and the transaction ended and begun again while another
+ * process holds it: a migrator waiting inside a statement holds a snapshot,
+ * which a CREATE INDEX CONCURRENTLY of the lock's holder waits for — a
+ * deadlock (seen in the tests: PostgreSQL broke it by failing the build).
+ * Keyed by schema: tests migrate a schema each in one database.
+ */
+async function locked<T>(db: Db, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  for (;;) {
+    const r = await db.withTransaction(async (tx) => {
+      const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [LOCK_KEY]);
+      if (!lock.rows[0]?.ok) return { busy: true as const };
+      return { busy: false as const, value: await fn(tx) };
+    });
+    if (!r.busy) return r.value;
+    await sleep(POLL_MS);
+  }
 }
 
 /** The statements of a no-transaction migration, each with whether it is a batch to repeat. */
@@ -81,9 +100,9 @@ const CREATE_INDEX = /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+
 async function runOutsideTransaction(db: Db, m: Migration): Promise<boolean> {
   return db.withSession(async (s) => {
     if (db.kind === 'postgres') {
-      // Polled, not waited for inside a statement: see the module comment.
-      while (!(await s.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])).rows[0]?.ok) {
-        await new Promise((r) => setTimeout(r, 200));
+      // Polled, not waited for inside a statement: see locked().
+      while (!(await s.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok', [LOCK_KEY])).rows[0]?.ok) {
+        await sleep(POLL_MS);
       }
     }
     try {
@@ -103,7 +122,7 @@ async function runOutsideTransaction(db: Db, m: Migration): Promise<boolean> {
     } finally {
       if (db.kind === 'postgres') {
         await s.exec('RESET statement_timeout');
-        await s.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
+        await s.query('SELECT pg_advisory_unlock($1, hashtext(current_schema()))', [LOCK_KEY]);
       }
     }
   });

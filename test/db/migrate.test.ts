@@ -12,6 +12,7 @@ import { loadMigrations, migrate, splitStatements, type Migration } from '../../
 const PIPELINE_INDEXES = [
   'vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'jobs_notify_left',
   'notifications_certificate_submitted', 'notifications_certificate_final', 'jobs_notify_waiting', 'notifications_certificate_open',
+  'people_id_value',
 ];
 
 describeEachBackend('migrations outside a transaction', (t) => {

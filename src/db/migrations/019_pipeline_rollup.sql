@@ -57,7 +57,7 @@ INSERT INTO pipeline_rollup (one) VALUES (true);
 
 -- The indexes on the source tables that the rollup and the live tail read
 -- through (vaccinations.recorded_at, certificates.issued_at, jobs, notifications)
--- are built by 032_pipeline_indexes_concurrently.sql, CONCURRENTLY and outside a
+-- are built by 032_indexes_concurrently.sql, CONCURRENTLY and outside a
 -- transaction: built here, inside this migration's transaction, they blocked
 -- every write to those tables for as long as the build took on a large
 -- database. Databases that applied this migration before that change have them
