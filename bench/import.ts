@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createScratchDatabase, facilityToken, PG_URL, request, startServer, type DosisServer } from '../test/helpers/server.ts';
+import { createScratchDatabase, facilityToken, PG_URL, request, startServer, uploadFile, type DosisServer } from '../test/helpers/server.ts';
 import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
-import { uploadFile, waitForImport } from './lib/imports.ts';
+import { waitForImport } from './lib/imports.ts';
 
 const HELP = `npm run bench -- import [options]
 

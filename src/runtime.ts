@@ -18,6 +18,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNotify, schedulePeriodicJobs, type SinkMessage } from './notify/service.ts';
 import type { Worker } from './notify/outbox.ts';
+import { startPipelineRollup } from './records/pipeline-rollup.ts';
 
 export interface Runtime {
   db: Db;
@@ -83,6 +84,8 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
   const worker = opts.worker
     ? notify.worker({ pollMs: Math.min(config.worker.pollMs, 50), onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start()
     : null;
+  // The pipeline view's counts, every few seconds, beside the outbox (records/pipeline-rollup.ts).
+  const rollup = opts.worker ? startPipelineRollup(db, { onError: (e) => app.log.error({ err: e }, 'pipeline rollup failed') }) : null;
   return {
     db,
     app,
@@ -90,6 +93,7 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
     firstAdminToken,
     worker,
     async close() {
+      await rollup?.stop();
       await worker?.stop();
       await app.close();
       await db.close();

@@ -30,6 +30,12 @@ export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction; retried on serialization failure and deadlock. */
   withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one connection outside any transaction: each statement
+   * commits on its own (statements that refuse a transaction block, such as
+   * CREATE INDEX CONCURRENTLY; session advisory locks).
+   */
+  withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -94,7 +100,11 @@ export function postgresDb(opts: PostgresOptions): Db {
     connectionString: opts.connectionString,
     max: opts.max ?? 16,
     application_name: opts.applicationName ?? 'dosis',
-    options: `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000}${searchPath}`,
+    // jit=off: Dosis's statements are short index probes and small batches. Without
+    // table statistics (a fresh or freshly grown table) the planner's row estimates
+    // crossed the JIT thresholds and an import batch spent 1.1 s compiling for 0.23 s
+    // of work (issue 20); JIT never pays off for these statements.
+    options: `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000} -c jit=off${searchPath}`,
     // A server that accepts connections but never answers (a network partition) must not hang requests: 503 after 5 s.
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     types,
@@ -134,13 +144,14 @@ export function postgresDb(opts: PostgresOptions): Db {
       return retrying(async () => {
         const client = await pool.connect();
         let broken = false;
-        // A connection that dies while checked out (the server went down between two statements)
-        // emits 'error' on its client besides failing the statement: without a listener that
-        // would end the process. The failed statement carries the error; mark the client broken.
-        const onError = (): void => {
+        // A checked-out client has no pool listener: a server that ends the connection
+        // (restart: 57P01) between two statements emits 'error' on the client itself,
+        // which unhandled ends the process (issue 20). The next statement then fails
+        // and the client is not returned to the pool.
+        const lost = () => {
           broken = true;
         };
-        client.on('error', onError);
+        client.on('error', lost);
         try {
           await client.query('BEGIN');
           const tx: Queryable = {
@@ -160,10 +171,39 @@ export function postgresDb(opts: PostgresOptions): Db {
           }
           throw e;
         } finally {
-          client.off('error', onError);
+          client.off('error', lost);
           client.release(broken);
         }
       });
+    },
+    async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      const lost = () => {
+        broken = true;
+      };
+      client.on('error', lost);
+      try {
+        return await fn({
+          query: async (sql, params) => {
+            try {
+              return await run(client, sql, params);
+            } catch (e) {
+              throw translateDbError(e);
+            }
+          },
+          exec: async (sql) => {
+            try {
+              await client.query(sql);
+            } catch (e) {
+              throw translateDbError(e);
+            }
+          },
+        });
+      } finally {
+        client.off('error', lost);
+        client.release(broken);
+      }
     },
     async close() {
       await pool.end();
@@ -181,7 +221,7 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
   const schemaReady = opts.schema
     ? lite.exec(`SET search_path TO ${opts.schema}, public`)
     : Promise.resolve([]);
-  return {
+  const db: Db = {
     kind: 'pglite',
     async query<R extends Row>(sql: string, params?: readonly unknown[]) {
       await schemaReady;
@@ -217,10 +257,15 @@ export function pgliteDb(lite: PGlite, opts: { schema?: string } = {}): Db {
         }),
       );
     },
+    async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+      // PGlite is one connection already: its statements outside a transaction are the session's.
+      return fn(db);
+    },
     async close() {
       await lite.close();
     },
   };
+  return db;
 }
 
 const { serialize } = protocol;
@@ -368,18 +413,12 @@ export function translateDbError(e: unknown): unknown {
         { cause: e, detail: { constraint: constraintOf(e) } },
       );
     case '57014': // statement timeout
-    case '57P01': // admin shutdown
     case '53300': // too many connections
-      return new AppError(
-        'unavailable',
-        'database_busy',
-        { en: 'The database is busy; try again shortly.', id: 'Basis data sedang sibuk; coba lagi sebentar lagi.' },
-        { cause: e, retryAfter: 5 },
-      );
+      return busy(e);
     default:
       break;
   }
-  if (isOutage(e))
+  if (isConnectionLost(e))
     return new AppError(
       'unavailable',
       'database_unavailable',
@@ -398,17 +437,31 @@ export function translateDbError(e: unknown): unknown {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
- * True when the database is not there (down, restarting, unreachable), as
- * opposed to refusing a statement: the answer is then a 503 with
- * Retry-After, never a 500. SQLSTATE class 08 (connection exception),
- * 57P02/57P03 (crash shutdown, cannot connect now), Node network errors, and
- * pg's own messages for a connection that ended or timed out.
+ * True when the database is not there (down, restarting, unreachable) or
+ * ended the connection, as opposed to refusing a statement: the answer is
+ * then a 503 with Retry-After, never a 500, and work stopped by it (an
+ * import) runs again once it is back: nothing about the work was wrong.
+ * SQLSTATE class 08 (connection exception), 57P01–57P03 (shut down by an
+ * administrator, e.g. a restart; crash shutdown; cannot connect now), Node's
+ * network errors, and pg's own messages for a connection that ended or
+ * timed out. An AppError is judged by its cause.
  */
-export function isOutage(e: unknown): boolean {
-  const code = pgCode(e);
-  if (code && (code.startsWith('08') || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code))) return true;
-  const message = e instanceof Error ? e.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i.test(message);
+export function isConnectionLost(e: unknown): boolean {
+  const cause = e instanceof AppError ? e.cause : e;
+  const code = pgCode(cause);
+  if (code && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code))) return true;
+  const message = cause instanceof Error ? cause.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused|not queryable/i.test(message);
+}
+
+/** 503: the database is busy or restarting; the client tries again shortly. */
+function busy(e: unknown): AppError {
+  return new AppError(
+    'unavailable',
+    'database_busy',
+    { en: 'The database is busy; try again shortly.', id: 'Basis data sedang sibuk; coba lagi sebentar lagi.' },
+    { cause: e, retryAfter: 5 },
+  );
 }
 
 /** The name of the constraint a database error is about, when it has one. */

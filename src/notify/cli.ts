@@ -13,6 +13,7 @@ import { loadLinkSecret } from '../access/links.ts';
 import { createNotify, schedulePeriodicJobs } from './service.ts';
 import { listDead, replayDead, jobStats } from './outbox.ts';
 import { listSink, smsStats } from './queries.ts';
+import { startPipelineRollup } from '../records/pipeline-rollup.ts';
 
 export const NOTIFY_HELP: Record<string, string> = {
   worker: `dosis worker — run the outbox worker (SMS sending, delivery-report timeouts, retries, reminders)
@@ -130,6 +131,8 @@ async function worker(config: Config, concurrency?: number, batch?: number): Pro
     if (c.problem !== null) console.error(`dosis worker: SMS route ${c.route} does not answer (${c.problem}): its SMS wait until it does`);
   }
   w.start();
+  // The pipeline view's counts, every few seconds, beside the outbox (records/pipeline-rollup.ts).
+  const rollup = startPipelineRollup(db, { onError: (e) => console.error('dosis worker: pipeline rollup failed:', e) });
   const route = config.smsGateway === 'kannel' ? `Kannel ${config.kannel?.url ?? ''}${config.kannelFallback ? ' (+ fallback)' : ''}` : 'local sink';
   console.log(`dosis worker ${w.id} started (SMS: ${route}; database: ${config.databaseUrl ? 'PostgreSQL' : 'PGlite'})`);
   let last = '';
@@ -143,6 +146,7 @@ async function worker(config: Config, concurrency?: number, batch?: number): Pro
     console.log(`dosis worker: ${signal}, finishing jobs in hand`);
     try {
       await w.stop();
+      await rollup.stop();
       await db.close();
       console.log(`dosis worker stopped: jobs ${JSON.stringify(w.counts)}`);
       process.exit(0);

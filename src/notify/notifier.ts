@@ -163,7 +163,7 @@ const SUPERSEDE = `
  * The sweep's main statement ($1 report timeout in seconds, $2 rows at most):
  * SMS the gateway took that have no final report past the timeout become
  * `unknown`, with a `timeout` event saying whether the SMSC acknowledged them.
- * Served by the partial index `notifications_in_flight` (migration 026)
+ * Served by the partial index `notifications_in_flight` (migration 031)
  * whatever the number of ended SMS (plan test in test/notify/sweep.test.ts).
  */
 export const SWEEP_TIMED_OUT = `WITH due AS (

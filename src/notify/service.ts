@@ -19,7 +19,7 @@ import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
 /** How often the worker deletes what is past keeping (access/housekeeping.ts). */
 export const HOUSEKEEPING_EVERY_MINUTES = 60;
-/** How often the worker rolls up the pipeline's final hours (records/pipeline-rollup.ts): the tail a pipeline request reads is at most an hour and this much. */
+/** How often the worker runs the pipeline rollup as an outbox job (records/pipeline-rollup.ts); each worker also runs it every few seconds on a timer of its own (startPipelineRollup), whatever the outbox's backlog. */
 export const PIPELINE_ROLLUP_EVERY_MINUTES = 5;
 
 /**

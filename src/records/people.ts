@@ -78,11 +78,11 @@ type ReadRow = Partial<PersonReadRow> & { key: string | null; answers?: { scope:
 // (LATERAL … OFFSET 0 keeps the planner from turning the lookups into a join it would size for a
 // hundred rows). JSON parameters, not arrays: the planner reads the length of an array parameter
 // and would then plan every call anew.
-const PEOPLE_BY_KEY = `SELECT x.* FROM json_array_elements_text($1::json) AS u(key),
+export const PEOPLE_BY_KEY = `SELECT x.* FROM json_array_elements_text($1::json) AS u(key),
        LATERAL (SELECT k.key, ${PERSON_COLUMNS}, ${DOSES_OF_P}
                   FROM person_keys k JOIN people p ON p.id = k.person_id WHERE k.key = u.key OFFSET 0) x`;
 const READ_PEOPLE = PEOPLE_BY_KEY;
-const READ_PEOPLE_AND_ANSWERS = `WITH ik AS (
+export const READ_PEOPLE_AND_ANSWERS = `WITH ik AS (
        SELECT coalesce(json_agg(json_build_object('scope', i.scope, 'key', i.key, 'hash', encode(i.request_hash, 'hex'), 'response', i.response)), '[]') AS answers
          FROM json_to_recordset($2::json) AS w(scope text, key text),
               LATERAL (SELECT i.scope, i.key, i.request_hash, i.response FROM idempotency_keys i WHERE i.scope = w.scope AND i.key = w.key OFFSET 0) i)

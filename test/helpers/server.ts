@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
+import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -292,6 +293,35 @@ export function request(
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${opts.timeoutMs ?? 30_000} ms`)));
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** Uploads a CSV file as an import (`POST /api/v1/imports`, the file as the body, streamed from disk). */
+export function uploadFile(
+  base: string,
+  token: string,
+  path: string,
+  query = 'fileName=bench.csv',
+): Promise<{ status: number; body: { id: string; rowsTotal: number } & Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(`/api/v1/imports?${query}`, base), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(statSync(path).size) },
+      timeout: 600_000,
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch (e) {
+          reject(new Error(`upload: ${res.statusCode} ${text}`, { cause: e }));
+        }
+      });
+    });
+    req.on('error', reject);
+    createReadStream(path).pipe(req);
   });
 }
 

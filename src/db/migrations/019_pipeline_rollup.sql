@@ -55,17 +55,10 @@ CREATE TABLE pipeline_rollup (
 );
 INSERT INTO pipeline_rollup (one) VALUES (true);
 
--- Events at or after a time, found without scanning: the append-only times
--- follow the order rows are written in, so a BRIN index (a few pages, next to
--- nothing per insert) finds them; the times set by an update get partial btrees.
-CREATE INDEX vaccinations_recorded_at ON vaccinations USING brin (recorded_at) WITH (pages_per_range = 32);
-CREATE INDEX certificates_issued_at ON certificates USING brin (issued_at) WITH (pages_per_range = 32);
-CREATE INDEX jobs_created_at ON jobs USING brin (created_at) WITH (pages_per_range = 32);
-CREATE INDEX jobs_notify_left ON jobs (updated_at) WHERE kind = 'notify' AND status <> 'pending';
-CREATE INDEX notifications_certificate_submitted ON notifications (submitted_at) WHERE kind = 'certificate' AND submitted_at IS NOT NULL;
-CREATE INDEX notifications_certificate_final ON notifications (final_at) WHERE kind = 'certificate' AND final_at IS NOT NULL;
--- What waits now (the pipeline view's queue and open SMS, with their oldest;
--- the series' backlogs, with those that left since the window's start): only
--- the waiting rows, not every pending job (reminders wait for months).
-CREATE INDEX jobs_notify_waiting ON jobs (created_at) WHERE kind = 'notify' AND status = 'pending';
-CREATE INDEX notifications_certificate_open ON notifications (created_at) WHERE kind = 'certificate' AND final_at IS NULL;
+-- The indexes on the source tables that the rollup and the live tail read
+-- through (vaccinations.recorded_at, certificates.issued_at, jobs, notifications)
+-- are built by 032_indexes_concurrently.sql, CONCURRENTLY and outside a
+-- transaction: built here, inside this migration's transaction, they blocked
+-- every write to those tables for as long as the build took on a large
+-- database. Databases that applied this migration before that change have them
+-- already (same names); 032 finds them valid and leaves them.

@@ -24,7 +24,4 @@ INSERT INTO sms_routes (route) VALUES ('sink'), ('primary'), ('fallback');
 ALTER TABLE notifications ADD COLUMN delivered_attempt integer;
 ALTER TABLE notifications ADD COLUMN unknown_resent boolean NOT NULL DEFAULT false;
 
--- The sweep reads the open notifications in flight by status and age: only those rows are in this
--- index, so it stays small however many SMS have ended (and, naming the statuses, it is not taken
--- for other readers of open notifications, e.g. the pipeline's notifications_certificate_open).
-CREATE INDEX notifications_in_flight ON notifications (status, updated_at) WHERE final_at IS NULL AND status IN ('pending', 'submitted', 'unknown');
+-- The sweep's index of the SMS in flight is built by 031, CONCURRENTLY, outside a transaction.

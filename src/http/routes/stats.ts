@@ -17,8 +17,9 @@ export function statsRoutes(app: App, deps: AppDeps): void {
         description:
           'Counts are events as they happened: `recorded` every dose entered (a dose voided later included), `certified` every dose that got a certificate, ' +
           '`sms_<state>` the certificate SMS that ended in that state (one that ended twice, e.g. held then cancelled, under both) plus those in it now. ' +
-          '`lastMinute` / `lastHour`: events in that time. `facilities`: the first 1000 by code that recorded a dose, with open `claims_prior_dose` cases. ' +
-          'Read from an hourly rollup (updated every 5 minutes by the worker) plus the last hour or so, so the cost does not grow with history.',
+          '`lastMinute` / `lastHour`: events in that time, to the minute (per-minute counts of events more than a few seconds old, plus those since). ' +
+          '`facilities`: the first 1000 by code that recorded a dose, with open `claims_prior_dose` cases. ' +
+          'Read from a rollup the worker updates every few seconds plus the seconds since, so the cost grows neither with history nor with the rate doses arrive at.',
         response: { 200: Type.Object({ stages: Type.Array(Type.Object({}, { additionalProperties: true })), facilities: Type.Array(Type.Object({}, { additionalProperties: true })), generatedAt: Type.String() }) },
       },
     },
@@ -35,7 +36,7 @@ export function statsRoutes(app: App, deps: AppDeps): void {
           'Per bucket (UTC hours or days): `throughput` counts items entering each stage; `backlog` counts items waiting at the end of the bucket ' +
           '(doses without a certificate, SMS jobs queued, SMS accepted by the gateway without a final report). ' +
           'Events are counted as they happened, in the bucket of their time: a dose voided later still counts as recorded; an SMS sent again counts each time the gateway accepts it. ' +
-          'Throughput comes from an hourly rollup plus the last hour or so; the SMS-queue and awaiting-report backlogs from the jobs and SMS waiting now or since the window began. ' +
+          'Throughput comes from an hourly rollup, updated every few seconds, plus the seconds since; the SMS-queue and awaiting-report backlogs from the jobs and SMS waiting now or since the window began. ' +
           'The cost grows with the window, not with history. ' +
           `Defaults: the last 24 hours by hour, the last 30 days by day; at most ${MAX_SERIES_POINTS} buckets.`,
         querystring: Type.Object(

@@ -11,7 +11,7 @@
  * dose 1 before it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../../db/client.ts';
+import { isConnectionLost, type Db, type Queryable } from '../../db/client.ts';
 import type { Principal, Role } from '../../access/tokens.ts';
 import { AppError, type FieldIssue, type Text } from '../../domain/errors.ts';
 import { todayInJakarta, validateVaccinationInput } from '../../domain/vaccination-input.ts';
@@ -225,6 +225,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
   let previousWritten: Promise<void> = Promise.resolve();
   let lastBeat = Date.now();
   let counts = await importCounts(deps.db, id);
+  let lastStatsCheck = counts.accepted;
 
   const submit = async (rows: RowResult[]) => {
     while (inflight.size >= concurrency) await Promise.race(inflight);
@@ -269,6 +270,10 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
       if (batch.length >= batchSize) {
         await submit(batch);
         batch = [];
+        if (counts.accepted - lastStatsCheck >= STATS_CHECK_ROWS) {
+          lastStatsCheck = counts.accepted;
+          await analyzeGrown(deps.db);
+        }
         if (opts.heartbeat && Date.now() - lastBeat > 10_000) {
           lastBeat = Date.now();
           if (!(await opts.heartbeat())) throw new LeaseLost();
@@ -280,6 +285,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
   } catch (e) {
     await Promise.allSettled(inflight);
     if (e instanceof LeaseLost) return counts;
+    if (isConnectionLost(e)) throw new ImportInterrupted(id, e);
     if (e instanceof AppError) {
       // A broken file found while running (it passed the check, so this is rare): fail with the reason.
       await failImport(deps.db, id, reasonOfError(e));
@@ -287,6 +293,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
     }
     failure ??= e;
   }
+  if (failure && isConnectionLost(failure)) throw new ImportInterrupted(id, failure);
   if (failure) {
     await failImport(deps.db, id, {
       code: 'internal_error',
@@ -300,6 +307,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
     await failImport(deps.db, id, { code: 'file_empty', en: 'The file has no header row.', id: 'Berkas tidak berisi judul kolom.' });
     return counts;
   }
+  await analyzeGrown(deps.db);
   await deps.db.query(
     `UPDATE imports SET status = 'done', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL WHERE id = $1`,
     [id],
@@ -309,6 +317,49 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
 }
 
 class LeaseLost extends Error {}
+
+/** The tables an import grows. */
+const GROWN_TABLES = ['people', 'person_keys', 'vaccinations', 'certificates', 'jobs'];
+/** Accepted rows between two looks at the tables' statistics. */
+const STATS_CHECK_ROWS = 20_000;
+
+/**
+ * ANALYZEs each table an import grows once the rows changed since its last
+ * statistics are at least as many as it had then (and 10,000): a table that
+ * doubled (or was empty) is planned from figures that are no longer true until
+ * autovacuum gets to it, which on a busy day is late (issue 20: plans built for
+ * an empty table crossed the JIT thresholds and sorted whole backlogs). Tables
+ * grow by doubling at most: a 2 M-row import analyses each about eight times.
+ * PostgreSQL only: PGlite keeps no such counts, and its imports are small.
+ */
+export async function analyzeGrown(db: Db): Promise<string[]> {
+  if (db.kind !== 'postgres') return [];
+  const r = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+      WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1::text[])
+        AND s.n_mod_since_analyze >= greatest(10000, c.reltuples)`,
+    [GROWN_TABLES],
+  );
+  const names = r.rows.map((x) => x.name);
+  // Names from pg_class, matched against a fixed list above: safe to put in the statement.
+  if (names.length > 0) await db.exec(`ANALYZE ${names.map((n) => `"${n}"`).join(', ')}`);
+  return names;
+}
+
+/**
+ * The database went away under a running import (a restart, a failover): the
+ * import is not failed — its committed batches are recorded in
+ * `import_batches`, so a run resumed later skips them — and whoever runs it
+ * (ImportRunner) runs it again once the database answers.
+ */
+export class ImportInterrupted extends Error {
+  override name = 'ImportInterrupted';
+  readonly importId: string;
+  constructor(importId: string, cause: unknown) {
+    super(`import ${importId} interrupted: the database connection was lost`, { cause });
+    this.importId = importId;
+  }
+}
 
 /** Turns one row into a prepared entry, or the reasons it is rejected; null for a blank row. */
 async function prepareRow(

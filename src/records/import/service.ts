@@ -15,7 +15,7 @@ import type { Principal } from '../../access/tokens.ts';
 import { AppError, type Text } from '../../domain/errors.ts';
 import { facilityForEntry, regionWithin } from '../facilities.ts';
 import type { RecordDeps } from '../record-dose.ts';
-import { checkFile, createImport, failImport, getImportRow, importCounts, runImport, type ImportRow, type InvalidPhone } from './run.ts';
+import { checkFile, createImport, failImport, getImportRow, ImportInterrupted, importCounts, runImport, type ImportRow, type InvalidPhone } from './run.ts';
 import { sniffFormat, type FileFormat } from './read.ts';
 import { chunkSource, storeChunks } from './source.ts';
 import { SigningPool } from './signing.ts';
@@ -232,12 +232,39 @@ export class ImportRunner {
     if (this.closed || this.running.has(id) || this.running.size >= this.maxRunning) return;
     const abort = new AbortController();
     const done = this.run(id, abort.signal)
-      .catch((e: unknown) => this.onError(e, id))
+      .catch((e: unknown) => {
+        if (e instanceof ImportInterrupted) this.resumeWhenBack(id);
+        else this.onError(e, id);
+      })
       .finally(() => {
         this.running.delete(id);
         if (!this.closed) void this.poll();
       });
     this.running.set(id, { abort, done });
+  }
+
+  /**
+   * After the database went away under an import: gives its lease back as soon
+   * as the database answers again (every second, then less often), and looks
+   * for imports to run, which takes it up where its last committed batch ended.
+   * Until then the lease (LEASE_SECONDS) keeps other processes from starting
+   * it while this one is still stopping.
+   */
+  private resumeWhenBack(id: string): void {
+    let wait = 1000;
+    const attempt = () => {
+      if (this.closed) return;
+      this.deps.db
+        .query('UPDATE imports SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2', [id, this.owner])
+        .then(
+          () => void this.poll(),
+          () => {
+            wait = Math.min(wait * 2, 10_000);
+            setTimeout(attempt, wait).unref();
+          },
+        );
+    };
+    setTimeout(attempt, wait).unref();
   }
 
   /** Waits until an import this process runs has stopped (tests, shutdown). */

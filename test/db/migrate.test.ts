@@ -1,0 +1,102 @@
+/**
+ * The migration runner's steps outside a transaction (migrate.ts, issue 20):
+ * an index on a large table built CONCURRENTLY while writes go on, a build
+ * left INVALID by a crash built again, batched backfills, and the same files
+ * on PGlite (CONCURRENTLY dropped).
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { describeEachBackend } from '../helpers/db.ts';
+import { loadMigrations, migrate, splitStatements, type Migration } from '../../src/db/migrate.ts';
+
+const PIPELINE_INDEXES = [
+  'vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'jobs_notify_left',
+  'notifications_certificate_submitted', 'notifications_certificate_final', 'jobs_notify_waiting', 'notifications_certificate_open',
+  'people_id_value',
+];
+
+describeEachBackend('migrations outside a transaction', (t) => {
+  const indexes = async (names: string[]) =>
+    (
+      await t.db.query<{ name: string; valid: boolean }>(
+        `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1::text[]) ORDER BY 1`,
+        [names],
+      )
+    ).rows;
+
+  it('builds the pipeline indexes of migration 032 (no longer in 019), valid, and records 032 as applied', async () => {
+    const found = await indexes(PIPELINE_INDEXES);
+    assert.deepEqual(found.map((r) => r.name), [...PIPELINE_INDEXES].sort());
+    assert.ok(found.every((r) => r.valid));
+    const m019 = loadMigrations().find((m) => m.version === 19);
+    assert.ok(m019 && !/CREATE INDEX\s+vaccinations_recorded_at/i.test(m019.sql), '019 builds no index on a source table');
+    const applied = await t.db.query('SELECT 1 FROM schema_migrations WHERE version = 32');
+    assert.equal(applied.rowCount, 1);
+  });
+
+  it('runs a batched backfill until a batch changes nothing, then a second run finds it applied', async () => {
+    await t.db.exec('CREATE TABLE backfill_t (id int PRIMARY KEY, v int); INSERT INTO backfill_t SELECT g, NULL FROM generate_series(1, 2500) g');
+    const m: Migration = {
+      version: 9001,
+      name: 'backfill_t',
+      sql: `-- dosis:no-transaction
+-- dosis:batch
+UPDATE backfill_t SET v = id * 2 WHERE id IN (SELECT id FROM backfill_t WHERE v IS NULL LIMIT 1000);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS backfill_t_v ON backfill_t (v);
+`,
+    };
+    assert.deepEqual(splitStatements(m.sql).map((s) => s.batch), [true, false]);
+    assert.deepEqual(await migrate(t.db, [m]), [9001]);
+    const left = await t.db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM backfill_t WHERE v IS DISTINCT FROM id * 2');
+    assert.equal(left.rows[0]?.n, 0);
+    assert.deepEqual(await indexes(['backfill_t_v']), [{ name: 'backfill_t_v', valid: true }]);
+    assert.deepEqual(await migrate(t.db, [m]), []);
+  });
+
+  it('after a crash mid-build, a second run drops the INVALID index and builds it again', async (ctx) => {
+    if (t.backend === 'pglite') return ctx.skip('PGlite builds no index concurrently: nothing is left half-built');
+    const m032 = loadMigrations().find((m) => m.version === 32)!;
+    // What an interrupted CREATE INDEX CONCURRENTLY leaves: the index, marked invalid, and 032 not recorded.
+    await t.db.exec(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'jobs_notify_waiting'::regclass;
+                     DELETE FROM schema_migrations WHERE version = 32`);
+    assert.deepEqual(await indexes(['jobs_notify_waiting']), [{ name: 'jobs_notify_waiting', valid: false }]);
+    assert.deepEqual(await migrate(t.db, [m032]), [32]);
+    assert.deepEqual(await indexes(['jobs_notify_waiting']), [{ name: 'jobs_notify_waiting', valid: true }]);
+  });
+
+  it('builds an index on a table of a million rows while rows are being written to it', async (ctx) => {
+    if (t.backend === 'pglite') return ctx.skip('PGlite has one connection: no writer can run beside the build');
+    await t.db.exec(`CREATE TABLE big (id bigserial PRIMARY KEY, v int NOT NULL);
+                     INSERT INTO big (v) SELECT g % 100000 FROM generate_series(1, 1000000) g`);
+    const m: Migration = { version: 9002, name: 'big_v', sql: '-- dosis:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS big_v ON big (v);\n' };
+    // The writer: one row at a time; counts the rows it committed while the build was in progress.
+    let building = true;
+    let duringBuild = 0;
+    let written = 0;
+    const writer = (async () => {
+      while (building) {
+        const r = await t.db.query<{ in_progress: boolean }>(
+          `WITH w AS (INSERT INTO big (v) VALUES (-1) RETURNING id)
+           SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.relid = 'big'::regclass) AS in_progress FROM w`,
+        );
+        written++;
+        if (r.rows[0]?.in_progress) duringBuild++;
+      }
+    })();
+    try {
+      assert.deepEqual(await migrate(t.db, [m]), [9002]);
+    } finally {
+      building = false;
+      await writer;
+    }
+    assert.ok(duringBuild > 0, `rows written while the index was being built: ${duringBuild} of ${written}`);
+    assert.deepEqual(await indexes(['big_v']), [{ name: 'big_v', valid: true }]);
+    // The index holds the rows written during the build: counted through it, as through the table.
+    const viaIndex = await t.db.withTransaction(async (tx) => {
+      await tx.exec('SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off');
+      return (await tx.query<{ n: number }>('SELECT count(*)::int8 AS n FROM big WHERE v = -1')).rows[0]?.n;
+    });
+    assert.equal(viaIndex, written);
+  });
+});
