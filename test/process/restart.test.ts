@@ -61,7 +61,8 @@ describe('a PostgreSQL restart in the middle of imports, single doses and sendin
   });
 
   it('is survived by serve and worker: imports resume and finish, nothing lost or doubled', async () => {
-    const env = { DATABASE_URL: url, DOSIS_ADMIN_TOKEN: ADMIN, SMS_GATEWAY: 'sink', LOG_LEVEL: 'warn' };
+    // Retries soon: an SMS or job that failed while the database was down is sent again within seconds, not after the production backoff (1 min for an SMS).
+    const env = { DATABASE_URL: url, DOSIS_ADMIN_TOKEN: ADMIN, SMS_GATEWAY: 'sink', LOG_LEVEL: 'warn', SMS_RETRY_BASE_MS: '500', SMS_RETRY_MAX_MS: '2000', DOSIS_JOB_RETRY_BASE_MS: '200', DOSIS_JOB_RETRY_MAX_MS: '2000', DOSIS_JOB_LEASE_SECONDS: '10' };
     server = await startServer({ env: { ...env, DOSIS_WORKER: 'false' }, readyTimeoutMs: 120_000 });
     worker = spawnDosis(['worker'], { env });
     const token = await facilityToken(server.url, ADMIN, 'PKM-RESTART');
@@ -126,7 +127,7 @@ describe('a PostgreSQL restart in the middle of imports, single doses and sendin
         const s = await Promise.all(ids.map(status));
         return s.every((x) => x && x.status !== 'running') ? s : undefined;
       },
-      600_000,
+      240_000,
     );
     await Promise.all(clients);
     agent.destroy();
@@ -142,7 +143,7 @@ describe('a PostgreSQL restart in the middle of imports, single doses and sendin
           const r = await db.query<{ n: string }>("SELECT count(*) AS n FROM jobs WHERE kind IN ('notify', 'sms_send') AND status = 'pending'");
           return r.rows[0]?.n === '0' ? true : undefined;
         },
-        600_000,
+        240_000,
       );
       assert.ok(server.running, `dosis serve exited\n${server.output}`);
       assert.ok(worker.running, `dosis worker exited\n${worker.output}`);
