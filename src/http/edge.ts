@@ -10,11 +10,21 @@ import { textFaults } from '../domain/text.ts';
 import { errorBody, langOf } from './errors.ts';
 
 /**
+ * Routes that take text as another machine wrote it (config `{ rawText: true }`):
+ * the gateway's delivery reports, whose receipt text is the SMSC's and may
+ * be UCS-2 with NUL bytes. It is stored as received, never shown as a name.
+ */
+export interface RawTextConfig {
+  rawText?: boolean;
+}
+
+/**
  * Rejects, before validation, any body, query or path parameter holding
  * text Dosis does not accept (domain/text.ts): 422 naming every field.
  * Streamed bodies (imports) are checked row by row by the entry validator.
  */
 export function checkRequestText(req: FastifyRequest): void {
+  if ((req.routeOptions.config as RawTextConfig | undefined)?.rawText) return;
   const faults = [...textFaults(req.params), ...textFaults(req.query), ...textFaults(req.body)];
   if (faults.length > 0) throw invalid(faults);
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeEachBackend } from '../helpers/db.ts';
+import { describeEachBackend, postgresOnly } from '../helpers/db.ts';
 import { loadMigrations, migrate, splitStatements, type Migration } from '../../src/db/migrate.ts';
 
 const PIPELINE_INDEXES = [
@@ -54,8 +54,8 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS backfill_t_v ON backfill_t (v);
     assert.deepEqual(await migrate(t.db, [m]), []);
   });
 
-  it('after a crash mid-build, a second run drops the INVALID index and builds it again', async (ctx) => {
-    if (t.backend === 'pglite') return ctx.skip('PGlite builds no index concurrently: nothing is left half-built');
+  // PostgreSQL only: PGlite builds no index concurrently, so nothing is left half-built.
+  postgresOnly(t.backend)('after a crash mid-build, a second run drops the INVALID index and builds it again', async () => {
     const m032 = loadMigrations().find((m) => m.version === 32)!;
     // What an interrupted CREATE INDEX CONCURRENTLY leaves: the index, marked invalid, and 032 not recorded.
     await t.db.exec(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'jobs_notify_waiting'::regclass;
@@ -65,8 +65,8 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS backfill_t_v ON backfill_t (v);
     assert.deepEqual(await indexes(['jobs_notify_waiting']), [{ name: 'jobs_notify_waiting', valid: true }]);
   });
 
-  it('builds an index on a table of a million rows while rows are being written to it', async (ctx) => {
-    if (t.backend === 'pglite') return ctx.skip('PGlite has one connection: no writer can run beside the build');
+  // PostgreSQL only: PGlite has one connection, so no writer can run beside the build.
+  postgresOnly(t.backend)('builds an index on a table of a million rows while rows are being written to it', async () => {
     await t.db.exec(`CREATE TABLE big (id bigserial PRIMARY KEY, v int NOT NULL);
                      INSERT INTO big (v) SELECT g % 100000 FROM generate_series(1, 1000000) g`);
     const m: Migration = { version: 9002, name: 'big_v', sql: '-- dosis:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS big_v ON big (v);\n' };

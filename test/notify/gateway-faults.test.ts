@@ -22,7 +22,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import { bearer, doseBody, facilityWithToken, person, TEST_KEYS_ENV, testRuntime } from '../helpers/app.ts';
 import { SmppSimulator, type Behaviour } from '../helpers/smpp-sim.ts';
 import { freePort, kannelSkip, startKannel, type KannelRig } from '../helpers/kannel.ts';
 import { createScratchDatabase, spawnDosis, startServer, type Child, type DosisServer, type ScratchDatabase } from '../helpers/server.ts';
@@ -344,7 +344,7 @@ describe('SMS through gateway faults (real Kannel with persistent stores, SMPP s
     try {
       const n = 300;
       for (let i = 0; i < n; i++) await record(s, number(s.sim));
-      const env = { ...s.env, DATABASE_URL: s.scratch.url, DOSIS_WORKER_CONCURRENCY: '32', DOSIS_WORKER_POLL_MS: '20', LOG_LEVEL: 'warn' };
+      const env = { ...TEST_KEYS_ENV, ...s.env, DATABASE_URL: s.scratch.url, DOSIS_WORKER_CONCURRENCY: '32', DOSIS_WORKER_POLL_MS: '20', LOG_LEVEL: 'warn' };
       server = await startServer({ env: { ...env, DOSIS_WORKER: 'true', DOSIS_DEMO: 'false' } });
       for (let i = 0; i < 2; i++) {
         const c = spawnDosis(['worker'], { env });

@@ -5,6 +5,7 @@ import { allow } from '../auth.ts';
 import { AppError } from '../../domain/errors.ts';
 import { listSink, notificationsOf, smsStats } from '../../notify/queries.ts';
 import { ErrorSchema } from './schemas.ts';
+import type { RawTextConfig } from '../edge.ts';
 
 const ReportQuery = Type.Object(
   {
@@ -46,6 +47,7 @@ export function smsRoutes(app: App, deps: AppDeps): void {
     app.route({
       method,
       url: '/api/v1/sms/reports',
+      config: { rawText: true } satisfies RawTextConfig,
       schema: {
         tags: ['sms'],
         summary: 'Delivery-report callback of the SMS gateway',
