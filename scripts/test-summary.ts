@@ -78,9 +78,12 @@ export default async function* summary(source: AsyncIterable<TestEvent>): AsyncG
         list.push({ outcome: null, nesting: d.nesting, level: d.nesting, suite: { path: [d.name], reason: reasonOf(skip) } });
       }
     } else {
-      const status: TestOutcome['status'] = event.type === 'test:fail' ? 'failed' : skip !== undefined ? 'skipped' : todo !== undefined ? 'todo' : 'passed';
+      // A todo test that fails does not fail the run (node:test's rule): it is a known defect, reported as todo.
+      const status: TestOutcome['status'] =
+        todo !== undefined ? 'todo' : event.type === 'test:fail' ? 'failed' : skip !== undefined ? 'skipped' : 'passed';
       const outcome: TestOutcome = { file: f, path: [d.name], status };
       if (status === 'skipped') outcome.reason = reasonOf(skip);
+      if (status === 'todo') outcome.reason = `${reasonOf(todo)}${event.type === 'test:fail' ? ' (fails)' : ' (passes)'}`;
       list.push({ outcome, nesting: d.nesting, level: d.nesting });
     }
     if (d.nesting === 0) {
