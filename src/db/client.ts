@@ -141,18 +141,8 @@ export function postgresDb(opts: PostgresOptions): Db {
       }
     },
     withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return retrying(async () => {
-        const client = await pool.connect();
-        let broken = false;
-        // A checked-out client has no pool listener: a server that ends the connection
-        // (restart: 57P01) between two statements emits 'error' on the client itself,
-        // which unhandled ends the process (issue 20). The next statement then fails
-        // and the client is not returned to the pool.
-        const lost = () => {
-          broken = true;
-        };
-        client.on('error', lost);
-        try {
+      return retrying(() =>
+        checkedOut(pool, async (client, lost) => {
           await client.query('BEGIN');
           const tx: Queryable = {
             query: (sql, params) => run(client, sql, params),
@@ -160,31 +150,24 @@ export function postgresDb(opts: PostgresOptions): Db {
               await client.query(sql);
             },
           };
-          const result = await fn(tx);
-          await client.query('COMMIT');
-          return result;
-        } catch (e) {
           try {
-            await client.query('ROLLBACK');
-          } catch {
-            broken = true; // the connection is gone; do not return it to the pool
+            const result = await fn(tx);
+            await client.query('COMMIT');
+            return result;
+          } catch (e) {
+            try {
+              await client.query('ROLLBACK');
+            } catch {
+              lost(); // the connection is gone; do not return it to the pool
+            }
+            throw e;
           }
-          throw e;
-        } finally {
-          client.off('error', lost);
-          client.release(broken);
-        }
-      });
+        }),
+      );
     },
-    async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      let broken = false;
-      const lost = () => {
-        broken = true;
-      };
-      client.on('error', lost);
-      try {
-        return await fn({
+    withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+      return checkedOut(pool, (client) =>
+        fn({
           query: async (sql, params) => {
             try {
               return await run(client, sql, params);
@@ -199,16 +182,35 @@ export function postgresDb(opts: PostgresOptions): Db {
               throw translateDbError(e);
             }
           },
-        });
-      } finally {
-        client.off('error', lost);
-        client.release(broken);
-      }
+        }),
+      );
     },
     async close() {
       await pool.end();
     },
   };
+}
+
+/**
+ * A client checked out of the pool for `fn`, then given back, or thrown away
+ * when its connection broke (`lost`). A checked-out client has no pool
+ * listener: a server that ends the connection (a restart: 57P01) between two
+ * statements emits 'error' on the client itself, which unhandled ends the
+ * process (issue 20); the next statement fails instead.
+ */
+async function checkedOut<T>(pool: pg.Pool, fn: (client: pg.PoolClient, lost: () => void) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  const lost = (): void => {
+    broken = true;
+  };
+  client.on('error', lost);
+  try {
+    return await fn(client, lost);
+  } finally {
+    client.off('error', lost);
+    client.release(broken);
+  }
 }
 
 /**
