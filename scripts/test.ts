@@ -23,9 +23,18 @@ const started = Date.now();
 mkdirSync('test-results', { recursive: true });
 
 const args = process.argv.slice(2);
+// The files that wait longest (real Kannel, processes started and killed, Chromium) start
+// first, so that the run does not end with one of them alone on the machine.
+const weight = (f: string): number => {
+  const src = readFileSync(f, 'utf8');
+  return (src.includes('startKannel(') ? 4 : 0) + (/spawnDosis\(|startServer\(\{|runDosis\(/.test(src) ? 2 : 0) + (src.includes('launchBrowser(') ? 1 : 0);
+};
 const files = globSync('test/**/*.test.ts')
   .filter((f) => args.length === 0 || args.some((a) => f.startsWith(a.replace(/^\.\//, ''))))
-  .sort();
+  .sort()
+  .map((f) => ({ f, w: weight(f) }))
+  .sort((a, b) => b.w - a.w)
+  .map((x) => x.f);
 if (files.length === 0) {
   console.error(`No test files match ${args.join(' ')}`);
   process.exit(1);
