@@ -150,7 +150,9 @@ async function tally(s: Scene) {
 
 describe('SMS through gateway faults (real Kannel with persistent stores, SMPP simulator)', { skip }, () => {
   it('(a) SMSC down for 20 s while doses are recorded: "3: Queued" is accepted, nothing is sent twice', async () => {
-    const s = await scene();
+    // A report that never comes back after the outage (seen: 2 of 90 on a loaded run) ends `unknown` after this
+    // wait (24 h in production): acknowledged by the SMSC, never resent (the policy of notify/README.md).
+    const s = await scene({ SMS_UNKNOWN_RESEND_AFTER_SECONDS: '15' });
     const w = worker(s).start();
     try {
       const before = 30;
@@ -173,7 +175,13 @@ describe('SMS through gateway faults (real Kannel with persistent stores, SMPP s
       const timeouts = await s.db.query<{ n: number }>("SELECT count(*)::int8 AS n FROM notification_events WHERE type = 'timeout'");
       console.log(`# (a) SMSC down 20 s: ${JSON.stringify(t)}; answered "3: Queued": ${queued.rows[0]!.n}; report timeouts (unknown, not resent): ${timeouts.rows[0]!.n}`);
       assert.ok(Number(queued.rows[0]!.n) > 0, 'Kannel queued messages while the SMSC was down');
-      assert.deepEqual(t.status, { delivered: before + during + after_ });
+      const total = before + during + after_;
+      assert.equal((t.status.delivered ?? 0) + (t.status.unknown ?? 0), total, JSON.stringify(t.status));
+      const silent = await s.db.query<{ recipient: string; report_bits: number }>("SELECT recipient, report_bits FROM notifications WHERE status = 'unknown'");
+      for (const l of silent.rows) {
+        assert.ok((l.report_bits & 8) !== 0, 'an unknown SMS was acknowledged by the SMSC');
+        assert.equal(s.sim.submitsTo(l.recipient).length, 1, 'and not resent');
+      }
       assert.equal(t.retried, 0, 'no message was sent a second time');
       assert.equal(t.deliveredTwice, 0);
       assert.equal(t.acceptedTwice, 0);
