@@ -183,8 +183,11 @@ describe('SMS through gateway faults (real Kannel with persistent stores, SMPP s
         assert.equal(s.sim.submitsTo(l.recipient).length, 1, 'and not resent');
       }
       assert.equal(t.retried, 0, 'no message was sent a second time');
-      assert.equal(t.deliveredTwice, 0);
-      assert.equal(t.acceptedTwice, 0);
+      assert.equal(t.dosisDuplicates, 0, 'Dosis handed no message to Kannel twice');
+      // Kannel itself may submit again what the SMSC took just as the link dropped, before its answer came
+      // back (SMPP is at-least-once): at most its window of unanswered submits (max-pending-submits, 10 by
+      // default). Seen: 0 in most runs, 2 in one.
+      assert.ok(t.deliveredTwice <= 10, `${t.deliveredTwice} delivered twice by Kannel, more than its window of 10`);
       assert.equal(t.unreachable, 0);
     } finally {
       await w.stop();
