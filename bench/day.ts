@@ -23,7 +23,7 @@
  * upload.
  */
 import { parseArgs } from 'node:util';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -31,6 +31,7 @@ import { generateDistrictFile, toCsv } from '../test/fixtures/import-files.ts';
 import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
 import { startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { createScratchDatabase, keepAliveAgent, PG_URL, request, spawnDosis, startServer, uploadFile, type Child, type DosisServer } from '../test/helpers/server.ts';
+import { cpuSeconds } from './lib/proc.ts';
 
 const HELP = `npm run bench -- day [options]
 
@@ -67,26 +68,6 @@ const PROBE_MS = Number(opts['probe-every']) * 1000;
 const AFTER_MS = Number(opts.after) * 1000;
 const RESTART_AT = opts['restart-postgres-at'] === undefined ? null : Number(opts['restart-postgres-at']) * 1000;
 const ADMIN = 'dos_bench_day_admin_token_0123456789abcd';
-const TICK = 100; // USER_HZ
-
-/** CPU seconds so far of the processes matching. */
-function cpuSeconds(match: (cmd: string, pid: number) => boolean): number {
-  let ticks = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (!match(cmd, Number(d))) continue;
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime + stime, and for the server the reaped children (signing threads are threads, not children).
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / TICK;
-}
 
 const districtCode = (d: number) => `32${String(d).padStart(2, '0')}`;
 const facilityCode = (d: number, k: number) => `PKM-D${String(d).padStart(2, '0')}-${String(k).padStart(3, '0')}`;

@@ -14,7 +14,7 @@
  * while something else ran on the machine can be told apart.
  */
 import { parseArgs } from 'node:util';
-import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { createScratchDatabase, facilityToken, PG_URL, request, startServer, uploadFile, type DosisServer } from '../test/helpers/server.ts';
 import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
 import { waitForImport } from './lib/imports.ts';
+import { TICK, cpuSeconds } from './lib/proc.ts';
 
 const HELP = `npm run bench -- import [options]
 
@@ -68,25 +69,6 @@ function serverUrl(transport: 'tcp' | 'socket'): string {
   url.port = '';
   url.searchParams.set('host', socketDir);
   return url.toString();
-}
-const TICK = 100; // USER_HZ: /proc times are in 1/100 s
-
-/** CPU seconds used so far by processes whose command line matches. */
-function cpuSeconds(match: (cmd: string, pid: number) => boolean): number {
-  let ticks = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (!match(cmd, Number(d))) continue;
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / TICK;
 }
 function machineSeconds(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
