@@ -30,6 +30,7 @@ export interface DoseState {
   vaccine: string;
   /** The facility that recorded it (the one that may void it, beside support and admin). */
   facility: string;
+  facilityName: string | null;
   /** EU DCC dn/sd and role of the dose, by the rule every output uses (domain/doses.ts roleInHistory); null when the catalogue cannot place it. */
   series: { dn: number; sd: number; role: 'primary' | 'booster'; boosterNumber: number | null } | null;
   state: 'void' | 'no_certificate' | 'identity_review' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
@@ -137,8 +138,8 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
 
 /** Each dose's state in words, from the newest certificate and its newest notification. */
 export async function doseStates(db: Queryable, personId: string): Promise<DoseState[]> {
-  const r = await db.query<{ id: string; dose_number: number; date: string; vaccine: string; facility_code: string; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null }>(
-    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.facility_code, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient
+  const r = await db.query<{ id: string; dose_number: number; date: string; vaccine: string; facility_code: string; facility_name: string | null; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null }>(
+    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.facility_code, (SELECT f.name FROM facilities f WHERE f.code = v.facility_code) AS facility_name, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient
        FROM vaccinations v
        LEFT JOIN LATERAL (SELECT c.id, c.status FROM certificates c WHERE c.person_id = v.person_id AND c.vaccination_id = v.id
                            ORDER BY (c.status = 'valid') DESC, c.issued_at DESC LIMIT 1) c ON true
@@ -153,7 +154,7 @@ export async function doseStates(db: Queryable, personId: string): Promise<DoseS
     const [state, text] = describe(d);
     const role = history[i] && roleInHistory(history[i], history);
     const series = role ? { dn: role.dn, sd: role.sd, role: role.role, boosterNumber: role.boosterNumber ?? null } : null;
-    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, facility: d.facility_code, series, state, text };
+    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, facility: d.facility_code, facilityName: d.facility_name, series, state, text };
   });
 }
 

@@ -35,6 +35,7 @@ export interface DoseState {
   vaccine: string;
   /** The facility that recorded it (absent from an older server). */
   facility?: string;
+  facilityName?: string | null;
   state: string;
   text: Text;
 }

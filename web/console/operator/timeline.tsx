@@ -292,7 +292,7 @@ function TimelineView(props: PageProps & { data: Timeline; reload: () => void })
                 {t('dose', { n: d.doseNumber })} · {vaccineName(d.vaccine)} · {day(d.date, lang)}
               </h3>
               <p class="op-dose-state">{inLang(d.text)}</p>
-              {d.facility && <p class="hint">{t('doseAt', { facility: d.facility })}</p>}
+              {d.facility && <p class="hint">{t('doseAt', { facility: d.facilityName ? `${d.facilityName} (${d.facility})` : d.facility })}</p>}
               {mayVoid(user, d) && !person.mergedInto && (
                 <Action
                   label={t('void')}
@@ -505,6 +505,8 @@ function smsState(status: string, holdReason: string, lang: Lang): string {
 function storyOf(events: TimelineEvent[], doses: DoseState[], lang: Lang): Line[] {
   const id = lang === 'id';
   const doseNo = new Map(doses.map((d) => [d.vaccinationId, d.doseNumber]));
+  const facilityName = new Map(doses.map((d) => [d.facility ?? '', d.facilityName ?? d.facility ?? '']));
+  const where = (code: unknown): string => facilityName.get(s(code)) || s(code);
   const ofDose = (vaccinationId: unknown): string => {
     const n = doseNo.get(s(vaccinationId));
     return n === undefined ? '' : id ? ` dosis ${n}` : ` for dose ${n}`;
@@ -532,7 +534,7 @@ function storyOf(events: TimelineEvent[], doses: DoseState[], lang: Lang): Line[
       case 'dose_recorded':
         line.title = id ? `Dosis ${s(e.doseNumber)} dicatat: ${vaccineName(e.vaccine)}, ${day(e.date, lang)}` : `Dose ${s(e.doseNumber)} recorded: ${vaccineName(e.vaccine)}, ${day(e.date, lang)}`;
         line.sub =
-          (id ? `di ${s(e.facility)}` : `at ${s(e.facility)}`) +
+          (id ? `di ${where(e.facility)}` : `at ${where(e.facility)}`) +
           (e.lot ? (id ? `, nomor batch ${s(e.lot)}` : `, batch ${s(e.lot)}`) : '') +
           (e.status === 'claims_prior_dose' ? (id ? ' · dosis sebelumnya belum tercatat' : ' · the earlier dose is not on record') : '');
         break;
@@ -552,7 +554,7 @@ function storyOf(events: TimelineEvent[], doses: DoseState[], lang: Lang): Line[
         break;
       case 'case_opened':
         line.title = `${inLang(EVENT_NAMES.case_opened ?? { id: '', en: '' })}: ${caseKindName(s(e.kind), lang)}`;
-        line.sub = caseInWords({ kind: s(e.kind), detail: (e.detail ?? {}) as Record<string, unknown>, facility: s(e.facility) || null }, lang);
+        line.sub = caseInWords({ kind: s(e.kind), detail: (e.detail ?? {}) as Record<string, unknown>, facility: where(e.facility) || null }, lang);
         break;
       case 'case_resolved':
       case 'case_dismissed':
@@ -569,7 +571,10 @@ function storyOf(events: TimelineEvent[], doses: DoseState[], lang: Lang): Line[
     }
     lines.push(line);
   }
-  return lines;
+  // Events of one moment (a dose, its certificate, its case, its SMS) in the order they happen.
+  const ORDER = ['dose_recorded', 'certificate_issued', 'case_opened', 'sms'];
+  const step = (l: Line): number => (ORDER.includes(l.type) ? ORDER.indexOf(l.type) : ORDER.length);
+  return lines.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : step(a) - step(b)));
 }
 
 /** An SMS's own line from its `sms` event: kind, recipient and where it ended; its text. */
