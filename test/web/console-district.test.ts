@@ -195,6 +195,14 @@ describe('the console for a district officer, on a 360×740 phone', { skip: brow
     assert.match(await firstDose.evaluate((el) => (el as HTMLElement).innerText), /vaccinationId.*[0-9a-f]{8}-/s);
     await firstDose.getByText('Rincian teknis').click();
     await shot('timeline');
+    // The same story in English after the switch.
+    await page.getByRole('button', { name: 'English' }).click();
+    await page.getByRole('heading', { name: 'Doses' }).waitFor();
+    const en = await shown('events');
+    assert.match(en, /Dose 1 recorded: CoronaVac, 1 June 2021/);
+    assert.match(en, /Certificate SMS to .*: (delivered to the phone|sent, no delivery report yet)/);
+    await page.getByRole('button', { name: 'Bahasa Indonesia' }).click();
+    await page.getByRole('heading', { name: 'Dosis', exact: true }).waitFor();
     assert.deepEqual(errors, []);
   });
 
