@@ -107,6 +107,7 @@ export function TextField(props: {
   inputMode?: 'numeric' | 'tel' | 'text';
   autoComplete?: string;
   maxLength?: number;
+  onBlur?: () => void;
 }) {
   const describedBy = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
   return (
@@ -131,9 +132,10 @@ export function TextField(props: {
         aria-invalid={props.error ? 'true' : 'false'}
         aria-describedby={describedBy || undefined}
         onInput={(e) => props.onInput(e.currentTarget.value)}
+        onBlur={props.onBlur}
       />
       {props.error && (
-        <span class="error" id={`${props.id}-error`}>
+        <span class="error" id={`${props.id}-error`} data-testid={`error-${props.name}`}>
           {props.error}
         </span>
       )}

@@ -45,21 +45,33 @@ export function identityFieldOf(path: string, idType: IdType): IdField | undefin
   return undefined;
 }
 
-/** The choice of identity and its inputs; ids start with `prefix`. */
+/** The id of an identity input (`prefix` + nik, passport, country, mother-nik): where to put the focus. */
+export function identityInputId(prefix: string, f: IdField): string {
+  return `${prefix}${f === 'motherNik' ? 'mother-nik' : f}`;
+}
+
+/**
+ * The choice of identity and its inputs; ids start with `prefix`. `bad` marks
+ * an input with the format problem of this module's words; `errors` gives the
+ * words instead (the console shows the domain validator's own, in words).
+ */
 export function IdentityFields(props: {
   prefix: string;
   values: IdentityValues;
   onChange: (v: IdentityValues) => void;
   bad: Partial<Record<IdField, boolean>>;
+  errors?: Partial<Record<IdField, string>>;
+  onBlur?: (f: IdField) => void;
 }) {
   const { t } = useLang();
   const v = props.values;
   const field = (f: IdField) => ({
-    id: `${props.prefix}${f === 'motherNik' ? 'mother-nik' : f}`,
+    id: identityInputId(props.prefix, f),
     name: f,
     value: v[f],
     onInput: (value: string) => props.onChange({ ...v, [f]: value }),
-    error: props.bad[f] ? t(ERRORS[f]) : undefined,
+    error: props.errors?.[f] ?? (props.bad[f] ? t(ERRORS[f]) : undefined),
+    ...(props.onBlur ? { onBlur: () => props.onBlur?.(f) } : {}),
   });
   return (
     <>
