@@ -60,6 +60,10 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
     await page.getByLabel('Tanggal vaksinasi').fill(date);
     await page.getByLabel('Nomor batch').fill(lot);
   };
+  const fresh = async (): Promise<void> => {
+    await page.goto(server.url + '/console/record');
+    await page.getByTestId('submit-dose').waitFor();
+  };
   const next = async (): Promise<void> => {
     await page.getByRole('button', { name: 'Catat dosis berikutnya' }).click();
     await page.getByTestId('submit-dose').waitFor();
@@ -72,7 +76,7 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
     assert.match(empty, /Paspor.*NIK ibu/);
 
     // A foreigner: passport and its country (alpha-3 typed, alpha-2 stored).
-    await page.locator('select[name=idType]').selectOption('passport');
+    await page.getByLabel('Identitas', { exact: true }).selectOption('passport');
     await page.getByLabel('Nomor paspor').fill('K1234567');
     await page.getByLabel('Negara penerbit paspor').fill('XX');
     await page.getByLabel('Negara penerbit paspor').blur();
@@ -90,7 +94,7 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
 
     // A child without a NIK: the mother's NIK (a woman's), the child's own name and birth date.
     await next();
-    await page.locator('select[name=idType]').selectOption('mother-nik');
+    await page.getByLabel('Identitas', { exact: true }).selectOption('mother-nik');
     const father = makeNik({ province: '31', regency: '71', district: '01', birthDate: '1980-02-03', sex: 'M', serial: 41 });
     await page.getByLabel('NIK ibu (16 angka)').fill(father);
     await page.getByLabel('NIK ibu (16 angka)').blur();
@@ -108,11 +112,21 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
   });
 
   it('7: after "Catat dosis berikutnya" the NIK input is on screen and focused; vaccine, dose, date and batch are kept', async () => {
+    await fresh();
+    const first = person({ sex: 'F', name: 'Siti Aminah', phone: '0813-4444-5555' });
+    await page.getByLabel('NIK').fill(first.nik);
+    await page.getByLabel('Nama lengkap').fill(first.name);
+    await page.getByText('Tanggal lahir dan jenis kelamin diisi dari NIK').waitFor();
+    await page.getByLabel('Nomor HP').fill(first.phone);
+    await fillDose('COMIRNATY', '2022-01-05');
+    await page.getByTestId('submit-dose').click();
+    await page.getByTestId('dose-result').waitFor();
     // The result (QR, facts, SMS) is taller than the screen: the button is reached by scrolling.
     await page.getByRole('button', { name: 'Catat dosis berikutnya' }).scrollIntoViewIfNeeded();
     assert.ok((await page.evaluate(() => window.scrollY)) > 0, 'the result page is scrolled to reach the button');
     await next();
-    await page.waitForFunction(() => document.activeElement?.id === 'f-nik');
+    await page.waitForFunction(() => document.activeElement?.id === 'f-nik', null, { timeout: 5000 }).catch(() => undefined);
+    assert.equal(await page.evaluate(() => document.activeElement?.id ?? ''), 'f-nik', 'the NIK input has the focus');
     const box = await page.locator('#f-nik').boundingBox();
     assert.ok(box && box.y >= 0 && box.y + box.height <= VIEWPORT.height, `NIK input on screen: ${JSON.stringify(box)}`);
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -131,15 +145,13 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
     assert.equal(await page.getByLabel('Dosis ke-').inputValue(), '1');
     assert.equal(await page.getByLabel('Tanggal vaksinasi').inputValue(), '2022-01-05');
     assert.equal(await page.getByLabel('Nomor batch').inputValue(), 'B-01');
-    // The NIK filled this person's birth date and sex: start the next test on an empty form.
-    await page.goto(server.url + '/console/record');
-    await page.getByTestId('submit-dose').waitFor();
   });
 
   it('8: names the doses on record once the NIK is typed, warns before saving one again, and refuses in words with links', async () => {
     const known = person({ name: 'Dewi Lestari', sex: 'F', birthDate: '1990-02-03', phone: '0813-1111-2222' });
     const first = await recordDose(server, { person: known, facility, body: { doseNumber: 1, date: '2021-07-01', vaccine: 'VAXZEVRIA' } });
-    await page.locator('#f-nik').fill(known.nik);
+    await fresh();
+    await page.getByLabel('NIK').fill(known.nik);
     await page.getByTestId('doses-on-record').waitFor();
     assert.equal(((await page.getByTestId('doses-on-record').textContent()) ?? '').trim(), 'Dosis ke-1 · 1 Juli 2021 · Vaxzevria');
     // The pre-fill proposes dose 2; choosing dose 1 again is warned before saving.
@@ -158,8 +170,6 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
     assert.doesNotMatch(notice, /[0-9a-f]{8}-[0-9a-f]{4}-/);
     await page.getByTestId('refused-person').click();
     await page.waitForURL(`**/console/people/${first.person.id}`);
-    await page.goto(server.url + '/console/record');
-    await page.getByTestId('submit-dose').waitFor();
   });
 
   it('8: the doses behind the pre-fill answer within the search’s scope, with a certificate link only for the recording facility', async () => {
@@ -188,7 +198,8 @@ describe('console: the record form as an operator uses it, 360×740', { skip: br
 
   it('9: a digit-run number is warned beside the phone field before saving, and its SMS is held for that reason', async () => {
     const p = person({ sex: 'F', name: 'Ani Yudhoyono' });
-    await page.locator('#f-nik').fill(p.nik);
+    await fresh();
+    await page.getByLabel('NIK').fill(p.nik);
     await page.getByTestId('lookup').getByText('Belum ada catatan').waitFor();
     await page.getByLabel('Nama lengkap').fill(p.name);
     await page.getByLabel('Nomor HP').fill('0812-3456-7890');

@@ -111,8 +111,12 @@ export function TextField(props: {
 }) {
   const describedBy = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
   return (
-    <label class="field" for={props.id}>
-      <span class="label">{props.label}</span>
+    // Only the label names the input (the hint and the error describe it): a NIK's error that mentions
+    // the birth date must not make the NIK input answer to "Tanggal lahir".
+    <div class="field">
+      <label class="label" for={props.id}>
+        {props.label}
+      </label>
       {props.hint && (
         <span class="hint" id={`${props.id}-hint`}>
           {props.hint}
@@ -139,6 +143,6 @@ export function TextField(props: {
           {props.error}
         </span>
       )}
-    </label>
+    </div>
   );
 }

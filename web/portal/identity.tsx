@@ -75,14 +75,17 @@ export function IdentityFields(props: {
   });
   return (
     <>
-      <label class="field" for={`${props.prefix}id-type`}>
-        <span class="label">{t('portal.idType')}</span>
+      {/* The label outside the select: its name is "Identitas", not "Identitas NIK" (the chosen option). */}
+      <div class="field">
+        <label class="label" for={`${props.prefix}id-type`}>
+          {t('portal.idType')}
+        </label>
         <select id={`${props.prefix}id-type`} name="idType" value={v.idType} onChange={(e) => props.onChange({ ...v, idType: e.currentTarget.value as IdType })}>
           <option value="nik">{t('portal.idNik')}</option>
           <option value="passport">{t('portal.idPassport')}</option>
           <option value="mother-nik">{t('portal.idMother')}</option>
         </select>
-      </label>
+      </div>
       {v.idType === 'nik' && <TextField {...field('nik')} label={t('portal.nik')} hint={t('portal.nikHint')} inputMode="numeric" maxLength={24} />}
       {v.idType === 'passport' && (
         <>
