@@ -77,13 +77,19 @@ describe('console: upload templates and rejected rows in the console’s languag
     assert.deepEqual(mapColumns(TEMPLATE_HEADERS, { facilityGiven: false }).ignored, []);
   });
 
-  it('lists the rejected rows on the page in the console’s language, and errors.csv follows it, not the browser', async () => {
+  it('errors.csv follows the console’s language (English here), not the browser’s (Indonesian)', async () => {
     await page.locator('.lang-switch button[lang=en]').click();
     await page.getByRole('heading', { level: 1, name: 'Upload a File' }).waitFor();
     await page.getByLabel('File (CSV or XLSX)').setInputFiles(file);
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
     await page.locator('[data-testid=import-status][data-status=done]').waitFor({ timeout: 60_000 });
     assert.equal(await page.getByTestId('import-rejected').textContent(), '2');
+    const csv = readFileSync(await download('errors-link'), 'utf8');
+    assert.match(csv, /A NIK is exactly 16 digits/);
+    assert.doesNotMatch(csv, /NIK harus tepat 16 angka/);
+  });
+
+  it('lists the rejected rows on the page: line, column and value, reason in the console’s language', async () => {
     const rows = page.getByTestId('rejected-row');
     await rows.first().waitFor();
     assert.deepEqual(await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-line'))), ['4', '5']);
@@ -91,12 +97,12 @@ describe('console: upload templates and rejected rows in the console’s languag
     assert.match(line4, /^Line 4/);
     assert.match(line4, new RegExp(`NIK “${shortNik}”: A NIK is exactly 16 digits`));
     const line5 = (await rows.nth(1).textContent()) ?? '';
-    assert.match(line5, /Vaksin “Vaksinasi Ajaib”: Unknown vaccine/);
+    assert.match(line5, /^Line 5Vaksin “Vaksinasi Ajaib”: Unknown vaccine/);
     await screenshot(page, 'console-upload-rejected-rows');
-
-    const csv = readFileSync(await download('errors-link'), 'utf8');
-    assert.match(csv, /A NIK is exactly 16 digits/);
-    assert.doesNotMatch(csv, /NIK harus tepat 16 angka/);
+    // Back in Indonesian, the list follows.
+    await page.locator('.lang-switch button[lang=id]').click();
+    await page.getByText('Baris 4').waitFor();
+    assert.match((await rows.nth(0).textContent()) ?? '', /NIK harus tepat 16 angka/);
   });
 
   it('raised no script error', () => {
