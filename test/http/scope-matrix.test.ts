@@ -116,6 +116,11 @@ const SPECS: Record<string, Spec> = {
   'POST /api/v1/dose-requests/:id/decline': { may: ['facilityA', 'districtIn', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}/decline`, payload: { reason: 'wrong_facility' } }) },
   'GET /api/v1/people/:id/certificates/:certificateId/sms': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/certificates/${i.certificate}/sms` }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
+  'GET /api/v1/imports/:id/errors': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors?lang=id` }) },
+  // The template names no person: every role that uploads may have it.
+  'GET /api/v1/imports/template.:format': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'admin'], req: () => ({ url: '/api/v1/imports/template.xlsx' }) },
+  // The record form's doses of a person: exactly the search's (pre-fill's) scope.
+  'GET /api/v1/people/:id/doses': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/doses` }) },
   'GET /api/v1/phone-corrections': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/phone-corrections?status=open' }) },
   'GET /api/v1/phone-corrections/:id': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}` }) },
   'POST /api/v1/phone-corrections/:id/approve': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}/approve` }) },
