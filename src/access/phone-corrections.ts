@@ -29,7 +29,7 @@ import { enqueueCodeSms, otpRequest, type CodeCheck } from '../notify/codes.ts';
 import { enqueue } from '../notify/outbox.ts';
 import type { CorrectionDeclineReason } from '../notify/templates.ts';
 import { correctPhone, type OpsDeps } from '../records/operations.ts';
-import { maskPhone } from '../records/people.ts';
+import { maskPhone } from '../domain/masking.ts';
 import { audit } from './audit.ts';
 import { LOOKUP_FLOOR_MS } from './portal.ts';
 import { namedIdentity, type NamedIdentity } from './identity.ts';

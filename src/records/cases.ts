@@ -3,26 +3,8 @@ import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { seesIdentifiers } from '../access/scope.ts';
-import { maskPhonesIn } from './people.ts';
-
-export const CASE_KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
-export type CaseKind = (typeof CASE_KINDS)[number];
-export const CASE_STATUSES = ['open', 'resolved', 'dismissed'] as const;
-
-export interface CaseView {
-  id: string;
-  kind: string;
-  status: string;
-  personId: string;
-  personName: string;
-  facility: string | null;
-  regionCode: string | null;
-  subjectId: string | null;
-  detail: Record<string, unknown>;
-  notes: string | null;
-  openedAt: string;
-  resolvedAt: string | null;
-}
+import { maskPhonesIn } from '../domain/masking.ts';
+import { CASE_KINDS, CASE_STATUSES, type CaseView } from '../domain/cases.ts';
 
 interface Row extends Record<string, unknown> {
   id: string;

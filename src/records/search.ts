@@ -10,7 +10,7 @@ import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { nameKey, normalizeName } from '../domain/names.ts';
 import { normalizePhone } from '../domain/phone.ts';
 import { isIsoDate } from '../domain/dates.ts';
-import { maskNik, maskPhone } from './people.ts';
+import { maskNik, maskPhone } from '../domain/masking.ts';
 
 export interface SearchQuery {
   nik?: string | undefined;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
-import { maskNik } from '../../src/records/people.ts';
+import { maskNik } from '../../src/domain/masking.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, doseBody, person } from '../helpers/app.ts';
 import { makeNik } from '../../src/domain/nik.ts';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
-import { maskNik } from '../../src/records/people.ts';
+import { maskNik } from '../../src/domain/masking.ts';
 import { ensureWebBuild } from '../../scripts/build-web.ts';
 import { qrOfPdf, textOfPdf } from './helpers.ts';
 

@@ -10,10 +10,11 @@ import type { ConsoleUser } from '../api.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
+import { CASE_KINDS, type CaseKind } from '../../../src/domain/cases.ts';
 import { Action, Load, may, personIdOf, Tabs, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
 
-const KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
-type Tab = (typeof KINDS)[number] | 'dead_jobs';
+const KINDS = CASE_KINDS;
+type Tab = CaseKind | 'dead_jobs';
 
 const T = {
   id: {
