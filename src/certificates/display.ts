@@ -40,6 +40,27 @@ export function formatDate(value: string, lang: Lang): string {
   return formatter(lang, options).format(date);
 }
 
+/**
+ * A date for a page read in both languages, written once: "17 April 1980"
+ * (the same in both), "17 Mei / May 1980" (only the month's name differs),
+ * "1980". Never the whole date twice side by side.
+ */
+export function formatDateBilingual(value: string): string {
+  const id = formatDate(value, 'id');
+  const en = formatDate(value, 'en');
+  if (id === en) return id;
+  const a = id.split(' ');
+  const b = en.split(' ');
+  if (a.length === b.length) {
+    const differ = a.flatMap((w, i) => (w === b[i] ? [] : [i]));
+    if (differ.length === 1) {
+      const i = differ[0]!;
+      return [...a.slice(0, i), `${a[i]} / ${b[i]}`, ...a.slice(i + 1)].join(' ');
+    }
+  }
+  return `${id} / ${en}`;
+}
+
 /** A point in time with its hour, in Indonesian western time (WIB): "22 November 2025 10.15". */
 export function formatDateTime(value: Date, lang: Lang): string {
   return formatter(lang, { timeZone: 'Asia/Jakarta', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(value);
