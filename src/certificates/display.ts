@@ -5,7 +5,7 @@
  * three say the same thing the same way.
  */
 
-import { allVaccines } from '../domain/vaccines.ts';
+import { allVaccines, scheduleOn } from '../domain/vaccines.ts';
 
 export type Lang = 'id' | 'en';
 
@@ -75,6 +75,32 @@ export function doseOfSeries(dn: number, sd: number, lang: Lang): string {
 export function doseRoleLabel(role: 'primary' | 'booster', boosterNumber: number | undefined, lang: Lang): string {
   if (role === 'booster') return boosterNumber ? `Booster ${boosterNumber}` : 'Booster';
   return lang === 'id' ? 'Vaksinasi primer' : 'Primary series';
+}
+
+/** Where a vaccination certificate stands in its series, as a checker must read it beside the validity. */
+export interface SeriesState {
+  state: 'incomplete' | 'complete' | 'booster';
+  text: string;
+}
+
+/**
+ * The series state of a vaccination certificate's `dn/sd` (and product `mp`,
+ * date `dt`): "Belum lengkap: dosis 1 dari 2", "Vaksinasi primer lengkap:
+ * dosis 2 dari 2", "Booster 1: dosis 3 dari 3". A booster is dn > sd, or
+ * dn = sd above the product's own series size (the EU reading after
+ * 2021/2301: 3/3 after two doses; domain/doses.ts); a product the catalogue
+ * does not know reads n/n as complete.
+ */
+export function seriesState(v: { dn: number; sd: number; mp: string; dt: string }, lang: Lang): SeriesState {
+  const of = doseOfSeries(v.dn, v.sd, lang).replace(/^D/, 'd');
+  if (v.dn < v.sd) return { state: 'incomplete', text: lang === 'id' ? `Belum lengkap: ${of}` : `Not complete: ${of}` };
+  const product = allVaccines().find((x) => x.eu.mp === v.mp);
+  const seriesDoses = product ? scheduleOn(product, v.dt.slice(0, 10)).dosesInPrimarySeries : v.sd;
+  if (v.dn > v.sd || v.dn > seriesDoses) {
+    const booster = v.dn - (v.sd === 1 ? 1 : seriesDoses);
+    return { state: 'booster', text: `${booster > 0 ? `Booster ${booster}` : 'Booster'}: ${of}` };
+  }
+  return { state: 'complete', text: lang === 'id' ? `Vaksinasi primer lengkap: ${of}` : `Primary series complete: ${of}` };
 }
 
 /** The vaccine of an EU DCC medicinal-product code (`mp`): Dosis's catalogue name, else the code itself. */

@@ -10,9 +10,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { browserSkip, launchBrowser, recordDose, screenshot, startServer, watchedPage, type TestServer } from './helpers.ts';
-
-const PHONE_740 = { width: 360, height: 740 };
+import { PHONE_740, browserSkip, launchBrowser, recordDose, screenshot, startServer, watchedPage, type TestServer } from './helpers.ts';
 
 describe('the citizen on a 360×740 phone', { skip: browserSkip }, () => {
   let server: TestServer;

@@ -11,6 +11,7 @@ import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
 import { CASE_KINDS, type CaseKind } from '../../../src/domain/cases.ts';
+import { formatRegionCode } from '../../../src/domain/regions.ts';
 import { Action, Load, may, personIdOf, Tabs, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
 
 const KINDS = CASE_KINDS;
@@ -185,7 +186,7 @@ function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
                     <p class="hint">
                       {t('opened')} <When at={c.openedAt} />
                       {c.facility && ` · ${t('facility')} ${c.facility}`}
-                      {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
+                      {c.regionCode && ` · ${t('region')} ${formatRegionCode(c.regionCode)}`}
                     </p>
                     <dl class="op-kv">
                       {Object.entries(c.detail)
