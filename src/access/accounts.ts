@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
 import { constraintOf } from '../db/client.ts';
 import { AppError, type FieldIssue } from '../domain/errors.ts';
-import { checkRoleScope, type Principal, type Role } from './tokens.ts';
+import { checkRoleScope, scopeRegion, type Principal, type Role } from './tokens.ts';
 import { dummyHash, hashPassword, needsRehash, signInGate, verifyPassword, type HashGate } from './passwords.ts';
 
 export const MAX_FAILED_ATTEMPTS = 5;
@@ -132,8 +132,8 @@ export async function createAccount(db: Queryable, input: NewAccount, createdBy:
   fields.push(...passwordIssues(input.password, input.username));
   rejectIf(fields);
   const facility = input.role === 'facility' ? (input.facility?.toUpperCase() ?? null) : null;
-  const region = input.role === 'district' ? (input.region ?? null) : null;
-  await checkRoleScope(db, { role: input.role, facility, region }, 'account');
+  await checkRoleScope(db, { role: input.role, facility, region: input.region ?? null }, 'account');
+  const region = input.role === 'district' ? scopeRegion(input.region) : null;
   const hash = await hashPassword(input.password);
   try {
     const r = await db.query<AccountRow>(

@@ -9,7 +9,7 @@ import { issue, type FieldIssue } from '../domain/errors.ts';
 import { nameKey } from '../domain/names.ts';
 import type { PersonIdentifier } from '../domain/types.ts';
 import { validateIdentifier } from '../domain/vaccination-input.ts';
-import { personKey } from '../records/people.ts';
+import { personKey } from '../domain/names.ts';
 
 export interface NamedIdentity {
   identifier: PersonIdentifier;

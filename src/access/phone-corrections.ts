@@ -25,11 +25,11 @@ import { AppError, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate } from '../domain/dates.ts';
 import { nameKey, normalizeName } from '../domain/names.ts';
 import { normalizePhone } from '../domain/phone.ts';
-import { enqueueCodeSms, otpRequest, type CodeCheck } from '../notify/codes.ts';
+import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
 import { enqueue } from '../notify/outbox.ts';
 import type { CorrectionDeclineReason } from '../notify/templates.ts';
 import { correctPhone, type OpsDeps } from '../records/operations.ts';
-import { maskPhone } from '../records/people.ts';
+import { maskPhone } from '../domain/masking.ts';
 import { audit } from './audit.ts';
 import { LOOKUP_FLOOR_MS } from './portal.ts';
 import { namedIdentity, type NamedIdentity } from './identity.ts';
@@ -249,8 +249,8 @@ export async function verifyCorrection(deps: CorrectionDeps, requestId: string, 
   }
   switch (check.reason) {
     case 'wrong': {
-      const o = await otpRequest(deps.db, requestId);
-      const attemptsLeft = o ? Math.max(0, o.max_attempts - o.attempts) : 0;
+      // Counted by checkCode on the row it locked: right under concurrent tries.
+      const attemptsLeft = check.remaining;
       throw new AppError(
         'bad_request',
         'code_invalid',
@@ -270,7 +270,7 @@ export async function verifyCorrection(deps: CorrectionDeps, requestId: string, 
     case 'wrong_purpose':
       throw notFound();
     default:
-      return check.reason satisfies never;
+      return check satisfies never;
   }
 }
 

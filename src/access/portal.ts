@@ -11,7 +11,7 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/client.ts';
 import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { isIsoDate } from '../domain/dates.ts';
-import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
+import { createUnsentCodeRequest, enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
 import { namedIdentity } from './identity.ts';
 import { lockLimitKeys } from './limits.ts';
 
@@ -105,14 +105,15 @@ export async function startLookup(deps: PortalDeps, input: LookupInput): Promise
       [key, bd],
     );
     const person = p.rows[0];
-    const nobody = { requestId: randomUUID(), phoneHint: madeUpHint(deps.secret, hintOf, bd) };
-    if (!person) return nobody;
+    // Nobody: a request without SMS, whose wrong tries count down as a real one's (codes.ts createUnsentCodeRequest).
+    const nobody = async () => ({ requestId: await createUnsentCodeRequest(tx, 'lookup', randomUUID()), phoneHint: madeUpHint(deps.secret, hintOf, bd) });
+    if (!person) return nobody();
     try {
       const q = await enqueueCodeSms(tx, { personId: person.id, phone: person.phone, purpose: 'lookup' });
       return { requestId: q.requestId, phoneHint: realHint(q.phone) };
     } catch (e) {
       // A number on record that cannot take an SMS (checked before any SQL): answer as for nobody, not with a telling 422.
-      if (e instanceof AppError && e.kind === 'invalid') return nobody;
+      if (e instanceof AppError && e.kind === 'invalid') return nobody();
       throw e;
     }
   });
@@ -123,23 +124,40 @@ export async function startLookup(deps: PortalDeps, input: LookupInput): Promise
   return result;
 }
 
-/** Checks the code; every failure (unknown request, wrong, expired, used, too many) reads the same. */
+/**
+ * Checks the code. A wrong code that still leaves tries answers `code_wrong`
+ * with the tries left (`detail.remainingTries`): the same code request goes on
+ * working, no new lookup needed. Every other failure (unknown request,
+ * expired, used, too many) reads the same, `code_invalid`: start again. A
+ * lookup that matched nobody counts its tries the same way, so neither answer
+ * tells whether anyone matched.
+ */
 export async function verifyLookup(deps: PortalDeps, requestId: string, code: unknown): Promise<{ accessToken: string; expiresAt: string }> {
-  const bad = new AppError(
-    'invalid',
-    'code_invalid',
-    { en: 'The code is wrong or no longer valid. Start a new lookup to get a new code.', id: 'Kode salah atau sudah tidak berlaku. Mulai pencarian baru untuk mendapat kode baru.' },
-    { fields: [issue('code', 'code_invalid', 'wrong or expired code', 'kode salah atau kedaluwarsa')] },
-  );
-  if (typeof code !== 'string' || !/^\d{4,8}$/.test(code)) throw bad;
+  if (typeof code !== 'string' || !/^\d{4,8}$/.test(code)) {
+    throw invalid([issue('code', 'code_format', 'The code is the 6 digits in the SMS.', 'Kode adalah 6 angka di SMS.')]);
+  }
   const r = await deps.checkCode(requestId, code, 'lookup');
-  if (!r.ok || !r.personId) throw bad;
+  if (!r.ok && r.reason === 'wrong') throw wrongCode(r.remaining);
+  if (!r.ok || !r.personId) {
+    throw new AppError(
+      'invalid',
+      'code_invalid',
+      { en: 'The code is wrong or no longer valid. Start a new lookup to get a new code.', id: 'Kode salah atau sudah tidak berlaku. Mulai pencarian baru untuk mendapat kode baru.' },
+      { fields: [issue('code', 'code_invalid', 'wrong or expired code', 'kode salah atau kedaluwarsa')] },
+    );
+  }
   const token = randomBytes(32).toString('base64url');
   const expires = await deps.db.query<{ expires_at: Date }>(
     `INSERT INTO portal_sessions (token_hash, person_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3::int)) RETURNING expires_at`,
     [sha(`portal:${token}`), r.personId, SESSION_MINUTES],
   );
   return { accessToken: token, expiresAt: expires.rows[0]!.expires_at.toISOString() };
+}
+
+/** A wrong code with `remaining` tries left on the same request. */
+function wrongCode(remaining: number): AppError {
+  const text = { en: `Wrong code — try again (${remaining} ${remaining === 1 ? 'try' : 'tries'} left).`, id: `Kode salah — coba lagi (sisa ${remaining} kali).` };
+  return new AppError('invalid', 'code_wrong', text, { fields: [issue('code', 'code_wrong', text.en, text.id)], detail: { remainingTries: remaining } });
 }
 
 /** The person a portal access token opens, or a 401. */

@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/client.ts';
-import { AppError } from '../domain/errors.ts';
+import { AppError, invalid } from '../domain/errors.ts';
+import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 
 export type Role = 'facility' | 'district' | 'support' | 'admin';
 export const ROLES: readonly Role[] = ['facility', 'district', 'support', 'admin'];
@@ -47,7 +48,7 @@ export async function createToken(
   await db.query(
     `INSERT INTO api_tokens (id, token_hash, role, facility_code, region_code, label, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [id, hashToken(secret), input.role, input.role === 'facility' ? input.facility : null, input.role === 'district' ? input.region : null, input.label, createdBy],
+    [id, hashToken(secret), input.role, input.role === 'facility' ? input.facility : null, input.role === 'district' ? scopeRegion(input.region) : null, input.label, createdBy],
   );
   return { id, token: secret };
 }
@@ -68,6 +69,12 @@ export async function checkRoleScope(db: Queryable, input: { role: Role; facilit
   }
   if (input.role === 'district' && !input.region)
     throw missing('region', `a district ${en} needs "region" (its region code)`, `${id} dinas memerlukan "region" (kode wilayah)`);
+  if (input.role === 'district' && scopeRegion(input.region) === null) throw invalid([regionCodeIssue('region')]);
+}
+
+/** A district credential's region in the stored form (12.71 → 1271), null when it is not a region code. */
+export function scopeRegion(region: string | null | undefined): string | null {
+  return parseRegionCode(region);
 }
 
 function missing(path: string, en: string, id: string): AppError {

@@ -12,51 +12,23 @@
 
 import type { Queryable } from '../db/client.ts';
 import { hashLinkToken } from '../access/links.ts';
-import { maskNik } from '../records/people.ts';
+import { maskIdentifier } from '../domain/masking.ts';
 import { nextDoseDue, roleInHistory } from '../domain/doses.ts';
 import { findVaccine } from '../domain/vaccines.ts';
+import type { HolderAnswer, HolderCertificate, HolderIdentifierType } from './holder-view.ts';
 import type { Vaccine } from '../domain/vaccines.ts';
 
-/** One dose's certificate as the holder sees it. */
-export interface HolderCertificate {
-  id: string;
-  uvci: string;
-  /** The HC1 text the QR code carries. */
-  qr: string;
-  doseNumber: number;
-  /** EU DCC dose number and series size, as signed. */
-  dn: number;
-  sd: number;
-  role: 'primary' | 'booster';
-  boosterNumber: number | null;
-  vaccine: { code: string; name: string; manufacturer: string };
-  /** Vaccination date (Indonesian local date). */
-  date: string;
-  facility: { code: string; name: string };
-  issuedAt: string;
-  expiresAt: string;
-  status: 'valid';
-}
-
-export interface HolderView {
+/** The holder's view, as the server holds it (HolderAnswer without the PDF links, with the person's id). */
+export interface HolderView extends Omit<HolderAnswer, 'certificates'> {
   /** Internal: which person this is (never sent to the page). */
   personId: string;
-  person: {
-    name: string;
-    birthDate: string;
-    identifier: { type: 'nik' | 'passport' | 'mother-nik'; masked: string; country: string | null };
-  };
-  /** Valid certificates, by dose number. */
   certificates: HolderCertificate[];
-  nextDose: { doseNumber: number; due: string; role: string } | null;
-  /** The certificate the link was sent for, and its status now (it may have been replaced since). */
-  linked: { certificateId: string; status: string } | null;
 }
 
 /** The document `holder_view` (migration 010) returns. */
 interface ViewDocument {
   linked: { id: string; status: string | null } | null;
-  person: { id: string; idType: 'nik' | 'passport' | 'mother-nik'; idValue: string; idCountry: string | null; name: string; birthDate: string };
+  person: { id: string; idType: HolderIdentifierType; idValue: string; idCountry: string | null; name: string; birthDate: string };
   certificates: StoredCertificate[];
 }
 
@@ -94,13 +66,6 @@ export async function holderByLinkToken(db: Queryable, token: string, now: Date)
 /** The holder view of a person (for the one-time-code lookup), or null when there is no such person. */
 export async function holderByPerson(db: Queryable, personId: string): Promise<HolderView | null> {
   return view(db, [null, personId, new Date()]);
-}
-
-/** A masked identifier: NIKs keep the region and the serial's last two digits; passports their first and last two characters. */
-export function maskIdentifier(type: string, value: string): string {
-  if (type === 'nik' || type === 'mother-nik') return maskNik(value);
-  if (value.length <= 4) return '****';
-  return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
 }
 
 function viewOf(doc: ViewDocument): HolderView {

@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { create, type Font } from 'fontkit';
 import PDFDocument from 'pdfkit';
-import { doseOfSeries, doseRoleLabel, formatDate } from './display.ts';
+import { doseOfSeries, doseRoleLabel, formatDateBilingual } from './display.ts';
 import { QUIET_ZONE, darkRuns, qrMatrix } from './qr-matrix.ts';
 
 /** Everything the page shows. Its hash is the cache key of the rendered PDF (pdf-store.ts). */
@@ -47,7 +47,7 @@ export interface PdfCertificate {
 }
 
 /** Bump when the layout changes: cached PDFs of the old layout are then rendered again. */
-export const PDF_LAYOUT_VERSION = 2;
+export const PDF_LAYOUT_VERSION = 3;
 
 const A4 = { width: 595.28, height: 841.89 };
 const MARGIN = 48;
@@ -131,7 +131,8 @@ export async function renderCertificatePdf(c: PdfCertificate): Promise<Uint8Arra
 
   // Band with the title.
   doc.rect(0, 0, A4.width, 112).fill(BRAND);
-  doc.fillColor('#ffffff').font(SANS).fontSize(8.5).text('SERTIFIKAT DIGITAL · EU DIGITAL COVID CERTIFICATE', MARGIN, 30, { characterSpacing: 1 });
+  // No letter spacing: readers of the text (copy, search, screen readers) took each spaced letter for a word.
+  doc.fillColor('#ffffff').font(SANS).fontSize(8.5).text('SERTIFIKAT DIGITAL · EU DIGITAL COVID CERTIFICATE', MARGIN, 30);
   doc.font(SANS_BOLD).fontSize(20).text('Sertifikat Vaksinasi COVID-19', MARGIN, 46);
   doc.font(SANS).fontSize(13).fillColor('#d5efed').text('COVID-19 Vaccination Certificate', MARGIN, 74);
   // The dose beside the English subtitle, not the title: DejaVu Sans Bold is wider than Helvetica was.
@@ -168,15 +169,15 @@ export async function renderCertificatePdf(c: PdfCertificate): Promise<Uint8Arra
   const [idLabel, idLabelEn] = IDENTIFIER_LABEL[c.identifier.type];
   const rows: [string, string, string][] = [
     ['Nama', 'Name', c.name],
-    ['Tanggal lahir', 'Date of birth', `${formatDate(c.birthDate, 'id')}  ·  ${formatDate(c.birthDate, 'en')}`],
+    ['Tanggal lahir', 'Date of birth', formatDateBilingual(c.birthDate)],
     [idLabel, idLabelEn, c.identifier.masked],
     ['Vaksin', 'Vaccine', c.vaccine.manufacturer ? `${c.vaccine.name} (${c.vaccine.manufacturer})` : c.vaccine.name],
     ['Dosis', 'Dose', `${dose}  ·  ${doseEn}`],
-    ['Tanggal vaksinasi', 'Date of vaccination', `${formatDate(c.date, 'id')}  ·  ${formatDate(c.date, 'en')}`],
+    ['Tanggal vaksinasi', 'Date of vaccination', formatDateBilingual(c.date)],
     ['Fasilitas kesehatan', 'Health facility', c.facility],
     ['Negara', 'Country', 'Indonesia'],
     ['Penerbit', 'Issuer', c.issuer],
-    ['Berlaku hingga', 'Valid until', `${formatDate(c.expiresAt, 'id')}  ·  ${formatDate(c.expiresAt, 'en')}`],
+    ['Berlaku hingga', 'Valid until', formatDateBilingual(c.expiresAt)],
     ['Nomor sertifikat', 'Certificate identifier (UVCI)', c.uvci],
   ];
   let y = qrTop + QR_SIZE + 44;

@@ -12,6 +12,8 @@
  * person to confirm, never a merge by itself.
  */
 
+import type { PersonIdentifier } from './types.ts';
+
 /** Lower case, without diacritics or punctuation, single spaces: for exact-ish comparison. */
 export function normalizeName(name: string): string {
   return name
@@ -82,4 +84,21 @@ function foldWord(word: string): string {
   w = w.replace(/(?:ie|y|ey)$/, 'i');
   w = w.replace(/([aeiou])h$/, '$1');
   return w;
+}
+
+/**
+ * The global lookup key of an identifier. A mother's NIK identifies a child
+ * only together with the child's birth date and name (twins differ by name).
+ */
+export function personKey(id: PersonIdentifier, birthDate: string, name: string): string {
+  switch (id.type) {
+    case 'nik':
+      return `nik:${id.value}`;
+    case 'passport':
+      return `passport:${id.country}:${id.value.toUpperCase()}`;
+    case 'mother-nik':
+      return `mother-nik:${id.value}:${birthDate}:${nameKey(name)}`;
+    default:
+      return id satisfies never;
+  }
 }

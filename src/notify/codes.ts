@@ -90,6 +90,22 @@ export async function enqueueCodeSms(tx: Queryable, r: CodeSmsRequest): Promise<
   return { requestId, phone: p.e164, expiresAt: ins.rows[0]!.expires_at };
 }
 
+/**
+ * A request no code is sent for, in the caller's transaction: the portal's
+ * answer to a lookup that matches nobody. Its wrong tries are counted like a
+ * real request's, so "wrong code, N tries left" reads the same whether or not
+ * anyone matched. No phone (''), no person, no SMS; housekeeping deletes it
+ * when it expires, as any request.
+ */
+export async function createUnsentCodeRequest(tx: Queryable, purpose: string, requestId: string = randomUUID()): Promise<string> {
+  await tx.query(
+    `INSERT INTO otp_requests (id, person_id, phone, purpose, expires_at, max_attempts)
+     VALUES ($1, NULL, '', $2, now() + make_interval(mins => $3::int), $4)`,
+    [requestId, purpose, CODE_TTL_MINUTES, CODE_MAX_TRIES],
+  );
+  return requestId;
+}
+
 export interface OtpRequestRow extends Record<string, unknown> {
   id: string;
   person_id: string | null;
@@ -124,7 +140,8 @@ export function maskCode(text: string, code: string): string {
 
 export type CodeCheck =
   | { ok: true; personId: string | null; phone: string; purpose: string }
-  | { ok: false; reason: 'unknown' | 'wrong' | 'expired' | 'used' | 'too_many' | 'wrong_purpose' };
+  | { ok: false; reason: 'wrong'; /** Wrong tries the request still takes (at least 1). */ remaining: number }
+  | { ok: false; reason: 'unknown' | 'expired' | 'used' | 'too_many' | 'wrong_purpose' };
 
 /**
  * Checks a code entered for a request: right → the request is consumed (a
@@ -151,7 +168,9 @@ export async function checkCode(db: Db, secret: Buffer, requestId: string, code:
       await tx.query('UPDATE otp_requests SET consumed_at = now() WHERE id = $1', [row.id]);
       return { ok: true, personId: row.person_id, phone: row.phone, purpose: row.purpose };
     }
+    // Counted on the row locked above: concurrent wrong tries are counted one by one, never past max_attempts.
     await tx.query('UPDATE otp_requests SET attempts = attempts + 1 WHERE id = $1', [row.id]);
-    return { ok: false, reason: row.attempts + 1 >= row.max_attempts ? 'too_many' : 'wrong' };
+    const remaining = row.max_attempts - (row.attempts + 1);
+    return remaining > 0 ? { ok: false, reason: 'wrong', remaining } : { ok: false, reason: 'too_many' };
   });
 }

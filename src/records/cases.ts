@@ -1,28 +1,11 @@
 /** Work lists: the cases people must look at, filtered by kind, status and region, within the caller's scope. */
+import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { seesIdentifiers } from '../access/scope.ts';
-import { maskPhonesIn } from './people.ts';
-
-export const CASE_KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
-export type CaseKind = (typeof CASE_KINDS)[number];
-export const CASE_STATUSES = ['open', 'resolved', 'dismissed'] as const;
-
-export interface CaseView {
-  id: string;
-  kind: string;
-  status: string;
-  personId: string;
-  personName: string;
-  facility: string | null;
-  regionCode: string | null;
-  subjectId: string | null;
-  detail: Record<string, unknown>;
-  notes: string | null;
-  openedAt: string;
-  resolvedAt: string | null;
-}
+import { maskPhonesIn } from '../domain/masking.ts';
+import { CASE_KINDS, CASE_STATUSES, type CaseKind, type CaseView } from '../domain/cases.ts';
 
 interface Row extends Record<string, unknown> {
   id: string;
@@ -65,8 +48,9 @@ export async function listCases(db: Queryable, who: Principal, q: CaseQuery): Pr
   if (!(CASE_STATUSES as readonly string[]).includes(status)) problems.push(issue('status', 'unknown_status', 'status is open, resolved or dismissed', 'status: open, resolved, atau dismissed'));
   else where.push(`c.status = ${add(status)}`);
   if (q.region !== undefined) {
-    if (!/^\d{2,10}$/.test(q.region)) problems.push(issue('region', 'region_code', 'Region code: 2–10 digits.', 'Kode wilayah: 2–10 angka.'));
-    else where.push(`c.region_code LIKE ${add(q.region)} || '%'`);
+    const region = parseRegionCode(q.region, { prefix: true });
+    if (region === null) problems.push(regionCodeIssue('region'));
+    else where.push(`c.region_code LIKE ${add(region)} || '%'`);
   }
   if (q.facility !== undefined) where.push(`c.facility_code = ${add(q.facility.toUpperCase())}`);
   if (q.before !== undefined) {

@@ -27,7 +27,7 @@ import { PROGRAMME_START, MAX_LOT_LENGTH } from '../domain/vaccination-input.ts'
 import { DOSE_REQUEST_STATUSES, DECLINE_REASONS, isDeclineReason, type DoseRequestStatus, type OwnDoseRequest } from '../domain/dose-requests.ts';
 
 export type { OwnDoseRequest };
-import { maskIdentifier } from '../certificates/holder.ts';
+import { maskIdentifier } from '../domain/masking.ts';
 import { enqueue, schedulePeriodic } from '../notify/outbox.ts';
 import { recordDose, type DoseAnswer, type RecordDeps } from './record-dose.ts';
 

@@ -2,6 +2,7 @@
  * Facilities (faskes): where doses are given. A facility token records only for
  * its own facility; a district token for facilities in its region; admin for any.
  */
+import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 import type { Db, Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { AppError, invalid, issue, type FieldIssue } from '../domain/errors.ts';
@@ -31,10 +32,9 @@ export async function createFacility(db: Db, body: { code: string; name: string;
     problems.push(issue('code', 'facility_code', 'Facility code: 2–64 letters, digits, ".", "_" or "-".', 'Kode faskes: 2–64 huruf, angka, ".", "_" atau "-".'));
   const name = body.name.trim().replace(/\s+/g, ' ');
   if (name.length === 0 || name.length > 200) problems.push(issue('name', 'required', 'Name: 1–200 characters.', 'Nama: 1–200 karakter.'));
-  if (!/^\d{2}(\d{2}(\d{2}(\d{4})?)?)?$/.test(body.regionCode))
-    problems.push(
-      issue('regionCode', 'region_code', 'Region code: Kemendagri digits PP, PPKK, PPKKCC or PPKKCCDDDD.', 'Kode wilayah: angka Kemendagri PP, PPKK, PPKKCC atau PPKKCCDDDD.'),
-    );
+  // 12.71.01 or 127101: stored as digits (domain/regions.ts).
+  const regionCode = parseRegionCode(body.regionCode);
+  if (regionCode === null) problems.push(regionCodeIssue('regionCode'));
   let phone: string | null = null;
   if (body.phone) {
     const p = normalizePhone(body.phone, 'phone');
@@ -44,7 +44,7 @@ export async function createFacility(db: Db, body: { code: string; name: string;
   if (problems.length) throw invalid(problems);
   const r = await db.query<FacilityRow>(
     'INSERT INTO facilities (code, name, region_code, phone) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING RETURNING code, name, region_code, phone',
-    [code, name, body.regionCode, phone],
+    [code, name, regionCode, phone],
   );
   if (!r.rows[0])
     throw new AppError('conflict', 'facility_exists', { en: `Facility ${code} already exists.`, id: `Faskes ${code} sudah ada.` }, {

@@ -31,7 +31,7 @@ import { AppError, invalid, issue } from '../domain/errors.ts';
 import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
 import { enqueue } from '../notify/outbox.ts';
 import { correctPhone, voidVaccination, type OpsDeps } from './operations.ts';
-import { maskPhone } from './people.ts';
+import { maskPhone } from '../domain/masking.ts';
 
 export const PHONE_CHANGE_CODE_PURPOSE = 'phone_change';
 /** Codes one phone change may send: enough for a slow SMS, not a way to spam a number. */

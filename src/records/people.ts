@@ -11,23 +11,6 @@ import { nikRegionCode } from '../domain/nik.ts';
 import type { PersonIdentifier, Sex } from '../domain/types.ts';
 import type { VaccinationInput } from '../domain/vaccination-input.ts';
 
-/**
- * The global lookup key of an identifier. A mother's NIK identifies a child
- * only together with the child's birth date and name (twins differ by name).
- */
-export function personKey(id: PersonIdentifier, birthDate: string, name: string): string {
-  switch (id.type) {
-    case 'nik':
-      return `nik:${id.value}`;
-    case 'passport':
-      return `passport:${id.country}:${id.value.toUpperCase()}`;
-    case 'mother-nik':
-      return `mother-nik:${id.value}:${birthDate}:${nameKey(name)}`;
-    default:
-      return id satisfies never;
-  }
-}
-
 export interface PersonRow extends Record<string, unknown> {
   id: string;
   id_type: PersonIdentifier['type'];
@@ -260,36 +243,4 @@ export function phoneColumns(phone: VaccinationInput['person']['phone']): { phon
     default:
       return phone satisfies never;
   }
-}
-
-/** A masked NIK for people who may not see it whole: first 6 and last 2 digits. */
-export function maskNik(nik: string): string {
-  return nik.length === 16 ? `${nik.slice(0, 6)}********${nik.slice(14)}` : '****';
-}
-
-/** A masked phone: `+62 812-****-7890`. */
-export function maskPhone(e164: string | null): string | null {
-  if (!e164) return null;
-  const m = /^\+62(8\d{2})(\d+)(\d{4})$/.exec(e164);
-  if (m) return `+62 ${m[1]}-****-${m[3]}`;
-  return e164.slice(0, 4) + '****' + e164.slice(-4);
-}
-
-/** Keys under which views carry a phone number (cases' details, timeline events, audit details). */
-const PHONE_KEYS = new Set(['phone', 'newPhone', 'oldPhone', 'currentPhone', 'recipient', 'from', 'to']);
-
-/**
- * A view's data with every phone number in it masked (`maskPhone`), nested
- * objects included — for the roles that search shows masked numbers to
- * (access/scope.ts `seesIdentifiers`): a case's detail or an event must not
- * show what the search would hide. Inside nested details `raw` is the number
- * as typed (an unusable one), masked too.
- */
-export function maskPhonesIn(data: Record<string, unknown>, nested = false): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...data };
-  for (const [k, v] of Object.entries(out)) {
-    if (typeof v === 'string' && (PHONE_KEYS.has(k) || (nested && k === 'raw'))) out[k] = maskPhone(v);
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = maskPhonesIn(v as Record<string, unknown>, true);
-  }
-  return out;
 }

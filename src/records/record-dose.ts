@@ -29,10 +29,10 @@ import { AppError, invalid } from '../domain/errors.ts';
 import type { FieldIssue } from '../domain/errors.ts';
 import { doseRole, evaluateDose, nextDoseDue, type DoseRole } from '../domain/doses.ts';
 import { todayInJakarta, validateVaccinationInput, type VaccinationInput } from '../domain/vaccination-input.ts';
-import { sameName } from '../domain/names.ts';
+import { personKey, sameName } from '../domain/names.ts';
 import { vaccineByCode, type Vaccine } from '../domain/vaccines.ts';
 import type { IssueInput, IssuedCertificate, Issuer } from '../certificates/issuer.ts';
-import { type KnownPerson, type NewPerson, newPerson, personKey, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
+import { type KnownPerson, type NewPerson, newPerson, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
 import { facilityForEntry } from './facilities.ts';
 
 export type EntrySource = 'api' | 'import' | 'form' | 'fhir' | 'offline';

@@ -3,6 +3,7 @@
  * name with typos and spelling variants (trigram similarity on the
  * variant-folding name key), optionally narrowed by birth date and region.
  */
+import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { personScopeSql, seesIdentifiers } from '../access/scope.ts';
@@ -10,7 +11,7 @@ import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
 import { nameKey, normalizeName } from '../domain/names.ts';
 import { normalizePhone } from '../domain/phone.ts';
 import { isIsoDate } from '../domain/dates.ts';
-import { maskNik, maskPhone } from './people.ts';
+import { maskNik, maskPhone } from '../domain/masking.ts';
 
 export interface SearchQuery {
   nik?: string | undefined;
@@ -109,8 +110,9 @@ export async function searchPeople(db: Queryable, who: Principal, q: SearchQuery
     else where.push(`p.birth_date = ${add(q.birthDate)}::date`);
   }
   if (q.region !== undefined) {
-    if (!/^\d{2,10}$/.test(q.region)) problems.push(issue('region', 'region_code', 'Region code: 2–10 digits.', 'Kode wilayah: 2–10 angka.'));
-    else where.push(`p.region_code LIKE ${add(q.region)} || '%'`);
+    const region = parseRegionCode(q.region, { prefix: true });
+    if (region === null) problems.push(regionCodeIssue('region'));
+    else where.push(`p.region_code LIKE ${add(region)} || '%'`);
   }
   if (problems.length) throw invalid(problems);
   const scope = personScopeSql(who, params.length + 1);

@@ -19,6 +19,7 @@
  * sent again counts each time the gateway accepts it; one that ends twice (held, then cancelled; given up, then
  * delivered after all) counts under both of its final states.
  */
+import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 import type { Db, Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
@@ -351,8 +352,8 @@ export function seriesWindow(q: SeriesQuery, now = new Date()): SeriesWindow {
   };
   const toMs = time('to', q.to, now.getTime());
   const fromMs = time('from', q.from, Math.ceil(toMs / width) * width - (bucket === 'day' ? 30 : 24) * width);
-  const region = q.region ?? null;
-  if (region !== null && !/^\d{2,10}$/.test(region)) problems.push(issue('region', 'region_code', 'Region code: 2–10 digits.', 'Kode wilayah: 2–10 angka.'));
+  const region = q.region == null ? null : parseRegionCode(q.region, { prefix: true });
+  if (q.region != null && region === null) problems.push(regionCodeIssue('region'));
   const facility = q.facility ? q.facility.toUpperCase() : null;
   const start = Math.floor(fromMs / width) * width;
   const end = Math.ceil(toMs / width) * width;

@@ -13,7 +13,7 @@ import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/
 import { roleInHistory } from '../domain/doses.ts';
 import type { Text } from '../domain/errors.ts';
 import type { VaccinationStatus } from '../domain/types.ts';
-import { maskNik, maskPhone, maskPhonesIn } from './people.ts';
+import { maskNik, maskPhone, maskPhonesIn } from '../domain/masking.ts';
 import { formatDate } from '../certificates/display.ts';
 
 export interface TimelineEvent {

@@ -79,3 +79,16 @@ test('an IndoVac certificate names the vaccine', async () => {
   const { text } = await readBack('Budi Santoso', 'indovac.pdf', { vaccine: { name: 'IndoVac', manufacturer: 'PT Bio Farma' } });
   assert.match(text, /IndoVac \(PT Bio Farma\)/);
 });
+
+test('the title reads as words, the metadata title has its dashes, and each date is written once (issue 17 item 14)', async () => {
+  const { text, title } = await readBack('Budi Santoso', 'words.pdf', { birthDate: '1980-04-17', date: '2021-05-10' });
+  const lines = text.split('\n').map((l) => l.trim());
+  assert.ok(lines.includes('Sertifikat Vaksinasi COVID-19'), `the title as one line of words; got:\n${text.slice(0, 400)}`);
+  assert.ok(lines.includes('SERTIFIKAT DIGITAL · EU DIGITAL COVID CERTIFICATE'), `the kicker as words, not spaced letters; got:\n${text.slice(0, 400)}`);
+  assert.equal(title, 'Sertifikat Vaksinasi COVID-19 — Budi Santoso — Dosis 1');
+  assert.doesNotMatch(title, /\?/);
+  // April is the same word in both languages: the date once; May differs: the month's two names, the rest once.
+  assert.ok(lines.includes('17 April 1980'), 'birth date once');
+  assert.equal(text.split('17 April 1980').length - 1, 1, 'the birth date is not repeated');
+  assert.ok(lines.includes('10 Mei / May 2021'), 'vaccination date: the month in both languages, day and year once');
+});

@@ -131,6 +131,44 @@ describeEachBackend('citizen lookup with a one-time code', (t) => {
     assert.equal(fromOne.filter((c) => c === 429).length, 1);
   });
 
+  it('a wrong code leaves the code working and says how many tries remain, for a match and a non-match alike, counted right under concurrency (issue 17 item 11)', async () => {
+    const me = person({ phone: '0812-5555-1234' });
+    const recorded = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(me) });
+    assert.equal(recorded.statusCode, 201, recorded.body);
+    await worker.drain();
+    const stranger = person();
+    const known = await lookup({ nik: me.nik, birthDate: me.birthDate }, '10.0.4.1');
+    const unknown = await lookup({ nik: stranger.nik, birthDate: stranger.birthDate }, '10.0.4.1');
+    await worker.drain();
+    const verify = (requestId: string, code: string, lang = 'id') =>
+      rt.app.inject({ method: 'POST', url: `/api/v1/public/lookup/${requestId}/verify`, payload: { code }, headers: { 'accept-language': lang } });
+    for (const r of [known, unknown]) {
+      const first = await verify(r.json().requestId, '123456');
+      assert.equal(first.statusCode, 422, first.body);
+      assert.equal(first.json().error.code, 'code_wrong');
+      assert.equal(first.json().error.message, 'Kode salah — coba lagi (sisa 4 kali).');
+      assert.deepEqual(first.json().error.detail, { remainingTries: 4 });
+      assert.deepEqual(first.json().error.fields.map((f: { path: string }) => f.path), ['code']);
+      const en = await verify(r.json().requestId, '123456', 'en');
+      assert.equal(en.json().error.message, 'Wrong code — try again (3 tries left).');
+      // Eight wrong tries at once on a request with 3 left: each try is counted once, never past the limit.
+      const burst = await Promise.all(Array.from({ length: 8 }, () => verify(r.json().requestId, '123456')));
+      const left = burst.filter((b) => b.json().error.code === 'code_wrong').map((b) => b.json().error.detail.remainingTries as number);
+      assert.deepEqual(left.sort(), [1, 2], `the tries left counted down one by one: ${left.join(',')}`);
+      assert.equal(burst.filter((b) => b.json().error.code === 'code_invalid').length, 6, 'then spent');
+    }
+    // The spent request opens nothing, even with the right code.
+    const sink = (await rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) })).json().messages;
+    const code = /\b(\d{6})\b/.exec(sink.filter((m: { to: string }) => m.to === '+6281255551234').pop().text)?.[1];
+    assert.ok(code);
+    const late = await verify(known.json().requestId, code ?? '');
+    assert.equal(late.json().error.code, 'code_invalid');
+    // A code that is not 4–8 digits is named as such and costs no try.
+    const typo = await verify(unknown.json().requestId, '12a');
+    assert.equal(typo.statusCode, 422);
+    assert.equal(typo.json().error.fields[0].code, 'code_format');
+  });
+
   it('stops', async () => {
     await worker.stop?.();
     await rt.app.close();

@@ -229,7 +229,7 @@ describeEachBackend('recall SMS, suspicious phones, one-time codes', (t) => {
     assert.equal(again[1], sms, 'the retry sends the same code');
 
     const wrong = code === '000000' ? '000001' : '000000';
-    assert.deepEqual(await rt.deps.notify.checkCode(q.requestId, wrong, 'lookup'), { ok: false, reason: 'wrong' });
+    assert.deepEqual(await rt.deps.notify.checkCode(q.requestId, wrong, 'lookup'), { ok: false, reason: 'wrong', remaining: 4 });
     assert.deepEqual(await rt.deps.notify.checkCode(q.requestId, code, 'phone_change'), { ok: false, reason: 'wrong_purpose' });
     assert.deepEqual(await rt.deps.notify.checkCode(q.requestId, code, 'lookup'), { ok: true, personId: dose.person.id, phone: q.phone, purpose: 'lookup' });
     assert.deepEqual(await rt.deps.notify.checkCode(q.requestId, code, 'lookup'), { ok: false, reason: 'used' }, 'a code works once');

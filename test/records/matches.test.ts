@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
-import { maskNik } from '../../src/records/people.ts';
+import { maskNik } from '../../src/domain/masking.ts';
 
 describeEachBackend('likely matches and work-list counts', (t) => {
   let rt: Runtime;

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { createFacility } from '../../src/records/facilities.ts';
 import { createToken } from '../../src/access/tokens.ts';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
-import { maskNik } from '../../src/records/people.ts';
+import { maskNik } from '../../src/domain/masking.ts';
 import { formatDate } from '../../src/certificates/display.ts';
 import { person } from '../helpers/app.ts';
 import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';

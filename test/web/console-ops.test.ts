@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { createAccount } from '../../src/access/accounts.ts';
-import { maskNik } from '../../src/records/people.ts';
+import { maskNik } from '../../src/domain/masking.ts';
 import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person } from '../helpers/app.ts';
 import { browserSkip, launchBrowser, watchedPage, PHONE, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 

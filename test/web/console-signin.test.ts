@@ -115,7 +115,7 @@ describe('console sign-in and shell in Chromium', { skip: browserSkip }, () => {
     // A district account sees its region and no facility.
     const district = await consoleAccount(server, 'district', { region: '3171' }, 'Dinkes Jakarta Pusat');
     await signInConsole(page, server, district.username, CONSOLE_PASSWORD);
-    assert.match((await page.getByTestId('user-scope').textContent()) ?? '', /Dinas Kesehatan · Wilayah 3171/);
+    assert.match((await page.getByTestId('user-scope').textContent()) ?? '', /Dinas Kesehatan · Wilayah 31\.71/);
   });
 
   it('lets an admin create an account, which then signs in, and disable it', async () => {

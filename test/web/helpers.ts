@@ -24,6 +24,8 @@ export const SCREENSHOTS = join(import.meta.dirname, '../../test-results/screens
 
 /** The phone width the pages are designed for. */
 export const PHONE = { width: 360, height: 780 };
+/** The phone of issue 17's journeys: 360×740. */
+export const PHONE_740 = { width: 360, height: 740 };
 
 export interface TestServer {
   url: string;

@@ -4,6 +4,7 @@
  * password (each audited by the server; disabling and a new password end the
  * account's sessions at once).
  */
+import { formatRegionCode } from '../../src/domain/regions.ts';
 import type { VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useLang, useTexts, type Texts } from '../lib/lang.ts';
@@ -29,6 +30,7 @@ const id = {
   role: 'Peran',
   facility: 'Faskes',
   region: 'Kode wilayah',
+  regionHint: 'Seperti tulisan Kemendagri, mis. 12.71 (kota Medan) atau 12.71.01; boleh tanpa titik.',
   password: 'Kata sandi awal',
   passwordHint: 'Paling sedikit 10 karakter. Sampaikan kepada pemilik akun secara langsung.',
   create: 'Buat akun',
@@ -60,6 +62,7 @@ const en: typeof id = {
   role: 'Role',
   facility: 'Facility',
   region: 'Region code',
+  regionHint: 'As Kemendagri writes it, e.g. 12.71 (Medan city) or 12.71.01; the dots may be left out.',
   password: 'First password',
   passwordHint: 'At least 10 characters. Hand it to the account’s owner in person.',
   create: 'Create the account',
@@ -162,7 +165,7 @@ function AccountsPage(props: PageProps): VNode {
               <li key={a.id} data-testid="account" data-username={a.username}>
                 <strong>{a.displayName}</strong> · <span class="mono">{a.username}</span>
                 <br />
-                {t(`role.${a.role}`)} · {a.facilityCode ?? a.regionCode ?? t('national')} ·{' '}
+                {t(`role.${a.role}`)} · {a.facilityCode ?? (a.regionCode && formatRegionCode(a.regionCode)) ?? t('national')} ·{' '}
                 <span class={`badge ${a.disabled || locked ? 'bad' : ''}`} data-testid="account-state">
                   {a.disabled ? t('disabled') : locked ? t('locked') : t('active')}
                 </span>{' '}
@@ -219,7 +222,13 @@ function AccountsPage(props: PageProps): VNode {
             </select>
           </label>
         )}
-        {form.role === 'district' && input('region', t('region'), { inputMode: 'numeric' })}
+        {/* 12.71 as Kemendagri writes it, or 1271: the server takes both (domain/regions.ts); a keypad with a dot. */}
+        {form.role === 'district' && input('region', t('region'), { inputMode: 'decimal', placeholder: '12.71', 'aria-describedby': 'acc-region-hint' })}
+        {form.role === 'district' && (
+          <span class="hint" id="acc-region-hint">
+            {t('regionHint')}
+          </span>
+        )}
         {input('password', t('password'), { type: 'text', 'aria-describedby': 'acc-password-hint' })}
         <span class="hint" id="acc-password-hint">
           {t('passwordHint')}

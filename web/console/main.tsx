@@ -11,6 +11,7 @@
  * facility, no secret) so that doses can still be entered and kept on the
  * device; the server checks the session when they are sent.
  */
+import { formatRegionCode } from '../../src/domain/regions.ts';
 import '../lib/styles.css';
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -119,7 +120,7 @@ function SignIn(props: { reason?: 'expired' | 'offline'; onSignedIn: (u: Console
 
 function scopeLabel(user: ConsoleUser, t: (k: 'scope.national' | 'scope.region', v?: Record<string, string>) => string): string {
   if (user.facilityCode) return user.facilityCode;
-  if (user.regionCode) return t('scope.region', { code: user.regionCode });
+  if (user.regionCode) return t('scope.region', { code: formatRegionCode(user.regionCode) });
   return t('scope.national');
 }
 

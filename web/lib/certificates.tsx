@@ -6,35 +6,14 @@
  * certificate page (/c/<token>) and the portal (/).
  */
 import { doseOfSeries, doseRoleLabel, formatDate } from '../../src/certificates/display.ts';
+import type { HolderAnswer } from '../../src/certificates/holder-view.ts';
 import type { Lang, TextKey } from './i18n.ts';
+
+export type { HolderAnswer };
 import type { Translate } from './lang.ts';
 import { Facts, Notice } from './ui.tsx';
 import { QrCode } from './qr.tsx';
 import { CalendarIcon, DownloadIcon } from './icons.tsx';
-
-/** The answer of GET /api/v1/public/links/{token} (src/http/routes/public.ts). */
-export interface HolderAnswer {
-  person: { name: string; birthDate: string; identifier: { type: 'nik' | 'passport' | 'mother-nik'; masked: string; country: string | null } };
-  certificates: {
-    id: string;
-    uvci: string;
-    qr: string;
-    doseNumber: number;
-    dn: number;
-    sd: number;
-    role: 'primary' | 'booster';
-    boosterNumber: number | null;
-    vaccine: { code: string; name: string; manufacturer: string };
-    date: string;
-    facility: { code: string; name: string };
-    issuedAt: string;
-    expiresAt: string;
-    status: 'valid';
-    pdf: string;
-  }[];
-  nextDose: { doseNumber: number; due: string; role: string } | null;
-  linked: { certificateId: string; status: string } | null;
-}
 
 /** `privacy` replaces the closing note (the SMS link's, by default). */
 export function Certificates(props: { data: HolderAnswer; lang: Lang; t: Translate; privacy?: TextKey }) {

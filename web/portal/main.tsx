@@ -133,6 +133,8 @@ function CodeForm(props: { requestId: string; phoneHint: string; onOpened: (data
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<TextKey | null>(null);
+  /** Tries left after a wrong code: the same code request still works. */
+  const [remaining, setRemaining] = useState<number | null>(null);
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => input.current?.focus(), []);
 
@@ -141,14 +143,24 @@ function CodeForm(props: { requestId: string; phoneHint: string; onOpened: (data
     setError(null);
     const c = code.replace(/\D/g, '');
     if (!/^\d{4,8}$/.test(c)) {
-      setError('portal.codeInvalid');
+      setError('portal.codeFormat');
       return;
     }
     setBusy(true);
     try {
       const r = await fetch(`/api/v1/public/lookup/${encodeURIComponent(props.requestId)}/verify`, { method: 'POST', headers: json, body: JSON.stringify({ code: c }) });
       if (!r.ok) {
-        setError(r.status === 422 || r.status === 400 ? 'portal.codeInvalid' : r.status === 429 ? 'portal.rateLimited' : 'portal.failed');
+        const body = (await r.json().catch(() => null)) as { error?: { code?: string; detail?: { remainingTries?: number } } } | null;
+        const left = body?.error?.code === 'code_wrong' ? body.error.detail?.remainingTries : undefined;
+        if (typeof left === 'number') {
+          // Wrong, but the code still works: try again here, no new lookup (which would spend one of the hour's lookups).
+          setRemaining(left);
+          setError('portal.codeWrong');
+          setCode('');
+          input.current?.focus();
+          return;
+        }
+        setError(body?.error?.code === 'code_format' ? 'portal.codeFormat' : r.status === 422 || r.status === 400 ? 'portal.codeInvalid' : r.status === 429 ? 'portal.rateLimited' : 'portal.failed');
         return;
       }
       const { accessToken } = (await r.json()) as { accessToken: string };
@@ -187,11 +199,16 @@ function CodeForm(props: { requestId: string; phoneHint: string; onOpened: (data
           autoComplete="one-time-code"
           maxLength={8}
           value={code}
-          aria-invalid={error === 'portal.codeInvalid' ? 'true' : 'false'}
+          aria-invalid={error === 'portal.codeInvalid' || error === 'portal.codeWrong' || error === 'portal.codeFormat' ? 'true' : 'false'}
+          aria-describedby={error ? 'code-error' : undefined}
           onInput={(e) => setCode(e.currentTarget.value)}
         />
       </label>
-      {error && <Notice kind="error">{t(error)}</Notice>}
+      {error && (
+        <div id="code-error" data-testid="code-error">
+          <Notice kind="error">{t(error, { n: remaining ?? 0 })}</Notice>
+        </div>
+      )}
       <div class="stack">
         <button type="submit" class="button block" disabled={busy}>
           {busy ? t('portal.opening') : t('portal.open')}
@@ -239,8 +256,9 @@ function App() {
       {step.kind === 'phone' && <PhoneChange onBack={() => setStep({ kind: 'start' })} />}
       {step.kind === 'ready' && (
         <>
-          <Certificates data={step.data} lang={lang} t={t} privacy="portal.privacy" />
+          {/* First, not under the certificates: on a phone they are thousands of pixels long. */}
           <MissingDose accessToken={step.accessToken} />
+          <Certificates data={step.data} lang={lang} t={t} privacy="portal.privacy" />
           <button type="button" class="button secondary block" onClick={() => setStep({ kind: 'start' })}>
             {t('portal.signOut')}
           </button>

@@ -1,7 +1,9 @@
 /**
- * "My dose is missing" on the portal's certificates step (issue 9): a person
- * whose dose is not on record reports it — date, facility (found by name or
- * code through `GET /api/v1/public/facilities`), vaccine, dose, lot if known,
+ * "My dose is missing" on the portal's certificates step (issue 9), at its top
+ * (issue 17: under the certificates it was ~3,800 px down on a phone): a person
+ * whose dose is not on record reports it — date, facility (one searchable field,
+ * web/lib/combobox.tsx, matches by name or code from
+ * `GET /api/v1/public/facilities`), vaccine, dose, lot if known,
  * a note — with `POST /api/v1/public/dose-requests`, authorised by the
  * portal session's access token. Below it, the person's requests and, in
  * words, where each one stands (`GET /api/v1/public/dose-requests`).
@@ -9,6 +11,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLang, useTexts } from '../lib/lang.ts';
 import { Notice } from '../lib/ui.tsx';
+import { Combobox } from '../lib/combobox.tsx';
 import { allVaccines } from '../../src/domain/vaccines.ts';
 import { DECLINE_REASON_TEXT, type OwnDoseRequest as OwnRequest } from '../../src/domain/dose-requests.ts';
 
@@ -18,11 +21,9 @@ const TEXTS = {
     title: 'Laporkan dosis yang tidak tercatat',
     intro: 'Isi data vaksinasi yang Anda terima. Laporan dikirim ke faskes tempat Anda divaksinasi; faskes akan mencatat dosis atau menjelaskan alasannya lewat SMS.',
     date: 'Tanggal vaksinasi',
-    facilitySearch: 'Cari faskes (nama atau kode)',
-    facilitySearchHint: 'Ketik minimal 2 huruf, misalnya "Puskesmas Menteng".',
     facility: 'Faskes tempat vaksinasi',
+    facilityHint: 'Ketik nama atau kode, minimal 2 huruf (misalnya "Puskesmas Menteng"), lalu pilih dari daftar.',
     facilityNone: 'Tidak ada faskes yang cocok.',
-    facilityPick: '— pilih faskes —',
     vaccine: 'Vaksin',
     vaccinePick: '— pilih vaksin —',
     dose: 'Dosis ke',
@@ -48,11 +49,9 @@ const TEXTS = {
     title: 'Report a dose that is not on record',
     intro: 'Fill in the vaccination you received. The report goes to the facility that vaccinated you; it will record the dose or tell you why not by SMS.',
     date: 'Vaccination date',
-    facilitySearch: 'Find the facility (name or code)',
-    facilitySearchHint: 'Type at least 2 letters, e.g. "Puskesmas Menteng".',
     facility: 'Facility where you were vaccinated',
+    facilityHint: 'Type its name or code, at least 2 letters (e.g. "Puskesmas Menteng"), then pick it from the list.',
     facilityNone: 'No facility matches.',
-    facilityPick: '— choose the facility —',
     vaccine: 'Vaccine',
     vaccinePick: '— choose the vaccine —',
     dose: 'Dose number',
@@ -110,14 +109,7 @@ export function MissingDose(props: { accessToken: string }) {
     const timer = setTimeout(() => {
       fetch(`/api/v1/public/facilities?q=${encodeURIComponent(query.trim())}`, { headers: { accept: 'application/json' } })
         .then(async (r) => (r.ok ? ((await r.json()) as { facilities: { code: string; name: string }[] }).facilities : []))
-        .then((list) => {
-          setFound(list);
-          const first = list[0];
-          if (first && !list.some((f) => f.code === form.facility)) {
-            setForm((f) => ({ ...f, facility: first.code }));
-            setErrors((e) => ({ ...e, facility: undefined }));
-          }
-        })
+        .then(setFound)
         .catch(() => setFound([]));
     }, 250);
     return () => clearTimeout(timer);
@@ -205,26 +197,21 @@ export function MissingDose(props: { accessToken: string }) {
             <input id="md-date" type="date" min="2021-01-01" max={new Date().toISOString().slice(0, 10)} value={form.date} onInput={set('date')} {...invalid('date')} />
             {errorOf('date')}
           </label>
-          <label class="field" for="md-facility-search">
-            <span class="label">{t('facilitySearch')}</span>
-            <span class="hint" id="md-facility-search-hint">
-              {t('facilitySearchHint')}
-            </span>
-            <input id="md-facility-search" type="search" autoComplete="off" maxLength={100} value={query} onInput={(e) => setQuery(e.currentTarget.value)} aria-describedby="md-facility-search-hint" />
-          </label>
-          <label class="field" for="md-facility">
-            <span class="label">{t('facility')}</span>
-            <select id="md-facility" value={form.facility} onChange={set('facility')} {...invalid('facility')}>
-              <option value="">{t('facilityPick')}</option>
-              {(found ?? []).map((f) => (
-                <option value={f.code} key={f.code}>
-                  {f.name} ({f.code})
-                </option>
-              ))}
-            </select>
-            {found !== null && found.length === 0 && <span class="hint">{t('facilityNone')}</span>}
-            {errorOf('facility')}
-          </label>
+          <Combobox
+            id="md-facility"
+            label={t('facility')}
+            hint={t('facilityHint')}
+            query={query}
+            onQuery={setQuery}
+            options={found && found.map((f) => ({ value: f.code, label: `${f.name} (${f.code})` }))}
+            value={form.facility}
+            onPick={(o) => {
+              setForm((f) => ({ ...f, facility: o?.value ?? '' }));
+              if (o) setErrors((e) => ({ ...e, facility: undefined }));
+            }}
+            none={t('facilityNone')}
+            error={errors.facility}
+          />
           <label class="field" for="md-vaccine">
             <span class="label">{t('vaccine')}</span>
             <select id="md-vaccine" value={form.vaccine} onChange={set('vaccine')} {...invalid('vaccine')}>

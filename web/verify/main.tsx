@@ -12,7 +12,7 @@ import type { HcertPayload } from '../../src/certificates/dcc.ts';
 import type { Hc1Verification } from '../../src/certificates/hc1-core.ts';
 import { verifyHc1Web } from '../../src/certificates/hc1-web.ts';
 import { readTrustImport, TrustImportError, type ImportedSigner } from '../../src/certificates/trust-import.ts';
-import { countryName, doseOfSeries, formatDate, formatDateTime, holderName, vaccineNameOf, type Lang } from '../../src/certificates/display.ts';
+import { countryName, doseOfSeries, formatDate, formatDateTime, holderName, seriesState, vaccineNameOf, type Lang } from '../../src/certificates/display.ts';
 import { useLang, type Translate } from '../lib/lang.ts';
 import { Facts, Notice, Shell } from '../lib/ui.tsx';
 import { CameraIcon, ImageIcon, InvalidIcon, KeyIcon, PasteIcon, ValidIcon } from '../lib/icons.tsx';
@@ -172,14 +172,24 @@ function App() {
 function Verdict(props: { outcome: Outcome; headingRef: RefObject<HTMLHeadingElement | null> }) {
   const { lang, t } = useLang();
   const v = props.outcome.verification;
+  // A valid vaccination certificate says where it stands in its series as large as "valid":
+  // a big green "valid" for dose 1 of 2 read as fully vaccinated.
+  const vac = v.valid ? v.payload?.v?.[0] : undefined;
+  const series = vac ? seriesState(vac, lang) : undefined;
+  const tone = !v.valid ? 'verdict-bad' : series?.state === 'incomplete' ? 'verdict-partial' : 'verdict-ok';
   return (
     <>
-      <div class={`verdict ${v.valid ? 'verdict-ok' : 'verdict-bad'}`} data-reason={v.reason}>
+      <div class={`verdict ${tone}`} data-reason={v.reason} data-series={series?.state}>
         {v.valid ? <ValidIcon /> : <InvalidIcon />}
         <div>
           <h2 ref={props.headingRef} tabIndex={-1}>
             {v.valid ? t('verify.resultValid') : t('verify.resultInvalid')}
           </h2>
+          {series && (
+            <p class="series" data-testid="series-state">
+              {series.text}
+            </p>
+          )}
           <p class="reason">{v.valid ? t('verify.validDetail') : v.message[lang]}</p>
         </div>
       </div>

@@ -11,7 +11,7 @@ const FacilityBody = Type.Object(
   {
     code: Type.String({ minLength: 1, maxLength: 64, description: 'Facility code (e.g. the Kemenkes faskes code)' }),
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    regionCode: Type.String({ description: 'Kemendagri region code: PP, PPKK, PPKKCC or PPKKCCDDDD' }),
+    regionCode: Type.String({ maxLength: 13, description: 'Kemendagri region code, dotted (12.71.01) or in digits (127101): PP, PP.KK, PP.KK.CC or PP.KK.CC.DDDD; stored in digits' }),
     phone: Type.Optional(Type.String({ description: "The facility's own phone: people recorded with it are flagged" })),
   },
   { additionalProperties: false },
@@ -22,7 +22,7 @@ const TokenBody = Type.Object(
   {
     role: Type.Union([Type.Literal('facility'), Type.Literal('district'), Type.Literal('support'), Type.Literal('admin')]),
     facility: Type.Optional(Type.String({ description: 'facility code (role facility)' })),
-    region: Type.Optional(Type.String({ pattern: '^\\d{2,10}$', description: 'region code (role district)' })),
+    region: Type.Optional(Type.String({ maxLength: 13, description: 'region code (role district), as Kemendagri writes it (12.71) or in digits (1271)' })),
     label: Type.String({ minLength: 1, maxLength: 200 }),
   },
   { additionalProperties: false },

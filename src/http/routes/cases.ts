@@ -2,7 +2,8 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
-import { countOpenCases, listCases, scanPossibleDuplicates, CASE_KINDS } from '../../records/cases.ts';
+import { countOpenCases, listCases, scanPossibleDuplicates } from '../../records/cases.ts';
+import { CASE_KINDS } from '../../domain/cases.ts';
 import { correctPhone, mergePeople, settleClaim, voidVaccination, type OpsDeps } from '../../records/operations.ts';
 import { confirmPhoneChange, rejectPhoneChange, sendPhoneChangeCode, settleNameMismatch, verifyPhoneChange, type IdentityDeps } from '../../records/identity.ts';
 import { listDead, replayDead } from '../../notify/outbox.ts';

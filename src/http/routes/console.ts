@@ -11,7 +11,7 @@ import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { assertPersonInScope } from '../../access/scope.ts';
 import { linkTokenFor } from '../../access/links.ts';
-import { maskPhone } from '../../records/people.ts';
+import { maskPhone } from '../../domain/masking.ts';
 import { ErrorSchema } from './schemas.ts';
 
 const SmsState = Type.String({

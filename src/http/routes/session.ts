@@ -215,7 +215,7 @@ export function sessionRoutes(app: App, deps: AppDeps): void {
             displayName: Type.String({ minLength: 1, maxLength: 200 }),
             role: RoleSchema,
             facility: Type.Optional(Type.String({ description: 'facility code (role facility)' })),
-            region: Type.Optional(Type.String({ pattern: '^\\d{2,10}$', description: 'region code (role district)' })),
+            region: Type.Optional(Type.String({ maxLength: 13, description: 'region code (role district), as Kemendagri writes it (12.71) or in digits (1271)' })),
             password: Password,
           },
           { additionalProperties: false },

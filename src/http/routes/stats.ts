@@ -45,7 +45,7 @@ export function statsRoutes(app: App, deps: AppDeps): void {
             to: Type.Optional(Type.String({ description: 'ISO 8601 time (default now)' })),
             bucket: Type.Optional(Type.String({ description: 'hour (default) | day' })),
             facility: Type.Optional(Type.String({ maxLength: 64 })),
-            region: Type.Optional(Type.String({ maxLength: 10, description: 'region code prefix of the recording facility' })),
+            region: Type.Optional(Type.String({ maxLength: 13, description: 'region code prefix of the recording facility: 12.71 or 1271' })),
           },
           { additionalProperties: false },
         ),

@@ -9,6 +9,8 @@ import { api, ApiError, type ConsoleUser, type Role } from '../api.ts';
 import { currentLang, useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
 
+export type { CaseView } from '../../../src/domain/cases.ts';
+
 export interface PersonSummary {
   id: string;
   identifier: { type: string; value: string; country?: string };
@@ -60,21 +62,6 @@ export interface Timeline {
   };
   doses: DoseState[];
   events: TimelineEvent[];
-}
-
-export interface CaseView {
-  id: string;
-  kind: string;
-  status: string;
-  personId: string;
-  personName: string;
-  facility: string | null;
-  regionCode: string | null;
-  subjectId: string | null;
-  detail: Record<string, unknown>;
-  notes: string | null;
-  openedAt: string;
-  resolvedAt: string | null;
 }
 
 export interface DeadJob {

@@ -5,6 +5,7 @@
  * (`GET /api/v1/stats/series`), narrowed to one facility or region. Every
  * figure is within the caller's scope, as the API answers it.
  */
+import { formatRegionCode } from '../../../src/domain/regions.ts';
 import type { PageProps } from '../pages.ts';
 import { currentLang, useTexts } from '../../lib/lang.ts';
 import { LineChart } from './chart.tsx';
@@ -212,7 +213,7 @@ export function DashboardPage(props: PageProps) {
     return t('days', { n: Math.round(s / 86_400) });
   };
   const stageName = (s: string): string => (s in T.id ? t(s as Key) : s);
-  const scopeName = facility ? `${t('facility')} ${facility}` : region ? `${t('region')} ${region}` : t('everywhere');
+  const scopeName = facility ? `${t('facility')} ${facility}` : region ? `${t('region')} ${formatRegionCode(region)}` : t('everywhere');
   const locale = currentLang() === 'id' ? 'id-ID' : 'en-GB';
   const label = (iso: string): string =>
     range.bucket === 'hour'
@@ -292,7 +293,7 @@ export function DashboardPage(props: PageProps) {
                   <option value="">{t('everywhere')}</option>
                   {regionsOf(p.facilities).map((r) => (
                     <option key={r} value={r}>
-                      {r}
+                      {formatRegionCode(r)}
                     </option>
                   ))}
                 </select>
@@ -364,7 +365,7 @@ export function DashboardPage(props: PageProps) {
                             {f.facility}
                           </a>
                         </th>
-                        <td>{f.regionCode}</td>
+                        <td>{formatRegionCode(f.regionCode)}</td>
                         <td data-col="recorded">{f.recorded}</td>
                         <td>{f.recordedLastHour}</td>
                         <td>{f.claimsPriorDose}</td>
@@ -411,7 +412,7 @@ function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string
             .sort(([a], [b]) => a.localeCompare(b))
             .map(([r, a]) => (
               <tr key={r} data-region={r}>
-                <th scope="row">{r}</th>
+                <th scope="row">{formatRegionCode(r)}</th>
                 <td>{a.recorded}</td>
                 <td>{a.lastHour}</td>
                 <td>{a.claims}</td>

@@ -4,6 +4,7 @@
  * search lives in the URL, so the back button returns to the results.
  * District users see identifiers masked, as the API answers them.
  */
+import { formatRegionCode } from '../../../src/domain/regions.ts';
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../pages.ts';
 import { useTexts } from '../../lib/lang.ts';
@@ -155,7 +156,7 @@ export function SearchPage(props: PageProps) {
                           <td>{p.birthDate}</td>
                           <td class="mono">{p.phone ?? '—'}</td>
                           <td>{p.doses}</td>
-                          <td>{p.regionCode ?? '—'}</td>
+                          <td>{p.regionCode ? formatRegionCode(p.regionCode) : '—'}</td>
                         </tr>
                       ))}
                     </tbody>

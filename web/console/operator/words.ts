@@ -8,11 +8,14 @@ import type { Lang } from '../../lib/i18n.ts';
 import { formatDate } from '../../../src/certificates/display.ts';
 import { findVaccine } from '../../../src/domain/vaccines.ts';
 
-export const CASE_KIND_KEYS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
-export type CaseKindKey = (typeof CASE_KIND_KEYS)[number];
+import { CASE_KINDS, type CaseKind } from '../../../src/domain/cases.ts';
+
+/** The work list's tabs: the shared case kinds (domain/cases.ts). */
+export const CASE_KIND_KEYS = CASE_KINDS;
+export type CaseKindKey = CaseKind;
 
 /** The work list's name of each case kind. */
-export const CASE_KIND_NAMES: Record<string, Record<Lang, string>> = {
+export const CASE_KIND_NAMES: Record<CaseKind | 'dead_jobs', Record<Lang, string>> = {
   claims_prior_dose: { id: 'Klaim dosis sebelumnya', en: 'Claimed earlier dose' },
   possible_duplicate: { id: 'Kemungkinan data ganda', en: 'Possible duplicate' },
   invalid_phone: { id: 'Nomor HP tidak valid', en: 'Invalid phone' },
@@ -24,7 +27,7 @@ export const CASE_KIND_NAMES: Record<string, Record<Lang, string>> = {
 };
 
 export function caseKindName(kind: string, lang: Lang): string {
-  return CASE_KIND_NAMES[kind]?.[lang] ?? kind;
+  return (CASE_KIND_NAMES as Record<string, Record<Lang, string> | undefined>)[kind]?.[lang] ?? kind;
 }
 
 /** A vaccine code as its catalogue name ("CORONAVAC" → "CoronaVac"); an unknown code as it is. */

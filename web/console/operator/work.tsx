@@ -11,6 +11,7 @@ import type { ConsoleUser } from '../api.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
+import { formatRegionCode } from '../../../src/domain/regions.ts';
 import { Action, Load, Loading, may, personIdOf, Tabs, useApi, useWorkCounts, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
 import { CASE_KIND_KEYS as KINDS, CASE_KIND_NAMES, caseInWords } from './words.ts';
 type Tab = (typeof KINDS)[number] | 'dead_jobs';
@@ -189,7 +190,7 @@ function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr; onChang
                     <p class="hint">
                       {t('opened')} <When at={c.openedAt} />
                       {c.facility && ` · ${t('facility')} ${c.facility}`}
-                      {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
+                      {c.regionCode && ` · ${t('region')} ${formatRegionCode(c.regionCode)}`}
                     </p>
                     <p class="op-case-words">{caseInWords(c, currentLang())}</p>
                     <details class="op-tech">
