@@ -8,13 +8,13 @@ import { watchCounts, type QueueCounts } from './queue.ts';
 
 const id = {
   title: 'Selamat datang, {name}',
-  intro: 'Pilih pekerjaan Anda.',
+  intro: 'Apa yang ingin Anda kerjakan?',
   pending: '{n} dosis di perangkat ini belum terkirim.',
   pendingLink: 'Lihat antrean',
 };
 const en: typeof id = {
   title: 'Welcome, {name}',
-  intro: 'Choose what to do.',
+  intro: 'What would you like to do?',
   pending: '{n} doses on this device are not sent yet.',
   pendingLink: 'See the queue',
 };

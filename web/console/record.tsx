@@ -10,6 +10,7 @@
 import type { VNode } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLang, useOnline, useTexts, type Texts } from '../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Facts, Notice } from '../lib/ui.tsx';
 import { QrCode } from '../lib/qr.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
@@ -56,11 +57,11 @@ const id = {
   fixFirst: 'Periksa isian yang ditandai.',
   savedOffline: 'Tersimpan di perangkat ini (tanpa internet). Akan dikirim otomatis saat internet kembali. Anda dapat mencatat dosis berikutnya.',
   savedLater: 'Tersimpan di perangkat ini; server belum dapat dihubungi. Akan dikirim otomatis.',
-  rejected: 'Server menolak isian ini:',
-  priorMissing: 'Dosis sebelumnya belum tercatat ({doses} dosis). Dosis ini tetap dicatat, ditandai "mengaku dosis sebelumnya", dan dibuka kasus rekonsiliasi.',
+  rejected: G.id['entry.refused'],
+  priorMissing: `${G.id['dose.priorMissing']} ({doses} dosis tercatat). Dosis ini tetap dicatat dan ditandai "${lower(G.id['dose.priorMissing'])}"; petugas akan mengecek dosis sebelumnya.`,
   alreadyHas: 'Orang ini sudah memiliki {doses} dosis tercatat; dosis ke-{n} mungkin sudah ada.',
   recorded: 'Dosis tercatat dan sertifikat diterbitkan',
-  recordedClaims: 'Dosis tercatat (mengaku dosis sebelumnya: dibuka kasus rekonsiliasi)',
+  recordedClaims: `Dosis tercatat (${lower(G.id['dose.priorMissingCase'])})`,
   heldIdentity: 'Nama tidak cocok dengan data untuk identitas ini. Dosis tercatat; sertifikat dan SMS menunggu konfirmasi nama di daftar kerja.',
   phoneChangePending: 'Nomor HP lain sudah tercatat. Nomor baru dipakai setelah dikonfirmasi (kode ke nomor baru, di daftar kerja “Ganti nomor HP”).',
   replayed: 'Dosis ini sudah tercatat sebelumnya (pengiriman ulang); berikut sertifikatnya.',
@@ -104,11 +105,11 @@ const en: Record<keyof typeof id, string> = {
   fixFirst: 'Check the marked fields.',
   savedOffline: 'Saved on this device (no internet). It will be sent automatically when the internet is back. You can record the next dose.',
   savedLater: 'Saved on this device; the server cannot be reached yet. It will be sent automatically.',
-  rejected: 'The server refused this entry:',
-  priorMissing: 'Earlier doses are not on record ({doses} doses). This dose is still recorded, marked as claiming an earlier dose, and a reconciliation case is opened.',
+  rejected: G.en['entry.refused'],
+  priorMissing: `${G.en['dose.priorMissing']} ({doses} doses on record). This dose is still recorded and marked "${lower(G.en['dose.priorMissing'])}"; staff will check the earlier dose.`,
   alreadyHas: 'This person already has {doses} doses on record; dose {n} may exist already.',
   recorded: 'Dose recorded and certificate issued',
-  recordedClaims: 'Dose recorded (claims an earlier dose: a reconciliation case was opened)',
+  recordedClaims: `Dose recorded (${lower(G.en['dose.priorMissingCase'])})`,
   heldIdentity: 'The name does not match the record for this identifier. The dose is recorded; its certificate and SMS wait until the name is confirmed on the work list.',
   phoneChangePending: 'Another phone number is on record. The new number is used once confirmed (a code to it, on the “Phone change” work list).',
   replayed: 'This dose was recorded before (a repeated send); here is its certificate.',

@@ -8,6 +8,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { useLang, useTexts } from '../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Notice } from '../lib/ui.tsx';
 import { allVaccines } from '../../src/domain/vaccines.ts';
 import { DECLINE_REASON_TEXT, type OwnDoseRequest as OwnRequest } from '../../src/domain/dose-requests.ts';
@@ -38,10 +39,10 @@ const TEXTS = {
     required: 'Wajib diisi.',
     yours: 'Laporan dosis Anda',
     doseOf: 'Dosis {dose} · {vaccine} · {date}',
-    status_open: 'Menunggu pemeriksaan faskes',
-    status_escalated: 'Belum dijawab faskes: diteruskan ke dinas kesehatan',
-    status_entered: 'Dosis sudah dicatat — sertifikat terbit',
-    status_declined: 'Ditolak: {reason}',
+    status_open: G.id['request.open'],
+    status_escalated: `Belum dijawab faskes: ${lower(G.id['request.escalated'])}`,
+    status_entered: `${G.id['request.entered']} — sertifikat terbit`,
+    status_declined: `${G.id['request.declined']}: {reason}`,
   },
   en: {
     open: 'My dose is missing',
@@ -68,10 +69,10 @@ const TEXTS = {
     required: 'Required.',
     yours: 'Your dose reports',
     doseOf: 'Dose {dose} · {vaccine} · {date}',
-    status_open: 'Waiting for the facility to check',
-    status_escalated: 'Not answered by the facility: passed to the district health office',
-    status_entered: 'Dose recorded — certificate issued',
-    status_declined: 'Declined: {reason}',
+    status_open: G.en['request.open'],
+    status_escalated: `Not answered by the facility: ${lower(G.en['request.escalated'])}`,
+    status_entered: `${G.en['request.entered']} — certificate issued`,
+    status_declined: `${G.en['request.declined']}: {reason}`,
   },
 };
 

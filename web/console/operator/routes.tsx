@@ -4,6 +4,7 @@
  * accepts it from.
  */
 import type { ConsolePage } from '../pages.ts';
+import { GLOSSARY as G } from '../../lib/glossary.ts';
 import { SearchPage } from './search.tsx';
 import { TimelinePage } from './timeline.tsx';
 import { WorkPage } from './work.tsx';
@@ -17,5 +18,5 @@ export const operatorRoutes: ConsolePage[] = [
   { path: '/console/work', roles: ['facility', 'district', 'support', 'admin'], nav: { id: 'Daftar kerja', en: 'Work lists' }, render: (p) => <WorkPage {...p} /> },
   { path: '/console/dose-requests', roles: ['facility', 'district', 'support', 'admin'], nav: { id: 'Dosis hilang', en: 'Missing doses' }, render: (p) => <DoseRequestsPage {...p} /> },
   { path: '/console/corrections', roles: ['support', 'admin'], nav: { id: 'Ganti nomor HP', en: 'Phone changes' }, render: (p) => <CorrectionsPage {...p} /> },
-  { path: '/console/dashboard', roles: ['facility', 'district', 'support', 'admin'], nav: { id: 'Dasbor alur', en: 'Pipeline dashboard' }, render: (p) => <DashboardPage {...p} /> },
+  { path: '/console/dashboard', roles: ['facility', 'district', 'support', 'admin'], nav: { id: G.id['overview.nav'], en: G.en['overview.nav'] }, render: (p) => <DashboardPage {...p} /> },
 ];
