@@ -50,7 +50,7 @@ const en: typeof id = {
 };
 const TEXTS: Texts<keyof typeof id> = { id, en };
 
-function PendingPage(props: PageProps): VNode {
+export function PendingPage(props: PageProps): VNode {
   const t = useTexts(TEXTS);
   const { lang } = useLang();
   const online = useOnline();
@@ -153,10 +153,3 @@ function PendingPage(props: PageProps): VNode {
     </>
   );
 }
-
-export const pendingPage = {
-  path: '/console/pending',
-  roles: ['facility', 'district', 'admin'] as const,
-  nav: { id: G.id['device.notSent'], en: G.en['device.notSent'] },
-  render: (props: PageProps) => <PendingPage {...props} />,
-};

@@ -1,7 +1,7 @@
 /**
  * Record a dose (`/console/record`): the fields of `POST /api/v1/vaccinations`,
  * checked as they are typed by the API's own validator
- * (`validateVaccinationInput` of src/domain/, run in the browser), the person
+ * (`validateVaccinationInput` of src/domain/, run in the browser, fetched beside the form: validator.ts), the person
  * looked up by NIK and pre-filled, then the certificate and whether its SMS
  * went out. Every entry goes through the device queue (queue.ts) with its
  * own Idempotency-Key: online it is sent at once; offline it waits on the
@@ -16,7 +16,7 @@ import { QrCode } from '../lib/qr.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
 import { listVaccines } from '../../src/domain/vaccines.ts';
 import { todayInJakarta } from '../../src/domain/dates.ts';
-import { validateVaccinationInput } from '../../src/domain/vaccination-input.ts';
+import { NOT_CHECKED, useValidator } from './validator.ts';
 import { nikBirthDate, parseNik } from '../../src/domain/nik.ts';
 import type { FieldIssue } from '../../src/domain/errors.ts';
 import { PATH_FIELD } from '../../src/records/import/columns.ts';
@@ -225,7 +225,7 @@ export function bodyOf(f: Form, user: ConsoleUser): DoseBody {
 
 type Outcome = { kind: 'sent'; answer: DoseAnswer; replay: boolean } | { kind: 'waiting'; offline: boolean } | { kind: 'rejected'; error: NonNullable<QueuedEntry['error']> };
 
-function RecordPage(props: PageProps): VNode {
+export function RecordPage(props: PageProps): VNode {
   const { user } = props;
   const t = useTexts(RECORD_TEXTS);
   const { lang } = useLang();
@@ -256,7 +256,8 @@ function RecordPage(props: PageProps): VNode {
   }, [fixKey]);
 
   const body = bodyOf(form, user);
-  const validation = validateVaccinationInput(body, { today });
+  const validate = useValidator();
+  const validation = validate ? validate(body, { today }) : NOT_CHECKED;
   const issues: FieldIssue[] = validation.ok ? [] : validation.issues;
   const byField = new Map<FieldName, string[]>();
   for (const i of issues) {
@@ -537,7 +538,7 @@ function RecordPage(props: PageProps): VNode {
           {field('lot', t('lot'), text('lot', { autoComplete: 'off', maxLength: 50, autoCapitalize: 'characters' }))}
         </fieldset>
         {submitted && (!validation.ok || byField.has('facility')) && <Notice kind="error">{t('fixFirst')}</Notice>}
-        <button type="submit" class="button block" disabled={busy} data-testid="submit-dose">
+        <button type="submit" class="button block" disabled={busy || !validate} data-testid="submit-dose">
           {busy ? t('sending') : online ? t('submit') : t('submitOffline')}
         </button>
         </fieldset>
@@ -593,10 +594,3 @@ export function Result(props: { answer: DoseAnswer; t: (k: keyof typeof id, v?: 
     </article>
   );
 }
-
-export const recordPage = {
-  path: '/console/record',
-  roles: ['facility', 'district', 'admin'] as const,
-  nav: { id: 'Catat dosis', en: 'Record a dose' },
-  render: (props: PageProps) => <RecordPage {...props} />,
-};
