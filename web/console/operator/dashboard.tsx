@@ -97,15 +97,17 @@ const T = {
     colFacility: 'Fasyankes',
     colRegion: 'Wilayah',
     colRecorded: 'Dicatat',
-    colLastHour: '1 jam',
-    colClaims: 'Klaim dosis',
+    colLastHour: '1 jam terakhir',
+    colClaims: G.id['dose.priorMissing'],
     colLast: 'Terakhir dicatat',
-    colDelay: 'Rata-rata hari sampai dicatat',
+    colDelay: 'Rata-rata jeda vaksinasi → dicatat',
+    doses: '{n} dosis',
     noFacilities: 'Belum ada dosis di wilayah kerja Anda.',
     seconds: '{n} dtk',
     minutes: '{n} mnt',
     hours: '{n} jam',
     days: '{n} hari',
+    dayCount: '{n} hari',
   },
   en: {
     title: G.en['overview.title'],
@@ -156,14 +158,16 @@ const T = {
     colRegion: 'Region',
     colRecorded: 'Recorded',
     colLastHour: 'Last hour',
-    colClaims: 'Claimed doses',
+    colClaims: G.en['dose.priorMissing'],
     colLast: 'Last recorded',
-    colDelay: 'Average days to entry',
+    colDelay: 'Average time from vaccination to entry',
+    doses: '{n} doses',
     noFacilities: 'No doses within your scope yet.',
     seconds: '{n} s',
     minutes: '{n} min',
     hours: '{n} h',
     days: '{n} d',
+    dayCount: '{n} days',
   },
 };
 
@@ -213,6 +217,7 @@ export function DashboardPage(props: PageProps) {
     return t('days', { n: Math.round(s / 86_400) });
   };
   const stageName = (s: string): string => (s in T.id ? t(s as Key) : s);
+  const num = numberFormat();
   const scopeName = facility ? `${t('facility')} ${facility}` : region ? `${t('region')} ${region}` : t('everywhere');
   const locale = currentLang() === 'id' ? 'id-ID' : 'en-GB';
   const label = (iso: string): string =>
@@ -339,16 +344,16 @@ export function DashboardPage(props: PageProps) {
               <p>{t('noFacilities')}</p>
             ) : (
               <div class="op-table-wrap">
-                <table class="op-table" data-testid="per-facility">
+                <table class="op-table op-table-stack" data-testid="per-facility">
                   <thead>
                     <tr>
                       <th scope="col">{t('colFacility')}</th>
                       <th scope="col">{t('colRegion')}</th>
-                      <th scope="col">{t('colRecorded')}</th>
-                      <th scope="col">{t('colLastHour')}</th>
-                      <th scope="col">{t('colClaims')}</th>
+                      <CountHeads t={t} />
                       <th scope="col">{t('colLast')}</th>
-                      <th scope="col">{t('colDelay')}</th>
+                      <th scope="col" class="num">
+                        {t('colDelay')}
+                      </th>
                     </tr>
                   </thead>
                   <tbody>
@@ -365,12 +370,12 @@ export function DashboardPage(props: PageProps) {
                             {f.facility}
                           </a>
                         </th>
-                        <td>{f.regionCode}</td>
-                        <td data-col="recorded">{f.recorded}</td>
-                        <td>{f.recordedLastHour}</td>
-                        <td>{f.claimsPriorDose}</td>
-                        <td>{f.lastRecordedAt ? <When at={f.lastRecordedAt} /> : '—'}</td>
-                        <td>{f.averageDaysToEntry === null ? '—' : f.averageDaysToEntry.toFixed(1)}</td>
+                        <td data-label={t('colRegion')}>{f.regionCode}</td>
+                        <CountCells t={t} num={num} counts={{ recorded: f.recorded, lastHour: f.recordedLastHour, claims: f.claimsPriorDose }} />
+                        <td data-label={t('colLast')}>{f.lastRecordedAt ? <When at={f.lastRecordedAt} /> : '—'}</td>
+                        <td class="num" data-col="delay" data-label={t('colDelay')}>
+                          {f.averageDaysToEntry === null ? '—' : delay(f.averageDaysToEntry, t, num)}
+                        </td>
                       </tr>
                     ))}
                   </tbody>
@@ -378,7 +383,7 @@ export function DashboardPage(props: PageProps) {
               </div>
             )}
             <h2>{t('perRegion')}</h2>
-            <PerRegion facilities={p.facilities} t={t} />
+            <PerRegion facilities={p.facilities} t={t} num={num} />
           </>
         )}
       </Load>
@@ -386,10 +391,57 @@ export function DashboardPage(props: PageProps) {
   );
 }
 
+/** Whole numbers as the language writes them (12.345 / 12,345), to at most `digits` decimals. */
+function numberFormat(): (n: number, digits?: number) => string {
+  const locale = currentLang() === 'id' ? 'id-ID' : 'en-GB';
+  return (n, digits = 0) => new Intl.NumberFormat(locale, { maximumFractionDigits: digits }).format(Number(n));
+}
+
+/** An average time in days, with its unit and no false precision: hours under a day, one decimal under ten days, whole days above. */
+function delay(days: number, t: Translate, num: (n: number, digits?: number) => string): string {
+  if (days < 1) return t('hours', { n: num(days * 24) });
+  return t('dayCount', { n: num(days, days < 10 ? 1 : 0) });
+}
+
+type Translate = (k: Key, v?: Record<string, string | number>) => string;
+type Counts = { recorded: number; lastHour: number; claims: number };
+const COUNT_COLUMNS: readonly [keyof Counts, Key][] = [
+  ['recorded', 'colRecorded'],
+  ['lastHour', 'colLastHour'],
+  ['claims', 'colClaims'],
+];
+
+/** The headings of the counts both tables show. */
+function CountHeads(props: { t: Translate }) {
+  return (
+    <>
+      {COUNT_COLUMNS.map(([k, label]) => (
+        <th scope="col" class="num" key={k}>
+          {props.t(label)}
+        </th>
+      ))}
+    </>
+  );
+}
+
+/** The counts, each with its unit and (for the phone's cards) its heading. */
+function CountCells(props: { t: Translate; num: (n: number) => string; counts: Counts }) {
+  const { t, num } = props;
+  return (
+    <>
+      {COUNT_COLUMNS.map(([k, label]) => (
+        <td class="num" key={k} data-col={k} data-label={t(label)}>
+          {t('doses', { n: num(props.counts[k]) })}
+        </td>
+      ))}
+    </>
+  );
+}
+
 /** Doses recorded per region (the facility's region code, at regency level), from the per-facility figures. */
-function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string }) {
-  const { t } = props;
-  const by = new Map<string, { recorded: number; lastHour: number; claims: number }>();
+function PerRegion(props: { facilities: FacilityFigures[]; t: Translate; num: (n: number) => string }) {
+  const { t, num } = props;
+  const by = new Map<string, Counts>();
   for (const f of props.facilities) {
     const r = f.regionCode.slice(0, 4);
     const a = by.get(r) ?? { recorded: 0, lastHour: 0, claims: 0 };
@@ -398,13 +450,11 @@ function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string
   if (by.size === 0) return <p>{t('noFacilities')}</p>;
   return (
     <div class="op-table-wrap">
-      <table class="op-table" data-testid="per-region">
+      <table class="op-table op-table-stack" data-testid="per-region">
         <thead>
           <tr>
             <th scope="col">{t('colRegion')}</th>
-            <th scope="col">{t('colRecorded')}</th>
-            <th scope="col">{t('colLastHour')}</th>
-            <th scope="col">{t('colClaims')}</th>
+            <CountHeads t={t} />
           </tr>
         </thead>
         <tbody>
@@ -413,9 +463,7 @@ function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string
             .map(([r, a]) => (
               <tr key={r} data-region={r}>
                 <th scope="row">{r}</th>
-                <td>{a.recorded}</td>
-                <td>{a.lastHour}</td>
-                <td>{a.claims}</td>
+                <CountCells t={t} num={num} counts={a} />
               </tr>
             ))}
         </tbody>
