@@ -24,8 +24,11 @@
  * per run; signed in through the API, except for sign-in). "Usable" is the
  * time from the navigation until the page's working element is shown (the
  * sign-in button, the record form's submit button, the search results, the
- * person's facts, the per-facility table); the median of `--runs` is
- * printed, with the scripts each page loaded (raw and gzip).
+ * person's facts, the per-facility table); for the record form also until
+ * it can be sent (its checks, with the phone metadata, arrive beside it: the
+ * submit button is enabled). The median of `--runs` is printed, with the
+ * scripts each page loaded (raw and gzip; the server sends brotli where the
+ * browser takes it, a little smaller).
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -181,6 +184,8 @@ async function run(backend: 'pglite' | 'postgres'): Promise<Figures[]> {
 interface PhoneFigures {
   name: string;
   ms: number[];
+  /** The record form: until it can be sent (its checks arrived). */
+  sendableMs: number[];
   scripts: ScriptWeight[];
 }
 
@@ -202,16 +207,16 @@ async function phone(): Promise<PhoneFigures[]> {
     const password = 'bench-sandi-panjang-42';
     const a = await request(server.url, 'POST', '/api/v1/accounts', { username: 'bench-nurse', displayName: 'Bench', role: 'facility', facility: 'PKM-BENCH', password }, { authorization: `Bearer ${ADMIN}` });
     if (a.status !== 201) throw new Error(`creating the console account: ${a.status} ${a.text}`);
-    const pages: { name: string; path: string; signedIn: boolean; usable: string }[] = [
+    const pages: { name: string; path: string; signedIn: boolean; usable: string; sendable?: string }[] = [
       { name: 'sign-in', path: '/console', signedIn: false, usable: 'button[type=submit]' },
-      { name: 'record form', path: '/console/record', signedIn: true, usable: '[data-testid=submit-dose]' },
+      { name: 'record form', path: '/console/record', signedIn: true, usable: '[data-testid=submit-dose]', sendable: '[data-testid=submit-dose]:not([disabled])' },
       { name: 'search', path: `/console/people?q=${person!.nik}`, signedIn: true, usable: '[data-testid=search-results]' },
       { name: 'timeline', path: `/console/people/${person!.id}`, signedIn: true, usable: '[data-testid=person-facts]' },
       { name: 'dashboard', path: '/console/dashboard', signedIn: true, usable: '[data-testid=per-facility]' },
     ];
     const out: PhoneFigures[] = [];
     for (const p of pages) {
-      const figures: PhoneFigures = { name: p.name, ms: [], scripts: [] };
+      const figures: PhoneFigures = { name: p.name, ms: [], sendableMs: [], scripts: [] };
       for (let run = 0; run < RUNS; run++) {
         const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'id-ID' });
         try {
@@ -226,6 +231,11 @@ async function phone(): Promise<PhoneFigures[]> {
           await page.goto(server.url + p.path, { waitUntil: 'commit' });
           await page.locator(p.usable).first().waitFor({ state: 'visible', timeout: 60_000 });
           figures.ms.push(performance.now() - started);
+          if (p.sendable) {
+            await page.locator(p.sendable).first().waitFor({ state: 'visible', timeout: 60_000 });
+            figures.sendableMs.push(performance.now() - started);
+          }
+          await page.waitForLoadState('networkidle');
           figures.scripts = scripts();
         } finally {
           await context.close();
@@ -274,6 +284,9 @@ if (values.part !== 'server') {
     console.log(
       `${f.name.padEnd(13)} ${median(f.ms).toFixed(0).padStart(9)}   ${`(${f.ms.map((m) => m.toFixed(0)).join(', ')})`.padEnd(22)} ${String(f.scripts.length).padStart(7)}  ${kb(sum(f.scripts, 'raw')).padEnd(11)} ${kb(sum(f.scripts, 'gzip'))}`,
     );
+  }
+  for (const f of figures) {
+    if (f.sendableMs.length) console.log(`${`${f.name}, sendable`.padEnd(21)} ${median(f.sendableMs).toFixed(0).padStart(9)}   (${f.sendableMs.map((m) => m.toFixed(0)).join(', ')})`);
   }
   for (const f of figures) console.log(`  ${f.name}: ${f.scripts.map((s) => `${s.path} (${kb(s.raw)}, gzip ${kb(s.gzip)})`).join(', ')}`);
 }
