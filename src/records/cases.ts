@@ -75,21 +75,7 @@ export async function listCases(db: Queryable, who: Principal, q: CaseQuery): Pr
     else where.push(`c.opened_at > ${add(d)}`);
   }
   if (problems.length) throw invalid(problems);
-  switch (who.role) {
-    case 'facility':
-      where.push(`c.facility_code = ${add(who.facilityCode)}`);
-      break;
-    case 'district': {
-      const r = add(who.regionCode);
-      where.push(`(c.region_code LIKE ${r} || '%' OR c.facility_code IN (SELECT code FROM facilities WHERE region_code LIKE ${r} || '%'))`);
-      break;
-    }
-    case 'support':
-    case 'admin':
-      break;
-    default:
-      return who.role satisfies never;
-  }
+  where.push(caseScopeSql(who, add));
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
   const r = await db.query<Row>(
     `SELECT c.id, c.kind, c.status, c.person_id, p.name, c.facility_code, c.region_code, c.subject_id, c.detail, c.notes, c.opened_at, c.resolved_at
@@ -119,6 +105,39 @@ export async function listCases(db: Queryable, who: Principal, q: CaseQuery): Pr
     })),
     next: r.rows.length > limit ? (rows[rows.length - 1]?.opened_at.toISOString() ?? null) : null,
   };
+}
+
+/** The cases `who` may see, as a condition on cases alias `c` (`add` numbers the parameters). */
+function caseScopeSql(who: Principal, add: (v: unknown) => string): string {
+  switch (who.role) {
+    case 'facility':
+      return `c.facility_code = ${add(who.facilityCode)}`;
+    case 'district': {
+      const r = add(who.regionCode);
+      return `(c.region_code LIKE ${r} || '%' OR c.facility_code IN (SELECT code FROM facilities WHERE region_code LIKE ${r} || '%'))`;
+    }
+    case 'support':
+    case 'admin':
+      return 'true';
+    default:
+      return who.role satisfies never;
+  }
+}
+
+/** How many open cases of each kind the caller may see (every kind named, 0 when none): the counts on the work list's tabs and the start page. */
+export async function countOpenCases(db: Queryable, who: Principal): Promise<Record<CaseKind, number>> {
+  const params: unknown[] = [];
+  const add = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const r = await db.query<{ kind: string; n: number }>(
+    `SELECT c.kind, count(*)::int AS n FROM cases c WHERE c.status = 'open' AND ${caseScopeSql(who, add)} GROUP BY c.kind`,
+    params,
+  );
+  const counts = Object.fromEntries(CASE_KINDS.map((k) => [k, 0])) as Record<CaseKind, number>;
+  for (const row of r.rows) if ((CASE_KINDS as readonly string[]).includes(row.kind)) counts[row.kind as CaseKind] = Number(row.n);
+  return counts;
 }
 
 /**

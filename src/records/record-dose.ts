@@ -172,22 +172,13 @@ function replayOf(stored: StoredAnswer, hash: Buffer | undefined): EntryOutcome 
   return { kind: 'recorded', answer: JSON.parse(stored.response) as DoseAnswer, json: stored.response, replayed: true };
 }
 
-/** 409 for a dose on record; the ids only for a caller who may see the person. */
+/** 409 for a dose on record, in words; the ids (in `detail`, never in the message) only for a caller who may see the person. */
 function duplicateError(visible: boolean, personId: string, existingId: string, doseNumber: number, date: string): AppError {
-  if (!visible)
-    return new AppError('conflict', 'dose_already_recorded', {
-      en: `Dose ${doseNumber} of this person on ${date} is already recorded.`,
-      id: `Dosis ${doseNumber} orang ini pada ${date} sudah tercatat.`,
-    });
-  return new AppError(
-    'conflict',
-    'dose_already_recorded',
-    {
-      en: `Dose ${doseNumber} of this person on ${date} is already recorded (vaccination ${existingId}).`,
-      id: `Dosis ${doseNumber} orang ini pada ${date} sudah tercatat (vaksinasi ${existingId}).`,
-    },
-    { detail: { personId, vaccinationId: existingId } },
-  );
+  const text = {
+    en: `Dose ${doseNumber} of this person on ${date} is already recorded.`,
+    id: `Dosis ${doseNumber} orang ini pada ${date} sudah tercatat.`,
+  };
+  return new AppError('conflict', 'dose_already_recorded', text, visible ? { detail: { personId, vaccinationId: existingId } } : {});
 }
 
 /**

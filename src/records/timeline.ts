@@ -14,6 +14,7 @@ import { roleInHistory } from '../domain/doses.ts';
 import type { Text } from '../domain/errors.ts';
 import type { VaccinationStatus } from '../domain/types.ts';
 import { maskNik, maskPhone, maskPhonesIn } from './people.ts';
+import { formatDate } from '../certificates/display.ts';
 
 export interface TimelineEvent {
   at: string;
@@ -27,6 +28,9 @@ export interface DoseState {
   doseNumber: number;
   date: string;
   vaccine: string;
+  /** The facility that recorded it (the one that may void it, beside support and admin). */
+  facility: string;
+  facilityName: string | null;
   /** EU DCC dn/sd and role of the dose, by the rule every output uses (domain/doses.ts roleInHistory); null when the catalogue cannot place it. */
   series: { dn: number; sd: number; role: 'primary' | 'booster'; boosterNumber: number | null } | null;
   state: 'void' | 'no_certificate' | 'identity_review' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
@@ -134,8 +138,8 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
 
 /** Each dose's state in words, from the newest certificate and its newest notification. */
 export async function doseStates(db: Queryable, personId: string): Promise<DoseState[]> {
-  const r = await db.query<{ id: string; dose_number: number; date: string; vaccine: string; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null }>(
-    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient
+  const r = await db.query<{ id: string; dose_number: number; date: string; vaccine: string; facility_code: string; facility_name: string | null; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null }>(
+    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.facility_code, (SELECT f.name FROM facilities f WHERE f.code = v.facility_code) AS facility_name, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient
        FROM vaccinations v
        LEFT JOIN LATERAL (SELECT c.id, c.status FROM certificates c WHERE c.person_id = v.person_id AND c.vaccination_id = v.id
                            ORDER BY (c.status = 'valid') DESC, c.issued_at DESC LIMIT 1) c ON true
@@ -150,20 +154,22 @@ export async function doseStates(db: Queryable, personId: string): Promise<DoseS
     const [state, text] = describe(d);
     const role = history[i] && roleInHistory(history[i], history);
     const series = role ? { dn: role.dn, sd: role.sd, role: role.role, boosterNumber: role.boosterNumber ?? null } : null;
-    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, series, state, text };
+    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, facility: d.facility_code, facilityName: d.facility_name, series, state, text };
   });
 }
 
 function describe(d: { dose_number: number; date: string; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null }): [DoseState['state'], Text] {
-  const dose = { en: `Dose ${d.dose_number} (${d.date}) is recorded`, id: `Dosis ${d.dose_number} (${d.date}) tercatat` };
-  if (d.status === 'void') return ['void', { en: `Dose ${d.dose_number} (${d.date}) was voided as a mistaken entry.`, id: `Dosis ${d.dose_number} (${d.date}) dibatalkan karena salah catat.` }];
+  // Dates as people read them ("10 Juni 2021"), as the certificate page writes them.
+  const on = { en: formatDate(d.date, 'en'), id: formatDate(d.date, 'id') };
+  const dose = { en: `Dose ${d.dose_number} (${on.en}) is recorded`, id: `Dosis ${d.dose_number} (${on.id}) tercatat` };
+  if (d.status === 'void') return ['void', { en: `Dose ${d.dose_number} (${on.en}) was voided as a mistaken entry.`, id: `Dosis ${d.dose_number} (${on.id}) dibatalkan karena salah catat.` }];
   if (!d.cert_status) return ['no_certificate', { en: `${dose.en}, but it has no certificate.`, id: `${dose.id}, tetapi belum ada sertifikatnya.` }];
   if (d.cert_status === 'held')
     return [
       'identity_review',
       {
-        en: `${dose.en}, held: the name sent with it did not match the record; its certificate and SMS wait for the name_mismatch case.`,
-        id: `${dose.id}, ditahan: nama yang dikirim tidak cocok dengan data; sertifikat dan SMS-nya menunggu kasus name_mismatch.`,
+        en: `${dose.en}, held: the name sent with it did not match the record; its certificate and SMS wait until someone who knows the person confirms the name on the work list.`,
+        id: `${dose.id}, ditahan: nama yang dikirim tidak cocok dengan data; sertifikat dan SMS-nya menunggu konfirmasi nama di daftar kerja.`,
       },
     ];
   if (d.cert_status !== 'valid') return ['certificate_revoked', { en: `${dose.en}; its certificate was ${d.cert_status}.`, id: `${dose.id}; sertifikatnya ${d.cert_status === 'revoked' ? 'dicabut' : 'diganti'}.` }];

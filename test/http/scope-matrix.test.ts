@@ -69,6 +69,7 @@ const SPECS: Record<string, Spec> = {
   'POST /api/v1/vaccinations': { may: ['facilityA', 'districtIn', 'admin'], req: () => ({ url: '/api/v1/vaccinations', payload: { ...doseBody(person()), facility: FACILITY_A.code } }) },
   'GET /api/v1/people': { may: ['facilityA', 'districtIn', 'support', 'admin'], list: true, req: (i) => ({ url: `/api/v1/people?name=${encodeURIComponent(i.name)}` }) },
   'GET /api/v1/people/:id/timeline': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/timeline` }) },
+  'GET /api/v1/people/:id/matches': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/matches` }) },
   'POST /api/v1/people/:id/merge': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/merge`, payload: { from: i.person } }) },
   'GET /api/v1/stats/pipeline': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'], req: () => ({ url: '/api/v1/stats/pipeline' }) },
   'GET /api/v1/stats/series': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'], req: () => ({ url: '/api/v1/stats/series' }) },
@@ -91,6 +92,8 @@ const SPECS: Record<string, Spec> = {
   'POST /api/v1/cases/:id/phone-change/verify': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/verify`, payload: { code: '123456' } }) },
   'POST /api/v1/cases/:id/phone-change/confirm': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/confirm` }) },
   'POST /api/v1/cases/:id/phone-change/reject': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/reject`, payload: { note: 'not theirs' } }) },
+  // Counts only, each within the caller's own scope (no person in the answer).
+  'GET /api/v1/cases/counts': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'support', 'admin'], req: () => ({ url: '/api/v1/cases/counts' }) },
   'POST /api/v1/cases/scan-duplicates': { may: ['admin'], req: () => ({ url: '/api/v1/cases/scan-duplicates' }) },
   'POST /api/v1/vaccinations/:id/void': { may: ['facilityA', 'support', 'admin'], req: (i) => ({ url: `/api/v1/vaccinations/${i.vaccination}/void`, payload: { reason: 'entered for the wrong person' } }) },
   'GET /api/v1/jobs/dead': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/jobs/dead' }) },
@@ -113,6 +116,11 @@ const SPECS: Record<string, Spec> = {
   'POST /api/v1/dose-requests/:id/decline': { may: ['facilityA', 'districtIn', 'admin'], req: (i) => ({ url: `/api/v1/dose-requests/${i.doseRequest}/decline`, payload: { reason: 'wrong_facility' } }) },
   'GET /api/v1/people/:id/certificates/:certificateId/sms': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/certificates/${i.certificate}/sms` }) },
   'GET /api/v1/imports/:id/errors.csv': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors.csv` }) },
+  'GET /api/v1/imports/:id/errors': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/imports/${i.importId}/errors?lang=id` }) },
+  // The template names no person: every role that uploads may have it.
+  'GET /api/v1/imports/template.:format': { may: ['facilityA', 'facilityB', 'districtIn', 'districtOut', 'admin'], req: () => ({ url: '/api/v1/imports/template.xlsx' }) },
+  // The record form's doses of a person: exactly the search's (pre-fill's) scope.
+  'GET /api/v1/people/:id/doses': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/people/${i.person}/doses` }) },
   'GET /api/v1/phone-corrections': { may: ['support', 'admin'], req: () => ({ url: '/api/v1/phone-corrections?status=open' }) },
   'GET /api/v1/phone-corrections/:id': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}` }) },
   'POST /api/v1/phone-corrections/:id/approve': { may: ['support', 'admin'], req: (i) => ({ url: `/api/v1/phone-corrections/${i.correctionId}/approve` }) },

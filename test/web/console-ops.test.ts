@@ -85,7 +85,7 @@ describe('console operator pages in Chromium', { skip: browserSkip }, () => {
     assert.equal(new URL(page.url()).pathname, `/console/people/${dose1.person.id}`);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Rina Wulandari');
     const doseText = (await page.getByTestId('doses').textContent()) ?? '';
-    assert.match(doseText, /Dosis 1 \(2021-07-01\) tercatat dan sertifikatnya sudah terbit; SMS (sudah diterima|terkirim)/);
+    assert.match(doseText, /Dosis 1 \(1 Juli 2021\) tercatat dan sertifikatnya sudah terbit; SMS (sudah diterima|terkirim)/);
     const events = page.getByTestId('events');
     assert.ok(await events.locator('[data-type="dose_recorded"]').count() >= 1);
     assert.ok(await events.locator('[data-type="certificate_issued"]').count() >= 1);
@@ -135,8 +135,8 @@ describe('console operator pages in Chromium', { skip: browserSkip }, () => {
     await page.locator('[data-type="people_merged"]', { hasText: 'support:bantuan' }).waitFor();
     const doses = page.getByTestId('doses').locator('li');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="doses"] > li').length === 2);
-    assert.match((await doses.nth(0).textContent()) ?? '', /Dosis 1 · CORONAVAC · 2021-07-01/);
-    assert.match((await doses.nth(1).textContent()) ?? '', /Dosis 2 · CORONAVAC · 2021-08-01/);
+    assert.match((await doses.nth(0).textContent()) ?? '', /Dosis 1 · CoronaVac · 1 Juli 2021/);
+    assert.match((await doses.nth(1).textContent()) ?? '', /Dosis 2 · CoronaVac · 1 Agustus 2021/);
     const merged = await server.db.db.query<{ merged_into: string }>('SELECT merged_into FROM people WHERE id = $1', [dose2.person.id]);
     assert.equal(merged.rows[0]?.merged_into, dose1.person.id);
     await screenshot(page, 'console-ops-merged');
@@ -316,7 +316,7 @@ describe('console operator pages in Chromium', { skip: browserSkip }, () => {
     await screenshot(page, 'console-ops-phone-timeline');
     await page.getByRole('button', { name: 'English' }).click();
     await page.getByRole('heading', { name: 'Doses' }).waitFor();
-    assert.match((await page.getByTestId('doses').textContent()) ?? '', /Dose 1 \(2021-07-01\) is recorded and its certificate is issued/);
+    assert.match((await page.getByTestId('doses').textContent()) ?? '', /Dose 1 \(1 July 2021\) is recorded and its certificate is issued/);
     await page.getByRole('button', { name: 'Bahasa Indonesia' }).click();
     await page.setViewportSize(WIDE);
   });

@@ -71,15 +71,15 @@ describe('console page weight on a 360×740 phone', { skip: browserSkip }, () =>
     // The checks are held back: the form must not wait for them.
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    await page.route(/\/assets\/vaccination-input-[^/]*\.js$/, async (route) => {
+    await page.route(/\/assets\/checks-[^/]*\.js$/, async (route) => {
       await released;
       await route.continue();
     });
     await page.goto(server.url + '/console/record');
-    const nik = page.getByLabel('NIK', { exact: true });
+    const nik = page.getByLabel('NIK');
     await nik.fill('3171041705800001');
     assert.equal(await page.getByTestId('submit-dose').isDisabled(), true, 'not sendable before the checks arrived');
-    const form = scripts().filter((s) => !/\/vaccination-input-/.test(s.path));
+    const form = scripts().filter((s) => !/\/checks-/.test(s.path));
     assert.ok(sum(form, 'gzip') <= RECORD_FORM_BUDGET, `record form: ${sum(form, 'gzip')} B gzip > ${RECORD_FORM_BUDGET}: ${show(form)}`);
     assert.ok(form.some((s) => /\/record-/.test(s.path)), `the form's own chunk: ${show(form)}`);
     for (const s of form) assert.doesNotMatch(s.path, /\/(dashboard|timeline|search|work|upload|accounts)-/, `the record form loaded another page's code: ${show(form)}`);
@@ -92,7 +92,7 @@ describe('console page weight on a 360×740 phone', { skip: browserSkip }, () =>
     await page.getByTestId('error-nik').waitFor();
     await page.waitForLoadState('networkidle');
     const all = scripts();
-    assert.ok(all.some((s) => /\/vaccination-input-/.test(s.path)), show(all));
+    assert.ok(all.some((s) => /\/checks-/.test(s.path)), show(all));
     assert.ok(sum(all, 'gzip') <= RECORD_FORM_CHECKED_BUDGET, `record form with its checks: ${sum(all, 'gzip')} B gzip > ${RECORD_FORM_CHECKED_BUDGET}: ${show(all)}`);
     await page.close();
   });

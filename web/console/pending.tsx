@@ -62,7 +62,7 @@ export function PendingPage(props: PageProps): VNode {
   const sent = entries.filter((e) => e.state === 'sent');
   const line = (e: QueuedEntry) => (
     <span>
-      <strong>{e.body.person.name || '—'}</strong> · <span class="mono">{e.body.person.nik}</span> · {e.body.vaccine} {t('dose', { n: e.body.doseNumber })} · {formatDate(e.body.date, lang)}
+      <strong>{e.body.person.name || '—'}</strong> · <span class="mono">{e.body.person.nik ?? e.body.person.identifier?.value}</span> · {e.body.vaccine} {t('dose', { n: e.body.doseNumber })} · {formatDate(e.body.date, lang)}
     </span>
   );
   return (

@@ -16,7 +16,8 @@
 import { ApiError, apiHeaders, reportUnauthorized, toApiError } from './api.ts';
 
 export interface DoseBody {
-  person: { nik: string; name: string; birthDate: string; sex: string; phone?: string };
+  /** `nik`, or for someone without one `identifier` (a passport with its country, or the mother's NIK). */
+  person: { nik?: string; identifier?: { type: string; value: string; country?: string }; name: string; birthDate: string; sex: string; phone?: string };
   vaccine: string;
   doseNumber: number;
   date: string;
@@ -48,7 +49,7 @@ export interface QueuedEntry {
   lastTriedAt: string | null;
   answer: DoseAnswer | null;
   /** The server's reasons for a rejection. */
-  error: { status: number; code: string; message: string; fields: { path: string; message: string }[] } | null;
+  error: { status: number; code: string; message: string; fields: { path: string; code?: string; message: string }[]; detail?: Record<string, unknown> } | null;
 }
 
 export interface QueueCounts {
@@ -220,7 +221,13 @@ export function syncNow(userId: string): Promise<QueueCounts> {
           await put({
             ...tried,
             state: 'rejected',
-            error: { status: outcome.error.status, code: outcome.error.code, message: outcome.error.message, fields: outcome.error.fields.map((f) => ({ path: f.path, message: f.message })) },
+            error: {
+              status: outcome.error.status,
+              code: outcome.error.code,
+              message: outcome.error.message,
+              fields: outcome.error.fields.map((f) => ({ path: f.path, code: f.code, message: f.message })),
+              ...(outcome.error.detail ? { detail: outcome.error.detail } : {}),
+            },
           });
         await changed();
       }

@@ -9,14 +9,14 @@
  */
 import type { VNode } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { useLang, useOnline, useTexts, type Texts } from '../lib/lang.ts';
+import { useLang, useOnline, useTexts, type Texts, type Translate } from '../lib/lang.ts';
 import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Facts, Notice } from '../lib/ui.tsx';
 import { QrCode } from '../lib/qr.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
 import { listVaccines } from '../../src/domain/vaccines.ts';
 import { todayInJakarta } from '../../src/domain/dates.ts';
-import { NOT_CHECKED, useValidator } from './validator.ts';
+import { NOT_CHECKED, useChecks } from './validator.ts';
 import { nikBirthDate, parseNik } from '../../src/domain/nik.ts';
 import type { FieldIssue } from '../../src/domain/errors.ts';
 import { PATH_FIELD } from '../../src/records/import/columns.ts';
@@ -24,6 +24,7 @@ import { api, type ConsoleUser } from './api.ts';
 import type { PageProps } from './pages.ts';
 import { discard, enqueue, listEntries, replaceEntry, syncNow, type DoseAnswer, type DoseBody, type QueuedEntry } from './queue.ts';
 import { SmsStatus } from './sms-status.tsx';
+import { IdentityFields, identityBody, identityInputId, type IdField, type IdType, type IdentityValues } from '../portal/identity.tsx';
 
 const id = {
   title: 'Catat Dosis',
@@ -72,6 +73,15 @@ const id = {
   nextText: 'Dosis ke-{n} mulai {date}',
   another: 'Catat dosis berikutnya',
   qrLabel: 'Kode QR sertifikat',
+  nikRequired: 'Isi NIK. Untuk yang tidak punya NIK, pilih “Paspor” atau “NIK ibu” pada Identitas.',
+  identity: 'Identitas',
+  onRecord: 'Dosis yang sudah tercatat:',
+  doseLine: 'Dosis ke-{n} · {date} · {vaccine}',
+  duplicateWarn: 'Dosis ke-{n} orang ini sudah tercatat ({date}, {vaccine}). Bila disimpan, akan ditolak: periksa nomor dosis.',
+  refusedDuplicate: 'Tidak disimpan: dosis ke-{n} orang ini sudah tercatat ({date}, {vaccine}).',
+  refusedConflict: 'Tidak disimpan: dosis ini bertentangan dengan dosis yang sudah tercatat untuk orang ini.',
+  openPerson: 'Lihat data orang ini',
+  placeholderPhone: 'Nomor ini tampak asal diisi (angka berulang atau berurutan): SMS sertifikat akan ditahan untuk diperiksa. Isi nomor HP orangnya sendiri, atau kosongkan.',
 };
 const en: Record<keyof typeof id, string> = {
   title: 'Record a Dose',
@@ -120,12 +130,20 @@ const en: Record<keyof typeof id, string> = {
   nextText: 'Dose {n} from {date}',
   another: 'Record the next dose',
   qrLabel: 'Certificate QR code',
+  nikRequired: 'Enter the NIK. For someone without one, choose “Passport” or “Mother’s NIK” under Identity.',
+  identity: 'Identity',
+  onRecord: 'Doses on record:',
+  doseLine: 'Dose {n} · {date} · {vaccine}',
+  duplicateWarn: 'Dose {n} of this person is already on record ({date}, {vaccine}). Saving it will be refused: check the dose number.',
+  refusedDuplicate: 'Not saved: dose {n} of this person is already on record ({date}, {vaccine}).',
+  refusedConflict: 'Not saved: this dose conflicts with a dose on record for this person.',
+  openPerson: 'Open this person’s record',
+  placeholderPhone: 'This number looks made up (repeated or counting digits): the certificate SMS will be held for review. Enter the person’s own mobile number, or leave it empty.',
 };
 export const RECORD_TEXTS: Texts<keyof typeof id> = { id, en };
 
-interface Form {
+interface Form extends IdentityValues {
   facility: string;
-  nik: string;
   name: string;
   birthDate: string;
   sex: '' | 'M' | 'F';
@@ -136,17 +154,31 @@ interface Form {
   lot: string;
 }
 
-type FieldName = keyof Form;
+type FieldName = Exclude<keyof Form, 'idType'>;
 
-/** The form field where an issue of the API's validator is shown (the same mapping as for import rows). */
-function fieldOfPath(path: string): FieldName | undefined {
+const ID_INPUT: Record<IdType, IdField> = { nik: 'nik', passport: 'passport', 'mother-nik': 'motherNik' };
+
+/** The form field where an issue of the API's validator is shown (the same mapping as for import rows); identity issues go to the input of the identity chosen. */
+function fieldOfPath(path: string, idType: IdType): FieldName | undefined {
   const f = PATH_FIELD[path];
-  if (f === undefined) return path.startsWith('person.') ? 'nik' : undefined;
-  return f === 'passport' || f === 'passportCountry' || f === 'motherNik' ? 'nik' : f;
+  if (f === 'passportCountry') return 'country';
+  if (f === undefined) return path.startsWith('person.') ? ID_INPUT[idType] : undefined;
+  return f === 'nik' || f === 'passport' || f === 'motherNik' ? ID_INPUT[idType] : f;
+}
+
+/** A dose on record for the person the NIK names (`GET /api/v1/people/{id}/doses`). */
+interface DoseOnRecord {
+  doseNumber: number;
+  date: string;
+  vaccine: string;
+  status: string;
+  ownFacility: boolean;
+  certificateLink: string | null;
 }
 
 interface Person {
   id: string;
+  identifier: { type: string };
   name: string;
   birthDate: string;
   sex: string | null;
@@ -190,15 +222,22 @@ export function useFacilities(user: ConsoleUser): FacilityOption[] {
 }
 
 function emptyForm(today: string, keep?: Partial<Form>): Form {
-  return { facility: '', nik: '', name: '', birthDate: '', sex: '', phone: '', vaccine: '', doseNumber: '1', date: today, lot: '', ...keep };
+  return { facility: '', idType: 'nik', nik: '', passport: '', country: '', motherNik: '', name: '', birthDate: '', sex: '', phone: '', vaccine: '', doseNumber: '1', date: today, lot: '', ...keep };
 }
 
 /** The form of a body (a queued entry being fixed). */
 function formOf(b: DoseBody, today: string): Form {
   const sex = b.person.sex === 'M' || b.person.sex === 'F' ? b.person.sex : '';
+  const id = b.person.identifier;
   return emptyForm(today, {
     facility: b.facility ?? '',
-    nik: b.person.nik,
+    ...(id === undefined
+      ? { nik: b.person.nik ?? '' }
+      : id.type === 'passport'
+        ? { idType: 'passport', passport: id.value, country: id.country ?? '' }
+        : id.type === 'mother-nik'
+          ? { idType: 'mother-nik', motherNik: id.value }
+          : { nik: id.value }),
     name: b.person.name,
     birthDate: b.person.birthDate,
     sex,
@@ -212,9 +251,8 @@ function formOf(b: DoseBody, today: string): Form {
 
 /** The API body of the form (what `POST /api/v1/vaccinations` takes). */
 export function bodyOf(f: Form, user: ConsoleUser): DoseBody {
-  const nik = f.nik.replace(/[\s.-]/g, '');
   return {
-    person: { nik, name: f.name, birthDate: f.birthDate, sex: f.sex, ...(f.phone.trim() ? { phone: f.phone.trim() } : {}) },
+    person: { ...identityBody(f), name: f.name, birthDate: f.birthDate, sex: f.sex, ...(f.phone.trim() ? { phone: f.phone.trim() } : {}) },
     vaccine: f.vaccine,
     doseNumber: Number(f.doseNumber),
     date: f.date,
@@ -223,12 +261,41 @@ export function bodyOf(f: Form, user: ConsoleUser): DoseBody {
   };
 }
 
+type RecordT = (k: keyof typeof id, v?: Record<string, string | number>) => string;
+
+/** A validator's or the server's message in the form's words: it never names an API path such as `person.identifier`. */
+function inWords(i: { path: string; code: string; message: { id: string; en: string } }, t: RecordT, lang: 'id' | 'en'): string {
+  if (i.code === 'required' && (i.path === 'person.nik' || i.path === '')) return t('nikRequired');
+  return i.message[lang].replace(/person\.identifier(\.\w+)?|person\.nik/g, t('identity'));
+}
+
+/** The label of the form field an API path names (shown for each problem the server lists). */
+function labelOfPath(path: string, idType: IdType, t: RecordT, tl: Translate): string {
+  const f = fieldOfPath(path, idType);
+  const labels: Record<FieldName, string> = {
+    facility: t('facility'),
+    nik: t('nik'),
+    passport: tl('portal.passport'),
+    country: tl('portal.country'),
+    motherNik: tl('portal.motherNik'),
+    name: t('name'),
+    birthDate: t('birthDate'),
+    sex: t('sex'),
+    phone: t('phone'),
+    vaccine: t('vaccine'),
+    doseNumber: t('doseNumber'),
+    date: t('date'),
+    lot: t('lot'),
+  };
+  return f ? labels[f] : t('identity');
+}
+
 type Outcome = { kind: 'sent'; answer: DoseAnswer; replay: boolean } | { kind: 'waiting'; offline: boolean } | { kind: 'rejected'; error: NonNullable<QueuedEntry['error']> };
 
 export function RecordPage(props: PageProps): VNode {
   const { user } = props;
   const t = useTexts(RECORD_TEXTS);
-  const { lang } = useLang();
+  const { lang, t: tl } = useLang();
   const online = useOnline();
   const today = todayInJakarta(new Date());
   const vaccines = useMemo(() => listVaccines(today), [today]);
@@ -240,6 +307,10 @@ export function RecordPage(props: PageProps): VNode {
   const [person, setPerson] = useState<Person | null | 'looking' | 'none'>(null);
   const [filledFromNik, setFilledFromNik] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const [onRecord, setOnRecord] = useState<DoseOnRecord[] | null>(null);
+  const [refusal, setRefusal] = useState<{ personId: string; doses: DoseOnRecord[] | null } | null>(null);
+  // Bumped by "record the next dose": the form is back, scrolled to its top, the identity input focused.
+  const [fresh, setFresh] = useState(0);
   const resultRef = useRef<HTMLDivElement>(null);
   // `?fix=<key>`: a queued entry the server refused, loaded into the form to be corrected.
   const fixKey = props.query.get('fix');
@@ -256,14 +327,14 @@ export function RecordPage(props: PageProps): VNode {
   }, [fixKey]);
 
   const body = bodyOf(form, user);
-  const validate = useValidator();
-  const validation = validate ? validate(body, { today }) : NOT_CHECKED;
+  const checks = useChecks();
+  const validation = checks ? checks.validateVaccinationInput(body, { today }) : NOT_CHECKED;
   const issues: FieldIssue[] = validation.ok ? [] : validation.issues;
   const byField = new Map<FieldName, string[]>();
   for (const i of issues) {
-    const f = fieldOfPath(i.path);
+    const f = fieldOfPath(i.path, form.idType);
     if (!f) continue;
-    byField.set(f, [...(byField.get(f) ?? []), i.message[lang]]);
+    byField.set(f, [...(byField.get(f) ?? []), inWords(i, t, lang)]);
   }
   if (user.role !== 'facility' && !form.facility) byField.set('facility', [lang === 'id' ? 'wajib diisi' : 'required']);
   const shown = (f: FieldName): string[] => (submitted || touched.has(f) ? (byField.get(f) ?? []) : []);
@@ -274,9 +345,10 @@ export function RecordPage(props: PageProps): VNode {
   const touch = (f: FieldName): void => setTouched((old) => new Set(old).add(f));
 
   // The person by NIK: pre-fill what the record knows; else the birth date and sex the NIK encodes.
-  const nikDigits = body.person.nik;
+  const nikDigits = form.idType === 'nik' ? (body.person.nik ?? '') : '';
   useEffect(() => {
     setPerson(null);
+    setOnRecord(null);
     setFilledFromNik(false);
     if (!parseNik(nikDigits)) return;
     let stale = false;
@@ -295,7 +367,8 @@ export function RecordPage(props: PageProps): VNode {
     api<{ people: Person[] }>('GET', `/api/v1/people?nik=${encodeURIComponent(nikDigits)}`)
       .then((r) => {
         if (stale) return;
-        const p = r.people[0];
+        // A mother's NIK names her children too: only the person whose own NIK this is.
+        const p = r.people.find((x) => x.identifier.type === 'nik');
         if (!p) {
           setPerson('none');
           fromNik();
@@ -310,6 +383,11 @@ export function RecordPage(props: PageProps): VNode {
           phone: old.phone || (p.masked || !p.phone ? '' : p.phone),
           doseNumber: String(Math.min(5, p.doses + 1)),
         }));
+        // Which doses: what the person's record shows this caller (the same scope as the search).
+        if (p.doses > 0)
+          void api<{ doses: DoseOnRecord[] }>('GET', `/api/v1/people/${encodeURIComponent(p.id)}/doses`)
+            .then((d) => !stale && setOnRecord(d.doses))
+            .catch(() => undefined);
       })
       .catch(() => {
         if (stale) return;
@@ -321,10 +399,20 @@ export function RecordPage(props: PageProps): VNode {
     };
   }, [nikDigits]);
 
+  useEffect(() => {
+    if (fresh === 0) return;
+    // The next person: no scroll and no tap before typing their identity.
+    window.scrollTo(0, 0);
+    const input = document.getElementById(identityInputId('f-', ID_INPUT[form.idType]));
+    input?.focus({ preventScroll: true });
+    if (input && input.getBoundingClientRect().bottom > window.innerHeight) input.scrollIntoView({ block: 'center' });
+  }, [fresh]);
+
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     setSubmitted(true);
     setOutcome(null);
+    setRefusal(null);
     if (!validation.ok || byField.has('facility')) {
       const first = document.querySelector<HTMLElement>('.record-form [aria-invalid="true"]');
       first?.focus();
@@ -346,6 +434,13 @@ export function RecordPage(props: PageProps): VNode {
         // The person is here to fix it: the reasons go on the form, not in the queue.
         setOutcome({ kind: 'rejected', error: now.error });
         await discard(now.key);
+        const personId = now.error.detail?.personId;
+        if (typeof personId === 'string') {
+          setRefusal({ personId, doses: null });
+          void api<{ doses: DoseOnRecord[] }>('GET', `/api/v1/people/${encodeURIComponent(personId)}/doses`)
+            .then((d) => setRefusal({ personId, doses: d.doses }))
+            .catch(() => undefined);
+        }
       } else {
         setOutcome({ kind: 'waiting', offline: !navigator.onLine });
         // Ready for the next person; the facility and vaccination details stay (a session of one vaccine, one lot).
@@ -372,9 +467,10 @@ export function RecordPage(props: PageProps): VNode {
             class="button block"
             onClick={() => {
               setOutcome(null);
-              setForm(emptyForm(today, { facility: form.facility, vaccine: form.vaccine, date: form.date, lot: form.lot }));
+              setForm(emptyForm(today, { facility: form.facility, vaccine: form.vaccine, date: form.date, lot: form.lot, doseNumber: form.doseNumber }));
               setTouched(new Set());
               setSubmitted(false);
+              setFresh((n) => n + 1);
             }}
           >
             {t('another')}
@@ -384,9 +480,9 @@ export function RecordPage(props: PageProps): VNode {
     );
   }
 
-  const field = (name: FieldName, label: string, input: (invalid: boolean, describedBy: string | undefined) => VNode, hint?: string): VNode => {
+  const field = (name: FieldName, label: string, input: (invalid: boolean, describedBy: string | undefined) => VNode, hint?: string, warning?: string): VNode => {
     const errors = shown(name);
-    const ids = [hint ? `${name}-hint` : '', errors.length ? `${name}-error` : ''].filter(Boolean).join(' ') || undefined;
+    const ids = [hint ? `${name}-hint` : '', errors.length ? `${name}-error` : '', warning ? `${name}-warn` : ''].filter(Boolean).join(' ') || undefined;
     return (
       <div class="field" data-field={name}>
         <label class="label" for={`f-${name}`}>
@@ -401,6 +497,11 @@ export function RecordPage(props: PageProps): VNode {
         {errors.length > 0 && (
           <span class="error" id={`${name}-error`} data-testid={`error-${name}`}>
             {errors.join(' ')}
+          </span>
+        )}
+        {warning && errors.length === 0 && (
+          <span class="field-warn" id={`${name}-warn`} data-testid={`warn-${name}`}>
+            {warning}
           </span>
         )}
       </div>
@@ -421,6 +522,19 @@ export function RecordPage(props: PageProps): VNode {
 
   const doses = person !== null && typeof person === 'object' ? person.doses : null;
   const n = Number(form.doseNumber);
+  const vaccineName = (code: string, date: string): string => listVaccines(date).find((v) => v.code === code)?.name ?? code;
+  const doseWords = (d: DoseOnRecord): Record<string, string | number> => ({ n: d.doseNumber, date: formatDate(d.date, lang), vaccine: vaccineName(d.vaccine, d.date) });
+  const sameNumber = onRecord?.find((d) => d.doseNumber === n);
+  // A number typed to fill the field (0812-3456-7890, 0811-1111-1111): the server holds its SMS; say so before saving.
+  const phoneNow = checks?.normalizePhone(form.phone, 'phone');
+  const placeholder = !!checks && !!phoneNow?.ok && phoneNow.e164 !== null && checks.isPlaceholderPhone(phoneNow.e164);
+  const refused = outcome?.kind === 'rejected' && refusal ? refusal : null;
+  const refusedDose = refused?.doses?.find((d) => d.doseNumber === n);
+  const identityErrors: Partial<Record<IdField, string>> = {};
+  for (const f of ['nik', 'passport', 'country', 'motherNik'] as const) {
+    const e = shown(f);
+    if (e.length > 0) identityErrors[f] = e.join(' ');
+  }
   return (
     <>
       <h1>{t('title')}</h1>
@@ -436,16 +550,43 @@ export function RecordPage(props: PageProps): VNode {
             <span data-testid="saved-offline">{outcome.offline ? t('savedOffline') : t('savedLater')}</span>
           </Notice>
         )}
-        {outcome?.kind === 'rejected' && (
+        {outcome?.kind === 'rejected' && refused && (
+          <Notice kind="error">
+            <span data-testid="refused-duplicate">
+              {refusedDose
+                ? t('refusedDuplicate', doseWords(refusedDose))
+                : outcome.error.code === 'dose_already_recorded'
+                  ? t('refusedDuplicate', { n, date: formatDate(form.date, lang), vaccine: vaccineName(form.vaccine, form.date) })
+                  : t('refusedConflict')}
+            </span>{' '}
+            {refusedDose?.certificateLink && (
+              <a href={refusedDose.certificateLink} target="_blank" rel="noopener noreferrer" data-testid="refused-certificate">
+                {t('openCertificate')}
+              </a>
+            )}
+            {refusedDose?.certificateLink && ' · '}
+            <a
+              href={`/console/people/${encodeURIComponent(refused.personId)}`}
+              data-testid="refused-person"
+              onClick={(e) => {
+                e.preventDefault();
+                props.navigate(`/console/people/${encodeURIComponent(refused.personId)}`);
+              }}
+            >
+              {t('openPerson')}
+            </a>
+          </Notice>
+        )}
+        {outcome?.kind === 'rejected' && !refused && (
           <Notice kind="error">
             <span data-testid="rejected">
-              {t('rejected')} {outcome.error.message}
+              {t('rejected')} {inWords({ path: '', code: outcome.error.code, message: { id: outcome.error.message, en: outcome.error.message } }, t, lang)}
             </span>
             {outcome.error.fields.length > 0 && (
               <ul>
                 {outcome.error.fields.map((f) => (
                   <li key={f.path}>
-                    <code>{f.path}</code>: {f.message}
+                    <strong>{labelOfPath(f.path, form.idType, t, tl)}</strong>: {inWords({ path: f.path, code: f.code ?? '', message: { id: f.message, en: f.message } }, t, lang)}
                   </li>
                 ))}
               </ul>
@@ -477,16 +618,36 @@ export function RecordPage(props: PageProps): VNode {
         )}
         <fieldset class="card">
           <legend>{t('person')}</legend>
-          {field('nik', t('nik'), text('nik', { inputMode: 'numeric', autoComplete: 'off', maxLength: 24 }), t('nikHint'))}
+          <IdentityFields
+            prefix="f-"
+            values={form}
+            onChange={(v) => setForm((old) => ({ ...old, ...v }))}
+            bad={{}}
+            errors={identityErrors}
+            onBlur={touch}
+          />
           <div class="lookup" aria-live="polite" data-testid="lookup">
             {person === 'looking' && <span class="hint">{t('lookingUp')}</span>}
             {person === 'none' && <span class="hint">{t('notKnown')}</span>}
             {person !== null && typeof person === 'object' && (
-              <Notice kind="info">{person.masked ? t('knownMasked', { doses: person.doses }) : t('known', { name: person.name, doses: person.doses })}</Notice>
+              <Notice kind="info">
+                {person.masked ? t('knownMasked', { doses: person.doses }) : t('known', { name: person.name, doses: person.doses })}
+                {onRecord && onRecord.length > 0 && (
+                  <>
+                    {' '}
+                    {t('onRecord')}
+                    <ul data-testid="doses-on-record">
+                      {onRecord.map((d) => (
+                        <li key={d.doseNumber}>{t('doseLine', doseWords(d))}</li>
+                      ))}
+                    </ul>
+                  </>
+                )}
+              </Notice>
             )}
             {filledFromNik && <span class="hint">{t('fromNik')}</span>}
           </div>
-          {field('name', t('name'), text('name', { autoComplete: 'off', maxLength: 200 }))}
+          {field('name', form.idType === 'mother-nik' ? tl('portal.childName') : t('name'), text('name', { autoComplete: 'off', maxLength: 200 }))}
           <div class="field-row">
             {field('birthDate', t('birthDate'), text('birthDate', { type: 'date', max: today }))}
             {field('sex', t('sex'), (invalid, describedBy) => (
@@ -503,7 +664,7 @@ export function RecordPage(props: PageProps): VNode {
               </div>
             ))}
           </div>
-          {field('phone', t('phone'), text('phone', { type: 'tel', inputMode: 'tel', autoComplete: 'off' }), t('phoneHint'))}
+          {field('phone', t('phone'), text('phone', { type: 'tel', inputMode: 'tel', autoComplete: 'off' }), t('phoneHint'), placeholder ? t('placeholderPhone') : undefined)}
         </fieldset>
         <fieldset class="card">
           <legend>{t('dose')}</legend>
@@ -534,11 +695,16 @@ export function RecordPage(props: PageProps): VNode {
               <span data-testid="prior-missing">{t('priorMissing', { doses })}</span>
             </Notice>
           )}
-          {doses !== null && n <= doses && <Notice kind="warn">{t('alreadyHas', { doses, n })}</Notice>}
+          {doses !== null && n <= doses && !sameNumber && <Notice kind="warn">{t('alreadyHas', { doses, n })}</Notice>}
           {field('lot', t('lot'), text('lot', { autoComplete: 'off', maxLength: 50, autoCapitalize: 'characters' }))}
         </fieldset>
+        {sameNumber && (
+          <Notice kind="warn">
+            <span data-testid="duplicate-warning">{t('duplicateWarn', doseWords(sameNumber))}</span>
+          </Notice>
+        )}
         {submitted && (!validation.ok || byField.has('facility')) && <Notice kind="error">{t('fixFirst')}</Notice>}
-        <button type="submit" class="button block" disabled={busy || !validate} data-testid="submit-dose">
+        <button type="submit" class="button block" disabled={busy || !checks} data-testid="submit-dose">
           {busy ? t('sending') : online ? t('submit') : t('submitOffline')}
         </button>
         </fieldset>

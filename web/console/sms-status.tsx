@@ -15,7 +15,9 @@ const FINAL: ReadonlySet<SmsState> = new Set(['delivered', 'failed', 'expired', 
 const POLL_MS = 2000;
 const GIVE_UP_MS = 120_000;
 
-const id: Record<SmsState | 'label' | 'checking' | 'to', string> = {
+type HoldReason = 'placeholder' | 'facility_phone' | 'shared';
+
+const id: Record<SmsState | 'label' | 'checking' | 'to' | 'heldBecause' | `why.${HoldReason}`, string> = {
   label: 'SMS sertifikat',
   checking: 'memeriksa…',
   to: 'ke {to}',
@@ -26,7 +28,11 @@ const id: Record<SmsState | 'label' | 'checking' | 'to', string> = {
   failed: 'gagal; dicoba lagi otomatis atau masuk daftar kerja',
   expired: 'kedaluwarsa; masuk daftar kerja',
   unknown: 'status belum diketahui; dicoba lagi',
-  held: 'ditahan untuk diperiksa (nomor dipakai banyak orang)',
+  held: 'ditahan untuk diperiksa',
+  heldBecause: 'ditahan untuk diperiksa: {why}. Perbaiki nomor HP di data orang ini (daftar kerja “nomor HP mencurigakan”).',
+  'why.placeholder': 'nomor tampak asal diisi (angka berulang atau berurutan)',
+  'why.facility_phone': 'nomor ini nomor faskes, bukan nomor orangnya',
+  'why.shared': 'nomor ini dipakai lebih dari {limit} orang',
   cancelled: 'dibatalkan',
   no_phone: 'tidak dikirim: tidak ada nomor HP yang dapat dipakai (masuk daftar kerja nomor HP)',
 };
@@ -41,7 +47,11 @@ const en: typeof id = {
   failed: 'failed; retried automatically or put on a work list',
   expired: 'expired; put on a work list',
   unknown: 'status not known yet; retried',
-  held: 'held for review (a number shared by many people)',
+  held: 'held for review',
+  heldBecause: 'held for review: {why}. Correct the mobile number on this person’s record (the “suspicious phone” work list).',
+  'why.placeholder': 'the number looks made up (repeated or counting digits)',
+  'why.facility_phone': 'the number is a facility’s own, not the person’s',
+  'why.shared': 'the number is on more than {limit} people',
   cancelled: 'cancelled',
   no_phone: 'not sent: no usable mobile number (on the phone work list)',
 };
@@ -49,14 +59,14 @@ const TEXTS: Texts<keyof typeof id> = { id, en };
 
 export function SmsStatus(props: { personId: string; certificateId: string }): VNode {
   const t = useTexts(TEXTS);
-  const [state, setState] = useState<{ status: SmsState; recipient: string | null } | null>(null);
+  const [state, setState] = useState<{ status: SmsState; recipient: string | null; reasons?: HoldReason[]; shareLimit?: number | null } | null>(null);
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const started = Date.now();
     const poll = async (): Promise<void> => {
       try {
-        const r = await api<{ status: SmsState; recipient: string | null }>(
+        const r = await api<{ status: SmsState; recipient: string | null; reasons: HoldReason[]; shareLimit: number | null }>(
           'GET',
           `/api/v1/people/${encodeURIComponent(props.personId)}/certificates/${encodeURIComponent(props.certificateId)}/sms`,
         );
@@ -76,8 +86,13 @@ export function SmsStatus(props: { personId: string; certificateId: string }): V
   }, [props.personId, props.certificateId]);
   const tone = state?.status === 'delivered' ? 'ok' : state && ['failed', 'expired', 'no_phone', 'held', 'cancelled'].includes(state.status) ? 'bad' : 'wait';
   return (
-    <p class={`sms-status sms-${tone}`} data-testid="sms-status" data-status={state?.status ?? ''}>
-      <strong>{t('label')}:</strong> {state ? t(state.status) : t('checking')}
+    <p class={`sms-status sms-${tone}`} data-testid="sms-status" data-status={state?.status ?? ''} data-reasons={state?.reasons?.join(' ') ?? ''}>
+      <strong>{t('label')}:</strong>{' '}
+      {!state
+        ? t('checking')
+        : state.status === 'held' && state.reasons?.length
+          ? t('heldBecause', { why: state.reasons.map((r) => t(`why.${r}`, { limit: state.shareLimit ?? '' })).join('; ') })
+          : t(state.status)}
       {state?.recipient ? ` (${t('to', { to: state.recipient })})` : ''}
     </p>
   );

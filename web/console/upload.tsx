@@ -6,7 +6,7 @@
  */
 import type { VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { useTexts, type Texts } from '../lib/lang.ts';
+import { useLang, useTexts, type Texts } from '../lib/lang.ts';
 import { Facts, Notice } from '../lib/ui.tsx';
 import { api, ApiError, apiHeaders, type FieldProblem } from './api.ts';
 import type { PageProps } from './pages.ts';
@@ -44,6 +44,13 @@ const id = {
   ignored: 'Kolom yang diabaikan: {cols}',
   another: 'Unggah berkas lain',
   progress: 'Kemajuan impor',
+  template: 'Contoh berkas dengan judul kolom yang benar:',
+  templateCsv: 'Templat CSV',
+  templateXlsx: 'Templat Excel (XLSX)',
+  rejectedRows: 'Baris yang ditolak',
+  line: 'Baris {n}',
+  empty: '(kosong)',
+  moreRows: 'Baris ditolak lainnya ada di errors.csv.',
 };
 const en: typeof id = {
   title: 'Upload a File',
@@ -74,6 +81,13 @@ const en: typeof id = {
   ignored: 'Columns ignored: {cols}',
   another: 'Upload another file',
   progress: 'Import progress',
+  template: 'A file with the right column headers:',
+  templateCsv: 'CSV template',
+  templateXlsx: 'Excel template (XLSX)',
+  rejectedRows: 'Rejected rows',
+  line: 'Line {n}',
+  empty: '(empty)',
+  moreRows: 'More rejected rows are in errors.csv.',
 };
 const TEXTS: Texts<keyof typeof id> = { id, en };
 
@@ -91,6 +105,52 @@ interface ImportStatus {
   etaSeconds: number | null;
   ignoredColumns: string[];
   reason: { code: string; message: string } | null;
+}
+
+/** A rejected row as `GET /api/v1/imports/{id}/errors` answers it, reasons in the console's language. */
+interface RejectedRow {
+  line: number;
+  reasons: { column: string; value: string | null; code: string; message: string }[];
+}
+
+/** The first rejected rows of an import (the rest in errors.csv), fetched again when the count grows. */
+function RejectedRows(props: { importId: string; count: number }): VNode | null {
+  const t = useTexts(TEXTS);
+  const { lang } = useLang();
+  const [page, setPage] = useState<{ rows: RejectedRow[]; more: boolean } | null>(null);
+  useEffect(() => {
+    if (props.count === 0) return;
+    api<{ rows: RejectedRow[]; more: boolean }>('GET', `/api/v1/imports/${encodeURIComponent(props.importId)}/errors?limit=100`)
+      .then(setPage)
+      .catch(() => undefined);
+  }, [props.importId, props.count, lang]);
+  if (!page || page.rows.length === 0) return null;
+  return (
+    <section aria-labelledby="rejected-h" data-testid="rejected-rows">
+      <h3 id="rejected-h">{t('rejectedRows')}</h3>
+      <ul>
+        {page.rows.map((r) => (
+          <li key={r.line} data-testid="rejected-row" data-line={r.line}>
+            <strong>{t('line', { n: r.line })}</strong>
+            <ul>
+              {r.reasons.map((x, i) => (
+                <li key={i}>
+                  {x.column && (
+                    <>
+                      <span class="mono">{x.column}</span>
+                      {x.value !== null && <> “{x.value === '' ? t('empty') : x.value}”</>}:{' '}
+                    </>
+                  )}
+                  {x.message}
+                </li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ul>
+      {page.more && <p class="hint">{t('moreRows')}</p>}
+    </section>
+  );
 }
 
 /** Sends the file as the request body (XMLHttpRequest: it reports upload progress). */
@@ -119,6 +179,7 @@ function uploadFile(file: File, query: URLSearchParams, onProgress: (fraction: n
 export function UploadPage(props: PageProps): VNode {
   const { user } = props;
   const t = useTexts(TEXTS);
+  const { lang } = useLang();
   const facilities = useFacilities(user);
   const [file, setFile] = useState<File | null>(null);
   const [facility, setFacility] = useState('');
@@ -181,12 +242,13 @@ export function UploadPage(props: PageProps): VNode {
           {status.ignoredColumns.length > 0 && <p class="hint">{t('ignored', { cols: status.ignoredColumns.join(', ') })}</p>}
           {status.rejected > 0 && (
             <p>
-              <a class="button block" href={`/api/v1/imports/${encodeURIComponent(status.id)}/errors.csv`} download data-testid="errors-link">
+              <a class="button block" href={`/api/v1/imports/${encodeURIComponent(status.id)}/errors.csv?lang=${lang}`} download data-testid="errors-link">
                 {t('errors')}
               </a>
               <span class="hint">{t('errorsHint')}</span>
             </p>
           )}
+          {status.rejected > 0 && <RejectedRows importId={status.id} count={status.rejected} />}
         </section>
         <button
           type="button"
@@ -206,6 +268,16 @@ export function UploadPage(props: PageProps): VNode {
     <>
       <h1>{t('title')}</h1>
       <p class="lead">{t('intro')}</p>
+      <p data-testid="templates">
+        {t('template')}{' '}
+        <a href="/api/v1/imports/template.csv" download data-testid="template-csv">
+          {t('templateCsv')}
+        </a>
+        {' · '}
+        <a href="/api/v1/imports/template.xlsx" download data-testid="template-xlsx">
+          {t('templateXlsx')}
+        </a>
+      </p>
       <form class="card" onSubmit={(e) => void submit(e)} noValidate>
         <div class="field">
           <label class="label" for="upload-file">
@@ -240,9 +312,7 @@ export function UploadPage(props: PageProps): VNode {
             {typeof error !== 'string' && error.fields.length > 0 && (
               <ul>
                 {error.fields.map((f) => (
-                  <li key={f.path}>
-                    <code>{f.path}</code>: {f.message}
-                  </li>
+                  <li key={f.path}>{f.message}</li>
                 ))}
               </ul>
             )}

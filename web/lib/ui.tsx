@@ -107,11 +107,16 @@ export function TextField(props: {
   inputMode?: 'numeric' | 'tel' | 'text';
   autoComplete?: string;
   maxLength?: number;
+  onBlur?: () => void;
 }) {
   const describedBy = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
   return (
-    <label class="field" for={props.id}>
-      <span class="label">{props.label}</span>
+    // Only the label names the input (the hint and the error describe it): a NIK's error that mentions
+    // the birth date must not make the NIK input answer to "Tanggal lahir".
+    <div class="field">
+      <label class="label" for={props.id}>
+        {props.label}
+      </label>
       {props.hint && (
         <span class="hint" id={`${props.id}-hint`}>
           {props.hint}
@@ -131,12 +136,13 @@ export function TextField(props: {
         aria-invalid={props.error ? 'true' : 'false'}
         aria-describedby={describedBy || undefined}
         onInput={(e) => props.onInput(e.currentTarget.value)}
+        onBlur={props.onBlur}
       />
       {props.error && (
-        <span class="error" id={`${props.id}-error`}>
+        <span class="error" id={`${props.id}-error`} data-testid={`error-${props.name}`}>
           {props.error}
         </span>
       )}
-    </label>
+    </div>
   );
 }

@@ -45,32 +45,47 @@ export function identityFieldOf(path: string, idType: IdType): IdField | undefin
   return undefined;
 }
 
-/** The choice of identity and its inputs; ids start with `prefix`. */
+/** The id of an identity input (`prefix` + nik, passport, country, mother-nik): where to put the focus. */
+export function identityInputId(prefix: string, f: IdField): string {
+  return `${prefix}${f === 'motherNik' ? 'mother-nik' : f}`;
+}
+
+/**
+ * The choice of identity and its inputs; ids start with `prefix`. `bad` marks
+ * an input with the format problem of this module's words; `errors` gives the
+ * words instead (the console shows the domain validator's own, in words).
+ */
 export function IdentityFields(props: {
   prefix: string;
   values: IdentityValues;
   onChange: (v: IdentityValues) => void;
   bad: Partial<Record<IdField, boolean>>;
+  errors?: Partial<Record<IdField, string>>;
+  onBlur?: (f: IdField) => void;
 }) {
   const { t } = useLang();
   const v = props.values;
   const field = (f: IdField) => ({
-    id: `${props.prefix}${f === 'motherNik' ? 'mother-nik' : f}`,
+    id: identityInputId(props.prefix, f),
     name: f,
     value: v[f],
     onInput: (value: string) => props.onChange({ ...v, [f]: value }),
-    error: props.bad[f] ? t(ERRORS[f]) : undefined,
+    error: props.errors?.[f] ?? (props.bad[f] ? t(ERRORS[f]) : undefined),
+    ...(props.onBlur ? { onBlur: () => props.onBlur?.(f) } : {}),
   });
   return (
     <>
-      <label class="field" for={`${props.prefix}id-type`}>
-        <span class="label">{t('portal.idType')}</span>
+      {/* The label outside the select: its name is "Identitas", not "Identitas NIK" (the chosen option). */}
+      <div class="field">
+        <label class="label" for={`${props.prefix}id-type`}>
+          {t('portal.idType')}
+        </label>
         <select id={`${props.prefix}id-type`} name="idType" value={v.idType} onChange={(e) => props.onChange({ ...v, idType: e.currentTarget.value as IdType })}>
           <option value="nik">{t('portal.idNik')}</option>
           <option value="passport">{t('portal.idPassport')}</option>
           <option value="mother-nik">{t('portal.idMother')}</option>
         </select>
-      </label>
+      </div>
       {v.idType === 'nik' && <TextField {...field('nik')} label={t('portal.nik')} hint={t('portal.nikHint')} inputMode="numeric" maxLength={24} />}
       {v.idType === 'passport' && (
         <>

@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
-import { listCases, scanPossibleDuplicates, CASE_KINDS } from '../../records/cases.ts';
+import { countOpenCases, listCases, scanPossibleDuplicates, CASE_KINDS } from '../../records/cases.ts';
 import { correctPhone, mergePeople, settleClaim, voidVaccination, type OpsDeps } from '../../records/operations.ts';
 import { confirmPhoneChange, rejectPhoneChange, sendPhoneChangeCode, settleNameMismatch, verifyPhoneChange, type IdentityDeps } from '../../records/identity.ts';
 import { listDead, replayDead } from '../../notify/outbox.ts';
@@ -37,6 +37,18 @@ export function caseRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => listCases(deps.db, allow(req, ['facility', 'district', 'support', 'admin']), req.query),
+  );
+
+  app.get(
+    '/api/v1/cases/counts',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'How many open cases of each kind are within your scope (every kind named, 0 when none)',
+        response: { 200: Type.Object({ counts: Type.Record(Type.String(), Type.Integer()) }), '4xx': ErrorSchema },
+      },
+    },
+    async (req) => ({ counts: await countOpenCases(deps.db, allow(req, ['facility', 'district', 'support', 'admin'])) }),
   );
 
   app.post(

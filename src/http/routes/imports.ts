@@ -12,7 +12,9 @@ import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { langOf } from '../errors.ts';
 import { AppError } from '../../domain/errors.ts';
-import { ImportRunner, importErrors, importStatus, MAX_IMPORT_BYTES } from '../../records/import/service.ts';
+import { csvCell, ImportRunner, importErrorRows, importErrors, importStatus, MAX_IMPORT_BYTES } from '../../records/import/service.ts';
+import { TEMPLATE_HEADERS } from '../../records/import/columns.ts';
+import { textWorkbook } from '../../records/import/xlsx-write.ts';
 import { textFault } from '../../domain/text.ts';
 import type { LongBodyConfig } from '../edge.ts';
 import { ErrorSchema } from './schemas.ts';
@@ -58,6 +60,8 @@ export function importRunnerOf(app: FastifyInstance | App): ImportRunner {
 }
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+/** The language of the reasons when the client names it (it wins over Accept-Language). */
+const LangQuery = Type.Optional(Type.Union([Type.Literal('id'), Type.Literal('en')]));
 
 export function importRoutes(app: App, deps: AppDeps): void {
   const runner = new ImportRunner({
@@ -155,19 +159,79 @@ export function importRoutes(app: App, deps: AppDeps): void {
   );
 
   app.get(
+    '/api/v1/imports/:id/errors',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'The rejected rows of an import, a page at a time: line, and each reason with its column and the value there',
+        description: 'Reasons in Indonesian with Accept-Language: id (or ?lang=id). The console lists them under the import; errors.csv has them all.',
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.Integer({ minimum: 0, description: 'rows after this line' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+            lang: LangQuery,
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            header: Type.Array(Type.String()),
+            rows: Type.Array(
+              Type.Object({
+                line: Type.Integer(),
+                reasons: Type.Array(Type.Object({ column: Type.String(), value: Type.Union([Type.String(), Type.Null()]), code: Type.String(), message: Type.String() })),
+              }),
+            ),
+            more: Type.Boolean(),
+          }),
+          '4xx': ErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const who = allow(req, ['facility', 'district', 'support', 'admin']);
+      return importErrorRows(deps.db, who, req.params.id, req.query.lang ?? langOf(req), { after: req.query.after ?? 0, limit: req.query.limit ?? 100 });
+    },
+  );
+
+  app.get(
+    '/api/v1/imports/template.:format',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'An empty import file with the Indonesian headers, as CSV or XLSX (NIK and phone columns formatted as text)',
+        params: Type.Object({ format: Type.Union([Type.Literal('csv'), Type.Literal('xlsx')]) }),
+        produces: ['text/csv', XLSX_TYPE],
+      },
+    },
+    async (req, reply) => {
+      allow(req, ['facility', 'district', 'admin']);
+      const name = `dosis-template.${req.params.format}`;
+      reply.header('content-disposition', `attachment; filename="${name}"`);
+      if (req.params.format === 'csv') return reply.type('text/csv; charset=utf-8').send('\uFEFF' + TEMPLATE_HEADERS.map((h) => csvCell(h, ';')).join(';') + '\r\n');
+      const text = new Set(TEMPLATE_HEADERS.flatMap((h, i) => (/^(NIK|NIK Ibu|No HP|Paspor|No Batch)$/.test(h) ? [i] : [])));
+      return reply.type(XLSX_TYPE).send(textWorkbook('Vaksinasi', [TEMPLATE_HEADERS], text));
+    },
+  );
+
+  app.get(
     '/api/v1/imports/:id/errors.csv',
     {
       schema: {
         tags: ['records'],
         summary: 'Every rejected row: its line, every reason (naming the column), and the row as it was, to fix and upload again',
-        description: 'UTF-8 CSV with BOM, in the delimiter of the uploaded file; reasons in Indonesian with Accept-Language: id.',
+        description:
+          'UTF-8 CSV with BOM, in the delimiter of the uploaded file; reasons in Indonesian with ?lang=id, else with Accept-Language: id ' +
+          '(a download link sends the browser\'s language, so the console names its own with ?lang=).',
         params: IdParams,
+        querystring: Type.Object({ lang: LangQuery }, { additionalProperties: false }),
         produces: ['text/csv'],
       },
     },
     async (req, reply) => {
       const who = allow(req, ['facility', 'district', 'support', 'admin']);
-      const lines = await importErrors(deps.db, who, req.params.id, langOf(req));
+      const lines = await importErrors(deps.db, who, req.params.id, req.query.lang ?? langOf(req));
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="import-${req.params.id}-errors.csv"`)

@@ -4,6 +4,7 @@ import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
 import { searchPeople } from '../../records/search.ts';
 import { personTimeline } from '../../records/timeline.ts';
+import { likelyMatches, MATCH_LIMIT } from '../../records/matches.ts';
 import { audit } from '../../access/audit.ts';
 import { ErrorSchema } from './schemas.ts';
 
@@ -86,5 +87,42 @@ export function peopleRoutes(app: App, deps: AppDeps): void {
       await audit(deps.db, { actor: who.id, action: reveal ? 'person_viewed_revealed' : 'person_viewed', subject: req.params.id, personId: req.params.id, detail: { view: 'timeline' } });
       return t;
     },
+  );
+
+  app.get(
+    '/api/v1/people/:id/matches',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Likely other records of this person (the same folded name and birth date under another identifier, each with its doses and facilities), and the facilities that recorded this person\'s doses',
+        description:
+          `Where a dose missing from this record usually is (dose 1 under a mistyped NIK, at another facility). Only records within your scope; identifiers masked as search masks them for your role; at most ${MATCH_LIMIT}.`,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: {
+          200: Type.Object({
+            matches: Type.Array(
+              Type.Object(
+                {
+                  ...PersonSummary.properties,
+                  doseList: Type.Array(
+                    Type.Object({
+                      doseNumber: Type.Integer(),
+                      date: Type.String(),
+                      vaccine: Type.String(),
+                      status: Type.String(),
+                      facility: Type.Object({ code: Type.String(), name: Type.Union([Type.String(), Type.Null()]), phone: Type.Union([Type.String(), Type.Null()]) }),
+                    }),
+                  ),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+            facilities: Type.Array(Type.Object({ code: Type.String(), name: Type.String(), phone: Type.Union([Type.String(), Type.Null()]) })),
+          }),
+          '4xx': ErrorSchema,
+        },
+      },
+    },
+    async (req) => likelyMatches(deps.db, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id),
   );
 }

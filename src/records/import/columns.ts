@@ -43,6 +43,14 @@ const HEADERS: Record<Field, readonly string[]> = {
   facility: ['Kode Faskes', 'faskes', 'kode fasilitas', 'facility', 'facility code'],
 };
 
+/**
+ * The headers of the template file the console offers, in Indonesian (each field's first spelling);
+ * `Kode Faskes` last, for district files.
+ */
+export const TEMPLATE_HEADERS: readonly string[] = (
+  ['nik', 'passport', 'passportCountry', 'motherNik', 'name', 'birthDate', 'sex', 'phone', 'vaccine', 'doseNumber', 'date', 'lot', 'facility'] as const
+).map((f) => HEADERS[f][0] as string);
+
 /** Case, spaces and punctuation do not matter: "Tanggal_Lahir" = "tanggal lahir" = "TANGGAL-LAHIR". */
 export function headerKey(h: string): string {
   return h.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');

@@ -166,6 +166,36 @@ export async function* errorsCsv(db: Queryable, row: Pick<ImportRow, 'id' | 'col
   }
 }
 
+/** One rejected row as the console shows it: its line, each reason (with its column and the value there) in one language. */
+export interface RejectedRow {
+  line: number;
+  reasons: { column: string; value: string | null; code: string; message: string }[];
+}
+
+/** The rejected rows of an import, in line order, `limit` from after line `after` (the upload page lists them). */
+export async function importErrorRows(
+  db: Queryable,
+  who: Principal,
+  id: string,
+  lang: 'en' | 'id',
+  page: { after: number; limit: number },
+): Promise<{ header: string[]; rows: RejectedRow[]; more: boolean }> {
+  const row = await visibleRow(db, who, id);
+  const header = row.columns?.header ?? [];
+  const r = await db.query<{ line: number; reasons: RowReason[]; cells: string[] }>(
+    'SELECT line, reasons, cells FROM import_errors WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3',
+    [row.id, page.after, page.limit + 1],
+  );
+  const rows = r.rows.slice(0, page.limit).map((e) => ({
+    line: e.line,
+    reasons: e.reasons.map((x) => {
+      const at = x.column ? header.indexOf(x.column) : -1;
+      return { column: x.column, value: at >= 0 ? (e.cells[at] ?? '') : null, code: x.code, message: x[lang] };
+    }),
+  }));
+  return { header, rows, more: r.rows.length > page.limit };
+}
+
 /** errors.csv for `GET /api/v1/imports/{id}/errors.csv`, after the scope check. */
 export async function importErrors(db: Queryable, who: Principal, id: string, lang: 'en' | 'id'): Promise<AsyncGenerator<string>> {
   const row = await visibleRow(db, who, id);

@@ -33,6 +33,9 @@ export interface DoseState {
   doseNumber: number;
   date: string;
   vaccine: string;
+  /** The facility that recorded it (absent from an older server). */
+  facility?: string;
+  facilityName?: string | null;
   state: string;
   text: Text;
 }
@@ -374,4 +377,26 @@ export function DeclineAction(props: { label: string; reasonLabel: string; textL
       onDone={props.onDone}
     />
   );
+}
+
+/**
+ * How many open cases of each kind the user may see (`GET /api/v1/cases/counts`)
+ * and, for support and admin, how many dead jobs (the page lists at most 100:
+ * `dead_jobs` is then 100 and `deadJobsMore` true). Null until loaded;
+ * `failed` (offline, or the server refused) with no counts.
+ */
+export function useWorkCounts(user: ConsoleUser): { counts: Record<string, number>; deadJobsMore: boolean; failed: boolean; reload: () => void } | null {
+  const cases = useApi<{ counts: Record<string, number> }>('/api/v1/cases/counts');
+  const dead = useApi<{ jobs: DeadJob[] }>(may(user, ['support', 'admin']) ? '/api/v1/jobs/dead' : null);
+  const reload = (): void => {
+    cases.reload();
+    dead.reload();
+  };
+  if (cases.error) return { counts: {}, deadJobsMore: false, failed: true, reload };
+  if (!cases.data) return null;
+  if (may(user, ['support', 'admin']) && !dead.data && !dead.error) return null;
+  const counts = { ...cases.data.counts };
+  const jobs = dead.data?.jobs.length;
+  if (jobs !== undefined) counts.dead_jobs = jobs;
+  return { counts, deadJobsMore: jobs !== undefined && jobs >= 100, failed: false, reload };
 }

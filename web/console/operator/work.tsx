@@ -5,28 +5,23 @@
  * it answered; the list reloads after a success.
  */
 import { useState } from 'preact/hooks';
+import { currentLang } from '../../lib/lang.ts';
 import type { PageProps } from '../pages.ts';
 import type { ConsoleUser } from '../api.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
 import { Link } from './link.tsx';
-import { Action, Load, may, personIdOf, Tabs, useApi, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
-
-const KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
+import { Action, Load, Loading, may, personIdOf, Tabs, useApi, useWorkCounts, When, withQuery, type CaseView, type DeadJob } from './common.tsx';
+import { CASE_KIND_KEYS as KINDS, CASE_KIND_NAMES, caseInWords } from './words.ts';
 type Tab = (typeof KINDS)[number] | 'dead_jobs';
+
+const kindNames = (lang: 'id' | 'en') => Object.fromEntries(Object.entries(CASE_KIND_NAMES).map(([k, v]) => [k, v[lang]])) as Record<Tab, string>;
 
 const T = {
   id: {
+    ...kindNames('id'),
     title: 'Daftar kerja',
     lead: 'Kasus terbuka yang perlu ditangani, yang terlama di atas.',
-    claims_prior_dose: 'Klaim dosis sebelumnya',
-    possible_duplicate: 'Kemungkinan data ganda',
-    invalid_phone: 'Nomor HP tidak valid',
-    unreachable: 'Tidak terjangkau',
-    suspicious_phone: 'Nomor HP mencurigakan',
-    name_mismatch: 'Nama tidak cocok',
-    phone_change: 'Ganti nomor HP',
-    dead_jobs: 'Tugas gagal',
     none: 'Tidak ada kasus terbuka jenis ini di wilayah kerja Anda.',
     more: 'Berikutnya',
     opened: 'Dibuka',
@@ -71,18 +66,13 @@ const T = {
     confirmReplayAll: 'Semua {n} tugas gagal yang tampil dijalankan lagi.',
     replayed: '{n} tugas dijalankan lagi.',
     noJobs: 'Tidak ada tugas gagal.',
+    technical: 'Rincian teknis',
+    count: '{label} ({n})',
   },
   en: {
+    ...kindNames('en'),
     title: 'Work lists',
     lead: 'Open cases to handle, oldest first.',
-    claims_prior_dose: 'Claimed earlier dose',
-    possible_duplicate: 'Possible duplicate',
-    invalid_phone: 'Invalid phone',
-    unreachable: 'Unreachable',
-    suspicious_phone: 'Suspicious phone',
-    name_mismatch: 'Name mismatch',
-    phone_change: 'Phone change',
-    dead_jobs: 'Dead jobs',
     none: 'No open cases of this kind within your scope.',
     more: 'Next',
     opened: 'Opened',
@@ -127,6 +117,8 @@ const T = {
     confirmReplayAll: 'All {n} dead jobs shown run again.',
     replayed: '{n} job(s) replayed.',
     noJobs: 'No dead jobs.',
+    technical: 'Technical detail',
+    count: '{label} ({n})',
   },
 };
 
@@ -139,20 +131,33 @@ function tabsFor(user: ConsoleUser): Tab[] {
 export function WorkPage(props: PageProps) {
   const t = useTexts(T);
   const tabs = tabsFor(props.user);
+  const work = useWorkCounts(props.user);
   const asked = props.query.get('kind') as Tab | null;
-  const tab: Tab = asked && tabs.includes(asked) ? asked : 'claims_prior_dose';
+  const chosen = asked && tabs.includes(asked) ? asked : null;
+  // Without a tab in the address, open the first one that holds something (the counts decide, so wait for them).
+  const tab: Tab | null = chosen ?? (work ? (tabs.find((k) => (work.counts[k] ?? 0) > 0) ?? tabs[0] ?? 'claims_prior_dose') : null);
+  const label = (k: Tab): string => {
+    const n = work?.counts[k];
+    return n === undefined ? t(k) : t('count', { label: t(k), n: k === 'dead_jobs' && work?.deadJobsMore ? `${n}+` : n });
+  };
   return (
     <section class="op-page" aria-labelledby="op-work-title">
       <h1 id="op-work-title">{t('title')}</h1>
       <p class="lead">{t('lead')}</p>
-      <Tabs label={t('title')} current={tab} navigate={props.navigate} items={tabs.map((k) => ({ key: k, to: `/console/work?kind=${k}`, label: t(k) }))} />
-      <h2>{t(tab)}</h2>
-      {tab === 'dead_jobs' ? <DeadJobs t={t} /> : <Cases key={tab} {...props} kind={tab} t={t} />}
+      {tab === null ? (
+        <Loading />
+      ) : (
+        <>
+          <Tabs label={t('title')} current={tab} navigate={props.navigate} items={tabs.map((k) => ({ key: k, to: `/console/work?kind=${k}`, label: label(k) }))} />
+          <h2>{t(tab)}</h2>
+          {tab === 'dead_jobs' ? <DeadJobs t={t} onChange={work?.reload} /> : <Cases key={tab} {...props} kind={tab} t={t} onChange={work?.reload} />}
+        </>
+      )}
     </section>
   );
 }
 
-function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
+function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr; onChange: (() => void) | undefined }) {
   const { t, kind } = props;
   const before = props.query.get('before');
   const list = useApi<{ cases: CaseView[]; next: string | null }>(withQuery('/api/v1/cases', { kind, before, limit: '50' }));
@@ -186,16 +191,24 @@ function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
                       {c.facility && ` · ${t('facility')} ${c.facility}`}
                       {c.regionCode && ` · ${t('region')} ${c.regionCode}`}
                     </p>
-                    <dl class="op-kv">
-                      {Object.entries(c.detail)
-                        .filter(([, v]) => v !== null && v !== undefined && v !== '')
-                        .map(([k, v]) => (
-                        <div key={k}>
-                          <dt>{k}</dt>
-                          <dd>{typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)}</dd>
+                    <p class="op-case-words">{caseInWords(c, currentLang())}</p>
+                    <details class="op-tech">
+                      <summary>{t('technical')}</summary>
+                      <dl class="op-kv">
+                        <div>
+                          <dt>id</dt>
+                          <dd>{c.id}</dd>
                         </div>
-                      ))}
-                    </dl>
+                        {Object.entries(c.detail)
+                          .filter(([, v]) => v !== null && v !== undefined && v !== '')
+                          .map(([k, v]) => (
+                            <div key={k}>
+                              <dt>{k}</dt>
+                              <dd>{typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)}</dd>
+                            </div>
+                          ))}
+                      </dl>
+                    </details>
                     <CaseActions
                       c={c}
                       user={props.user}
@@ -203,6 +216,7 @@ function Cases(props: PageProps & { kind: (typeof KINDS)[number]; t: Tr }) {
                       onDone={() => {
                         setSettled(c.personName);
                         list.reload();
+                        props.onChange?.();
                       }}
                     />
                   </li>
@@ -331,7 +345,7 @@ function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () 
   }
 }
 
-function DeadJobs(props: { t: Tr }) {
+function DeadJobs(props: { t: Tr; onChange: (() => void) | undefined }) {
   const { t } = props;
   const list = useApi<{ jobs: DeadJob[] }>('/api/v1/jobs/dead');
   return (
@@ -348,7 +362,10 @@ function DeadJobs(props: { t: Tr }) {
               confirm={t('confirmReplayAll', { n: jobs.length })}
               run={() => api('POST', '/api/v1/jobs/replay', { ids: jobs.map((j) => j.id) })}
               done={(a) => t('replayed', { n: (a as { replayed: number }).replayed })}
-              onDone={list.reload}
+              onDone={() => {
+                list.reload();
+                props.onChange?.();
+              }}
             />
             <ul class="op-cases" data-testid="dead-jobs">
               {jobs.map((j) => (
@@ -363,7 +380,10 @@ function DeadJobs(props: { t: Tr }) {
                     confirm={t('confirmReplay')}
                     run={() => api('POST', '/api/v1/jobs/replay', { ids: [j.id] })}
                     done={(a) => t('replayed', { n: (a as { replayed: number }).replayed })}
-                    onDone={list.reload}
+                    onDone={() => {
+                list.reload();
+                props.onChange?.();
+              }}
                   />
                 </li>
               ))}
