@@ -12,7 +12,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLang, useOnline, useTexts, type Texts, type Translate } from '../lib/lang.ts';
 import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Facts, Notice } from '../lib/ui.tsx';
-import { QrCode } from '../lib/qr.tsx';
+import { QrCode } from './qr-later.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
 import { listVaccines } from '../../src/domain/vaccines.ts';
 import { todayInJakarta } from '../../src/domain/dates.ts';
