@@ -260,7 +260,7 @@ describe('console operator pages in Chromium', { skip: browserSkip }, () => {
     assert.equal(Number(await page.getByTestId('stage-recorded').textContent()), recorded);
     assert.equal(Number(await page.getByTestId('stage-certified').textContent()), certified);
     if (delivered > 0) assert.equal(Number(await page.getByTestId('stage-sms_delivered').textContent()), delivered);
-    assert.equal(Number(await page.locator(`[data-testid="per-facility"] [data-facility="${facA.code}"] [data-col="recorded"]`).textContent()), await sql('SELECT count(*)::int8 AS n FROM vaccinations WHERE facility_code = $1', [facA.code]));
+    assert.equal(Number(((await page.locator(`[data-testid="per-facility"] [data-facility="${facA.code}"] [data-col="recorded"]`).textContent()) ?? '').replace(/\D/g, '')), await sql('SELECT count(*)::int8 AS n FROM vaccinations WHERE facility_code = $1', [facA.code]));
     // The charts: a line per stage, and the same numbers as a table; every dose was recorded within the last 24 hours.
     const chart = page.getByTestId('chart-throughput');
     assert.equal(await chart.locator('polyline').count(), 6);

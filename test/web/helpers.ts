@@ -67,8 +67,8 @@ export async function recordDose(server: TestServer, over: { person?: ReturnType
   return { ...answer, personInput: p, facility, linkPath: new URL(answer.certificate.link as string).pathname };
 }
 
-/** Chromium with a fresh profile; `args` adds flags (fake camera…). Close the returned context to end it. */
-export async function launchBrowser(opts: { args?: string[]; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext & { cleanup(): Promise<void> }> {
+/** Chromium with a fresh profile; `args` adds flags (fake camera…); `serviceWorkers: 'block'` keeps every request on the network. Close the returned context to end it. */
+export async function launchBrowser(opts: { args?: string[]; viewport?: { width: number; height: number }; serviceWorkers?: 'allow' | 'block' } = {}): Promise<BrowserContext & { cleanup(): Promise<void> }> {
   const problem = chromiumProblem();
   if (problem) throw new Error(`${problem}; set DOSIS_SKIP_BROWSER=1 to leave the browser tests out`);
   const profile = mkdtempSync(join(tmpdir(), 'dosis-chromium-'));
@@ -80,6 +80,7 @@ export async function launchBrowser(opts: { args?: string[]; viewport?: { width:
     locale: 'id-ID',
     timezoneId: 'Asia/Jakarta',
     acceptDownloads: true,
+    serviceWorkers: opts.serviceWorkers ?? 'allow',
     args: [
       '--no-sandbox',
       '--headless',

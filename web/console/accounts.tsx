@@ -88,7 +88,7 @@ const en: typeof id = {
 const TEXTS: Texts<keyof typeof id> = { id, en };
 const ROLES: Role[] = ['facility', 'district', 'support', 'admin'];
 
-function AccountsPage(props: PageProps): VNode {
+export function AccountsPage(props: PageProps): VNode {
   const t = useTexts(TEXTS);
   const { lang } = useLang();
   const facilities = useFacilities(props.user);
@@ -242,10 +242,3 @@ function AccountsPage(props: PageProps): VNode {
     </>
   );
 }
-
-export const accountsPage = {
-  path: '/console/accounts',
-  roles: ['admin'] as const,
-  nav: { id: 'Akun petugas', en: 'Staff accounts' },
-  render: (props: PageProps) => <AccountsPage {...props} />,
-};

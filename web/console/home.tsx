@@ -10,9 +10,9 @@ import { caseKindName } from './operator/words.ts';
 
 const id = {
   title: 'Selamat datang, {name}',
-  intro: 'Pilih pekerjaan Anda.',
+  intro: 'Apa yang ingin Anda kerjakan?',
   pending: '{n} dosis di perangkat ini belum terkirim.',
-  pendingLink: 'Lihat antrean',
+  pendingLink: 'Lihat daftarnya',
   work: 'Perlu ditangani',
   workNone: 'Tidak ada kasus terbuka di daftar kerja Anda.',
   workItem: '{label}: {n}',
@@ -20,9 +20,9 @@ const id = {
 };
 const en: typeof id = {
   title: 'Welcome, {name}',
-  intro: 'Choose what to do.',
+  intro: 'What would you like to do?',
   pending: '{n} doses on this device are not sent yet.',
-  pendingLink: 'See the queue',
+  pendingLink: 'See the list',
   work: 'Waiting for you',
   workNone: 'No open cases on your work lists.',
   workItem: '{label}: {n}',

@@ -18,8 +18,8 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { LangSwitch, Logo, Notice } from '../lib/ui.tsx';
 import { useLang, useOnline, useTexts } from '../lib/lang.ts';
 import { api, ApiError, onUnauthorized, type ConsoleUser } from './api.ts';
-import type { ConsolePage } from './pages.ts';
-import { resolve } from './router.ts';
+import type { ConsolePage, PageComponent, PageProps } from './pages.ts';
+import { loadPage, matchPath, resolve } from './router.ts';
 import { operatorPages } from './operator/index.ts';
 import { ownPages } from './own-pages.tsx';
 import { startAutoSync, watchCounts, type QueueCounts } from './queue.ts';
@@ -48,6 +48,54 @@ function rememberedUser(): ConsoleUser | null {
 type Auth = { kind: 'loading' } | { kind: 'signed-out'; reason?: 'expired' | 'offline' } | { kind: 'signed-in'; user: ConsoleUser; unverified: boolean };
 
 const PAGES: readonly ConsolePage[] = [...ownPages, ...operatorPages];
+
+// A link straight to a page: fetch its code while the session is being checked (not for the start page,
+// the sign-in form's own address, whose visitors may not be signed in).
+const opening = location.pathname.replace(/\/+$/, '');
+const first = opening === '/console' ? undefined : PAGES.find((p) => matchPath(p.path, opening));
+if (first) loadPage(first).catch(() => undefined);
+
+/** A page, once its code has arrived; a plain "loading" line until then, and a way to try again when it cannot come. */
+function PageView(props: { page: ConsolePage; pageProps: PageProps }) {
+  const t = useTexts(SHELL_TEXTS);
+  const [state, setState] = useState<{ page: ConsolePage; component?: PageComponent; failed?: boolean }>({ page: props.page });
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    let live = true;
+    loadPage(props.page).then(
+      (component) => live && setState({ page: props.page, component }),
+      () => live && setState({ page: props.page, failed: true }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [props.page, attempt]);
+  if (state.page === props.page && state.component) {
+    const Page = state.component;
+    return <Page {...props.pageProps} />;
+  }
+  if (state.page === props.page && state.failed)
+    return (
+      <Notice kind="error" role="alert">
+        <span data-testid="page-load-failed">{t('page.failed')}</span>{' '}
+        <button
+          type="button"
+          class="button secondary small"
+          onClick={() => {
+            setState({ page: props.page });
+            setAttempt(attempt + 1);
+          }}
+        >
+          {t('page.retry')}
+        </button>
+      </Notice>
+    );
+  return (
+    <p class="hint" aria-busy="true" data-testid="page-loading">
+      {t('page.loading')}
+    </p>
+  );
+}
 
 function SignIn(props: { reason?: 'expired' | 'offline'; onSignedIn: (u: ConsoleUser) => void }) {
   const t = useTexts(SHELL_TEXTS);
@@ -243,7 +291,7 @@ function Console(props: { user: ConsoleUser; unverified: boolean; onSignOut: () 
         </nav>
         <main id="main" class="main console-main" tabIndex={-1}>
           {resolved.kind === 'page' ? (
-            resolved.page.render({ user, params: resolved.params, query: url.searchParams, navigate })
+            <PageView page={resolved.page} pageProps={{ user, params: resolved.params, query: url.searchParams, navigate }} />
           ) : (
             <>
               <h1>{resolved.kind === 'forbidden' ? t('forbidden.title') : t('notFound.title')}</h1>
@@ -315,5 +363,8 @@ render(<App />, document.getElementById('app')!);
 
 if ('serviceWorker' in navigator) {
   // The console's files for offline use (scope /console); a failure only means no offline start.
-  navigator.serviceWorker.register('/sw-console.js', { scope: '/console' }).catch(() => undefined);
+  // Registered once the page has loaded, so that keeping the files does not slow the first page on a slow line.
+  const register = (): void => void navigator.serviceWorker.register('/sw-console.js', { scope: '/console' }).catch(() => undefined);
+  if (document.readyState === 'complete') register();
+  else addEventListener('load', register, { once: true });
 }

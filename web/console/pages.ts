@@ -4,6 +4,10 @@
  * pattern under `/console`, shown to the roles listed. Operator pages
  * (search, timeline, work lists, corrections, dashboard) live in
  * `web/console/operator/` and are exported as `operatorPages`.
+ *
+ * A page's code is its own chunk of the build, fetched the first time the
+ * page is opened (`load`, a dynamic import): signing in loads the shell only
+ * (issue 17 item 16; test/web/console-weight.test.ts holds the budget).
  */
 import type { VNode } from 'preact';
 import type { ConsoleUser, Role } from './api.ts';
@@ -24,5 +28,8 @@ export interface ConsolePage {
   roles: readonly Role[];
   /** Label in the navigation, per language; pages without one are reached by links only. */
   nav?: { id: string; en: string };
-  render: (props: PageProps) => VNode;
+  /** The page's component, from its own chunk (`() => import('./x.tsx').then((m) => m.XPage)`). */
+  load: () => Promise<PageComponent>;
 }
+
+export type PageComponent = (props: PageProps) => VNode;

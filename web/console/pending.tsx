@@ -6,15 +6,16 @@
 import type { VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useLang, useOnline, useTexts, type Texts } from '../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Notice } from '../lib/ui.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
 import type { PageProps } from './pages.ts';
 import { clearSent, discard, listEntries, syncNow, watchCounts, type QueuedEntry } from './queue.ts';
 
 const id = {
-  title: 'Antrean di Perangkat',
-  intro: 'Dosis yang dicatat tanpa internet disimpan di perangkat ini, masing-masing dengan kunci pengiriman sendiri, dan dikirim otomatis saat internet kembali. Pengiriman ulang tidak pernah membuat catatan ganda.',
-  waiting: 'Menunggu dikirim',
+  title: `Dosis ${lower(G.id['device.notSent'])}`,
+  intro: 'Dosis yang dicatat tanpa internet disimpan di perangkat ini dan dikirim otomatis saat internet kembali. Dosis yang terkirim dua kali tetap tercatat satu kali.',
+  waiting: G.id['sms.queued'],
   rejected: 'Ditolak server — perbaiki atau buang',
   sent: 'Terkirim',
   none: 'Tidak ada dosis di perangkat ini.',
@@ -30,9 +31,9 @@ const id = {
   certificate: 'Sertifikat',
 };
 const en: typeof id = {
-  title: 'Queue on This Device',
-  intro: 'Doses recorded without internet are kept on this device, each with its own sending key, and sent automatically when the internet is back. Sending again never creates a double record.',
-  waiting: 'Waiting to be sent',
+  title: `Doses ${lower(G.en['device.notSent'])}`,
+  intro: 'Doses recorded without internet are kept on this device and sent automatically when the internet is back. A dose sent twice is still recorded once.',
+  waiting: G.en['sms.queued'],
   rejected: 'Refused by the server — fix or discard',
   sent: 'Sent',
   none: 'No doses on this device.',
@@ -49,7 +50,7 @@ const en: typeof id = {
 };
 const TEXTS: Texts<keyof typeof id> = { id, en };
 
-function PendingPage(props: PageProps): VNode {
+export function PendingPage(props: PageProps): VNode {
   const t = useTexts(TEXTS);
   const { lang } = useLang();
   const online = useOnline();
@@ -152,10 +153,3 @@ function PendingPage(props: PageProps): VNode {
     </>
   );
 }
-
-export const pendingPage = {
-  path: '/console/pending',
-  roles: ['facility', 'district', 'admin'] as const,
-  nav: { id: 'Antrean perangkat', en: 'Device queue' },
-  render: (props: PageProps) => <PendingPage {...props} />,
-};

@@ -1,7 +1,7 @@
 /**
  * Record a dose (`/console/record`): the fields of `POST /api/v1/vaccinations`,
  * checked as they are typed by the API's own validator
- * (`validateVaccinationInput` of src/domain/, run in the browser), the person
+ * (`validateVaccinationInput` of src/domain/, run in the browser, fetched beside the form: validator.ts), the person
  * looked up by NIK and pre-filled, then the certificate and whether its SMS
  * went out. Every entry goes through the device queue (queue.ts) with its
  * own Idempotency-Key: online it is sent at once; offline it waits on the
@@ -10,14 +10,14 @@
 import type { VNode } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLang, useOnline, useTexts, type Texts, type Translate } from '../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Facts, Notice } from '../lib/ui.tsx';
-import { QrCode } from '../lib/qr.tsx';
+import { QrCode } from './qr-later.tsx';
 import { formatDate } from '../../src/certificates/display.ts';
 import { listVaccines } from '../../src/domain/vaccines.ts';
 import { todayInJakarta } from '../../src/domain/dates.ts';
-import { validateVaccinationInput } from '../../src/domain/vaccination-input.ts';
+import { NOT_CHECKED, useChecks } from './validator.ts';
 import { nikBirthDate, parseNik } from '../../src/domain/nik.ts';
-import { isPlaceholderPhone, normalizePhone } from '../../src/domain/phone.ts';
 import type { FieldIssue } from '../../src/domain/errors.ts';
 import { PATH_FIELD } from '../../src/records/import/columns.ts';
 import { api, type ConsoleUser } from './api.ts';
@@ -58,11 +58,11 @@ const id = {
   fixFirst: 'Periksa isian yang ditandai.',
   savedOffline: 'Tersimpan di perangkat ini (tanpa internet). Akan dikirim otomatis saat internet kembali. Anda dapat mencatat dosis berikutnya.',
   savedLater: 'Tersimpan di perangkat ini; server belum dapat dihubungi. Akan dikirim otomatis.',
-  rejected: 'Server menolak isian ini:',
-  priorMissing: 'Dosis sebelumnya belum tercatat ({doses} dosis). Dosis ini tetap dicatat, ditandai "mengaku dosis sebelumnya", dan dibuka kasus rekonsiliasi.',
+  rejected: G.id['entry.refused'],
+  priorMissing: `${G.id['dose.priorMissing']} ({doses} dosis tercatat). Dosis ini tetap dicatat dan ditandai "${lower(G.id['dose.priorMissing'])}"; petugas akan mengecek dosis sebelumnya.`,
   alreadyHas: 'Orang ini sudah memiliki {doses} dosis tercatat; dosis ke-{n} mungkin sudah ada.',
   recorded: 'Dosis tercatat dan sertifikat diterbitkan',
-  recordedClaims: 'Dosis tercatat (mengaku dosis sebelumnya: dibuka kasus rekonsiliasi)',
+  recordedClaims: `Dosis tercatat (${lower(G.id['dose.priorMissingCase'])})`,
   heldIdentity: 'Nama tidak cocok dengan data untuk identitas ini. Dosis tercatat; sertifikat dan SMS menunggu konfirmasi nama di daftar kerja.',
   phoneChangePending: 'Nomor HP lain sudah tercatat. Nomor baru dipakai setelah dikonfirmasi (kode ke nomor baru, di daftar kerja “Ganti nomor HP”).',
   replayed: 'Dosis ini sudah tercatat sebelumnya (pengiriman ulang); berikut sertifikatnya.',
@@ -115,11 +115,11 @@ const en: Record<keyof typeof id, string> = {
   fixFirst: 'Check the marked fields.',
   savedOffline: 'Saved on this device (no internet). It will be sent automatically when the internet is back. You can record the next dose.',
   savedLater: 'Saved on this device; the server cannot be reached yet. It will be sent automatically.',
-  rejected: 'The server refused this entry:',
-  priorMissing: 'Earlier doses are not on record ({doses} doses). This dose is still recorded, marked as claiming an earlier dose, and a reconciliation case is opened.',
+  rejected: G.en['entry.refused'],
+  priorMissing: `${G.en['dose.priorMissing']} ({doses} doses on record). This dose is still recorded and marked "${lower(G.en['dose.priorMissing'])}"; staff will check the earlier dose.`,
   alreadyHas: 'This person already has {doses} doses on record; dose {n} may exist already.',
   recorded: 'Dose recorded and certificate issued',
-  recordedClaims: 'Dose recorded (claims an earlier dose: a reconciliation case was opened)',
+  recordedClaims: `Dose recorded (${lower(G.en['dose.priorMissingCase'])})`,
   heldIdentity: 'The name does not match the record for this identifier. The dose is recorded; its certificate and SMS wait until the name is confirmed on the work list.',
   phoneChangePending: 'Another phone number is on record. The new number is used once confirmed (a code to it, on the “Phone change” work list).',
   replayed: 'This dose was recorded before (a repeated send); here is its certificate.',
@@ -292,7 +292,7 @@ function labelOfPath(path: string, idType: IdType, t: RecordT, tl: Translate): s
 
 type Outcome = { kind: 'sent'; answer: DoseAnswer; replay: boolean } | { kind: 'waiting'; offline: boolean } | { kind: 'rejected'; error: NonNullable<QueuedEntry['error']> };
 
-function RecordPage(props: PageProps): VNode {
+export function RecordPage(props: PageProps): VNode {
   const { user } = props;
   const t = useTexts(RECORD_TEXTS);
   const { lang, t: tl } = useLang();
@@ -327,7 +327,8 @@ function RecordPage(props: PageProps): VNode {
   }, [fixKey]);
 
   const body = bodyOf(form, user);
-  const validation = validateVaccinationInput(body, { today });
+  const checks = useChecks();
+  const validation = checks ? checks.validateVaccinationInput(body, { today }) : NOT_CHECKED;
   const issues: FieldIssue[] = validation.ok ? [] : validation.issues;
   const byField = new Map<FieldName, string[]>();
   for (const i of issues) {
@@ -525,8 +526,8 @@ function RecordPage(props: PageProps): VNode {
   const doseWords = (d: DoseOnRecord): Record<string, string | number> => ({ n: d.doseNumber, date: formatDate(d.date, lang), vaccine: vaccineName(d.vaccine, d.date) });
   const sameNumber = onRecord?.find((d) => d.doseNumber === n);
   // A number typed to fill the field (0812-3456-7890, 0811-1111-1111): the server holds its SMS; say so before saving.
-  const phoneNow = normalizePhone(form.phone, 'phone');
-  const placeholder = phoneNow.ok && phoneNow.e164 !== null && isPlaceholderPhone(phoneNow.e164);
+  const phoneNow = checks?.normalizePhone(form.phone, 'phone');
+  const placeholder = !!checks && !!phoneNow?.ok && phoneNow.e164 !== null && checks.isPlaceholderPhone(phoneNow.e164);
   const refused = outcome?.kind === 'rejected' && refusal ? refusal : null;
   const refusedDose = refused?.doses?.find((d) => d.doseNumber === n);
   const identityErrors: Partial<Record<IdField, string>> = {};
@@ -703,7 +704,7 @@ function RecordPage(props: PageProps): VNode {
           </Notice>
         )}
         {submitted && (!validation.ok || byField.has('facility')) && <Notice kind="error">{t('fixFirst')}</Notice>}
-        <button type="submit" class="button block" disabled={busy} data-testid="submit-dose">
+        <button type="submit" class="button block" disabled={busy || !checks} data-testid="submit-dose">
           {busy ? t('sending') : online ? t('submit') : t('submitOffline')}
         </button>
         </fieldset>
@@ -759,10 +760,3 @@ export function Result(props: { answer: DoseAnswer; t: (k: keyof typeof id, v?: 
     </article>
   );
 }
-
-export const recordPage = {
-  path: '/console/record',
-  roles: ['facility', 'district', 'admin'] as const,
-  nav: { id: 'Catat dosis', en: 'Record a dose' },
-  render: (props: PageProps) => <RecordPage {...props} />,
-};

@@ -3,7 +3,7 @@
  * patterns with `:name` parts, matched against `location.pathname`; only
  * pages the user's role may see are candidates.
  */
-import type { ConsolePage } from './pages.ts';
+import type { ConsolePage, PageComponent } from './pages.ts';
 import type { Role } from './api.ts';
 
 /** The `:name` values when `pathname` fits `pattern`, else null. */
@@ -39,4 +39,21 @@ export function resolve(pages: readonly ConsolePage[], pathname: string, role: R
     forbidden = true;
   }
   return forbidden ? { kind: 'forbidden' } : { kind: 'not_found' };
+}
+
+const loading = new WeakMap<ConsolePage, Promise<PageComponent>>();
+
+/**
+ * The page's component, its chunk fetched once (later calls share the first
+ * fetch). A failed fetch (offline before the page was ever cached, or a new
+ * build that replaced the chunk) is forgotten so that the next call tries again.
+ */
+export function loadPage(page: ConsolePage): Promise<PageComponent> {
+  let p = loading.get(page);
+  if (!p) {
+    p = page.load();
+    loading.set(page, p);
+    p.catch(() => loading.delete(page));
+  }
+  return p;
 }

@@ -6,6 +6,7 @@
 import type { VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useTexts, type Texts } from '../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { api } from './api.ts';
 
 export type SmsState = 'queued' | 'pending' | 'submitted' | 'delivered' | 'failed' | 'expired' | 'unknown' | 'held' | 'cancelled' | 'no_phone';
@@ -20,10 +21,10 @@ const id: Record<SmsState | 'label' | 'checking' | 'to' | 'heldBecause' | `why.$
   label: 'SMS sertifikat',
   checking: 'memeriksa…',
   to: 'ke {to}',
-  queued: 'dalam antrean',
-  pending: 'sedang dikirim',
-  submitted: 'terkirim ke operator, menunggu laporan terima',
-  delivered: 'diterima di HP',
+  queued: lower(G.id['sms.queued']),
+  pending: lower(G.id['sms.pending']),
+  submitted: `${lower(G.id['sms.submitted'])}, menunggu kabar sampai`,
+  delivered: lower(G.id['sms.delivered']),
   failed: 'gagal; dicoba lagi otomatis atau masuk daftar kerja',
   expired: 'kedaluwarsa; masuk daftar kerja',
   unknown: 'status belum diketahui; dicoba lagi',
@@ -39,10 +40,10 @@ const en: typeof id = {
   label: 'Certificate SMS',
   checking: 'checking…',
   to: 'to {to}',
-  queued: 'queued',
-  pending: 'being sent',
-  submitted: 'handed to the operator, awaiting the delivery report',
-  delivered: 'delivered to the phone',
+  queued: lower(G.en['sms.queued']),
+  pending: lower(G.en['sms.pending']),
+  submitted: `${lower(G.en['sms.submitted'])}, awaiting the delivery report`,
+  delivered: lower(G.en['sms.delivered']),
   failed: 'failed; retried automatically or put on a work list',
   expired: 'expired; put on a work list',
   unknown: 'status not known yet; retried',

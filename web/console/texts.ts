@@ -32,6 +32,9 @@ const id = {
   'forbidden.text': 'Halaman ini tidak dapat dibuka dengan peran akun Anda.',
   'notFound.title': 'Halaman tidak ditemukan',
   'notFound.text': 'Alamat ini tidak ada di konsol.',
+  'page.loading': 'Membuka halaman…',
+  'page.failed': 'Halaman ini belum bisa dibuka (periksa koneksi internet).',
+  'page.retry': 'Coba lagi',
 };
 
 const en: Record<keyof typeof id, string> = {
@@ -65,6 +68,9 @@ const en: Record<keyof typeof id, string> = {
   'forbidden.text': 'This page cannot be opened with your account’s role.',
   'notFound.title': 'Page not found',
   'notFound.text': 'This address does not exist in the console.',
+  'page.loading': 'Opening the page…',
+  'page.failed': 'This page cannot be opened yet (check the internet connection).',
+  'page.retry': 'Try again',
 };
 
 export const SHELL_TEXTS: Texts<keyof typeof id> = { id, en };

@@ -176,7 +176,7 @@ function uploadFile(file: File, query: URLSearchParams, onProgress: (fraction: n
   });
 }
 
-function UploadPage(props: PageProps): VNode {
+export function UploadPage(props: PageProps): VNode {
   const { user } = props;
   const t = useTexts(TEXTS);
   const { lang } = useLang();
@@ -325,10 +325,3 @@ function UploadPage(props: PageProps): VNode {
     </>
   );
 }
-
-export const uploadPage = {
-  path: '/console/upload',
-  roles: ['facility', 'district', 'admin'] as const,
-  nav: { id: 'Unggah berkas', en: 'Upload a file' },
-  render: (props: PageProps) => <UploadPage {...props} />,
-};

@@ -10,6 +10,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { useLang, useTexts } from '../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../lib/glossary.ts';
 import { Notice } from '../lib/ui.tsx';
 import { Combobox } from '../lib/combobox.tsx';
 import { allVaccines } from '../../src/domain/vaccines.ts';
@@ -39,10 +40,10 @@ const TEXTS = {
     required: 'Wajib diisi.',
     yours: 'Laporan dosis Anda',
     doseOf: 'Dosis {dose} · {vaccine} · {date}',
-    status_open: 'Menunggu pemeriksaan faskes',
-    status_escalated: 'Belum dijawab faskes: diteruskan ke dinas kesehatan',
-    status_entered: 'Dosis sudah dicatat — sertifikat terbit',
-    status_declined: 'Ditolak: {reason}',
+    status_open: G.id['request.open'],
+    status_escalated: `Belum dijawab faskes: ${lower(G.id['request.escalated'])}`,
+    status_entered: `${G.id['request.entered']} — sertifikat terbit`,
+    status_declined: `${G.id['request.declined']}: {reason}`,
   },
   en: {
     open: 'My dose is missing',
@@ -67,10 +68,10 @@ const TEXTS = {
     required: 'Required.',
     yours: 'Your dose reports',
     doseOf: 'Dose {dose} · {vaccine} · {date}',
-    status_open: 'Waiting for the facility to check',
-    status_escalated: 'Not answered by the facility: passed to the district health office',
-    status_entered: 'Dose recorded — certificate issued',
-    status_declined: 'Declined: {reason}',
+    status_open: G.en['request.open'],
+    status_escalated: `Not answered by the facility: ${lower(G.en['request.escalated'])}`,
+    status_entered: `${G.en['request.entered']} — certificate issued`,
+    status_declined: `${G.en['request.declined']}: {reason}`,
   },
 };
 

@@ -4,7 +4,13 @@
  * table for screen readers and for anyone who wants the exact figures.
  * Colours differ by lightness and each line also has its own dash pattern,
  * so the lines can be told apart without colour.
+ *
+ * The drawing is as wide as the space it has (measured), one unit of the SVG
+ * to one CSS pixel: the axis labels keep their size on a phone instead of
+ * shrinking with a scaled drawing, and only as many time labels are written
+ * as fit side by side.
  */
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useTexts } from '../../lib/lang.ts';
 
 export interface ChartSeries {
@@ -23,7 +29,19 @@ const T = {
 
 export function LineChart(props: { id: string; title: string; labels: string[]; series: ChartSeries[]; height?: number }) {
   const t = useTexts(T);
-  const w = 640;
+  const box = useRef<HTMLDivElement>(null);
+  const [measured, setMeasured] = useState(0);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const read = (): void => setMeasured(Math.round(el.getBoundingClientRect().width));
+    read();
+    if (typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(read);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  const w = Math.max(240, measured || 640);
   const h = props.height ?? 220;
   const pad = { l: 40, r: 12, t: 12, b: 28 };
   const n = props.labels.length;
@@ -31,12 +49,16 @@ export function LineChart(props: { id: string; title: string; labels: string[]; 
   const x = (i: number) => pad.l + (n <= 1 ? 0 : (i * (w - pad.l - pad.r)) / (n - 1));
   const y = (v: number) => pad.t + (h - pad.t - pad.b) * (1 - v / max);
   const ticks = [0, Math.round(max / 2), max].filter((v, i, a) => a.indexOf(v) === i);
-  const every = Math.max(1, Math.ceil(n / 6));
+  // A label is about 7 px per character at 12 px; keep a gap between neighbours.
+  const labelWidth = Math.max(...props.labels.map((l) => l.length), 1) * 7 + 16;
+  const fit = Math.max(2, Math.floor((w - pad.l - pad.r) / labelWidth));
+  const every = Math.max(1, Math.ceil(n / fit));
   const titleId = `${props.id}-title`;
   return (
     <figure class="op-chart" data-testid={props.id}>
       <figcaption id={titleId}>{props.title}</figcaption>
-      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-labelledby={titleId}>
+      <div ref={box} class="op-chart-box">
+      <svg viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-labelledby={titleId}>
         <title>{props.title}</title>
         {ticks.map((v) => (
           <g key={v}>
@@ -48,7 +70,7 @@ export function LineChart(props: { id: string; title: string; labels: string[]; 
         ))}
         {props.labels.map((l, i) =>
           i % every === 0 ? (
-            <text key={i} x={x(i)} y={h - 8} text-anchor="middle" class="op-axis">
+            <text key={i} x={x(i)} y={h - 8} text-anchor={i === 0 ? 'start' : 'middle'} class="op-axis">
               {l}
             </text>
           ) : null,
@@ -66,6 +88,7 @@ export function LineChart(props: { id: string; title: string; labels: string[]; 
           />
         ))}
       </svg>
+      </div>
       <ul class="op-legend">
         {props.series.map((s, k) => (
           <li key={s.key}>

@@ -8,6 +8,7 @@
 import { formatRegionCode } from '../../../src/domain/regions.ts';
 import type { PageProps } from '../pages.ts';
 import { currentLang, useTexts } from '../../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../../lib/glossary.ts';
 import { LineChart } from './chart.tsx';
 import { Load, may, useApi, When, withQuery } from './common.tsx';
 import { GatewayPanel } from './gateways.tsx';
@@ -50,7 +51,7 @@ interface Series {
 
 const T = {
   id: {
-    title: 'Dasbor alur',
+    title: G.id['overview.title'],
     lead: 'Berapa yang ada di tiap tahap sekarang, dan bagaimana arusnya dari waktu ke waktu — agar antrean tidak pernah diam-diam menumpuk.',
     stages: 'Tahap sekarang',
     count: 'Jumlah',
@@ -60,15 +61,15 @@ const T = {
     refresh: 'Muat ulang',
     recorded: 'Dicatat',
     certified: 'Bersertifikat',
-    sms_queued: 'SMS antre',
-    sms_pending: 'SMS menunggu gateway',
-    sms_submitted: 'SMS diterima gateway',
-    sms_delivered: 'SMS sampai',
-    sms_failed: 'SMS gagal',
-    sms_expired: 'SMS kedaluwarsa',
-    sms_unknown: 'SMS tanpa laporan',
-    sms_held: 'SMS ditahan',
-    sms_cancelled: 'SMS dibatalkan',
+    sms_queued: `SMS ${lower(G.id['sms.queued'])}`,
+    sms_pending: `SMS ${lower(G.id['sms.pending'])}`,
+    sms_submitted: `SMS ${lower(G.id['sms.submitted'])}`,
+    sms_delivered: `SMS ${lower(G.id['sms.delivered'])}`,
+    sms_failed: `SMS ${lower(G.id['sms.failed'])}`,
+    sms_expired: `SMS ${lower(G.id['sms.expired'])}`,
+    sms_unknown: `SMS ${lower(G.id['sms.unknown'])}`,
+    sms_held: `SMS ${lower(G.id['sms.held'])}`,
+    sms_cancelled: `SMS ${lower(G.id['sms.cancelled'])}`,
     overTime: 'Dari waktu ke waktu',
     bucket: 'Per',
     hour: 'jam',
@@ -85,30 +86,32 @@ const T = {
     show: 'Tampilkan',
     throughput: 'Arus per tahap ({scope})',
     backlog: 'Antrean per tahap ({scope})',
-    tQueued: 'SMS antre',
-    tAccepted: 'Diterima gateway',
-    tDelivered: 'Sampai',
-    tFailed: 'Gagal',
+    tQueued: G.id['sms.queued'],
+    tAccepted: G.id['sms.submitted'],
+    tDelivered: G.id['sms.delivered'],
+    tFailed: G.id['sms.failed'],
     bCertificate: 'Menunggu sertifikat',
-    bQueue: 'Dalam antrean SMS',
-    bReport: 'Menunggu laporan',
+    bQueue: `SMS ${lower(G.id['sms.queued'])}`,
+    bReport: 'Menunggu kabar sampai',
     perFacility: 'Per fasyankes',
     perRegion: 'Per wilayah',
     colFacility: 'Fasyankes',
     colRegion: 'Wilayah',
     colRecorded: 'Dicatat',
-    colLastHour: '1 jam',
-    colClaims: 'Klaim dosis',
+    colLastHour: '1 jam terakhir',
+    colClaims: G.id['dose.priorMissing'],
     colLast: 'Terakhir dicatat',
-    colDelay: 'Rata-rata hari sampai dicatat',
+    colDelay: 'Rata-rata jeda vaksinasi → dicatat',
+    doses: '{n} dosis',
     noFacilities: 'Belum ada dosis di wilayah kerja Anda.',
     seconds: '{n} dtk',
     minutes: '{n} mnt',
     hours: '{n} jam',
     days: '{n} hari',
+    dayCount: '{n} hari',
   },
   en: {
-    title: 'Pipeline dashboard',
+    title: G.en['overview.title'],
     lead: 'How many are at each stage now, and how they flow over time — so a backlog can never build up silently.',
     stages: 'Stages now',
     count: 'Count',
@@ -118,15 +121,15 @@ const T = {
     refresh: 'Refresh',
     recorded: 'Recorded',
     certified: 'Certified',
-    sms_queued: 'SMS queued',
-    sms_pending: 'SMS waiting for the gateway',
-    sms_submitted: 'SMS accepted by the gateway',
-    sms_delivered: 'SMS delivered',
-    sms_failed: 'SMS failed',
-    sms_expired: 'SMS expired',
-    sms_unknown: 'SMS without a report',
-    sms_held: 'SMS held',
-    sms_cancelled: 'SMS cancelled',
+    sms_queued: `SMS ${lower(G.en['sms.queued'])}`,
+    sms_pending: `SMS ${lower(G.en['sms.pending'])}`,
+    sms_submitted: `SMS ${lower(G.en['sms.submitted'])}`,
+    sms_delivered: `SMS ${lower(G.en['sms.delivered'])}`,
+    sms_failed: `SMS ${lower(G.en['sms.failed'])}`,
+    sms_expired: `SMS ${lower(G.en['sms.expired'])}`,
+    sms_unknown: `SMS ${lower(G.en['sms.unknown'])}`,
+    sms_held: `SMS ${lower(G.en['sms.held'])}`,
+    sms_cancelled: `SMS ${lower(G.en['sms.cancelled'])}`,
     overTime: 'Over time',
     bucket: 'Per',
     hour: 'hour',
@@ -143,27 +146,29 @@ const T = {
     show: 'Show',
     throughput: 'Throughput per stage ({scope})',
     backlog: 'Backlog per stage ({scope})',
-    tQueued: 'SMS queued',
-    tAccepted: 'Accepted by the gateway',
-    tDelivered: 'Delivered',
-    tFailed: 'Failed',
+    tQueued: G.en['sms.queued'],
+    tAccepted: G.en['sms.submitted'],
+    tDelivered: G.en['sms.delivered'],
+    tFailed: G.en['sms.failed'],
     bCertificate: 'Awaiting a certificate',
-    bQueue: 'In the SMS queue',
-    bReport: 'Awaiting a report',
+    bQueue: `SMS ${lower(G.en['sms.queued'])}`,
+    bReport: 'Awaiting the delivery report',
     perFacility: 'Per facility',
     perRegion: 'Per region',
     colFacility: 'Facility',
     colRegion: 'Region',
     colRecorded: 'Recorded',
     colLastHour: 'Last hour',
-    colClaims: 'Claimed doses',
+    colClaims: G.en['dose.priorMissing'],
     colLast: 'Last recorded',
-    colDelay: 'Average days to entry',
+    colDelay: 'Average time from vaccination to entry',
+    doses: '{n} doses',
     noFacilities: 'No doses within your scope yet.',
     seconds: '{n} s',
     minutes: '{n} min',
     hours: '{n} h',
     days: '{n} d',
+    dayCount: '{n} days',
   },
 };
 
@@ -213,6 +218,7 @@ export function DashboardPage(props: PageProps) {
     return t('days', { n: Math.round(s / 86_400) });
   };
   const stageName = (s: string): string => (s in T.id ? t(s as Key) : s);
+  const num = numberFormat();
   const scopeName = facility ? `${t('facility')} ${facility}` : region ? `${t('region')} ${formatRegionCode(region)}` : t('everywhere');
   const locale = currentLang() === 'id' ? 'id-ID' : 'en-GB';
   const label = (iso: string): string =>
@@ -339,16 +345,16 @@ export function DashboardPage(props: PageProps) {
               <p>{t('noFacilities')}</p>
             ) : (
               <div class="op-table-wrap">
-                <table class="op-table" data-testid="per-facility">
+                <table class="op-table op-table-stack" data-testid="per-facility">
                   <thead>
                     <tr>
                       <th scope="col">{t('colFacility')}</th>
                       <th scope="col">{t('colRegion')}</th>
-                      <th scope="col">{t('colRecorded')}</th>
-                      <th scope="col">{t('colLastHour')}</th>
-                      <th scope="col">{t('colClaims')}</th>
+                      <CountHeads t={t} />
                       <th scope="col">{t('colLast')}</th>
-                      <th scope="col">{t('colDelay')}</th>
+                      <th scope="col" class="num">
+                        {t('colDelay')}
+                      </th>
                     </tr>
                   </thead>
                   <tbody>
@@ -365,12 +371,12 @@ export function DashboardPage(props: PageProps) {
                             {f.facility}
                           </a>
                         </th>
-                        <td>{formatRegionCode(f.regionCode)}</td>
-                        <td data-col="recorded">{f.recorded}</td>
-                        <td>{f.recordedLastHour}</td>
-                        <td>{f.claimsPriorDose}</td>
-                        <td>{f.lastRecordedAt ? <When at={f.lastRecordedAt} /> : '—'}</td>
-                        <td>{f.averageDaysToEntry === null ? '—' : f.averageDaysToEntry.toFixed(1)}</td>
+                        <td data-label={t('colRegion')}>{formatRegionCode(f.regionCode)}</td>
+                        <CountCells t={t} num={num} counts={{ recorded: f.recorded, lastHour: f.recordedLastHour, claims: f.claimsPriorDose }} />
+                        <td data-label={t('colLast')}>{f.lastRecordedAt ? <When at={f.lastRecordedAt} /> : '—'}</td>
+                        <td class="num" data-col="delay" data-label={t('colDelay')}>
+                          {f.averageDaysToEntry === null ? '—' : delay(f.averageDaysToEntry, t, num)}
+                        </td>
                       </tr>
                     ))}
                   </tbody>
@@ -378,7 +384,7 @@ export function DashboardPage(props: PageProps) {
               </div>
             )}
             <h2>{t('perRegion')}</h2>
-            <PerRegion facilities={p.facilities} t={t} />
+            <PerRegion facilities={p.facilities} t={t} num={num} />
           </>
         )}
       </Load>
@@ -386,10 +392,57 @@ export function DashboardPage(props: PageProps) {
   );
 }
 
+/** Whole numbers as the language writes them (12.345 / 12,345), to at most `digits` decimals. */
+function numberFormat(): (n: number, digits?: number) => string {
+  const locale = currentLang() === 'id' ? 'id-ID' : 'en-GB';
+  return (n, digits = 0) => new Intl.NumberFormat(locale, { maximumFractionDigits: digits }).format(Number(n));
+}
+
+/** An average time in days, with its unit and no false precision: hours under a day, one decimal under ten days, whole days above. */
+function delay(days: number, t: Translate, num: (n: number, digits?: number) => string): string {
+  if (days < 1) return t('hours', { n: num(days * 24) });
+  return t('dayCount', { n: num(days, days < 10 ? 1 : 0) });
+}
+
+type Translate = (k: Key, v?: Record<string, string | number>) => string;
+type Counts = { recorded: number; lastHour: number; claims: number };
+const COUNT_COLUMNS: readonly [keyof Counts, Key][] = [
+  ['recorded', 'colRecorded'],
+  ['lastHour', 'colLastHour'],
+  ['claims', 'colClaims'],
+];
+
+/** The headings of the counts both tables show. */
+function CountHeads(props: { t: Translate }) {
+  return (
+    <>
+      {COUNT_COLUMNS.map(([k, label]) => (
+        <th scope="col" class="num" key={k}>
+          {props.t(label)}
+        </th>
+      ))}
+    </>
+  );
+}
+
+/** The counts, each with its unit and (for the phone's cards) its heading. */
+function CountCells(props: { t: Translate; num: (n: number) => string; counts: Counts }) {
+  const { t, num } = props;
+  return (
+    <>
+      {COUNT_COLUMNS.map(([k, label]) => (
+        <td class="num" key={k} data-col={k} data-label={t(label)}>
+          {t('doses', { n: num(props.counts[k]) })}
+        </td>
+      ))}
+    </>
+  );
+}
+
 /** Doses recorded per region (the facility's region code, at regency level), from the per-facility figures. */
-function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string }) {
-  const { t } = props;
-  const by = new Map<string, { recorded: number; lastHour: number; claims: number }>();
+function PerRegion(props: { facilities: FacilityFigures[]; t: Translate; num: (n: number) => string }) {
+  const { t, num } = props;
+  const by = new Map<string, Counts>();
   for (const f of props.facilities) {
     const r = f.regionCode.slice(0, 4);
     const a = by.get(r) ?? { recorded: 0, lastHour: 0, claims: 0 };
@@ -398,13 +451,11 @@ function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string
   if (by.size === 0) return <p>{t('noFacilities')}</p>;
   return (
     <div class="op-table-wrap">
-      <table class="op-table" data-testid="per-region">
+      <table class="op-table op-table-stack" data-testid="per-region">
         <thead>
           <tr>
             <th scope="col">{t('colRegion')}</th>
-            <th scope="col">{t('colRecorded')}</th>
-            <th scope="col">{t('colLastHour')}</th>
-            <th scope="col">{t('colClaims')}</th>
+            <CountHeads t={t} />
           </tr>
         </thead>
         <tbody>
@@ -413,9 +464,7 @@ function PerRegion(props: { facilities: FacilityFigures[]; t: (k: Key) => string
             .map(([r, a]) => (
               <tr key={r} data-region={r}>
                 <th scope="row">{formatRegionCode(r)}</th>
-                <td>{a.recorded}</td>
-                <td>{a.lastHour}</td>
-                <td>{a.claims}</td>
+                <CountCells t={t} num={num} counts={a} />
               </tr>
             ))}
         </tbody>

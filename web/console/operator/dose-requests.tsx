@@ -9,6 +9,7 @@ import type { PageProps } from '../pages.ts';
 import { DECLINE_REASONS, DOSE_REQUEST_STATUSES, type OwnDoseRequest } from '../../../src/domain/dose-requests.ts';
 import { api } from '../api.ts';
 import { useTexts } from '../../lib/lang.ts';
+import { GLOSSARY as G } from '../../lib/glossary.ts';
 import { Link } from './link.tsx';
 import { Action, DeclineAction, Load, may, Tabs, useApi, When, withQuery } from './common.tsx';
 
@@ -28,16 +29,16 @@ const T = {
   id: {
     title: 'Permintaan dosis yang hilang',
     lead: 'Warga melaporkan dosis yang tidak ada di sistem. Periksa catatan fasyankes, lalu catat dosisnya atau tolak dengan alasan; warga diberi tahu lewat SMS.',
-    open: 'Terbuka',
-    escalated: 'Dieskalasi',
-    entered: 'Dicatat',
-    declined: 'Ditolak',
+    open: G.id['request.open'],
+    escalated: G.id['request.escalated'],
+    entered: G.id['request.entered'],
+    declined: G.id['request.declined'],
     none: 'Tidak ada permintaan di wilayah kerja Anda.',
     what: 'Dosis {n} · {vaccine} · {date}',
     at: 'di {facility}',
     person: 'Pemohon',
     filed: 'Diajukan',
-    escalatedAt: 'Dieskalasi ke dinas',
+    escalatedAt: G.id['request.escalated'],
     note: 'Catatan warga',
     lot: 'Nomor batch (tidak wajib)',
     record: 'Catat dosis ini',
@@ -55,16 +56,16 @@ const T = {
   en: {
     title: 'Missing-dose requests',
     lead: "Citizens report doses missing from the system. Check the facility's records, then enter the dose or decline with a reason; the citizen is told by SMS.",
-    open: 'Open',
-    escalated: 'Escalated',
-    entered: 'Entered',
-    declined: 'Declined',
+    open: G.en['request.open'],
+    escalated: G.en['request.escalated'],
+    entered: G.en['request.entered'],
+    declined: G.en['request.declined'],
     none: 'No requests within your scope.',
     what: 'Dose {n} · {vaccine} · {date}',
     at: 'at {facility}',
     person: 'Requested by',
     filed: 'Filed',
-    escalatedAt: 'Escalated to the district',
+    escalatedAt: G.en['request.escalated'],
     note: "Citizen's note",
     lot: 'Lot number (optional)',
     record: 'Enter this dose',

@@ -8,13 +8,14 @@ import { formatRegionCode } from '../../../src/domain/regions.ts';
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../pages.ts';
 import { useTexts } from '../../lib/lang.ts';
+import { GLOSSARY as G } from '../../lib/glossary.ts';
 import { Link } from './link.tsx';
 import { Load, useApi, withQuery, type PersonSummary } from './common.tsx';
 
 const T = {
   id: {
     title: 'Cari orang',
-    lead: 'Cari dengan NIK, nomor HP (tulisan apa pun), atau nama. Nama boleh salah eja; tanggal lahir mempersempit hasil.',
+    lead: `Cari dengan NIK, nomor HP (${G.id['phone.anyFormat']}), atau nama. Nama boleh salah eja; tanggal lahir mempersempit hasil.`,
     query: 'NIK, nomor HP, atau nama',
     by: 'Cari berdasarkan',
     auto: 'Otomatis',
@@ -36,7 +37,7 @@ const T = {
   },
   en: {
     title: 'Find a person',
-    lead: 'Search by NIK, phone number (any writing), or name. Names may be misspelt; a birth date narrows the results.',
+    lead: `Search by NIK, phone number (${G.en['phone.anyFormat']}), or name. Names may be misspelt; a birth date narrows the results.`,
     query: 'NIK, phone number or name',
     by: 'Search by',
     auto: 'Automatic',

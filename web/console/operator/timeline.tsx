@@ -11,6 +11,7 @@ import { useState } from 'preact/hooks';
 import type { PageProps } from '../pages.ts';
 import { api, ApiError } from '../api.ts';
 import { currentLang, useTexts } from '../../lib/lang.ts';
+import { GLOSSARY as G, lower } from '../../lib/glossary.ts';
 import type { Lang } from '../../lib/i18n.ts';
 import type { ConsoleUser } from '../api.ts';
 import { Link } from './link.tsx';
@@ -48,7 +49,7 @@ const T = {
     actions: 'Tindakan',
     correctPhone: 'Perbaiki nomor HP',
     newPhone: 'Nomor HP baru',
-    phoneHint: 'Tulisan apa pun: 0812…, +62 812…, 62812…',
+    phoneHint: `${G.id['phone.anyFormat']}: 0812…, +62 812…, 62812…`,
     confirmPhone: 'Nomor HP {name} diganti; SMS sertifikat yang belum diterima dikirim lagi ke nomor baru.',
     phoneDone: 'Nomor diganti ke {phone}; {n} SMS dikirim lagi.',
     void: 'Batalkan dosis',
@@ -114,7 +115,7 @@ const T = {
     actions: 'Actions',
     correctPhone: 'Correct the phone number',
     newPhone: 'New phone number',
-    phoneHint: 'Any writing: 0812…, +62 812…, 62812…',
+    phoneHint: `${G.en['phone.anyFormat']}: 0812…, +62 812…, 62812…`,
     confirmPhone: "{name}'s phone number is replaced; certificate SMS not yet delivered are sent again to the new number.",
     phoneDone: 'Number changed to {phone}; {n} SMS sent again.',
     void: 'Void this dose',
@@ -166,10 +167,10 @@ const EVENT_NAMES: Record<string, { id: string; en: string }> = {
   phone_change_confirmed: { id: 'Nomor HP baru dikonfirmasi', en: 'New phone confirmed' },
   phone_change_rejected: { id: 'Nomor HP baru ditolak', en: 'New phone rejected' },
   sms: { id: 'SMS dibuat', en: 'SMS created' },
-  sms_created: { id: 'SMS antre', en: 'SMS queued' },
+  sms_created: { id: `SMS ${lower(G.id['sms.queued'])}`, en: `SMS ${lower(G.en['sms.queued'])}` },
   sms_held: { id: 'SMS ditahan', en: 'SMS held' },
-  sms_submitted: { id: 'Diterima gateway', en: 'Accepted by the gateway' },
-  sms_send_failed: { id: 'Gagal dikirim ke gateway', en: 'Gateway refused' },
+  sms_submitted: { id: `SMS ${lower(G.id['sms.submitted'])}`, en: `SMS ${lower(G.en['sms.submitted'])}` },
+  sms_send_failed: { id: 'SMS gagal dikirim ke operator seluler', en: 'The mobile operator refused the SMS' },
   sms_report: { id: 'Laporan pengiriman', en: 'Delivery report' },
   sms_timeout: { id: 'Tidak ada laporan (batas waktu)', en: 'No report in time' },
   sms_retry_scheduled: { id: 'Dijadwalkan kirim ulang', en: 'Retry scheduled' },
