@@ -182,6 +182,7 @@ const floorHour = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS;
  * worker, never in a request).
  */
 export async function rollupPipeline(db: Db, now = new Date()): Promise<RollupResult> {
+  await compactWaiting(db);
   await summarizeNewRanges(db);
   return db.withTransaction(async (tx) => {
     const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [LOCK_KEY]);
@@ -219,6 +220,29 @@ export async function rollupPipeline(db: Db, now = new Date()): Promise<RollupRe
       result.corrected = Number(r.rows[0]?.corrected ?? 0);
     }
     return result;
+  });
+}
+
+// Every change appended since the last run, summed into its facility, state and minute; what no longer waits goes.
+// Deleted and added in one statement: a reader's snapshot sees a change in one table or the other, never both.
+const COMPACT_WAITING_SQL = `
+  WITH moved AS (DELETE FROM pipeline_waiting_changes RETURNING facility_code, state, since, n)
+  INSERT INTO pipeline_waiting AS w (facility_code, state, since, n)
+  SELECT facility_code, state, since, sum(n) FROM moved GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+  ON CONFLICT (facility_code, state, since) DO UPDATE SET n = w.n + EXCLUDED.n`;
+
+/**
+ * Moves the changes of what waits (appended by the triggers of migration 038
+ * with each change of a `notify` job or certificate SMS, in its transaction)
+ * into `pipeline_waiting`, and deletes the minutes where nothing waits any
+ * more. Safe to run from several workers at once: each change is deleted, and
+ * so added, by one of them. Returns how many (facility, state, minute) rows it changed.
+ */
+export async function compactWaiting(db: Db): Promise<number> {
+  return db.withTransaction(async (tx) => {
+    const r = await tx.query(COMPACT_WAITING_SQL);
+    await tx.query('DELETE FROM pipeline_waiting WHERE n = 0');
+    return r.rowCount;
   });
 }
 
