@@ -35,12 +35,6 @@ CREATE TABLE pipeline_waiting_changes (
   n             int8 NOT NULL
 );
 
--- The facility of a certificate's dose ('' if none): two primary-key probes.
-CREATE FUNCTION pipeline_facility(p_person uuid, p_certificate uuid) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT coalesce((SELECT d.facility_code FROM certificates c JOIN vaccinations d ON d.person_id = c.person_id AND d.id = c.vaccination_id
-                    WHERE c.person_id = p_person AND c.id = p_certificate), '')
-$$;
-
 -- The certificate a `notify` job is about (NULL when its payload names none, or not as a uuid).
 CREATE FUNCTION pipeline_job_certificate(payload jsonb) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN payload->>'certificateId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
@@ -54,7 +48,7 @@ $$;
 
 -- Rows written or deleted by a statement: one insert for all of them, summed
 -- per facility, state and minute (an import batch adds its 500 jobs at once),
--- each row's facility found by the two primary-key probes of pipeline_facility.
+-- each row's facility found by two primary-key probes (certificate, dose).
 -- Each trigger's statements are planned once per connection and kept (no
 -- parameters: a generic plan), whatever the size of the statement that first
 -- ran them and whether or not the tables have statistics: hence the settings
@@ -102,29 +96,32 @@ $$;
 -- compacted text or a merge's new person_id cost nothing). -1 where the row
 -- waited, +1 where it waits, both under the facility of the row as it is now.
 CREATE FUNCTION pipeline_waiting_row() RETURNS trigger LANGUAGE plpgsql
-  SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $$
+  SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS $$
 DECLARE
   was_state text;
   was_since timestamptz;
   now_state text;
   now_since timestamptz;
+  certificate uuid;
+  facility text;
 BEGIN
   IF TG_TABLE_NAME = 'jobs' THEN
     IF OLD.kind = 'notify' AND OLD.status = 'pending' THEN was_state := 'queued'; was_since := pipeline_minute(OLD.created_at); END IF;
     IF NEW.kind = 'notify' AND NEW.status = 'pending' THEN now_state := 'queued'; now_since := pipeline_minute(NEW.created_at); END IF;
+    certificate := pipeline_job_certificate(NEW.payload);
   ELSE
     IF OLD.kind = 'certificate' AND OLD.final_at IS NULL THEN was_state := OLD.status; was_since := pipeline_minute(coalesce(OLD.submitted_at, OLD.created_at)); END IF;
     IF NEW.kind = 'certificate' AND NEW.final_at IS NULL THEN now_state := NEW.status; now_since := pipeline_minute(coalesce(NEW.submitted_at, NEW.created_at)); END IF;
+    certificate := NEW.certificate_id;
   END IF;
   IF was_state IS NOT DISTINCT FROM now_state AND was_since IS NOT DISTINCT FROM now_since THEN RETURN NULL; END IF;
-  IF TG_TABLE_NAME = 'jobs' THEN
-    INSERT INTO pipeline_waiting_changes (facility_code, state, since, n)
-    WITH f AS MATERIALIZED (SELECT pipeline_facility(NEW.person_id, pipeline_job_certificate(NEW.payload)) AS code)
-    SELECT f.code, w.state, w.since, w.n FROM f, (VALUES (was_state, was_since, -1), (now_state, now_since, 1)) w(state, since, n) WHERE w.state IS NOT NULL;
-  ELSE
-    INSERT INTO pipeline_waiting_changes (facility_code, state, since, n)
-    WITH f AS MATERIALIZED (SELECT pipeline_facility(NEW.person_id, NEW.certificate_id) AS code)
-    SELECT f.code, w.state, w.since, w.n FROM f, (VALUES (was_state, was_since, -1), (now_state, now_since, 1)) w(state, since, n) WHERE w.state IS NOT NULL;
+  SELECT d.facility_code INTO facility FROM certificates c JOIN vaccinations d ON d.person_id = c.person_id AND d.id = c.vaccination_id
+   WHERE c.person_id = NEW.person_id AND c.id = certificate;
+  IF was_state IS NOT NULL THEN
+    INSERT INTO pipeline_waiting_changes (facility_code, state, since, n) VALUES (coalesce(facility, ''), was_state, was_since, -1);
+  END IF;
+  IF now_state IS NOT NULL THEN
+    INSERT INTO pipeline_waiting_changes (facility_code, state, since, n) VALUES (coalesce(facility, ''), now_state, now_since, 1);
   END IF;
   RETURN NULL;
 END
@@ -154,12 +151,19 @@ CREATE TRIGGER notifications_waiting_update AFTER UPDATE ON notifications FOR EA
              OR OLD.submitted_at IS DISTINCT FROM NEW.submitted_at OR OLD.created_at IS DISTINCT FROM NEW.created_at))
   EXECUTE FUNCTION pipeline_waiting_row();
 
--- What waits now, counted once, through the partial indexes of the waiting rows (migration 032).
+-- What waits now, counted once, through the partial indexes of the waiting
+-- rows (migration 032) and the primary keys of their certificates and doses.
+SET LOCAL enable_hashjoin = off;
+SET LOCAL enable_mergejoin = off;
 INSERT INTO pipeline_waiting (facility_code, state, since, n)
-SELECT facility_code, state, since, count(*) FROM (
-  SELECT pipeline_facility(j.person_id, pipeline_job_certificate(j.payload)) AS facility_code, 'queued' AS state, pipeline_minute(j.created_at) AS since
+SELECT coalesce(d.facility_code, ''), w.state, w.since, count(*) FROM (
+  SELECT j.person_id, pipeline_job_certificate(j.payload) AS certificate_id, 'queued' AS state, pipeline_minute(j.created_at) AS since
     FROM jobs j WHERE j.kind = 'notify' AND j.status = 'pending'
   UNION ALL
-  SELECT pipeline_facility(x.person_id, x.certificate_id), x.status, pipeline_minute(coalesce(x.submitted_at, x.created_at))
+  SELECT x.person_id, x.certificate_id, x.status, pipeline_minute(coalesce(x.submitted_at, x.created_at))
     FROM notifications x WHERE x.kind = 'certificate' AND x.final_at IS NULL) w
+  LEFT JOIN certificates c ON c.person_id = w.person_id AND c.id = w.certificate_id
+  LEFT JOIN vaccinations d ON d.person_id = c.person_id AND d.id = c.vaccination_id
  GROUP BY 1, 2, 3;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
