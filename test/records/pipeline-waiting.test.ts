@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { describeEachBackend, postgresOnly, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
-import { fillPipeline } from '../helpers/pipeline.ts';
+import { fillPipeline, WAITING_FROM_COUNTS, WAITING_FROM_ROWS } from '../helpers/pipeline.ts';
 import { compactWaiting, rollupPipeline } from '../../src/records/pipeline-rollup.ts';
 import { pipelineStats, statsStatements } from '../../src/records/stats.ts';
 import { parseKannelReport } from '../../src/notify/gateways.ts';
@@ -67,6 +67,8 @@ describeEachBackend('pipeline view: what waits, counted as it changes', (t) => {
       [principal({ role: 'facility', facilityCode: c.code }), [c.code]],
     ];
     const check = async (when: string) => {
+      // Per facility, state and minute; then as the view reads them, per scope.
+      assert.deepEqual((await t.db.query(WAITING_FROM_COUNTS)).rows, (await t.db.query(WAITING_FROM_ROWS)).rows, when);
       for (const [who, facilities] of scopes) {
         assert.deepEqual(await fromCounts(t.db, who), await fromRows(t.db, facilities), `${when}: ${who.role} ${who.facilityCode ?? who.regionCode ?? ''}`);
       }
@@ -236,6 +238,7 @@ describeEachBackend('pipeline view: what waits, counted as it changes', (t) => {
       }
     }
     // What waits still agrees with the rows.
+    assert.deepEqual((await t.db.query(WAITING_FROM_COUNTS)).rows, (await t.db.query(WAITING_FROM_ROWS)).rows);
     assert.deepEqual(await fromCounts(t.db, principal({})), await fromRows(t.db, null));
     assert.deepEqual(await fromCounts(t.db, principal({ role: 'district', regionCode: '310002' })), await fromRows(t.db, (await t.db.query<{ code: string }>("SELECT code FROM facilities WHERE region_code = '310002'")).rows.map((f) => f.code)));
   });
