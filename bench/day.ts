@@ -238,6 +238,7 @@ async function main(): Promise<number> {
       codeSms.push({ during, ms });
     };
 
+    const rollupLag: { during: boolean; s: number }[] = [];
     let restartedAt: number | null = null;
     let lastPortal = 0;
     let drainedAt: number | null = null;
@@ -251,6 +252,10 @@ async function main(): Promise<number> {
         await cluster.restart();
       }
       progress.push({ at: roundStart - started, rows: await recorded().catch(() => progress.at(-1)?.rows ?? 0) });
+      // How far behind the pipeline rollup is (the live tail each view reads from the source tables).
+      const lag = await db.query<{ s: number | null }>('SELECT extract(epoch FROM now() - done_until)::float8 AS s FROM pipeline_rollup').catch(() => null);
+      const lagS = lag?.rows[0]?.s;
+      if (lagS != null) rollupLag.push({ during: importing, s: lagS });
       if (roundStart - lastPortal >= 61_000) {
         lastPortal = roundStart;
         portalRun = portalRun.then(portal);
@@ -290,6 +295,12 @@ async function main(): Promise<number> {
     console.log(`SMS to the sink: ${Number(sinkSpan.n).toLocaleString('en')}, the last ${((sinkSpan.last.getTime() - started) / 1000).toFixed(0)} s after the first upload`);
     const codes = codeSms.filter((c) => c.ms !== null).map((c) => c.ms!);
     console.log(`one-time code SMS: ${codeSms.length} lookups, reached the sink in ${codes.map((c) => (c / 1000).toFixed(1)).join(', ')} s${codeSms.some((c) => c.ms === null) ? ` (${codeSms.filter((c) => c.ms === null).length} not within 120 s)` : ''}`);
+
+    const lagOf = (during: boolean) => {
+      const xs = rollupLag.filter((l) => l.during === during).map((l) => l.s);
+      return xs.length ? `max ${fmt(Math.max(...xs))} s, median ${fmt(q(xs.sort((a, b) => a - b), 0.5))} s` : '–';
+    };
+    console.log(`pipeline rollup behind now (sampled each probe round): during the import ${lagOf(true)}; after ${lagOf(false)}`);
 
     console.log('\nprobe latencies, ms          during the import: n  err   p50   p95   p99   max  |  after: n  err   p50   p95   p99   max');
     for (const name of [...new Set(probes.map((p) => p.name))]) {

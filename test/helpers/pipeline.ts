@@ -73,3 +73,22 @@ export async function fillPipeline(db: Db, o: PipelineFill): Promise<string[]> {
   );
   return codes;
 }
+
+/** What waits now (notify jobs pending, certificate SMS not final) per facility, state and minute, counted from the rows. */
+export const WAITING_FROM_ROWS = `
+  SELECT coalesce(d.facility_code, '') AS facility_code, w.state, w.since, count(*)::int8 AS n FROM (
+    SELECT j.person_id, CASE WHEN j.payload->>'certificateId' ~* '^[0-9a-f-]{36}$' THEN (j.payload->>'certificateId')::uuid END AS certificate_id,
+           'queued' AS state, date_bin(interval '1 minute', j.created_at, timestamptz '2000-01-01 00:00:00Z') AS since
+      FROM jobs j WHERE j.kind = 'notify' AND j.status = 'pending'
+    UNION ALL
+    SELECT n.person_id, n.certificate_id, n.status, date_bin(interval '1 minute', coalesce(n.submitted_at, n.created_at), timestamptz '2000-01-01 00:00:00Z')
+      FROM notifications n WHERE n.kind = 'certificate' AND n.final_at IS NULL) w
+  LEFT JOIN certificates c ON c.person_id = w.person_id AND c.id = w.certificate_id
+  LEFT JOIN vaccinations d ON d.person_id = c.person_id AND d.id = c.vaccination_id
+  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+
+/** The same, from the counts the triggers of migration 038 keep (compacted and not yet). */
+export const WAITING_FROM_COUNTS = `
+  SELECT facility_code, state, since, sum(n)::int8 AS n FROM (
+    SELECT facility_code, state, since, n FROM pipeline_waiting UNION ALL SELECT facility_code, state, since, n FROM pipeline_waiting_changes) x
+  GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { describeEachBackend, openTestDb } from '../helpers/db.ts';
 import { fillJobs } from '../helpers/jobs.ts';
 import type { Db, Queryable } from '../../src/db/client.ts';
-import { loadMigrations, migrate } from '../../src/db/migrate.ts';
+import { loadMigrations, migrate, splitStatements } from '../../src/db/migrate.ts';
 import { CLAIM_SQL, type Handlers, type Outcome, Worker, claim, enqueue, jobStats, laneConcurrency } from '../../src/notify/outbox.ts';
 import { JOB_KINDS, LANES, type JobKind, laneOf } from '../../src/notify/jobs.ts';
 import { DONE_JOBS_SQL, ORDERED_WALK } from '../../src/notify/retention.ts';
@@ -162,10 +162,33 @@ describeEachBackend('migrations 030–031', (t) => {
         await mig.db.query("INSERT INTO jobs (kind, payload, dedupe_key) VALUES ($1, '{}'::jsonb, $1)", [k]);
         await mig.db.query("INSERT INTO jobs (kind, payload, dedupe_key, status) VALUES ($1, '{}'::jsonb, $1 || ':done', 'done')", [k]);
       }
+      // Weeks of second-dose reminders: more than two batches of the backfill (5,000 a batch, each committed on its own).
+      const m30 = all.find((m) => m.version === 30)!;
+      assert.match(m30.sql, /^-- dosis:no-transaction/);
+      assert.deepEqual(splitStatements(m30.sql).filter((st) => st.batch).map((st) => /^UPDATE jobs SET lane\b/.test(st.sql)), [true], 'the backfill is a batch');
+      await mig.db.query(
+        `INSERT INTO jobs (kind, payload, dedupe_key, run_at) SELECT 'reminder', '{}'::jsonb, 'reminder:' || g, now() + g * interval '1 minute' FROM generate_series(1, 12001) g`,
+      );
       await migrate(mig.db, all);
-      const r = await mig.db.query<{ kind: JobKind; lane: string }>("SELECT kind, lane FROM jobs WHERE status = 'pending' ORDER BY id");
+      const r = await mig.db.query<{ kind: JobKind; lane: string }>("SELECT kind, lane FROM jobs WHERE status = 'pending' AND dedupe_key NOT LIKE 'reminder:%' ORDER BY id");
       assert.equal(r.rows.length, kinds.length);
       for (const row of r.rows) assert.equal(row.lane, laneOf(row.kind), row.kind);
+      const lanes = async () => (await mig.db.query<{ lane: string; status: string; n: number }>('SELECT lane, status, count(*)::int8 AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2')).rows;
+      const moved = await lanes();
+      assert.deepEqual(
+        moved.filter((x) => x.lane === 'notice').map((x) => [x.status, Number(x.n)]),
+        [['pending', 12001 + kinds.filter((k) => laneOf(k) === 'notice').length]],
+        'every waiting reminder moved, batch after batch; done jobs stay where they were',
+      );
+      const index = async () => (await mig.db.query("SELECT 1 FROM pg_class WHERE relname = 'jobs_lane_backfill' AND relnamespace = current_schema()::regnamespace")).rowCount;
+      assert.equal(await index(), 0, 'the backfill index is dropped once done');
+      // Run again from its start, as after a crash in the middle: nothing changes, nothing fails.
+      await mig.db.query('DELETE FROM schema_migrations WHERE version = 30');
+      assert.deepEqual(await migrate(mig.db, all.filter((m) => m.version === 30)), [30]);
+      assert.deepEqual(await lanes(), moved);
+      assert.equal(await index(), 0);
+      const check = await mig.db.query("SELECT 1 FROM pg_constraint WHERE conname = 'jobs_lane_check' AND connamespace = current_schema()::regnamespace");
+      assert.equal(check.rowCount, 1, 'the lane constraint, once');
       const first = await claim(mig.db, 'm', 4, LEASE);
       assert.deepEqual(first.map((j) => j.kind), ['code_sms', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup']);
     } finally {

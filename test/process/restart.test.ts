@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { WAITING_FROM_COUNTS, WAITING_FROM_ROWS } from '../helpers/pipeline.ts';
 import { PeopleGenerator, doseRequest } from '../helpers/people.ts';
 import { generateDoses, toCsv } from '../fixtures/import-files.ts';
 import { facilityToken, keepAliveAgent, request, spawnDosis, startServer, uploadFile, type Child, type DosisServer } from '../helpers/server.ts';
@@ -166,6 +167,8 @@ describe('a PostgreSQL restart in the middle of imports, single doses and sendin
       assert.equal(await count("SELECT count(*) AS n FROM jobs WHERE kind IN ('notify', 'sms_send') AND status = 'dead'"), 0, 'no SMS job given up');
       assert.equal(await count("SELECT count(*) AS n FROM notifications WHERE kind = 'certificate'"), expected, 'one certificate SMS per dose');
       assert.equal(await count('SELECT count(*) AS n FROM (SELECT notification_id FROM sms_sink GROUP BY 1 HAVING count(*) > 1) x'), 0, 'no SMS sent twice');
+      // What the pipeline view shows waiting (counted by triggers as each change commits: migration 038) is what waits.
+      assert.deepEqual((await db.query(WAITING_FROM_COUNTS)).rows, (await db.query(WAITING_FROM_ROWS)).rows, 'the waiting counts survived the restart');
       unsent = (
         await db.query<{ status: string; attempt: number; n: string }>(
           "SELECT status, attempt, count(*) AS n FROM notifications n WHERE n.kind = 'certificate' AND NOT EXISTS (SELECT 1 FROM sms_sink s WHERE s.notification_id = n.id) GROUP BY 1, 2",

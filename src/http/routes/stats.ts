@@ -18,6 +18,8 @@ export function statsRoutes(app: App, deps: AppDeps): void {
           'Counts are events as they happened: `recorded` every dose entered (a dose voided later included), `certified` every dose that got a certificate, ' +
           '`sms_<state>` the certificate SMS that ended in that state (one that ended twice, e.g. held then cancelled, under both) plus those in it now. ' +
           '`lastMinute` / `lastHour`: events in that time, to the minute (per-minute counts of events more than a few seconds old, plus those since). ' +
+          '`oldestWaitingAt` / `oldestWaitingSeconds` (what waits now: `sms_queued`, and SMS not final), to the minute: the start of the first minute in which something still waits ' +
+          '(an SMS waits from its acceptance by the gateway, or from its creation before that); what waits is counted as it changes, so reading it costs the same whatever the backlog. ' +
           '`facilities`: the first 1000 by code that recorded a dose, with open `claims_prior_dose` cases. ' +
           'Read from a rollup the worker updates every few seconds plus the seconds since, so the cost grows neither with history nor with the rate doses arrive at.',
         response: { 200: Type.Object({ stages: Type.Array(Type.Object({}, { additionalProperties: true })), facilities: Type.Array(Type.Object({}, { additionalProperties: true })), generatedAt: Type.String() }) },
