@@ -21,7 +21,7 @@
  * report for an earlier attempt can only deliver, never fail, the current one.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../db/client.ts';
+import { type Db, type Queryable, isConnectionLost } from '../db/client.ts';
 import { linkTokenFor } from '../access/links.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { AppError } from '../domain/errors.ts';
@@ -63,6 +63,8 @@ export interface NotifierConfig {
   inFlightGraceMs?: number;
   /** A taken attempt still `unknown` this long after its timeout: one resend if the SMSC never acknowledged it, else final. */
   unknownResendAfterMs: number;
+  /** How long a gateway's answer is written again while the database is unreachable (default 10 min; `durably`). */
+  answerRetryMs?: number;
   /** Receipt `err:` codes after which no retry can succeed (classifyFailure). */
   permanentReceiptErrors: ReadonlySet<string>;
   /** Jobs of one batch sent at once. */
@@ -427,7 +429,9 @@ export class Notifier {
   private async createAndSendMany(items: NewSms[]): Promise<void> {
     const gw = routeFor(this.d.routes, 1);
     const ids = items.map(() => randomUUID());
-    const r = await this.d.db.query<{ id: string }>(
+    // Retried while the database is unreachable, with the same ids: a first try that committed but whose answer was
+    // lost (a restart) is then found by its ids, and its rows are sent by this run rather than left to the sweep.
+    const r = await this.durably('saving the notifications', () => this.d.db.query<{ id: string }>(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
                 AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
@@ -440,7 +444,9 @@ export class Notifier {
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
          SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
        ${SUPERSEDE_MANY}
-       SELECT id FROM n`,
+       SELECT id FROM n
+       UNION ALL
+       SELECT x.id FROM input JOIN notifications x ON x.person_id = input.person_id AND x.id = input.id`,
       [
         items.map((x) => x.personId),
         ids,
@@ -454,7 +460,7 @@ export class Notifier {
         items.map((x) => x.sms.parts),
         gw.route,
       ],
-    );
+    ));
     const created = new Set(r.rows.map((x) => x.id));
     const out: OutgoingSms[] = [];
     items.forEach((x, i) => {
@@ -500,8 +506,12 @@ export class Notifier {
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, items.length)) }, lane));
     const accepted = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> } => a.res.ok);
+    // What the gateway answered is known only to this process: recorded while the database is unreachable (a restart),
+    // or a message not taken would wait for the sweep's report timeout, and one taken could be resent.
+    const failures: unknown[] = [];
+    const record = (what: string, fn: () => Promise<unknown>) => this.durably(what, fn).catch((e: unknown) => void failures.push(e));
     if (accepted.length) {
-      await this.d.db.query(
+      await record('recording the gateway\'s answers', () => this.d.db.query(
         `WITH a AS (
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
          u AS (
@@ -519,15 +529,36 @@ export class Notifier {
           accepted.map((a) => a.res.ref),
           accepted.map((a) => a.res.raw),
         ],
-      );
+      ));
     }
     const waiting = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: false }> } => !a.res.ok && a.res.gatewayDown);
-    if (waiting.length) await this.waitForGateway(waiting);
+    if (waiting.length) await record('recording the wait for the gateway', () => this.waitForGateway(waiting));
     for (const { m, route, res } of answers) {
       if (res.ok) {
-        if (res.delivered) await this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once');
+        if (res.delivered) await record('recording a delivery', () => this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once'));
       } else if (!res.gatewayDown) {
-        await this.attemptFailedToSend(m, route, res);
+        await record('recording a refused send', () => this.attemptFailedToSend(m, route, res));
+      }
+    }
+    if (failures.length) throw failures[0];
+  }
+
+  /**
+   * Runs `fn` again while the database is unreachable (a restart, a failover:
+   * `isConnectionLost`), backing off from 100 ms to 5 s, for at most
+   * `answerRetryMs` (default 10 min); any other error, or the time spent,
+   * throws. For writes whose content only this process knows (what the
+   * gateway answered): each must be safe to run twice.
+   */
+  private async durably<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const until = Date.now() + (this.d.config.answerRetryMs ?? 600_000);
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isConnectionLost(e) || Date.now() + delay > until) throw e;
+        this.count('dosis_sms_record_retries_total', { what });
+        await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
