@@ -487,17 +487,27 @@ export class Notifier {
         const gw = chosen ?? (await this.d.health.pick(m.attempt));
         if (!gw) {
           const route = routeFor(this.d.routes, m.attempt).route;
-          answers.push({ m, route, res: { ok: false, raw: `${route}: paused (the gateway is down; waiting for it)`, error: 'gateway_paused', gatewayDown: true } });
+          answers.push({ m, route, res: paused(route) });
           continue;
         }
+        const breaker = this.d.health.breaker(gw.route);
         let res: SendResult;
+        await this.pace(m.urgent);
+        // A place in the route's window of sends in flight (health.ts): a few requests at a time, a code first.
+        const release = breaker ? await breaker.window.acquire(m.urgent) : () => {};
         try {
-          await this.pace(m.urgent);
+          // The route paused while this send waited for its place: wait for the gateway rather than call it.
+          if (breaker && !(await breaker.ready())) {
+            release();
+            answers.push({ m, route: gw.route, res: paused(gw.route) });
+            continue;
+          }
           res = await gw.send(m);
         } catch (e) {
           res = { ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e), gatewayDown: true };
+        } finally {
+          release();
         }
-        const breaker = this.d.health.breaker(gw.route);
         if (res.ok) breaker?.success();
         else if (res.gatewayDown) breaker?.failure(res.raw);
         this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? (res.queued ? 'queued' : 'accepted') : res.gatewayDown ? 'gateway_down' : 'failed' });
@@ -1103,6 +1113,11 @@ export class Notifier {
       }
     });
   }
+}
+
+/** What a send that found its route paused answers: the gateway is down, the attempt waits for it. */
+function paused(route: RouteName): SendResult {
+  return { ok: false, raw: `${route}: paused (the gateway is down; waiting for it)`, error: 'gateway_paused', gatewayDown: true };
 }
 
 /**
