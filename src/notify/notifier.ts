@@ -527,6 +527,8 @@ export class Notifier {
          u AS (
            UPDATE notifications x SET status = 'submitted', submitted_at = now(), updated_at = now(), gateway_ref = coalesce(x.gateway_ref, a.ref), route = a.route
              FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
+               -- not when its report came first and the attempt already waits to go again (rejectedByGateway)
+               AND x.next_attempt_at IS NULL
            RETURNING x.id)
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, gateway_ref, raw)
          SELECT a.person_id, a.id, a.attempt, 'submitted', a.route, CASE WHEN u.id IS NULL THEN cur.status ELSE 'submitted' END, u.id IS NOT NULL, a.ref, a.raw
@@ -1071,6 +1073,49 @@ export class Notifier {
     return row ? { notificationId, status: row.status, applied: row.applied } : null;
   }
 
+  /**
+   * A submit the SMSC rejected for a reason of its own (`classifyFailure`:
+   * our bind, our sender id, its system): the SMSC never took the message
+   * and nothing is learnt about the number, so the same attempt goes again
+   * after a backoff without spending it, as when Kannel is down — at most
+   * `maxAttempts` times per attempt (an SMSC that keeps refusing must not be
+   * fed for ever); after that it counts as a failed attempt (false).
+   */
+  private async rejectedByGateway(tx: Queryable, n: NotificationRow, rep: DeliveryReport, ev: { attempt: number; type: string; route: string | null; report_bits: number; gateway_ref: string | null; raw: string }): Promise<boolean> {
+    const cfg = this.d.config;
+    const before = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM notification_events
+        WHERE person_id = $1 AND notification_id = $2 AND attempt = $3 AND type = 'gateway_wait' AND starts_with(raw, $4)`,
+      [n.person_id, n.id, n.attempt, REJECTED_WAIT],
+    );
+    const waits = Number(before.rows[0]?.n ?? 0);
+    if (waits >= cfg.maxAttempts) return false;
+    const at = new Date(Date.now() + backoffMs(waits + 1, cfg.retryBaseMs, cfg.retryMaxMs));
+    const why = `${rep.outcome} (${rep.error ?? 'no status'}): ${rep.receipt ?? ''}`.slice(0, 400);
+    await tx.query(
+      `UPDATE notifications SET status = 'pending', report_bits = 0, gateway_ref = NULL, submitted_at = NULL, next_attempt_at = $3, last_error = $4, updated_at = now()
+        WHERE person_id = $1 AND id = $2`,
+      [n.person_id, n.id, at, why],
+    );
+    await event(tx, n, { ...ev, status: 'pending', applied: true });
+    await event(tx, n, {
+      attempt: n.attempt,
+      type: 'gateway_wait',
+      route: ev.route,
+      status: 'pending',
+      raw: `${REJECTED_WAIT} (${why}); attempt ${n.attempt} not spent, sent again at ${at.toISOString()} (${waits + 1} of ${cfg.maxAttempts})`,
+    });
+    await enqueue(tx, {
+      kind: 'sms_send',
+      payload: { personId: n.person_id, notificationId: n.id, attempt: n.attempt },
+      dedupeKey: `sms_send:${n.id}:${n.attempt}:rejected:${waits + 1}`,
+      runAt: at,
+      personId: n.person_id,
+      ...(n.kind === 'code' ? { lane: 'code' as const } : {}),
+    });
+    return true;
+  }
+
   /** The locked path: a failed/expired/rejected report settles the current attempt and runs the retry policy. */
   private async applyFailure(personId: string, notificationId: string, attempt: number, rep: DeliveryReport, raw: string, route?: string): Promise<ReportResult | null> {
     return this.d.db.withTransaction(async (tx) => {
@@ -1097,13 +1142,17 @@ export class Notifier {
           await event(tx, n, { ...ev, status: d.status, applied: true });
           return { notificationId, status: d.status, applied: true };
         case 'failure': {
+          const cls = classifyFailure(rep, this.d.config.permanentReceiptErrors);
+          if (cls === 'gateway' && (await this.rejectedByGateway(tx, n, rep, ev))) {
+            this.count('dosis_sms_failures_total', { class: cls });
+            return { notificationId, status: 'pending', applied: true };
+          }
           await tx.query(
             `UPDATE notifications SET status = $3, report_bits = report_bits | $4, gateway_ref = coalesce($5, gateway_ref), last_error = $6, updated_at = now()
               WHERE person_id = $1 AND id = $2`,
             [personId, notificationId, d.status, rep.bits, rep.smscId, `${rep.outcome}${rep.error ? ` (${rep.error})` : ''}: ${rep.receipt ?? ''}`.slice(0, 500)],
           );
           await event(tx, n, { ...ev, status: d.status, applied: true });
-          const cls = classifyFailure(rep, this.d.config.permanentReceiptErrors);
           this.count('dosis_sms_failures_total', { class: cls });
           await this.afterFailedAttempt(tx, { ...n, status: d.status }, cls);
           return { notificationId, status: d.status, applied: true };
@@ -1114,6 +1163,9 @@ export class Notifier {
     });
   }
 }
+
+/** The raw text that starts a `gateway_wait` event of a submit the SMSC rejected for a gateway reason (counted per attempt). */
+const REJECTED_WAIT = 'rejected by the SMSC for a gateway reason';
 
 /** What a send that found its route paused answers: the gateway is down, the attempt waits for it. */
 function paused(route: RouteName): SendResult {
