@@ -38,7 +38,7 @@ const HELP = `npm run bench -- notify [options]
   --concurrency <n>  the worker's jobs in flight (default 128)
   --feeds <list>     Kannel-alone feed rates, 0 = flood (default 0,300,450,600); the best is the ceiling
   --max-per-second <n>  the worker's SMS_MAX_PER_SECOND (default 0: no cap)
-  --sends-in-flight <n>  the worker's SMS_SENDS_IN_FLIGHT, sendsms requests in flight per route (default: Dosis's, 8)
+  --sends-in-flight <n>  the worker's SMS_SENDS_IN_FLIGHT, sendsms requests in flight per route (default: Dosis's, 16)
   --stores on|off    Kannel's persistent stores (store-type and dlr-storage = spool, as deploy/kannel.conf;
                      default on); off = its in-memory defaults, to measure what the stores cost
   --async-commit     diagnostic: synchronous_commit=off on the scratch database (how much is WAL flushing?)

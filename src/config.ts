@@ -239,7 +239,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gatewayProbeMaxMs: int(env, 'SMS_GATEWAY_PROBE_MAX_MS', 60_000, 10, 3_600_000),
     fallbackAfter: int(env, 'SMS_FALLBACK_AFTER', 2, 0, 20),
     sendTimeoutMs: int(env, 'SMS_SEND_TIMEOUT_MS', 10_000, 100, 120_000),
-    sendsInFlight: int(env, 'SMS_SENDS_IN_FLIGHT', 8, 0, 1000),
+    sendsInFlight: int(env, 'SMS_SENDS_IN_FLIGHT', 16, 0, 1000),
     maxPerSecond: int(env, 'SMS_MAX_PER_SECOND', 0, 0, 100_000),
     phoneShareLimit: int(env, 'DOSIS_PHONE_SHARE_LIMIT', 6, 1, 100_000),
     otpSecret,

@@ -26,7 +26,7 @@ export interface BreakerOptions {
   probeBaseMs: number;
   probeMaxMs: number;
   /**
-   * Sends in flight to a Kannel route from this process at most (SMS_SENDS_IN_FLIGHT, default 8),
+   * Sends in flight to a Kannel route from this process at most (SMS_SENDS_IN_FLIGHT, default 16),
    * whatever the worker's concurrency: the others wait their turn here, a one-time code first.
    * 0: no bound. The sink is never bounded.
    */
@@ -99,7 +99,7 @@ export class RouteBreaker {
     this.o = o;
     this.onError = onError;
     this.probeDelay = o.probeBaseMs;
-    this.window = new SendWindow(gateway.type === 'kannel' ? (o.sendsInFlight ?? 8) : 0);
+    this.window = new SendWindow(gateway.type === 'kannel' ? (o.sendsInFlight ?? 16) : 0);
   }
 
   get route(): RouteName {

@@ -15,7 +15,10 @@
  * and recording its answer, the delivery report (which carries our id) still
  * settles it, and if no report comes the sweep finds it `pending` past the
  * report timeout, marks the attempt unknown and retries. So a kill costs a
- * delay, not a duplicate.
+ * delay, not a duplicate. A database that goes away (a restart) is not a
+ * kill: the process still knows what the gateway answered, and writes it
+ * again until the database is back (`durably`), so the sweep's long wait is
+ * left to what only a kill leaves.
  *
  * States never move backwards: `delivered` is final whatever arrives later; a
  * report for an earlier attempt can only deliver, never fail, the current one.
