@@ -38,6 +38,7 @@ const HELP = `npm run bench -- notify [options]
   --concurrency <n>  the worker's jobs in flight (default 128)
   --feeds <list>     Kannel-alone feed rates, 0 = flood (default 0,300,450,600); the best is the ceiling
   --max-per-second <n>  the worker's SMS_MAX_PER_SECOND (default 0: no cap)
+  --sends-in-flight <n>  the worker's SMS_SENDS_IN_FLIGHT, sendsms requests in flight per route (default: Dosis's, 16)
   --stores on|off    Kannel's persistent stores (store-type and dlr-storage = spool, as deploy/kannel.conf;
                      default on); off = its in-memory defaults, to measure what the stores cost
   --async-commit     diagnostic: synchronous_commit=off on the scratch database (how much is WAL flushing?)
@@ -53,6 +54,7 @@ const { values: o } = parseArgs({
     concurrency: { type: 'string', default: '128' },
     'async-commit': { type: 'boolean', default: false },
     'max-per-second': { type: 'string', default: '0' },
+    'sends-in-flight': { type: 'string' },
     stores: { type: 'string', default: 'on' },
     feeds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -199,7 +201,10 @@ try {
     await Promise.all(Array.from({ length: 16 }, lane));
     console.log(`2. Dosis, backlog: ${COUNT} doses recorded (worker off) in ${((performance.now() - t) / 1000).toFixed(1)} s; starting dosis worker`);
   }
-  worker = spawnDosis(['worker', '--concurrency', o.concurrency], { env: { ...common, SMS_MAX_PER_SECOND: o['max-per-second'] } });
+  worker = spawnDosis(['worker', '--concurrency', o.concurrency], {
+    env: { ...common, SMS_MAX_PER_SECOND: o['max-per-second'], ...(o['sends-in-flight'] ? { SMS_SENDS_IN_FLIGHT: o['sends-in-flight'] } : {}) },
+  });
+  if (o['sends-in-flight']) console.log(`   (worker's sendsms requests in flight per route: SMS_SENDS_IN_FLIGHT=${o['sends-in-flight']})`);
   if (o['max-per-second'] !== '0') console.log(`   (worker capped at SMS_MAX_PER_SECOND=${o['max-per-second']})`);
   await worker.waitForOutput(/started/, 30_000);
   const cpu2 = cpuMeter({ 'dosis worker': [worker.proc.pid!], 'dosis serve': [serve.proc.pid!], kannel: rig.pids() });

@@ -95,6 +95,8 @@ export interface SmsConfig {
   fallbackAfter: number;
   /** Give up on one sendsms request after this long. */
   sendTimeoutMs: number;
+  /** sendsms requests in flight per Kannel route and process at most, whatever the worker's concurrency (0: no bound). */
+  sendsInFlight: number;
   /** At most this many sends per second from one process (0: no cap); match the link's TPS. */
   maxPerSecond: number;
   /**
@@ -237,6 +239,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gatewayProbeMaxMs: int(env, 'SMS_GATEWAY_PROBE_MAX_MS', 60_000, 10, 3_600_000),
     fallbackAfter: int(env, 'SMS_FALLBACK_AFTER', 2, 0, 20),
     sendTimeoutMs: int(env, 'SMS_SEND_TIMEOUT_MS', 10_000, 100, 120_000),
+    sendsInFlight: int(env, 'SMS_SENDS_IN_FLIGHT', 16, 0, 1000),
     maxPerSecond: int(env, 'SMS_MAX_PER_SECOND', 0, 0, 100_000),
     phoneShareLimit: int(env, 'DOSIS_PHONE_SHARE_LIMIT', 6, 1, 100_000),
     otpSecret,

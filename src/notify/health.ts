@@ -25,6 +25,54 @@ export interface BreakerOptions {
   /** First probe after opening; doubles up to probeMaxMs. */
   probeBaseMs: number;
   probeMaxMs: number;
+  /**
+   * Sends in flight to a Kannel route from this process at most (SMS_SENDS_IN_FLIGHT, default 16),
+   * whatever the worker's concurrency: the others wait their turn here, a one-time code first.
+   * 0: no bound. The sink is never bounded.
+   */
+  sendsInFlight?: number;
+}
+
+/**
+ * A window of sends in flight: `acquire` resolves when one of `size` places is
+ * free; waiting urgent sends (one-time codes) go before the others, each kind
+ * in the order it came. Kannel fed a steady few requests at a time over
+ * kept-alive connections delivers more than when flooded with every job in
+ * flight at once (bench/notify.ts, issue 16).
+ */
+export class SendWindow {
+  readonly size: number;
+  private used = 0;
+  private readonly urgent: (() => void)[] = [];
+  private readonly normal: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  /** Sends in flight now, and waiting for a place. */
+  get inFlight(): number {
+    return this.used;
+  }
+  get waiting(): number {
+    return this.urgent.length + this.normal.length;
+  }
+
+  /** Waits for a place; returns its release (call it once). */
+  async acquire(urgent = false): Promise<() => void> {
+    if (this.size > 0) {
+      if (this.used < this.size) this.used++;
+      else await new Promise<void>((r) => (urgent ? this.urgent : this.normal).push(r)); // the place is handed over by a release
+    }
+    let released = false;
+    return () => {
+      if (released || this.size <= 0) return;
+      released = true;
+      const next = this.urgent.shift() ?? this.normal.shift();
+      if (next) next();
+      else this.used--;
+    };
+  }
 }
 
 /** How often a success or a failure that changes no state is written to `sms_routes`. */
@@ -42,6 +90,8 @@ export class RouteBreaker {
   private probing: Promise<boolean> | undefined;
   private lastWrite = 0;
   private writes: Promise<void> = Promise.resolve();
+  /** The route's sends in flight from this process (SendWindow). */
+  readonly window: SendWindow;
 
   constructor(gateway: SmsGateway, db: Queryable, o: BreakerOptions, onError: (e: unknown) => void) {
     this.gateway = gateway;
@@ -49,6 +99,7 @@ export class RouteBreaker {
     this.o = o;
     this.onError = onError;
     this.probeDelay = o.probeBaseMs;
+    this.window = new SendWindow(gateway.type === 'kannel' ? (o.sendsInFlight ?? 16) : 0);
   }
 
   get route(): RouteName {

@@ -15,13 +15,16 @@
  * and recording its answer, the delivery report (which carries our id) still
  * settles it, and if no report comes the sweep finds it `pending` past the
  * report timeout, marks the attempt unknown and retries. So a kill costs a
- * delay, not a duplicate.
+ * delay, not a duplicate. A database that goes away (a restart) is not a
+ * kill: the process still knows what the gateway answered, and writes it
+ * again until the database is back (`durably`), so the sweep's long wait is
+ * left to what only a kill leaves.
  *
  * States never move backwards: `delivered` is final whatever arrives later; a
  * report for an earlier attempt can only deliver, never fail, the current one.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../db/client.ts';
+import { type Db, type Queryable, isConnectionLost } from '../db/client.ts';
 import { linkTokenFor } from '../access/links.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { AppError } from '../domain/errors.ts';
@@ -63,6 +66,8 @@ export interface NotifierConfig {
   inFlightGraceMs?: number;
   /** A taken attempt still `unknown` this long after its timeout: one resend if the SMSC never acknowledged it, else final. */
   unknownResendAfterMs: number;
+  /** How long a gateway's answer is written again while the database is unreachable (default 10 min; `durably`). */
+  answerRetryMs?: number;
   /** Receipt `err:` codes after which no retry can succeed (classifyFailure). */
   permanentReceiptErrors: ReadonlySet<string>;
   /** Jobs of one batch sent at once. */
@@ -427,7 +432,9 @@ export class Notifier {
   private async createAndSendMany(items: NewSms[]): Promise<void> {
     const gw = routeFor(this.d.routes, 1);
     const ids = items.map(() => randomUUID());
-    const r = await this.d.db.query<{ id: string }>(
+    // Retried while the database is unreachable, with the same ids: a first try that committed but whose answer was
+    // lost (a restart) is then found by its ids, and its rows are sent by this run rather than left to the sweep.
+    const r = await this.durably('saving the notifications', () => this.d.db.query<{ id: string }>(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
                 AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
@@ -440,7 +447,9 @@ export class Notifier {
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
          SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
        ${SUPERSEDE_MANY}
-       SELECT id FROM n`,
+       SELECT id FROM n
+       UNION ALL
+       SELECT x.id FROM input JOIN notifications x ON x.person_id = input.person_id AND x.id = input.id`,
       [
         items.map((x) => x.personId),
         ids,
@@ -454,7 +463,7 @@ export class Notifier {
         items.map((x) => x.sms.parts),
         gw.route,
       ],
-    );
+    ));
     const created = new Set(r.rows.map((x) => x.id));
     const out: OutgoingSms[] = [];
     items.forEach((x, i) => {
@@ -481,17 +490,27 @@ export class Notifier {
         const gw = chosen ?? (await this.d.health.pick(m.attempt));
         if (!gw) {
           const route = routeFor(this.d.routes, m.attempt).route;
-          answers.push({ m, route, res: { ok: false, raw: `${route}: paused (the gateway is down; waiting for it)`, error: 'gateway_paused', gatewayDown: true } });
+          answers.push({ m, route, res: paused(route) });
           continue;
         }
+        const breaker = this.d.health.breaker(gw.route);
         let res: SendResult;
+        await this.pace(m.urgent);
+        // A place in the route's window of sends in flight (health.ts): a few requests at a time, a code first.
+        const release = breaker ? await breaker.window.acquire(m.urgent) : () => {};
         try {
-          await this.pace(m.urgent);
+          // The route paused while this send waited for its place: wait for the gateway rather than call it.
+          if (breaker && !(await breaker.ready())) {
+            release();
+            answers.push({ m, route: gw.route, res: paused(gw.route) });
+            continue;
+          }
           res = await gw.send(m);
         } catch (e) {
           res = { ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e), gatewayDown: true };
+        } finally {
+          release();
         }
-        const breaker = this.d.health.breaker(gw.route);
         if (res.ok) breaker?.success();
         else if (res.gatewayDown) breaker?.failure(res.raw);
         this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? (res.queued ? 'queued' : 'accepted') : res.gatewayDown ? 'gateway_down' : 'failed' });
@@ -500,13 +519,19 @@ export class Notifier {
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, items.length)) }, lane));
     const accepted = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> } => a.res.ok);
+    // What the gateway answered is known only to this process: recorded while the database is unreachable (a restart),
+    // or a message not taken would wait for the sweep's report timeout, and one taken could be resent.
+    const failures: unknown[] = [];
+    const record = (what: string, fn: () => Promise<unknown>) => this.durably(what, fn).catch((e: unknown) => void failures.push(e));
     if (accepted.length) {
-      await this.d.db.query(
+      await record('recording the gateway\'s answers', () => this.d.db.query(
         `WITH a AS (
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
          u AS (
            UPDATE notifications x SET status = 'submitted', submitted_at = now(), updated_at = now(), gateway_ref = coalesce(x.gateway_ref, a.ref), route = a.route
              FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
+               -- not when its report came first and the attempt already waits to go again (rejectedByGateway)
+               AND x.next_attempt_at IS NULL
            RETURNING x.id)
          INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, gateway_ref, raw)
          SELECT a.person_id, a.id, a.attempt, 'submitted', a.route, CASE WHEN u.id IS NULL THEN cur.status ELSE 'submitted' END, u.id IS NOT NULL, a.ref, a.raw
@@ -519,15 +544,36 @@ export class Notifier {
           accepted.map((a) => a.res.ref),
           accepted.map((a) => a.res.raw),
         ],
-      );
+      ));
     }
     const waiting = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: false }> } => !a.res.ok && a.res.gatewayDown);
-    if (waiting.length) await this.waitForGateway(waiting);
+    if (waiting.length) await record('recording the wait for the gateway', () => this.waitForGateway(waiting));
     for (const { m, route, res } of answers) {
       if (res.ok) {
-        if (res.delivered) await this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once');
+        if (res.delivered) await record('recording a delivery', () => this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once'));
       } else if (!res.gatewayDown) {
-        await this.attemptFailedToSend(m, route, res);
+        await record('recording a refused send', () => this.attemptFailedToSend(m, route, res));
+      }
+    }
+    if (failures.length) throw failures[0];
+  }
+
+  /**
+   * Runs `fn` again while the database is unreachable (a restart, a failover:
+   * `isConnectionLost`), backing off from 100 ms to 5 s, for at most
+   * `answerRetryMs` (default 10 min); any other error, or the time spent,
+   * throws. For writes whose content only this process knows (what the
+   * gateway answered): each must be safe to run twice.
+   */
+  private async durably<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const until = Date.now() + (this.d.config.answerRetryMs ?? 600_000);
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isConnectionLost(e) || Date.now() + delay > until) throw e;
+        this.count('dosis_sms_record_retries_total', { what });
+        await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
@@ -1030,6 +1076,49 @@ export class Notifier {
     return row ? { notificationId, status: row.status, applied: row.applied } : null;
   }
 
+  /**
+   * A submit the SMSC rejected for a reason of its own (`classifyFailure`:
+   * our bind, our sender id, its system): the SMSC never took the message
+   * and nothing is learnt about the number, so the same attempt goes again
+   * after a backoff without spending it, as when Kannel is down — at most
+   * `maxAttempts` times per attempt (an SMSC that keeps refusing must not be
+   * fed for ever); after that it counts as a failed attempt (false).
+   */
+  private async rejectedByGateway(tx: Queryable, n: NotificationRow, rep: DeliveryReport, ev: { attempt: number; type: string; route: string | null; report_bits: number; gateway_ref: string | null; raw: string }): Promise<boolean> {
+    const cfg = this.d.config;
+    const before = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM notification_events
+        WHERE person_id = $1 AND notification_id = $2 AND attempt = $3 AND type = 'gateway_wait' AND starts_with(raw, $4)`,
+      [n.person_id, n.id, n.attempt, REJECTED_WAIT],
+    );
+    const waits = Number(before.rows[0]?.n ?? 0);
+    if (waits >= cfg.maxAttempts) return false;
+    const at = new Date(Date.now() + backoffMs(waits + 1, cfg.retryBaseMs, cfg.retryMaxMs));
+    const why = `${rep.outcome} (${rep.error ?? 'no status'}): ${rep.receipt ?? ''}`.slice(0, 400);
+    await tx.query(
+      `UPDATE notifications SET status = 'pending', report_bits = 0, gateway_ref = NULL, submitted_at = NULL, next_attempt_at = $3, last_error = $4, updated_at = now()
+        WHERE person_id = $1 AND id = $2`,
+      [n.person_id, n.id, at, why],
+    );
+    await event(tx, n, { ...ev, status: 'pending', applied: true });
+    await event(tx, n, {
+      attempt: n.attempt,
+      type: 'gateway_wait',
+      route: ev.route,
+      status: 'pending',
+      raw: `${REJECTED_WAIT} (${why}); attempt ${n.attempt} not spent, sent again at ${at.toISOString()} (${waits + 1} of ${cfg.maxAttempts})`,
+    });
+    await enqueue(tx, {
+      kind: 'sms_send',
+      payload: { personId: n.person_id, notificationId: n.id, attempt: n.attempt },
+      dedupeKey: `sms_send:${n.id}:${n.attempt}:rejected:${waits + 1}`,
+      runAt: at,
+      personId: n.person_id,
+      ...(n.kind === 'code' ? { lane: 'code' as const } : {}),
+    });
+    return true;
+  }
+
   /** The locked path: a failed/expired/rejected report settles the current attempt and runs the retry policy. */
   private async applyFailure(personId: string, notificationId: string, attempt: number, rep: DeliveryReport, raw: string, route?: string): Promise<ReportResult | null> {
     return this.d.db.withTransaction(async (tx) => {
@@ -1056,13 +1145,17 @@ export class Notifier {
           await event(tx, n, { ...ev, status: d.status, applied: true });
           return { notificationId, status: d.status, applied: true };
         case 'failure': {
+          const cls = classifyFailure(rep, this.d.config.permanentReceiptErrors);
+          if (cls === 'gateway' && (await this.rejectedByGateway(tx, n, rep, ev))) {
+            this.count('dosis_sms_failures_total', { class: cls });
+            return { notificationId, status: 'pending', applied: true };
+          }
           await tx.query(
             `UPDATE notifications SET status = $3, report_bits = report_bits | $4, gateway_ref = coalesce($5, gateway_ref), last_error = $6, updated_at = now()
               WHERE person_id = $1 AND id = $2`,
             [personId, notificationId, d.status, rep.bits, rep.smscId, `${rep.outcome}${rep.error ? ` (${rep.error})` : ''}: ${rep.receipt ?? ''}`.slice(0, 500)],
           );
           await event(tx, n, { ...ev, status: d.status, applied: true });
-          const cls = classifyFailure(rep, this.d.config.permanentReceiptErrors);
           this.count('dosis_sms_failures_total', { class: cls });
           await this.afterFailedAttempt(tx, { ...n, status: d.status }, cls);
           return { notificationId, status: d.status, applied: true };
@@ -1072,6 +1165,14 @@ export class Notifier {
       }
     });
   }
+}
+
+/** The raw text that starts a `gateway_wait` event of a submit the SMSC rejected for a gateway reason (counted per attempt). */
+const REJECTED_WAIT = 'rejected by the SMSC for a gateway reason';
+
+/** What a send that found its route paused answers: the gateway is down, the attempt waits for it. */
+function paused(route: RouteName): SendResult {
+  return { ok: false, raw: `${route}: paused (the gateway is down; waiting for it)`, error: 'gateway_paused', gatewayDown: true };
 }
 
 /**

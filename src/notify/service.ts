@@ -101,7 +101,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
   const health = new RouteHealth(
     routes,
     db,
-    { failuresToOpen: config.sms.gatewayFailuresToOpen, probeBaseMs: config.sms.gatewayProbeMs, probeMaxMs: config.sms.gatewayProbeMaxMs },
+    { failuresToOpen: config.sms.gatewayFailuresToOpen, probeBaseMs: config.sms.gatewayProbeMs, probeMaxMs: config.sms.gatewayProbeMaxMs, sendsInFlight: config.sms.sendsInFlight },
     opts.onError,
   );
   const notifier = new Notifier({

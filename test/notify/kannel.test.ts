@@ -2,6 +2,7 @@
  * Every SMS path through a real Kannel (bearerbox + smsbox) and our SMPP
  * simulator: delivered; undeliverable; rejected at submit; expired; no report
  * ever; slow report (within and beyond the report timeout); throttled;
+ * rejected at submit for a gateway reason (the attempt not spent);
  * duplicate and out-of-order reports; Kannel down (connection refused) and
  * SMSC down (`3: Queued`). Each must end in the right state, with the right
  * events and retries.
@@ -115,6 +116,8 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       slow: number({ kind: 'slow', delayMs: 2000 }),
       slowerThanTimeout: number({ kind: 'slow', delayMs: (REPORT_TIMEOUT_S + 2) * 1000 }),
       throttled: number({ kind: 'throttle', times: 1 }),
+      // 0x0A, our sender id refused: the SMSC's reason, not the number's (twice = SMS_MAX_ATTEMPTS here).
+      senderRefused: number({ kind: 'reject', status: 0x0a, times: 2 }),
       unicode: number({ kind: 'deliver' }),
     };
     const ids: Record<string, string> = {};
@@ -216,6 +219,16 @@ describeEachBackend('SMS through a real Kannel', (t) => {
       assert.equal(th.status, 'delivered');
       assert.equal(th.attempt, 1);
       assert.deepEqual(sim.submitsTo(s.throttled.e164).map((x) => x.status), [0x58, 0]);
+
+      // Rejected twice for a gateway reason (our sender id): the same attempt is sent again, not spent; delivered at attempt 1.
+      const sr = got.senderRefused!;
+      assert.equal(sr.status, 'delivered');
+      assert.equal(sr.attempt, 1);
+      assert.equal(sr.route, 'primary');
+      assert.deepEqual(sim.submitsTo(s.senderRefused.e164).map((x) => x.status), [0x0a, 0x0a, 0]);
+      assert.equal(types(sr, 1).filter((x) => x === 'gateway_wait').length, 2);
+      assert.ok(!types(sr).includes('retry_scheduled'), 'no attempt spent');
+      assert.deepEqual(await openCases(ids.senderRefused!), []);
 
       // Non-GSM text goes as UCS-2 and arrives intact.
       const uni = got.unicode!;
