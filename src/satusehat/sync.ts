@@ -246,6 +246,18 @@ async function handOver(d: SyncDeps, vid: string): Promise<void> {
     sent = updated?.status ?? resource.status;
   }
   await d.db.withTransaction(async (tx) => {
+    // First accepted: counted in the facility's total (the row lock orders two jobs of one dose).
+    const before = await tx.query<{ immunization_id: string | null; facility_code: string }>(
+      'SELECT immunization_id, facility_code FROM satusehat_sync WHERE vaccination_id = $1 FOR UPDATE',
+      [vid],
+    );
+    const prev = before.rows[0];
+    if (prev && prev.immunization_id === null) {
+      await tx.query(
+        'INSERT INTO satusehat_totals (facility_code, synced) VALUES ($1, 1) ON CONFLICT (facility_code) DO UPDATE SET synced = satusehat_totals.synced + 1',
+        [prev.facility_code],
+      );
+    }
     await tx.query(
       `UPDATE satusehat_sync SET state = 'synced', immunization_id = $2, sent_status = $3, outcome = NULL, synced_at = now(), updated_at = now()
         WHERE vaccination_id = $1`,

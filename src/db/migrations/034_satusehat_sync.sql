@@ -23,6 +23,15 @@ CREATE TABLE satusehat_sync (
 -- The pipeline view's oldest waiting dose and the backlog, read from the head of this index.
 CREATE INDEX satusehat_sync_waiting ON satusehat_sync (queued_at) WHERE state = 'waiting';
 CREATE INDEX satusehat_sync_person ON satusehat_sync (person_id);
+-- The pipeline view's throughput (last minute, last hour) and its work-list figure, each a range of an index.
+CREATE INDEX satusehat_sync_synced_at ON satusehat_sync (synced_at) WHERE synced_at IS NOT NULL;
+CREATE INDEX satusehat_sync_problems ON satusehat_sync (facility_code) WHERE state IN ('rejected', 'patient_not_found');
+-- Doses SATUSEHAT holds, per facility: counted once, when a dose is first accepted (the pipeline view reads
+-- these few rows, not a count over every dose ever sent).
+CREATE TABLE satusehat_totals (
+  facility_code text PRIMARY KEY,
+  synced        int8 NOT NULL DEFAULT 0
+);
 
 -- The new lane. NOT VALID: checked for new rows, without a scan of the table under its lock.
 ALTER TABLE jobs DROP CONSTRAINT jobs_lane_check;
