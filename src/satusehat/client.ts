@@ -114,7 +114,7 @@ export class SatusehatClient {
     } catch (e) {
       throw new SatusehatUnreachable(`${method} ${path.split('?')[0]}: ${(e as Error).name === 'TimeoutError' ? `no answer within ${this.cfg.timeoutMs} ms` : (e as Error).message}`);
     }
-    let body: unknown = null;
+    let body: unknown;
     try {
       body = text ? JSON.parse(text) : null;
     } catch {

@@ -94,7 +94,7 @@ export async function queueNew(tx: Queryable, doses: { personId: string; vaccina
           ss AS (
             INSERT INTO satusehat_sync (vaccination_id, person_id, facility_code, queued_at)
             SELECT v.id, v.person_id, v.facility_code, now() FROM vaccinations v JOIN d ON d.person_id = v.person_id AND d.id = v.id
-             WHERE v.status <> 'void' AND EXISTS (SELECT 1 FROM settings WHERE key = '${SYNC_SETTING}')
+             WHERE v.status <> 'void' AND NOT v.identity_held AND EXISTS (SELECT 1 FROM settings WHERE key = '${SYNC_SETTING}')
             ON CONFLICT (vaccination_id) DO NOTHING
             RETURNING vaccination_id, person_id),
           j AS (

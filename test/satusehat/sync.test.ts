@@ -12,6 +12,9 @@ import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import type { Db } from '../../src/db/client.ts';
 import { LANES } from '../../src/notify/jobs.ts';
+import { ConfigError, parseConfig } from '../../src/config.ts';
+import { switchSync } from '../../src/satusehat/sync.ts';
+import { backfill } from '../../src/satusehat/cli.ts';
 import type { Immunization } from '@medplum/fhirtypes';
 
 const DOSES = Number(process.env.DOSIS_SATUSEHAT_DOSES ?? 1000);
@@ -30,6 +33,18 @@ export async function settle(db: Db, w: Worker, deadlineMs = 120_000): Promise<v
 
 it('the sync lane is the lowest: claimed after every other lane', () => {
   assert.equal(LANES[LANES.length - 1], 'sync');
+});
+
+it('the configuration: off when unset, all five required once any is set, each named', () => {
+  assert.equal(parseConfig({}).satusehat, undefined);
+  const full = { SATUSEHAT_URL: 'https://s.test/fhir-r4/v1', SATUSEHAT_AUTH_URL: 'https://s.test/oauth2/v1', SATUSEHAT_CLIENT_ID: 'id', SATUSEHAT_CLIENT_SECRET: 'secret', SATUSEHAT_ORGANIZATION_ID: '100000001' };
+  assert.equal(parseConfig(full).satusehat?.organizationId, '100000001');
+  for (const k of Object.keys(full)) {
+    const env: Record<string, string> = { ...full };
+    delete env[k];
+    assert.throws(() => parseConfig(env), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${k} is required`), k);
+  }
+  assert.throws(() => parseConfig({ ...full, SATUSEHAT_URL: 'ftp://x' }), /SATUSEHAT_URL must be an http\(s\) URL/);
 });
 
 describeEachBackend('SATUSEHAT hand-off', (t) => {
@@ -173,5 +188,31 @@ describeEachBackend('SATUSEHAT hand-off', (t) => {
     const imms = byVaccination(await peer.all<Immunization>('Immunization')).get(d!.vid) ?? [];
     assert.equal(imms.length, 1);
     assert.equal(imms[0]!.status, 'entered-in-error');
+  });
+
+  it('backfill queues what was never sent, once; a second run queues nothing', async () => {
+    await switchSync(t.db, false);
+    const doses = await record(4);
+    await switchSync(t.db, true);
+    const never = await states(doses.map((d) => d.vid));
+    assert.equal(never.size, 0, 'recorded while the hand-off was off: not queued');
+    const first = await backfill(t.db, { facility: fac.code, since: '2021-01-01' });
+    assert.equal(first.queued, 4);
+    const second = await backfill(t.db, { facility: fac.code });
+    assert.equal(second.queued, 0);
+    await settle(t.db, w);
+    const held = byVaccination(await peer.all<Immunization>('Immunization'));
+    for (const d of doses) assert.equal(held.get(d.vid)?.length, 1);
+  });
+
+  it('the pipeline view and /metrics count the hand-off', async () => {
+    const p = await rt.app.inject({ method: 'GET', url: '/api/v1/stats/pipeline', headers: bearer(ADMIN_TOKEN) });
+    assert.equal(p.statusCode, 200, p.body);
+    const stages = new Map(p.json<{ stages: { stage: string; count: number }[] }>().stages.map((s) => [s.stage, s.count]));
+    const synced = Number((await t.db.query<{ n: number }>("SELECT count(*)::int8 AS n FROM satusehat_sync WHERE state = 'synced'")).rows[0]!.n);
+    assert.equal(stages.get('satusehat_synced'), synced);
+    assert.ok((stages.get('satusehat_rejected') ?? 0) >= 1);
+    const m = await rt.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(m.body, new RegExp(`dosis_satusehat_doses\\{state="synced"\\} ${synced}\n`));
   });
 });
