@@ -109,6 +109,8 @@ export interface PeerOptions {
   tolerate?: readonly string[];
   /** Lifetime of a token in seconds (expires_in). */
   tokenSeconds?: number;
+  /** A search of a Patient by an unknown NIK registers one first (a registry that knows everyone: benchmarks). */
+  knowsEveryone?: boolean;
 }
 
 export class SatusehatPeer {
@@ -118,6 +120,7 @@ export class SatusehatPeer {
   private readonly tokens = new Map<string, number>();
   private readonly tolerate: ReadonlySet<string>;
   private readonly tokenSeconds: number;
+  private readonly knowsEveryone: boolean;
   private failUntil = 0;
   private failStatus = 500;
   private rateLimited = 0;
@@ -132,6 +135,7 @@ export class SatusehatPeer {
     ensureIndexed();
     this.tolerate = new Set(o.tolerate ?? ['vaccineCode: KFA code']);
     this.tokenSeconds = o.tokenSeconds ?? 14_399;
+    this.knowsEveryone = o.knowsEveryone ?? false;
     this.server = http.createServer((req, res) => {
       void this.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) this.send(res, 500, outcome('exception', String(e)));
@@ -232,6 +236,11 @@ export class SatusehatPeer {
       if (problem) return this.send(res, 400, problem);
     }
     const path = url.pathname.slice('/fhir-r4/v1'.length) + url.search;
+    const nik = url.pathname === '/fhir-r4/v1/Patient' ? url.searchParams.get('identifier') : null;
+    if (this.knowsEveryone && nik?.startsWith(`${NIK_SYSTEM}|`)) {
+      const known = await this.repo.search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: Operator.EQUALS, value: nik }] });
+      if (!known.entry?.length) await this.addPatient(nik.slice(NIK_SYSTEM.length + 1));
+    }
     const ifNoneExist = req.headers['if-none-exist'];
     const [oc, resource] = await this.router.handleRequest(
       { method, url: path, pathname: '', query: {}, params: {}, body, headers: ifNoneExist ? { 'if-none-exist': ifNoneExist } : {} },
