@@ -15,6 +15,7 @@ import { LANES } from '../../src/notify/jobs.ts';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { switchSync } from '../../src/satusehat/sync.ts';
 import { backfill } from '../../src/satusehat/cli.ts';
+import { immunization, patientResource } from '../helpers/fhir-bundles.ts';
 import type { Immunization } from '@medplum/fhirtypes';
 
 const DOSES = Number(process.env.DOSIS_SATUSEHAT_DOSES ?? 1000);
@@ -188,6 +189,33 @@ describeEachBackend('SATUSEHAT hand-off', (t) => {
     const imms = byVaccination(await peer.all<Immunization>('Immunization')).get(d!.vid) ?? [];
     assert.equal(imms.length, 1);
     assert.equal(imms[0]!.status, 'entered-in-error');
+  });
+
+  it('a dose recorded by another path is queued in the same write too: a FHIR transaction Bundle', async () => {
+    const p = person();
+    const ihs = await peer.addPatient(p.nik, p.name);
+    const ref = 'urn:uuid:5b7e2c1a-3d4f-4e5a-8b6c-7d8e9f0a1b2c';
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: ref, resource: patientResource(p), request: { method: 'POST', url: 'Patient' } },
+        { resource: immunization(ref, { dose: 1, date: '2021-06-10', lot: 'A123' }), request: { method: 'POST', url: 'Immunization' } },
+      ],
+    };
+    const res = await rt.app.inject({ method: 'POST', url: '/api/v1/fhir/Bundle', headers: { ...bearer(fac.token), 'content-type': 'application/fhir+json' }, payload: JSON.stringify(bundle) });
+    assert.equal(res.statusCode, 200, res.body);
+    const personId = res.json<{ entry: { response: { location: string } }[] }>().entry[0]!.response.location.replace('Patient/', '');
+    const q = await t.db.query<{ vaccination_id: string; lane: string }>(
+      `SELECT s.vaccination_id, j.lane FROM satusehat_sync s JOIN jobs j ON j.dedupe_key = 'satusehat:' || s.vaccination_id::text WHERE s.person_id = $1`,
+      [personId],
+    );
+    assert.equal(q.rows.length, 1);
+    assert.equal(q.rows[0]!.lane, 'sync');
+    await settle(t.db, w);
+    const imms = byVaccination(await peer.all<Immunization>('Immunization')).get(q.rows[0]!.vaccination_id) ?? [];
+    assert.equal(imms.length, 1);
+    assert.equal(imms[0]!.patient.reference, `Patient/${ihs}`);
   });
 
   it('backfill queues what was never sent, once; a second run queues nothing', async () => {
