@@ -251,6 +251,11 @@ function TimelineView(props: PageProps & { data: Timeline; reload: () => void })
                 {t('dose', { n: d.doseNumber })} · {d.vaccine} · {d.date}
               </h3>
               <p class="op-dose-state">{inLang(d.text)}</p>
+              {d.satusehat && (
+                <p class="op-dose-sync" data-testid="dose-satusehat" data-sync={d.satusehat.state}>
+                  {inLang(d.satusehat.text)}
+                </p>
+              )}
               {d.state !== 'void' && may(user, ['facility', 'support', 'admin']) && !person.mergedInto && (
                 <Action
                   label={t('void')}
