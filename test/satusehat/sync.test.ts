@@ -218,6 +218,32 @@ describeEachBackend('SATUSEHAT hand-off', (t) => {
     assert.equal(imms[0]!.patient.reference, `Patient/${ihs}`);
   });
 
+  it('a merge that renumbers sends the update to the same records', async () => {
+    const a = person();
+    const b = person({ name: a.name, birthDate: a.birthDate, sex: a.sex });
+    const ids: { vid: string; personId: string }[] = [];
+    // A's dose 1 of July; B's record holds the June dose, entered as a dose 2 (it claims an earlier one).
+    for (const [p, date, doseNumber] of [[a, '2021-07-10', 1], [b, '2021-06-10', 2]] as const) {
+      await peer.addPatient(p.nik, p.name);
+      const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(p, { date, doseNumber }) });
+      assert.equal(res.statusCode, 201, res.body);
+      const body = res.json<{ vaccination: { id: string }; person: { id: string } }>();
+      ids.push({ vid: body.vaccination.id, personId: body.person.id });
+    }
+    await settle(t.db, w);
+    const writes = peer.counts.immunizationWrites;
+    const m = await rt.app.inject({ method: 'POST', url: `/api/v1/people/${ids[0]!.personId}/merge`, headers: bearer(ADMIN_TOKEN), payload: { from: ids[1]!.personId } });
+    assert.equal(m.statusCode, 200, m.body);
+    await settle(t.db, w);
+    const held = byVaccination(await peer.all<Immunization>('Immunization'));
+    assert.equal(held.get(ids[0]!.vid)?.length, 1);
+    assert.equal(held.get(ids[1]!.vid)?.length, 1);
+    // Renumbered by date: June is dose 1, July dose 2 of the survivor; both records updated in place.
+    assert.equal(held.get(ids[1]!.vid)![0]!.protocolApplied?.[0]?.doseNumberPositiveInt, 1);
+    assert.equal(held.get(ids[0]!.vid)![0]!.protocolApplied?.[0]?.doseNumberPositiveInt, 2);
+    assert.ok(peer.counts.immunizationWrites > writes, 'updated');
+  });
+
   it('backfill queues what was never sent, once; a second run queues nothing', async () => {
     await switchSync(t.db, false);
     const doses = await record(4);
