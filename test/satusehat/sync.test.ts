@@ -16,6 +16,7 @@ import { ConfigError, parseConfig } from '../../src/config.ts';
 import { switchSync } from '../../src/satusehat/sync.ts';
 import { backfill } from '../../src/satusehat/cli.ts';
 import { immunization, patientResource } from '../helpers/fhir-bundles.ts';
+import { runDosis } from '../helpers/server.ts';
 import type { Immunization } from '@medplum/fhirtypes';
 
 const DOSES = Number(process.env.DOSIS_SATUSEHAT_DOSES ?? 1000);
@@ -46,6 +47,18 @@ it('the configuration: off when unset, all five required once any is set, each n
     assert.throws(() => parseConfig(env), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${k} is required`), k);
   }
   assert.throws(() => parseConfig({ ...full, SATUSEHAT_URL: 'ftp://x' }), /SATUSEHAT_URL must be an http\(s\) URL/);
+});
+
+it('dosis satusehat backfill: refuses without the configuration, naming it; bad options are named', async () => {
+  const off = await runDosis(['satusehat', 'backfill'], { env: { DOSIS_DATA_DIR: 'test-results/satusehat-cli-data' } });
+  assert.equal(off.code, 2, off.stderr);
+  assert.match(off.stderr, /SATUSEHAT_URL/);
+  const since = await runDosis(['satusehat', 'backfill', '--since', '10-06-2021'], { env: { DOSIS_DATA_DIR: 'test-results/satusehat-cli-data' } });
+  assert.equal(since.code, 2, since.stderr);
+  assert.match(since.stderr, /--since must be a date/);
+  const help = await runDosis(['satusehat', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /backfill \[--since DATE\] \[--facility CODE\]/);
 });
 
 describeEachBackend('SATUSEHAT hand-off', (t) => {
