@@ -21,6 +21,11 @@
  * `--restart-postgres-at <s>` runs on a PostgreSQL cluster of its own
  * (test/helpers/cluster.ts) and restarts it that many seconds after the first
  * upload.
+ *
+ * `--satusehat` hands every dose to a SATUSEHAT peer in this process (test/
+ * helpers/satusehat-peer.ts, which knows every NIK asked for) through the
+ * worker's `sync` lane, and reports the drain time of that backlog beside the
+ * code and SMS figures (the sync lane must not slow them).
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +37,7 @@ import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
 import { startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { createScratchDatabase, keepAliveAgent, PG_URL, request, spawnDosis, startServer, uploadFile, type Child, type DosisServer } from '../test/helpers/server.ts';
 import { cpuSeconds } from './lib/proc.ts';
+import { SatusehatPeer } from '../test/helpers/satusehat-peer.ts';
 
 const HELP = `npm run bench -- day [options]
 
@@ -41,6 +47,7 @@ const HELP = `npm run bench -- day [options]
   --after <s>                 seconds of probes once the SMS have drained (default 60)
   --restart-postgres-at <s>   run on a cluster of its own and restart it this long after the first upload
   --keep                      keep the generated files
+  --satusehat                 hand every dose to a SATUSEHAT peer; report the sync backlog's drain time
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
 database is created next to it and dropped afterwards), unless --restart-postgres-at.`;
@@ -53,6 +60,7 @@ const { values: opts } = parseArgs({
     after: { type: 'string', default: '60' },
     'restart-postgres-at': { type: 'string' },
     keep: { type: 'boolean', default: false },
+    satusehat: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -88,6 +96,8 @@ async function main(): Promise<number> {
   let server: DosisServer | null = null;
   let worker: Child | null = null;
   let dropDb: (() => Promise<void>) | null = null;
+  // The peer knows every NIK (a national registry) and lets the lot's expiry pass (the files' lots are in no register).
+  const peer = opts.satusehat ? await SatusehatPeer.start({ knowsEveryone: true, tolerate: ['vaccineCode: KFA code', 'expirationDate'] }) : null;
   try {
     // The files: 2 per district, each district's 20 facilities in turn.
     const per = Math.ceil(ROWS / FILES);
@@ -122,7 +132,7 @@ async function main(): Promise<number> {
       dbName = scratch.name;
       dropDb = () => scratch.drop();
     }
-    const env = { DATABASE_URL: url, DOSIS_ADMIN_TOKEN: ADMIN, SMS_GATEWAY: 'sink', LOG_LEVEL: 'warn', DOSIS_DEMO: 'false' };
+    const env = { DATABASE_URL: url, DOSIS_ADMIN_TOKEN: ADMIN, SMS_GATEWAY: 'sink', LOG_LEVEL: 'warn', DOSIS_DEMO: 'false', ...(peer ? peer.env() : {}) };
     server = await startServer({ env: { ...env, DOSIS_WORKER: 'false' }, readyTimeoutMs: 180_000 });
     worker = spawnDosis(['worker'], { env });
     const base = server.url;
@@ -150,6 +160,8 @@ async function main(): Promise<number> {
     const db = new pg.Pool({ connectionString: url, max: 2 });
     db.on('error', () => {});
     const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
+    // The peer wants each facility's SATUSEHAT Location.
+    if (peer) await db.query("UPDATE facilities SET satusehat_location_id = 'LOC-' || code");
 
     // CPU before.
     const serverPid = server.pid;
@@ -274,6 +286,18 @@ async function main(): Promise<number> {
     }
     await uploads;
     await portalRun;
+    // The SATUSEHAT backlog: until no dose waits (an hour at most).
+    let syncDrainedAt: number | null = null;
+    if (peer) {
+      const deadline = Date.now() + 3_600_000;
+      while (Date.now() < deadline) {
+        if ((await count("SELECT count(*) AS n FROM satusehat_sync WHERE state = 'waiting'").catch(() => 1)) === 0) {
+          syncDrainedAt = Date.now() - started;
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+    }
     const cpu = { server: cpuSeconds((_, p) => p === serverPid) - cpu0.server, worker: cpuSeconds((_, p) => p === workerPid) - cpu0.worker, pg: cpuSeconds(isPg) - cpu0.pg };
 
     // Figures.
@@ -291,6 +315,15 @@ async function main(): Promise<number> {
     const per1000 = (s: number) => ((s / totalRows) * 1000).toFixed(2);
     console.log(`\nCPU seconds (whole run, ${(((drainedAt ?? importEnd) + AFTER_MS) / 1000).toFixed(0)} s): server ${cpu.server.toFixed(0)}, worker ${cpu.worker.toFixed(0)}, PostgreSQL ${cpu.pg.toFixed(0)}`);
     console.log(`CPU seconds per 1,000 rows: server ${per1000(cpu.server)}, worker ${per1000(cpu.worker)}, PostgreSQL ${per1000(cpu.pg)}`);
+    if (peer) {
+      const st = await db.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM satusehat_sync GROUP BY 1 ORDER BY 1');
+      const by = Object.fromEntries(st.rows.map((r) => [r.state, Number(r.n)]));
+      console.log(
+        `SATUSEHAT: ${Object.entries(by).map(([k, v]) => `${k} ${v.toLocaleString('en')}`).join(', ')}; backlog drained ` +
+          (syncDrainedAt === null ? 'NOT within an hour' : `${(syncDrainedAt / 1000).toFixed(0)} s after the first upload, ${((syncDrainedAt - importEnd) / 1000).toFixed(0)} s after the last import`) +
+          `; peer answers ${[...peer.counts.byStatus].map(([k, v]) => `${k}×${v}`).join(' ')}`,
+      );
+    }
     const sinkSpan = (await db.query<{ first: Date; last: Date; n: string }>('SELECT min(at) AS first, max(at) AS last, count(*) AS n FROM sms_sink')).rows[0]!;
     console.log(`SMS to the sink: ${Number(sinkSpan.n).toLocaleString('en')}, the last ${((sinkSpan.last.getTime() - started) / 1000).toFixed(0)} s after the first upload`);
     const codes = codeSms.filter((c) => c.ms !== null).map((c) => c.ms!);
@@ -323,6 +356,7 @@ async function main(): Promise<number> {
 
     // Checks.
     const problems: string[] = [];
+    if (peer && syncDrainedAt === null) problems.push('the SATUSEHAT backlog did not drain');
     for (const i of imports) {
       const s = i.status ?? {};
       if (s.status !== 'done') problems.push(`import ${i.id}: ${String(s.status)}`);
@@ -347,6 +381,7 @@ async function main(): Promise<number> {
     await worker?.stop();
     await dropDb?.().catch(() => {});
     await cluster?.stop();
+    await peer?.close();
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   }
 }

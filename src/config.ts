@@ -35,6 +35,25 @@ export interface Config {
    * DSCs come only through dosis keys request / sign-request / install.
    */
   cscaDir: string | undefined;
+  /** The hand-off of every dose to SATUSEHAT (issue 21, satusehat/); undefined (off) when SATUSEHAT_URL is unset. */
+  satusehat: SatusehatConfig | undefined;
+}
+
+/** SATUSEHAT_*: where the national FHIR API is and this client's credentials (satusehat/README.md). */
+export interface SatusehatConfig {
+  /** Base of the FHIR API, e.g. https://api-satusehat.kemkes.go.id/fhir-r4/v1 (SATUSEHAT_URL). */
+  url: string;
+  /** The OAuth2 base, e.g. https://api-satusehat.kemkes.go.id/oauth2/v1 (SATUSEHAT_AUTH_URL): tokens from `<it>/accesstoken?grant_type=client_credentials`. */
+  authUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** The Organization id of the whole deployment; a facility's own (facilities.satusehat_organization_id) comes first. */
+  organizationId: string;
+  /** Give up on one request after this long (SATUSEHAT_TIMEOUT_MS, default 20 s): a retry, not a verdict. */
+  timeoutMs: number;
+  /** Backoff of retried hand-offs (network, 5xx): base·2^(n−1), capped (SATUSEHAT_RETRY_BASE_MS, default 5 s; SATUSEHAT_RETRY_MAX_MS, default 10 min). */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** How long the HTTP server waits for slow clients (issue 15, item 6). */
@@ -282,6 +301,33 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     signer: signerConfig(env, dataDir),
     cscaDir: env.DOSIS_CSCA_DIR === 'offline' ? undefined : env.DOSIS_CSCA_DIR || `${dataDir.replace(/\/+$/, '')}.csca`,
+    satusehat: satusehatConfig(env),
+  };
+}
+
+/**
+ * SATUSEHAT_*: off when none is set; with any set, all five are required (the message names the first
+ * missing), the two URLs must be http(s) URLs.
+ */
+function satusehatConfig(env: NodeJS.ProcessEnv): SatusehatConfig | undefined {
+  const names = ['SATUSEHAT_URL', 'SATUSEHAT_AUTH_URL', 'SATUSEHAT_CLIENT_ID', 'SATUSEHAT_CLIENT_SECRET', 'SATUSEHAT_ORGANIZATION_ID'] as const;
+  if (names.every((n) => !env[n])) return undefined;
+  for (const n of names) if (!env[n]) throw new ConfigError(`${n} is required when any SATUSEHAT_* variable is set (the hand-off to SATUSEHAT is on)`);
+  for (const n of ['SATUSEHAT_URL', 'SATUSEHAT_AUTH_URL'] as const) {
+    const u = url(env, n) as string;
+    if (!/^https?:\/\//.test(u)) throw new ConfigError(`${n} must be an http(s) URL, got "${u}"`);
+  }
+  const organizationId = env.SATUSEHAT_ORGANIZATION_ID as string;
+  if (!/^[A-Za-z0-9.-]{1,64}$/.test(organizationId)) throw new ConfigError(`SATUSEHAT_ORGANIZATION_ID must be SATUSEHAT's Organization id (letters, digits, dots, dashes), got "${organizationId}"`);
+  return {
+    url: url(env, 'SATUSEHAT_URL') as string,
+    authUrl: url(env, 'SATUSEHAT_AUTH_URL') as string,
+    clientId: env.SATUSEHAT_CLIENT_ID as string,
+    clientSecret: env.SATUSEHAT_CLIENT_SECRET as string,
+    organizationId,
+    timeoutMs: int(env, 'SATUSEHAT_TIMEOUT_MS', 20_000, 100, 300_000),
+    retryBaseMs: int(env, 'SATUSEHAT_RETRY_BASE_MS', 5000, 1, 3_600_000),
+    retryMaxMs: int(env, 'SATUSEHAT_RETRY_MAX_MS', 600_000, 1, 86_400_000),
   };
 }
 

@@ -16,6 +16,7 @@ import { seedDemo } from '../demo.ts';
 import { NOTIFY_HELP, notifyCommand, UsageError } from '../notify/cli.ts';
 import { IMPORT_HELP, importCommand } from '../records/import/cli.ts';
 import { ACCOUNTS_HELP, accountsCommand } from '../access/cli.ts';
+import { SATUSEHAT_HELP, satusehatCommand } from '../satusehat/cli.ts';
 
 const USAGE = `dosis — vaccination records with signed certificates
 
@@ -27,6 +28,7 @@ Commands:
   sms tail|stats|check   the local sink's messages; SMS counts by status; do the gateways answer
   jobs stats|dead|replay   outbox jobs; replay dead ones
   import FILE      record a CSV or XLSX file of doses (--facility CODE)
+  satusehat backfill   queue the hand-off to SATUSEHAT of doses never sent (--since DATE, --facility CODE)
   accounts create|list|password   staff accounts for the console
   migrate          apply database migrations and exit
   keys csca init|request|sign-request|install|rotate   the offline CSCA and the document signer keys
@@ -45,6 +47,7 @@ administrator token is printed once (or preset it with DOSIS_ADMIN_TOKEN).`,
   keys: KEYS_HELP,
   ...NOTIFY_HELP,
   ...IMPORT_HELP,
+  ...SATUSEHAT_HELP,
   accounts: ACCOUNTS_HELP,
   verify: `dosis verify <HC1:…> — decode and verify a certificate against this database's trust list.
 Prints the result as JSON; exits 0 when valid, 1 when not.
@@ -149,6 +152,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     loadDotEnv();
     return keysCommand(rest, parseConfig());
+  }
+  if (command === 'satusehat') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(HELP[command]);
+      return 0;
+    }
+    loadDotEnv();
+    return satusehatCommand(rest, parseConfig());
   }
   if (command === 'import') {
     if (rest.includes('--help') || rest.includes('-h')) {

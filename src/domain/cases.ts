@@ -5,7 +5,7 @@
  */
 
 /** Every kind of case, in the order the work list shows its tabs. */
-export const CASE_KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change'] as const;
+export const CASE_KINDS = ['claims_prior_dose', 'possible_duplicate', 'invalid_phone', 'unreachable', 'suspicious_phone', 'name_mismatch', 'phone_change', 'satusehat_rejected', 'satusehat_patient_not_found'] as const;
 export type CaseKind = (typeof CASE_KINDS)[number];
 
 export const CASE_STATUSES = ['open', 'resolved', 'dismissed'] as const;

@@ -72,6 +72,14 @@ export function patientParam(value: string): string {
 /** `GET /fhir/Immunization?patient=…`: every vaccination of the person, voided ones as entered-in-error. */
 export async function exportImmunizations(db: Queryable, who: Principal, patient: string, base: string): Promise<Immunization[]> {
   const person = await readPerson(db, who, patientParam(patient));
+  return (await vaccinationRecords(db, person.id, person.ihs_number)).map((v) => immunizationResource(v, { name: person.name }, base));
+}
+
+/**
+ * Every vaccination of a person as a VaccinationRecord with what Dosis knows of SATUSEHAT's facts (the
+ * export above and the hand-off, satusehat/sync.ts, which adds the Encounter it made).
+ */
+export async function vaccinationRecords(db: Queryable, personId: string, ihsNumber: string | null): Promise<VaccinationRecord[]> {
   const r = await db.query<VacRow>(
     `SELECT v.id, v.person_id, v.dose_number, v.vaccine, v.date, v.lot, v.facility_code, f.name AS facility_name, v.status, v.source, v.recorded_at,
             f.satusehat_organization_id AS organization_id, f.satusehat_location_id AS location_id, l.expires_on::text AS lot_expires_on
@@ -79,36 +87,30 @@ export async function exportImmunizations(db: Queryable, who: Principal, patient
        LEFT JOIN vaccine_lots l ON l.vaccine = v.vaccine AND l.lot_key = upper(v.lot)
       WHERE v.person_id = $1
       ORDER BY v.date, v.dose_number, v.recorded_at`,
-    [person.id],
+    [personId],
   );
   const history = r.rows.map((v) => ({ doseNumber: v.dose_number, date: v.date, vaccine: v.vaccine, status: v.status }));
-  return r.rows.map((v) =>
-    immunizationResource(
-      {
-        id: v.id,
-        personId: v.person_id,
-        doseNumber: v.dose_number,
-        vaccine: v.vaccine,
-        date: v.date,
-        lot: v.lot,
-        facilityCode: v.facility_code,
-        facilityName: v.facility_name,
-        status: v.status,
-        source: v.source,
-        recordedAt: v.recorded_at,
-        history,
-        satusehat: {
-          organizationId: v.organization_id,
-          locationId: v.location_id,
-          ihsNumber: person.ihs_number,
-          // Dosis keeps no SATUSEHAT Encounter, nor the time of day of a dose: the hand-off (issue 21) supplies them.
-          encounterId: null,
-          lotExpiresOn: v.lot_expires_on,
-          givenAt: null,
-        },
-      },
-      { name: person.name },
-      base,
-    ),
-  );
+  return r.rows.map((v) => ({
+    id: v.id,
+    personId: v.person_id,
+    doseNumber: v.dose_number,
+    vaccine: v.vaccine,
+    date: v.date,
+    lot: v.lot,
+    facilityCode: v.facility_code,
+    facilityName: v.facility_name,
+    status: v.status,
+    source: v.source,
+    recordedAt: v.recorded_at,
+    history,
+    satusehat: {
+      organizationId: v.organization_id,
+      locationId: v.location_id,
+      ihsNumber,
+      // Dosis keeps no SATUSEHAT Encounter, nor the time of day of a dose: the hand-off supplies the Encounter.
+      encounterId: null,
+      lotExpiresOn: v.lot_expires_on,
+      givenAt: null,
+    },
+  }));
 }

@@ -46,10 +46,16 @@ export interface JobPayloads {
   pipeline_rollup: Record<string, never>;
   /** Periodic (SMS_SWEEP_SECONDS): attempts without a final report in time → `unknown`, and the missing-report policy (notifier.ts `sweep`); each run schedules the next. */
   sms_sweep: Record<string, never>;
+  /**
+   * Hand a dose to SATUSEHAT (satusehat/sync.ts): written with the dose (dedupe `satusehat:<vaccinationId>`), again
+   * when it is voided, moved by a merge or sent again from the work list (dedupe with a suffix). Reads the dose as it
+   * stands when it runs, so any of them sends the current state.
+   */
+  satusehat_sync: { personId: string; vaccinationId: string };
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep', 'satusehat_sync'];
 
 /**
  * A lane of the outbox: claimed by its own loop with its own jobs in flight,
@@ -58,10 +64,12 @@ export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout
  * - `code` — one-time codes (and their retries): seconds, always, or the code dies first;
  * - `periodic` — rollup, housekeeping, escalation, the missing-report sweep: on their schedule whatever waits elsewhere;
  * - `certificate` — certificate SMS, their retries and report timeouts: the bulk of a record day;
- * - `notice` — reminders, recall notices, answers to declined requests.
+ * - `notice` — reminders, recall notices, answers to declined requests;
+ * - `sync` — the hand-off of each dose to SATUSEHAT (issue 21): the lowest, claimed after every other lane,
+ *   with its own few jobs in flight, so a national backlog never delays a code or a certificate SMS.
  */
-export type Lane = 'code' | 'periodic' | 'certificate' | 'notice';
-export const LANES: readonly Lane[] = ['code', 'periodic', 'certificate', 'notice'];
+export type Lane = 'code' | 'periodic' | 'certificate' | 'notice' | 'sync';
+export const LANES: readonly Lane[] = ['code', 'periodic', 'certificate', 'notice', 'sync'];
 
 /** The lane a kind's jobs go in (an `sms_send` retry of a code goes in `code`: the caller says so). */
 export function laneOf(kind: JobKind): Lane {
@@ -83,6 +91,8 @@ export function laneOf(kind: JobKind): Lane {
     case 'phone_replaced_notice':
     case 'dose_request_notice':
       return 'notice';
+    case 'satusehat_sync':
+      return 'sync';
     default:
       return kind satisfies never;
   }
@@ -144,6 +154,8 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
       return { personId: uuid(o, 'personId'), phone: str(o, 'phone', /^\+\d{6,15}$/) } satisfies JobPayloads['phone_replaced_notice'] as JobPayloads[K];
     case 'dose_request_notice':
       return { personId: uuid(o, 'personId'), requestId: uuid(o, 'requestId') } satisfies JobPayloads['dose_request_notice'] as JobPayloads[K];
+    case 'satusehat_sync':
+      return { personId: uuid(o, 'personId'), vaccinationId: uuid(o, 'vaccinationId') } satisfies JobPayloads['satusehat_sync'] as JobPayloads[K];
     case 'escalate_dose_requests':
     case 'housekeeping':
     case 'pipeline_rollup':

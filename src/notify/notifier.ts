@@ -216,7 +216,7 @@ export class Notifier {
   }
 
   /** The outbox handlers of every job kind that sends SMS (the periodic jobs are service.ts's). */
-  handlers(): Omit<Handlers, PeriodicKind> {
+  handlers(): Omit<Handlers, PeriodicKind | 'satusehat_sync'> {
     const c = this.d.config.sendConcurrency;
     return {
       notify: (jobs, ctx) => this.notifyBatch(jobs, ctx),

@@ -304,6 +304,8 @@ export function laneConcurrency(concurrency: number, overrides: Partial<Record<L
     periodic: overrides.periodic ?? 3,
     certificate: overrides.certificate ?? concurrency,
     notice: overrides.notice ?? Math.max(1, Math.ceil(concurrency / 4)),
+    // SATUSEHAT takes a few requests at a time per client; its own room, so a slow national server holds only these.
+    sync: overrides.sync ?? Math.max(1, Math.min(8, Math.ceil(concurrency / 8))),
   };
 }
 
@@ -324,6 +326,7 @@ export function idlePollMs(lane: Lane, pollMs: number): number {
       return Math.max(pollMs, 250);
     case 'periodic':
     case 'notice':
+    case 'sync':
       return Math.max(pollMs, 1000);
     default:
       return lane satisfies never;

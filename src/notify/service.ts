@@ -15,6 +15,8 @@ import { rollupPipeline } from '../records/pipeline-rollup.ts';
 import { type HousekeepingCounts, housekeep } from '../access/housekeeping.ts';
 import { type PruneCounts, type PruneOptions, pruneNotify } from './retention.ts';
 import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
+import { switchSync, syncHandler } from '../satusehat/sync.ts';
+import { SatusehatClient } from '../satusehat/client.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
 /** How often the worker deletes what is past keeping (access/housekeeping.ts). */
@@ -50,7 +52,7 @@ export async function loadReportSecret(db: Db, configured?: string): Promise<Buf
   return Buffer.from(r.rows[0]!.value, 'base64');
 }
 
-export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'> & Partial<Pick<Config, 'doseRequests'>>;
+export type NotifyConfig = Pick<Config, 'publicUrl' | 'smsGateway' | 'kannel' | 'kannelFallback' | 'sms' | 'worker'> & Partial<Pick<Config, 'doseRequests' | 'satusehat'>>;
 
 export interface SinkMessage {
   /** Its id in sms_sink. */
@@ -96,6 +98,10 @@ export interface NotifyOptions {
 /** Builds the notify service over an open, migrated database. */
 export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buffer, opts: NotifyOptions = {}): Promise<NotifyService> {
   const reportSecret = await loadReportSecret(db, config.sms.reportSecret);
+  // The hand-off to SATUSEHAT: on for this database's writes while the configuration has it (satusehat/sync.ts).
+  await switchSync(db, config.satusehat !== undefined);
+  // One client per process: its token is shared by every job.
+  const satusehat = config.satusehat ? { db, config: config.satusehat, client: new SatusehatClient(config.satusehat), publicUrl: config.publicUrl } : null;
   const otpSecret = await loadOtpSecret(db, config.sms.otpSecret);
   const routes = buildRoutes(db, config, reportSecret, opts.onSinkMessage);
   const health = new RouteHealth(
@@ -151,6 +157,7 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
         housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => runHousekeeping(db, now)),
         pipeline_rollup: periodic('pipeline_rollup', PIPELINE_ROLLUP_EVERY_MINUTES, (now) => rollupPipeline(db, now)),
         sms_sweep: periodic('sms_sweep', config.sms.sweepEveryMs / 60_000, () => notifier.sweep()),
+        satusehat_sync: syncHandler(satusehat),
       };
       return new Worker(db, handlers, {
         batchSize: w.batchSize,

@@ -30,6 +30,7 @@ import { assertPersonInScope } from '../access/scope.ts';
 import { AppError, invalid, issue } from '../domain/errors.ts';
 import { enqueueCodeSms, type CodeCheck } from '../notify/codes.ts';
 import { enqueue } from '../notify/outbox.ts';
+import { queueNew } from '../satusehat/sync.ts';
 import { correctPhone, voidVaccination, type OpsDeps } from './operations.ts';
 import { maskPhone } from '../domain/masking.ts';
 
@@ -129,6 +130,8 @@ export async function settleNameMismatch(
     const at = typeof row.detail.reminderAt === 'string' ? new Date(row.detail.reminderAt) : null;
     if (reminder && at && at > now)
       await enqueue(tx, { kind: 'reminder', payload: reminder, dedupeKey: `reminder:${row.person_id}:${reminder.doseNumber}`, runAt: at, personId: row.person_id });
+    // Its hand-off to SATUSEHAT waited for the name too.
+    if (row.subject_id) await queueNew(tx, [{ personId: row.person_id, vaccinationId: row.subject_id }]);
     await tx.query("UPDATE cases SET status = 'resolved', resolved_at = $3, resolved_by = $4, notes = $5 WHERE person_id = $1 AND id = $2", [
       row.person_id,
       caseId,

@@ -11,6 +11,7 @@ import { assertPersonInScope, personNotFound } from '../access/scope.ts';
 import { AppError, invalid, issue } from '../domain/errors.ts';
 import { normalizePhone } from '../domain/phone.ts';
 import { enqueue } from '../notify/outbox.ts';
+import { requeueSync } from '../satusehat/sync.ts';
 import { reissueCertificates, type CertifyDeps, type LiveDose } from './certify.ts';
 
 export interface OpsDeps extends CertifyDeps {
@@ -77,6 +78,8 @@ export async function voidVaccination(deps: OpsDeps, who: Principal, vaccination
       now,
       who.id,
     ]);
+    // SATUSEHAT retracts it (entered-in-error) when it was handed over or queued.
+    await requeueSync(tx, v.id, 'void');
     await audit(tx, { actor: who.id, action: 'vaccination_voided', subject: v.id, personId: v.person_id, detail: { reason, revoked: revoked.rows.map((r) => r.id) } });
     return { vaccinationId: v.id, revoked: revoked.rows.map((r) => r.id) };
   });
@@ -146,6 +149,10 @@ export async function mergePeople(deps: OpsDeps, who: Principal, intoId: string,
     );
     const last = certificates[certificates.length - 1];
     if (last) await enqueue(tx, { kind: 'notify', payload: { personId: intoId, certificateId: last }, dedupeKey: `notify:${last}`, personId: intoId });
+    // Renumbered doses: SATUSEHAT's records follow (each dose queued before is sent again).
+    for (const d of await tx.query<{ vaccination_id: string }>('SELECT vaccination_id FROM satusehat_sync WHERE person_id = $1', [intoId]).then((r) => r.rows)) {
+      await requeueSync(tx, d.vaccination_id, `merge:${fromId}`);
+    }
     await audit(tx, { actor: who.id, action: 'people_merged', subject: intoId, personId: intoId, detail: { from: fromId, certificates, doses } });
     await audit(tx, { actor: who.id, action: 'merged_into', subject: fromId, personId: fromId, detail: { into: intoId } });
     return { personId: intoId, mergedFrom: fromId, doses: doses.map((d) => ({ id: d.id, doseNumber: d.dose_number, status: 'recorded' })), certificates, superseded: superseded.rows[0]?.n ?? 0 };
@@ -228,7 +235,7 @@ export async function settleClaim(
   return { caseId, status: 'resolved' };
 }
 
-function caseNotFound(id: string): AppError {
+export function caseNotFound(id: string): AppError {
   return new AppError('not_found', 'case_not_found', { en: `No case ${id}.`, id: `Tidak ada kasus ${id}.` });
 }
 

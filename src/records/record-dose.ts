@@ -21,6 +21,7 @@
  * is N = 1 of the same code and the same SQL, so an imported row and a typed
  * one are judged and written identically.
  */
+import { SYNC_MAX_ATTEMPTS, SYNC_SETTING } from '../satusehat/sync.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { Coalescer, isClient, isRetryable, type Db, type Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
@@ -884,6 +885,19 @@ function writeStatement(parts: WriteParts): string {
     `job AS (
        INSERT INTO jobs (kind, payload, dedupe_key, person_id)
        SELECT 'notify', json_build_object('personId', person_id, 'certificateId', cert_id)::jsonb, 'notify:' || cert_id::text, person_id FROM w${parts.holds ? ' WHERE NOT held' : ''})`,
+    // The hand-off to SATUSEHAT (satusehat/sync.ts), while it is on for this database: each dose's sync state and its
+    // job in the lowest lane, in this same write. A held dose waits for its case (records/identity.ts queues it).
+    `ss AS (
+       INSERT INTO satusehat_sync (vaccination_id, person_id, facility_code, queued_at)
+       SELECT id, person_id, facility_code, recorded_at FROM w
+        WHERE EXISTS (SELECT 1 FROM settings WHERE key = '${SYNC_SETTING}')${parts.holds ? ' AND NOT held' : ''}
+       RETURNING vaccination_id, person_id)`,
+    `ssj AS (
+       INSERT INTO jobs (kind, payload, dedupe_key, person_id, lane, max_attempts)
+       SELECT 'satusehat_sync', json_build_object('personId', person_id, 'vaccinationId', vaccination_id)::jsonb, 'satusehat:' || vaccination_id::text,
+              person_id, 'sync', ${SYNC_MAX_ATTEMPTS} -- laneOf('satusehat_sync')
+         FROM ss
+       ON CONFLICT (dedupe_key) DO NOTHING)`,
   );
   if (parts.creates) {
     // A new person whose folded name and birth date are already on record under another identifier:

@@ -137,6 +137,29 @@ interface WaitingRow extends Record<string, unknown> {
 }
 
 /**
+ * The "in SATUSEHAT" stage (satusehat/sync.ts): doses waiting (with the oldest, from the head of
+ * satusehat_sync_waiting), synced (the per-facility totals; the last minute and hour from
+ * satusehat_sync_synced_at) and rejected or without a patient (satusehat_sync_problems), in scope.
+ */
+export function satusehatStatement(who: Principal): Statement {
+  const scope = scopeOf(who);
+  const scoped = scope.some((x) => x !== null);
+  const where = scoped ? `AND s.facility_code ${inScope(1)}` : '';
+  return {
+    sql: `SELECT 'waiting' AS state, count(*)::int8 AS n, min(s.queued_at) AS oldest, 0::int8 AS last_minute, 0::int8 AS last_hour
+            FROM satusehat_sync s WHERE s.state = 'waiting' ${where}
+          UNION ALL
+          SELECT 'synced', (SELECT coalesce(sum(t.synced), 0)::int8 FROM satusehat_totals t WHERE true ${scoped ? `AND t.facility_code ${inScope(1)}` : ''}), NULL,
+                 count(*) FILTER (WHERE s.synced_at > now() - interval '1 minute')::int8, count(*)::int8
+            FROM satusehat_sync s WHERE s.synced_at > now() - interval '1 hour' ${where}
+          UNION ALL
+          SELECT 'rejected', count(*)::int8, min(s.updated_at), 0::int8, 0::int8
+            FROM satusehat_sync s WHERE s.state IN ('rejected', 'patient_not_found') ${where}`,
+    params: scoped ? scope : [],
+  };
+}
+
+/**
  * The four statements of the pipeline view (exported for the test of their
  * plans): the rolled-up totals of the facilities in scope; the tail's events
  * since `doneUntil` per facility and stage, with the last minute and hour;
@@ -195,9 +218,11 @@ export function statsStatements(who: Principal, doneUntil: Date | null): { total
 
 /** The pipeline view within the caller's scope: counts, oldest waiting, throughput, and per facility (the first 1000 by code that recorded a dose). */
 export async function pipelineStats(db: Db, who: Principal): Promise<{ stages: StageFigures[]; facilities: FacilityFigures[]; generatedAt: string }> {
-  const { totals, recentRows, tail, waiting, claims } = await onSnapshot(db, async (tx, doneUntil) => {
+  const { totals, recentRows, tail, waiting, claims, satusehat } = await onSnapshot(db, async (tx, doneUntil) => {
     const st = statsStatements(who, doneUntil);
+    const sync = satusehatStatement(who);
     return {
+      satusehat: await tx.query<{ state: string; n: number; oldest: Date | null; last_minute: number; last_hour: number }>(sync.sql, sync.params),
       totals: await tx.query<Counts & { facility: string; region: string; entry_days: number; last_recorded_at: Date | null }>(st.totals.sql, st.totals.params),
       recentRows: await tx.query<Record<`${PipelineStage}_${'minute' | 'hour'}`, number | null> & { facility: string; region: string }>(st.recent.sql, st.recent.params),
       tail: await tx.query<TailRow>(st.tail.sql, st.tail.params),
@@ -264,6 +289,10 @@ export async function pipelineStats(db: Db, who: Principal): Promise<{ stages: S
     const ended = isFinal(s) ? { n: count[s], ...recent[s] } : { n: 0, lastMinute: 0, lastHour: 0 };
     const n = ended.n + Number(w?.n ?? 0);
     if (n > 0) stages.push(figures(`sms_${s}`, n, w?.oldest ?? null, ended.lastMinute + Number(w?.last_minute ?? 0), ended.lastHour + Number(w?.last_hour ?? 0)));
+  }
+  // "In SATUSEHAT" (issue 21): waiting (with the oldest), synced (all time, and its throughput), rejected (on the work lists).
+  for (const r of satusehat.rows) {
+    if (Number(r.n) > 0 || Number(r.last_hour) > 0) stages.push(figures(`satusehat_${r.state}`, Number(r.n), r.oldest, Number(r.last_minute), Number(r.last_hour)));
   }
   const claimsOf = new Map(claims.rows.map((c) => [c.facility, Number(c.n)]));
   const facilities = [...perFacility.values()]

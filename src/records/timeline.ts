@@ -7,6 +7,8 @@
  * dose was never entered" and "the certificate never reached you" are never
  * confused.
  */
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { outcomeInWords } from '../satusehat/sync.ts';
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/scope.ts';
@@ -35,6 +37,11 @@ export interface DoseState {
   series: { dn: number; sd: number; role: 'primary' | 'booster'; boosterNumber: number | null } | null;
   state: 'void' | 'no_certificate' | 'identity_review' | 'certificate_revoked' | 'sms_not_sent' | 'sms_held' | 'sms_queued' | 'sms_sent' | 'sms_delivered' | 'sms_failed';
   text: Text;
+  /**
+   * The dose's hand-off to SATUSEHAT (satusehat/sync.ts): its state, SATUSEHAT's id of the Immunization
+   * (the national id) once synced, the reason of a rejection, in words; null when it was never queued.
+   */
+  satusehat: { state: string; immunizationId: string | null; syncedAt: string | null; text: Text } | null;
 }
 
 interface Ev extends Record<string, unknown> {
@@ -138,9 +145,14 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
 
 /** Each dose's state in words, from the newest certificate and its newest notification. */
 export async function doseStates(db: Queryable, personId: string): Promise<DoseState[]> {
-  const r = await db.query<{ id: string; dose_number: number; date: string; vaccine: string; facility_code: string; facility_name: string | null; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null }>(
-    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.facility_code, (SELECT f.name FROM facilities f WHERE f.code = v.facility_code) AS facility_name, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient
+  const r = await db.query<{
+    id: string; dose_number: number; date: string; vaccine: string; facility_code: string; facility_name: string | null; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null; recipient: string | null;
+    sync_state: string | null; immunization_id: string | null; synced_at: Date | null; sync_outcome: OperationOutcome | null;
+  }>(
+    `SELECT v.id, v.dose_number, v.date, v.vaccine, v.facility_code, (SELECT f.name FROM facilities f WHERE f.code = v.facility_code) AS facility_name, v.status, c.status AS cert_status, n.status AS sms_status, n.hold_reason, n.recipient,
+            s.state AS sync_state, s.immunization_id, s.synced_at, s.outcome AS sync_outcome
        FROM vaccinations v
+       LEFT JOIN satusehat_sync s ON s.vaccination_id = v.id
        LEFT JOIN LATERAL (SELECT c.id, c.status FROM certificates c WHERE c.person_id = v.person_id AND c.vaccination_id = v.id
                            ORDER BY (c.status = 'valid') DESC, c.issued_at DESC LIMIT 1) c ON true
        LEFT JOIN LATERAL (SELECT n.status, n.hold_reason, n.recipient FROM notifications n WHERE n.person_id = v.person_id AND n.certificate_id = c.id
@@ -154,8 +166,27 @@ export async function doseStates(db: Queryable, personId: string): Promise<DoseS
     const [state, text] = describe(d);
     const role = history[i] && roleInHistory(history[i], history);
     const series = role ? { dn: role.dn, sd: role.sd, role: role.role, boosterNumber: role.boosterNumber ?? null } : null;
-    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, facility: d.facility_code, facilityName: d.facility_name, series, state, text };
+    const satusehat = d.sync_state
+      ? { state: d.sync_state, immunizationId: d.immunization_id, syncedAt: d.synced_at?.toISOString() ?? null, text: syncText(d.sync_state, d.immunization_id, d.sync_outcome) }
+      : null;
+    return { vaccinationId: d.id, doseNumber: d.dose_number, date: d.date, vaccine: d.vaccine, facility: d.facility_code, facilityName: d.facility_name, series, state, text, satusehat };
   });
+}
+
+/** A dose's SATUSEHAT state in words. */
+function syncText(state: string, id: string | null, outcome: OperationOutcome | null): Text {
+  switch (state) {
+    case 'synced':
+      return { en: `In SATUSEHAT (Immunization ${id}).`, id: `Sudah di SATUSEHAT (Immunization ${id}).` };
+    case 'rejected': {
+      const why = outcome ? outcomeInWords(outcome) : '';
+      return { en: `Rejected by SATUSEHAT: ${why}. On the work list "Rejected by SATUSEHAT".`, id: `Ditolak SATUSEHAT: ${why}. Ada di daftar kerja "Ditolak SATUSEHAT".` };
+    }
+    case 'patient_not_found':
+      return { en: 'Not sent: SATUSEHAT has no patient with this NIK (work list "Not found in SATUSEHAT").', id: 'Belum terkirim: SATUSEHAT tidak punya pasien dengan NIK ini (daftar kerja "Tidak ada di SATUSEHAT").' };
+    default:
+      return { en: 'Waiting to be sent to SATUSEHAT.', id: 'Menunggu dikirim ke SATUSEHAT.' };
+  }
 }
 
 function describe(d: { dose_number: number; date: string; status: string; cert_status: string | null; sms_status: string | null; hold_reason: string | null }): [DoseState['state'], Text] {

@@ -20,7 +20,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DOSIS_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Variables the child must not inherit from the shell that runs the tests. */
-const DOSIS_VARS = /^(PORT|HOST|PUBLIC_URL|DATABASE_URL|DOSIS_.*|SMS_GATEWAY|KANNEL_.*|SMS_SENDER|LOG_LEVEL)$/;
+const DOSIS_VARS = /^(PORT|HOST|PUBLIC_URL|DATABASE_URL|DOSIS_.*|SMS_GATEWAY|KANNEL_.*|SMS_SENDER|LOG_LEVEL|SATUSEHAT_.*)$/;
 
 export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};

@@ -4,6 +4,7 @@
  * through the same path as POST /api/v1/vaccinations — transaction all or
  * nothing, batch idempotent per Immunization.identifier.
  */
+import { immunization, patientResource } from '../helpers/fhir-bundles.ts';
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
@@ -12,30 +13,6 @@ import type { Runtime } from '../../src/runtime.ts';
 import { validateFhir } from '../../src/fhir/validate.ts';
 
 const FHIR = { 'content-type': 'application/fhir+json' };
-
-function patientResource(p: ReturnType<typeof person>) {
-  return {
-    resourceType: 'Patient',
-    identifier: [{ system: 'https://fhir.kemkes.go.id/id/nik', value: p.nik }],
-    name: [{ text: p.name }],
-    gender: p.sex === 'M' ? 'male' : 'female',
-    birthDate: p.birthDate,
-    telecom: [{ system: 'phone', value: p.phone }],
-  };
-}
-
-function immunization(patientRef: string, o: { dose: number; date: string; lot: string; id?: string; cvx?: string }) {
-  return {
-    resourceType: 'Immunization',
-    ...(o.id ? { identifier: [{ system: 'https://sim-puskesmas.example/vaccination', value: o.id }] } : {}),
-    status: 'completed',
-    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: o.cvx ?? '511' }] },
-    patient: { reference: patientRef },
-    occurrenceDateTime: o.date,
-    lotNumber: o.lot,
-    protocolApplied: [{ doseNumberPositiveInt: o.dose }],
-  };
-}
 
 describeEachBackend('FHIR R4', (t) => {
   let rt: Runtime;

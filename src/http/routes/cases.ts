@@ -9,6 +9,7 @@ import { confirmPhoneChange, rejectPhoneChange, sendPhoneChangeCode, settleNameM
 import { listDead, replayDead } from '../../notify/outbox.ts';
 import { audit } from '../../access/audit.ts';
 import { ErrorSchema } from './schemas.ts';
+import { sendAgain } from '../../satusehat/actions.ts';
 
 const IdParam = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const Loose = Type.Object({}, { additionalProperties: true });
@@ -64,6 +65,20 @@ export function caseRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => settleClaim(ops, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id, { kind: 'confirm', evidence: req.body.evidence }),
+  );
+
+  app.post(
+    '/api/v1/cases/:id/satusehat/send-again',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Send the dose of a satusehat_rejected or satusehat_patient_not_found case to SATUSEHAT again, once corrected',
+        description: 'Who sees the person. The case is resolved and the dose waits in SATUSEHAT’s queue again; a new rejection opens a new case with the reason in words. Audited.',
+        params: IdParam,
+        response: { 200: Loose, '4xx': ErrorSchema },
+      },
+    },
+    async (req) => sendAgain(deps, allow(req, ['facility', 'district', 'support', 'admin']), req.params.id),
   );
 
   app.post(

@@ -22,6 +22,16 @@ export function healthRoutes(app: App, deps: AppDeps): void {
     for (const r of sms.rows) gauges.push({ name: 'dosis_notifications', help: 'SMS notifications by kind and status', labels: { kind: r.kind, status: r.status }, value: Number(r.n) });
     const cases = await deps.db.query<{ kind: string; n: number }>("SELECT kind, count(*)::int8 AS n FROM cases WHERE status = 'open' GROUP BY kind ORDER BY 1");
     for (const r of cases.rows) gauges.push({ name: 'dosis_cases_open', help: 'Open work-list cases by kind', labels: { kind: r.kind }, value: Number(r.n) });
+    // The hand-off to SATUSEHAT (issue 21): doses by sync state (waiting from its partial index; the rest a read of
+    // satusehat_sync like the notifications above), the oldest waiting, and the doses SATUSEHAT holds per the totals.
+    const sync = await deps.db.query<{ state: string; n: number; oldest_seconds: number | null }>(
+      `SELECT state, count(*)::int8 AS n, CASE WHEN state = 'waiting' THEN round(extract(epoch FROM now() - min(queued_at)))::float8 END AS oldest_seconds
+         FROM satusehat_sync GROUP BY state ORDER BY 1`,
+    );
+    for (const r of sync.rows) {
+      gauges.push({ name: 'dosis_satusehat_doses', help: 'Doses handed to SATUSEHAT, by sync state (waiting, synced, rejected, patient_not_found)', labels: { state: r.state }, value: Number(r.n) });
+      if (r.oldest_seconds !== null) gauges.push({ name: 'dosis_satusehat_oldest_waiting_seconds', help: 'Age of the oldest dose waiting to be handed to SATUSEHAT', labels: {}, value: Number(r.oldest_seconds) });
+    }
     // SMS routes (issue 16): each one's breaker state, time since its last success, and the SMS people got twice.
     for (const r of await routeHealth(deps.db)) {
       for (const state of ['closed', 'open', 'half_open'] as const)

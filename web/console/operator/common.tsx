@@ -40,6 +40,8 @@ export interface DoseState {
   facilityName?: string | null;
   state: string;
   text: Text;
+  /** The dose's hand-off to SATUSEHAT (issue 21), in words; null when never queued. */
+  satusehat?: { state: string; immunizationId: string | null; text: Text } | null;
 }
 
 export interface TimelineEvent {

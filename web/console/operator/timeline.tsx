@@ -293,6 +293,11 @@ function TimelineView(props: PageProps & { data: Timeline; reload: () => void })
                 {t('dose', { n: d.doseNumber })} · {vaccineName(d.vaccine)} · {day(d.date, lang)}
               </h3>
               <p class="op-dose-state">{inLang(d.text)}</p>
+              {d.satusehat && (
+                <p class="op-dose-sync" data-testid="dose-satusehat" data-sync={d.satusehat.state}>
+                  {inLang(d.satusehat.text)}
+                </p>
+              )}
               {d.facility && <p class="hint">{t('doseAt', { facility: d.facilityName ? `${d.facilityName} (${d.facility})` : d.facility })}</p>}
               {mayVoid(user, d) && !person.mergedInto && (
                 <Action

@@ -23,6 +23,8 @@ export const CASE_KIND_NAMES: Record<CaseKind | 'dead_jobs', Record<Lang, string
   suspicious_phone: { id: 'Nomor HP mencurigakan', en: 'Suspicious phone' },
   name_mismatch: { id: 'Nama tidak cocok', en: 'Name mismatch' },
   phone_change: { id: 'Ganti nomor HP', en: 'Phone change' },
+  satusehat_rejected: { id: 'Ditolak SATUSEHAT', en: 'Rejected by SATUSEHAT' },
+  satusehat_patient_not_found: { id: 'Tidak ada di SATUSEHAT', en: 'Not found in SATUSEHAT' },
   dead_jobs: { id: 'Tugas gagal', en: 'Dead jobs' },
 };
 
@@ -95,6 +97,14 @@ export function caseInWords(c: { kind: string; detail: Record<string, unknown>; 
       return id
         ? `${str(d.requestedBy) || 'Fasyankes'} meminta nomor HP diganti ke ${str(d.newPhone)}.`
         : `${str(d.requestedBy) || 'A facility'} asks to change the phone number to ${str(d.newPhone)}.`;
+    case 'satusehat_rejected':
+      return id
+        ? `SATUSEHAT menolak dosis ini: ${str(d.reason)}`
+        : `SATUSEHAT refused this dose: ${str(d.reason)}`;
+    case 'satusehat_patient_not_found':
+      return id
+        ? `Dosis ini belum terkirim ke SATUSEHAT: pasien tidak ditemukan di SATUSEHAT. ${str(d.reason)}`
+        : `This dose has not been sent to SATUSEHAT: no such patient there. ${str(d.reason)}`;
     default:
       return caseKindName(c.kind, lang);
   }

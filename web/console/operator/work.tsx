@@ -69,6 +69,9 @@ const T = {
     noJobs: 'Tidak ada tugas gagal.',
     technical: 'Rincian teknis',
     count: '{label} ({n})',
+    sendAgain: 'Kirim lagi ke SATUSEHAT',
+    confirmSendAgain: 'Dosis ini akan dikirim lagi ke SATUSEHAT. Perbaiki dulu datanya (NIK, tanggal, vaksin) bila itu sebabnya ditolak.',
+    sentAgain: 'Dosis masuk antrean kirim ke SATUSEHAT; kasusnya ditutup.',
   },
   en: {
     ...kindNames('en'),
@@ -120,6 +123,9 @@ const T = {
     noJobs: 'No dead jobs.',
     technical: 'Technical detail',
     count: '{label} ({n})',
+    sendAgain: 'Send to SATUSEHAT again',
+    confirmSendAgain: 'This dose will be sent to SATUSEHAT again. Correct its data first (NIK, date, vaccine) if that is why it was rejected.',
+    sentAgain: 'The dose is queued for SATUSEHAT; the case is closed.',
   },
 };
 
@@ -310,6 +316,19 @@ function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () 
             fields={[{ name: 'note', label: t('note'), minLength: 3 }]}
             confirm={t('confirmWrong')}
             run={(v) => api('POST', `/api/v1/cases/${c.id}/identity`, { action: 'wrong_person', note: v.note ?? '' })}
+            onDone={onDone}
+          />
+        </div>
+      );
+    case 'satusehat_rejected':
+    case 'satusehat_patient_not_found':
+      return (
+        <div class="op-actions">
+          <Action
+            label={t('sendAgain')}
+            confirm={t('confirmSendAgain')}
+            run={() => api('POST', `/api/v1/cases/${c.id}/satusehat/send-again`, {})}
+            done={() => t('sentAgain')}
             onDone={onDone}
           />
         </div>
