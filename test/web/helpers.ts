@@ -35,10 +35,10 @@ export interface TestServer {
 }
 
 /** Dosis over a fresh test database (the first configured backend), listening on 127.0.0.1 at a random port. */
-export async function startServer(): Promise<TestServer> {
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   await ensureWebBuild(() => {});
   const db = await openTestDb(BACKENDS[0] ?? 'pglite');
-  const rt = await testRuntime(db.db, { PUBLIC_URL: 'http://127.0.0.1' });
+  const rt = await testRuntime(db.db, { PUBLIC_URL: 'http://127.0.0.1', ...env });
   await rt.app.listen({ port: 0, host: '127.0.0.1' });
   const address = rt.app.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no port');
