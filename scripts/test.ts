@@ -10,7 +10,7 @@
  * (on outages, restarts, report timeouts: a few seconds of CPU in a minute or
  * two) but their deadlines need the CPU at once when they wake: they run one at
  * a time at normal priority. Every other file runs in the main lane, one per
- * core, at a lower priority (nice 10), so that it fills the cores whenever the
+ * core, at a lower priority (nice 5), so that it fills the cores whenever the
  * Kannel lane waits and yields them when it does not. The main lane starts
  * the files that took longest in the previous run first (test-results/
  * durations.json), so that no long file is left running alone at the end.
@@ -61,7 +61,7 @@ if (!existsSync(PGLITE_TEMPLATE)) {
 // timings of the Kannel fault tests flaky (an SMSC outage of 20 s then ran past its
 // deadline): hence the Kannel lane, one file at a time, ahead of the main lane's.
 const CONCURRENCY = Math.max(1, Number(process.env.DOSIS_TEST_CONCURRENCY) || availableParallelism());
-const MAIN_LANE_NICE = 10;
+const MAIN_LANE_NICE = 5;
 const SUMMARY = 'test-results/summary.json';
 const DURATIONS = 'test-results/durations.json';
 // V8's code cache of every module loaded, kept across processes and runs: each test file and
