@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { facilityToken, request, runDosis, startServer } from '../helpers/server.ts';
 import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
+import { seedDataDir } from '../helpers/services.ts';
 import { doseBody, person } from '../helpers/app.ts';
 
 const ADMIN = 'dos_keys_cli_admin_token_0123456789abcdef';
@@ -25,6 +26,7 @@ for (const signer of ['local', 'pkcs11'] as const) {
   describe(`dosis keys with the ${signer} signer and an offline CSCA`, { skip: skip ?? false }, () => {
     const dir = mkdtempSync(join(tmpdir(), `dosis-keys-cli-${signer}-`));
     after(() => rmSync(dir, { recursive: true, force: true }));
+    seedDataDir(join(dir, 'data'));
     const env = {
       DOSIS_DATA_DIR: join(dir, 'data'),
       DOSIS_CSCA_DIR: 'offline',

@@ -10,7 +10,9 @@
  * No node:test import here: scripts/test.ts uses this module for its checks
  * before any test starts.
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
@@ -20,7 +22,23 @@ export const BACKENDS = (process.env.DOSIS_TEST_BACKENDS ?? 'pglite,postgres')
   .map((s) => s.trim())
   .filter((s) => s !== '') as Backend[];
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** PGlite's initdb'd data directory (a tar), made once per run by scripts/test.ts; relative to the project. */
 export const PGLITE_TEMPLATE = 'test-results/pglite-template.tar';
+
+/**
+ * Starts a Dosis data directory (`DOSIS_DATA_DIR`) with PGlite's database
+ * already initdb'd, from the runner's template: a process that opens it skips
+ * PGlite's first initdb (seconds of CPU). The database in it is still empty
+ * (no migration applied), so for Dosis this is still a first start. Without the
+ * template (a test file run on its own with node --test) it does nothing and
+ * PGlite initdb's as usual.
+ */
+export function seedDataDir(dataDir: string): void {
+  const template = join(import.meta.dirname, '../..', PGLITE_TEMPLATE);
+  if (!existsSync(template)) return;
+  mkdirSync(join(dataDir, 'pglite'), { recursive: true });
+  execFileSync('tar', ['xf', template, '-C', join(dataDir, 'pglite')], { stdio: 'ignore' });
+}
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';

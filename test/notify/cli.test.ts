@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/kannel.ts';
 import { ADMIN_TOKEN, doseBody, person } from '../helpers/app.ts';
+import { seedDataDir } from '../helpers/services.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'dosis-cli-'));
+seedDataDir(join(dir, 'data'));
 const children: ChildProcess[] = [];
 after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

@@ -66,10 +66,11 @@ describeEachBackend('outbox', (t) => {
   it('makes the jobs of a killed worker due again when their lock expires', async () => {
     await t.db.query("UPDATE jobs SET status = 'done'");
     const [id] = await addNotify(t.db, 1);
-    const dying = await claim(t.db, 'dying-worker', 10, 300); // claims, then "is killed": never completes
+    // A lease of 1 s: the claim just below comes within it even on a loaded machine (300 ms did not, once).
+    const dying = await claim(t.db, 'dying-worker', 10, 1000); // claims, then "is killed": never completes
     assert.deepEqual(dying.map((j) => j.id), [id]);
     assert.equal((await claim(t.db, 'other', 10, 30_000)).length, 0, 'still locked');
-    const until = Date.now() + 5000;
+    const until = Date.now() + 6000;
     let again: Awaited<ReturnType<typeof claim>> = [];
     while (again.length === 0 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));

@@ -16,19 +16,18 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'node:http';
-import { PGLITE_SKIP, PGLITE_TEMPLATE, POSTGRES_SKIP, type Backend } from '../helpers/db.ts';
+import { PGLITE_SKIP, POSTGRES_SKIP, type Backend } from '../helpers/db.ts';
+import { seedDataDir } from '../helpers/services.ts';
 import { PeopleGenerator, doseRequest } from '../helpers/people.ts';
 import {
   createScratchDatabase,
   facilityToken,
   freePort,
   keepAliveAgent,
-  REPO_ROOT,
   request,
   startServer,
   type DosisServer,
@@ -83,11 +82,7 @@ async function runCrash(t: TestContext, plan: CrashPlan): Promise<void> {
   } else {
     const dir = mkdtempSync(join(tmpdir(), 'dosis-crash-'));
     const dataDir = join(dir, 'data');
-    // Start from the initdb'd template the test runner made (saves PGlite's ~5 s first initdb).
-    if (existsSync(join(REPO_ROOT, PGLITE_TEMPLATE))) {
-      mkdirSync(join(dataDir, 'pglite'), { recursive: true });
-      execFileSync('tar', ['xf', join(REPO_ROOT, PGLITE_TEMPLATE), '-C', join(dataDir, 'pglite')], { stdio: 'ignore' });
-    }
+    seedDataDir(dataDir);
     env = { DOSIS_DATA_DIR: dataDir };
     openCheckDb = () => openDb({ databaseUrl: undefined, dataDir });
     cleanup = async () => rmSync(dir, { recursive: true, force: true });

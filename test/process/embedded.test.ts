@@ -8,11 +8,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGLITE_SKIP, PGLITE_TEMPLATE } from '../helpers/db.ts';
+import { PGLITE_SKIP } from '../helpers/db.ts';
+import { seedDataDir } from '../helpers/services.ts';
 import { REPO_ROOT, freePort, request, runDosis, startServer, type DosisServer } from '../helpers/server.ts';
 
 const TOKEN_LINE = /First start: an administrator token was created[^\n]*\n\s*\n\s*(dos_\S+)/;
@@ -24,12 +24,8 @@ describe('embedded default (PGlite): npm start, one process per data directory',
 
   before(() => {
     home = mkdtempSync(join(tmpdir(), 'dosis-embedded-'));
-    // An initdb'd PGlite directory from the test runner's template saves PGlite's ~5 s first
-    // initdb; the database in it is still empty, so this is a first start for Dosis.
-    if (existsSync(join(REPO_ROOT, PGLITE_TEMPLATE))) {
-      mkdirSync(join(home, 'data', 'pglite'), { recursive: true });
-      execFileSync('tar', ['xf', join(REPO_ROOT, PGLITE_TEMPLATE), '-C', join(home, 'data', 'pglite')], { stdio: 'ignore' });
-    }
+    // The database in the seeded directory is still empty: this is a first start for Dosis.
+    seedDataDir(join(home, 'data'));
   });
   after(async () => {
     await first?.kill();

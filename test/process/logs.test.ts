@@ -9,13 +9,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKENDS, PGLITE_TEMPLATE } from '../helpers/db.ts';
+import { BACKENDS } from '../helpers/db.ts';
+import { seedDataDir } from '../helpers/services.ts';
 import { doseBody, person } from '../helpers/app.ts';
-import { REPO_ROOT, createScratchDatabase, facilityToken, request, startServer, type DosisServer, type ScratchDatabase } from '../helpers/server.ts';
+import { createScratchDatabase, facilityToken, request, startServer, type DosisServer, type ScratchDatabase } from '../helpers/server.ts';
 
 const ADMIN = 'dos_logs_admin_token_0123456789abcdefgh';
 
@@ -31,10 +31,7 @@ describe('logs carry no NIK, phone number, name or code', () => {
       env = { DATABASE_URL: scratch.url };
     } else {
       home = mkdtempSync(join(tmpdir(), 'dosis-logs-'));
-      if (existsSync(join(REPO_ROOT, PGLITE_TEMPLATE))) {
-        mkdirSync(join(home, 'pglite'), { recursive: true });
-        execFileSync('tar', ['xf', join(REPO_ROOT, PGLITE_TEMPLATE), '-C', join(home, 'pglite')], { stdio: 'ignore' });
-      }
+      seedDataDir(home);
       env = { DOSIS_DATA_DIR: home };
     }
     server = await startServer({

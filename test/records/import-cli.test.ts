@@ -9,6 +9,7 @@ import { openDb } from '../../src/db/open.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createFacility } from '../../src/records/facilities.ts';
 import { generateDoses, toCsv } from '../fixtures/import-files.ts';
+import { seedDataDir } from '../helpers/services.ts';
 
 function dosis(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -30,6 +31,7 @@ describe('dosis import (CLI)', () => {
   const errorsFile = join(dir, 'backlog.errors.csv');
 
   before(async () => {
+    seedDataDir(env.DOSIS_DATA_DIR);
     const db = await openDb({ databaseUrl: undefined, dataDir: env.DOSIS_DATA_DIR });
     await migrate(db);
     await createFacility(db, { code: 'PKM-CLI', name: 'Puskesmas CLI', regionCode: '327301' });

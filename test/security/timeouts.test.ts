@@ -7,13 +7,13 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeEachBackend, PGLITE_TEMPLATE } from '../helpers/db.ts';
+import { describeEachBackend } from '../helpers/db.ts';
+import { seedDataDir } from '../helpers/services.ts';
 import { ADMIN_TOKEN, testRuntime } from '../helpers/app.ts';
-import { REPO_ROOT, startServer } from '../helpers/server.ts';
+import { startServer } from '../helpers/server.ts';
 
 /**
  * Opens a connection, sends the headers of a POST announcing `length` bytes,
@@ -66,10 +66,7 @@ describe('SIGTERM with a client still sending', () => {
   after(() => rmSync(home, { recursive: true, force: true }));
 
   it('ends dosis serve after the grace period, closing the open connection', async () => {
-    if (existsSync(join(REPO_ROOT, PGLITE_TEMPLATE))) {
-      mkdirSync(join(home, 'pglite'), { recursive: true });
-      execFileSync('tar', ['xf', join(REPO_ROOT, PGLITE_TEMPLATE), '-C', join(home, 'pglite')], { stdio: 'ignore' });
-    }
+    seedDataDir(home);
     // The body guard is set far away so that only the shutdown deadline can end the request.
     const server = await startServer({
       env: { LOG_LEVEL: 'info', DOSIS_DATA_DIR: home, DOSIS_WORKER: 'false', DOSIS_BODY_TIMEOUT_MS: '600000', DOSIS_SHUTDOWN_GRACE_MS: '500', DOSIS_ADMIN_TOKEN: 'dos_sigterm_admin_token_0123456789ab' },
