@@ -88,6 +88,8 @@ const SPECS: Record<string, Spec> = {
   // Issue 15: a name_mismatch case is settled by whoever sees the person; a phone change by whoever knew them before the dose that
   // brought the number (facility A's only dose is that dose here), or the facility that recorded it. P's case is another kind: 422 once allowed.
   'POST /api/v1/cases/:id/identity': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/identity`, payload: { action: 'confirm', note: 'KTP seen' } }) },
+  // Issue 21: who sees the person may send a dose to SATUSEHAT again; P's case is another kind: 422 once allowed.
+  'POST /api/v1/cases/:id/satusehat/send-again': { may: ['facilityA', 'districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/satusehat/send-again` }) },
   'POST /api/v1/cases/:id/phone-change/code': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/code` }) },
   'POST /api/v1/cases/:id/phone-change/verify': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/verify`, payload: { code: '123456' } }) },
   'POST /api/v1/cases/:id/phone-change/confirm': { may: ['districtIn', 'support', 'admin'], req: (i) => ({ url: `/api/v1/cases/${i.caseId}/phone-change/confirm` }) },

@@ -96,7 +96,8 @@ describe('a dose SATUSEHAT refused, in the console on a 360×740 phone', { skip:
     await cases.getByRole('button', { name: 'Kirim lagi ke SATUSEHAT' }).click();
     assert.match((await cases.locator('.op-confirm').textContent()) ?? '', /akan dikirim lagi ke SATUSEHAT/);
     await cases.getByRole('button', { name: 'Ya, lanjutkan' }).click();
-    await page.getByText('Dosis masuk antrean kirim ke SATUSEHAT; kasusnya ditutup.').waitFor();
+    // The case leaves the list; what was done is said above it.
+    await page.getByTestId('settled').getByText('Selesai: Rina Kartika. Kasusnya ditutup.').waitFor();
     await settle();
     const held = byVaccination(await peer.all<Immunization>('Immunization')).get(dose.vaccination.id as string) ?? [];
     assert.equal(held.length, 1, 'in the peer exactly once');

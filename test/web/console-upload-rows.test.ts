@@ -101,8 +101,9 @@ describe('console: upload templates and rejected rows in the console’s languag
     await screenshot(page, 'console-upload-rejected-rows');
     // Back in Indonesian, the list follows.
     await page.locator('.lang-switch button[lang=id]').click();
-    await page.getByText('Baris 4').waitFor();
-    assert.match((await rows.nth(0).textContent()) ?? '', /NIK harus tepat 16 angka/);
+    // The row's label turns at once, its reason when the rows come back in Indonesian: wait for the reason.
+    await rows.nth(0).getByText(/NIK harus tepat 16 angka/).waitFor();
+    assert.match((await rows.nth(0).textContent()) ?? '', /^Baris 4NIK “\d+”: NIK harus tepat 16 angka/);
   });
 
   it('raised no script error', () => {

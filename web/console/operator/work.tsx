@@ -71,7 +71,6 @@ const T = {
     count: '{label} ({n})',
     sendAgain: 'Kirim lagi ke SATUSEHAT',
     confirmSendAgain: 'Dosis ini akan dikirim lagi ke SATUSEHAT. Perbaiki dulu datanya (NIK, tanggal, vaksin) bila itu sebabnya ditolak.',
-    sentAgain: 'Dosis masuk antrean kirim ke SATUSEHAT; kasusnya ditutup.',
   },
   en: {
     ...kindNames('en'),
@@ -125,7 +124,6 @@ const T = {
     count: '{label} ({n})',
     sendAgain: 'Send to SATUSEHAT again',
     confirmSendAgain: 'This dose will be sent to SATUSEHAT again. Correct its data first (NIK, date, vaccine) if that is why it was rejected.',
-    sentAgain: 'The dose is queued for SATUSEHAT; the case is closed.',
   },
 };
 
@@ -328,7 +326,6 @@ function CaseActions(props: { c: CaseView; user: ConsoleUser; t: Tr; onDone: () 
             label={t('sendAgain')}
             confirm={t('confirmSendAgain')}
             run={() => api('POST', `/api/v1/cases/${c.id}/satusehat/send-again`, {})}
-            done={() => t('sentAgain')}
             onDone={onDone}
           />
         </div>
