@@ -9,7 +9,7 @@
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { assertPersonInScope, personScopeSql, seesIdentifiers } from '../access/scope.ts';
-import { toSummary, type PersonSummary } from './search.ts';
+import { toSummary, type PersonSummary, type SummaryRow } from './search.ts';
 
 export interface MatchDose {
   doseNumber: number;
@@ -39,21 +39,7 @@ export interface FacilityContact {
 export async function likelyMatches(db: Queryable, who: Principal, personId: string): Promise<{ matches: LikelyMatch[]; facilities: FacilityContact[] }> {
   await assertPersonInScope(db, who, personId);
   const scope = personScopeSql(who, 2, 'o');
-  const r = await db.query<{
-    id: string;
-    id_type: string;
-    id_value: string;
-    id_country: string | null;
-    name: string;
-    birth_date: string;
-    sex: string | null;
-    phone: string | null;
-    phone_status: string;
-    region_code: string | null;
-    doses: number;
-    score: number | null;
-    dose_list: MatchDose[];
-  }>(
+  const r = await db.query<SummaryRow & { dose_list: MatchDose[] }>(
     `SELECT o.id, o.id_type, o.id_value, o.id_country, o.name, o.birth_date, o.sex, o.phone, o.phone_status, o.region_code, NULL::real AS score,
             (SELECT count(*)::int FROM vaccinations v WHERE v.person_id = o.id AND v.status <> 'void') AS doses,
             coalesce((SELECT json_agg(json_build_object('doseNumber', v.dose_number, 'date', v.date, 'vaccine', v.vaccine, 'status', v.status,

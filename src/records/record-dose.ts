@@ -21,7 +21,6 @@
  * is N = 1 of the same code and the same SQL, so an imported row and a typed
  * one are judged and written identically.
  */
-import { SYNC_MAX_ATTEMPTS, SYNC_SETTING } from '../satusehat/sync.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { Coalescer, isClient, isRetryable, type Db, type Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
@@ -35,6 +34,7 @@ import { vaccineByCode, type Vaccine } from '../domain/vaccines.ts';
 import type { IssueInput, IssuedCertificate, Issuer } from '../certificates/issuer.ts';
 import { type KnownPerson, type NewPerson, newPerson, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
 import { facilityForEntry } from './facilities.ts';
+import { SYNC_MAX_ATTEMPTS, SYNC_SETTING } from '../satusehat/sync.ts';
 
 export type EntrySource = 'api' | 'import' | 'form' | 'fhir' | 'offline';
 

@@ -37,7 +37,8 @@ export interface PersonSummary {
   masked: boolean;
 }
 
-interface Row extends Record<string, unknown> {
+/** A person row as search reads it (toSummary's input; records/matches.ts reads the same columns). */
+export interface SummaryRow extends Record<string, unknown> {
   id: string;
   id_type: string;
   id_value: string;
@@ -52,7 +53,7 @@ interface Row extends Record<string, unknown> {
   score: number | null;
 }
 
-export function toSummary(r: Row, reveal: boolean): PersonSummary {
+export function toSummary(r: SummaryRow, reveal: boolean): PersonSummary {
   const id = r.id_type === 'passport' ? { type: r.id_type, value: r.id_value, country: r.id_country ?? '' } : { type: r.id_type, value: r.id_value };
   return {
     id: r.id,
@@ -121,7 +122,7 @@ export async function searchPeople(db: Queryable, who: Principal, q: SearchQuery
   const limit = Math.min(Math.max(q.limit ?? 20, 1), 100);
   // The trigram operator % uses pg_trgm.similarity_threshold (default 0.3) to pick
   // candidates from the index; the explicit score filter then applies ours.
-  const r = await db.query<Row>(
+  const r = await db.query<SummaryRow>(
     `SELECT p.id, p.id_type, p.id_value, p.id_country, p.name, p.birth_date, p.sex, p.phone, p.phone_status, p.region_code,
             (SELECT count(*) FROM vaccinations v WHERE v.person_id = p.id AND v.status <> 'void')::int AS doses,
             ${score} AS score

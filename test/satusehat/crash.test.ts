@@ -9,12 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { Immunization } from '@medplum/fhirtypes';
-import { POSTGRES_SKIP, TEST_DATABASE_URL } from '../helpers/db.ts';
+import { POSTGRES_SKIP } from '../helpers/db.ts';
 import { TEST_KEYS_ENV, bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
-import { DOSIS_MAIN, childEnv } from '../helpers/server.ts';
+import { DOSIS_MAIN, childEnv, createScratchDatabase, type ScratchDatabase } from '../helpers/server.ts';
 import { SatusehatPeer, byVaccination } from '../helpers/satusehat-peer.ts';
 import { postgresDb, type Db } from '../../src/db/client.ts';
 import type { Runtime } from '../../src/runtime.ts';
@@ -23,27 +21,15 @@ const DOSES = Number(process.env.DOSIS_SATUSEHAT_CRASH_DOSES ?? 1000);
 const KILLS = Number(process.env.DOSIS_SATUSEHAT_CRASH_KILLS ?? 5);
 
 describe('crash test: SIGKILL the worker while 1,000 doses go to SATUSEHAT', { skip: POSTGRES_SKIP }, () => {
-  const dbName = `dosis_sscrash_${randomBytes(4).toString('hex')}`;
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${dbName}`;
+  let scratch: ScratchDatabase | undefined;
   let db: Db;
   let rt: Runtime;
   let peer: SatusehatPeer;
   let worker: ChildProcess | undefined;
 
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-
   before(async () => {
-    await admin(`CREATE DATABASE ${dbName}`);
-    db = postgresDb({ connectionString: url.toString(), max: 16 });
+    scratch = await createScratchDatabase('dosis_sscrash');
+    db = postgresDb({ connectionString: scratch.url, max: 16 });
     peer = await SatusehatPeer.start();
     rt = await testRuntime(db, peer.env());
   });
@@ -53,14 +39,14 @@ describe('crash test: SIGKILL the worker while 1,000 doses go to SATUSEHAT', { s
     await rt?.app.close();
     await db?.close();
     await peer?.close();
-    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await scratch?.drop().catch(() => {});
   });
 
   function startWorker(): Promise<ChildProcess> {
     const env = childEnv({
       ...TEST_KEYS_ENV,
       ...peer.env(),
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: scratch!.url,
       PUBLIC_URL: 'https://dosis.test',
       // A killed worker's jobs are due again after 10 s. Not shorter: a hand-off is three requests to a peer
       // that scans its whole memory for each, and a lease that expires mid-batch has the jobs run twice at once.

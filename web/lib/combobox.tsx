@@ -6,6 +6,7 @@
  * The caller fetches the matches for the text (`onQuery`) and hands them in.
  */
 import { useId, useState } from 'preact/hooks';
+import { describedByOf, Field } from './ui.tsx';
 
 export interface ComboOption {
   value: string;
@@ -49,17 +50,8 @@ export function Combobox(props: {
       setOpen(false);
     }
   };
-  const describedBy = [props.hint ? `${props.id}-hint` : undefined, props.error ? `${props.id}-error` : undefined].filter(Boolean).join(' ') || undefined;
   return (
-    <div class="field combobox">
-      <label class="label" for={props.id}>
-        {props.label}
-      </label>
-      {props.hint && (
-        <span class="hint" id={`${props.id}-hint`}>
-          {props.hint}
-        </span>
-      )}
+    <Field id={props.id} label={props.label} hint={props.hint} error={props.error} class="combobox">
       <input
         id={props.id}
         type="text"
@@ -71,7 +63,7 @@ export function Combobox(props: {
         aria-controls={listId}
         aria-activedescendant={shown && options[active] ? `${listId}-${active}` : undefined}
         aria-invalid={props.error ? 'true' : 'false'}
-        aria-describedby={describedBy}
+        aria-describedby={describedByOf(props)}
         value={props.query}
         onInput={(e) => {
           props.onQuery(e.currentTarget.value);
@@ -100,11 +92,6 @@ export function Combobox(props: {
         ))}
       </ul>
       {shown && options.length === 0 && <span class="hint">{props.none}</span>}
-      {props.error && (
-        <span class="error" id={`${props.id}-error`}>
-          {props.error}
-        </span>
-      )}
-    </div>
+    </Field>
   );
 }

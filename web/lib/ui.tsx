@@ -109,19 +109,8 @@ export function TextField(props: {
   maxLength?: number;
   onBlur?: () => void;
 }) {
-  const describedBy = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
   return (
-    // Only the label names the input (the hint and the error describe it): a NIK's error that mentions
-    // the birth date must not make the NIK input answer to "Tanggal lahir".
-    <div class="field">
-      <label class="label" for={props.id}>
-        {props.label}
-      </label>
-      {props.hint && (
-        <span class="hint" id={`${props.id}-hint`}>
-          {props.hint}
-        </span>
-      )}
+    <Field id={props.id} label={props.label} hint={props.hint} error={props.error} errorTestId={`error-${props.name}`}>
       <input
         id={props.id}
         name={props.name}
@@ -134,12 +123,38 @@ export function TextField(props: {
         maxLength={props.maxLength}
         value={props.value}
         aria-invalid={props.error ? 'true' : 'false'}
-        aria-describedby={describedBy || undefined}
+        aria-describedby={describedByOf(props)}
         onInput={(e) => props.onInput(e.currentTarget.value)}
         onBlur={props.onBlur}
       />
+    </Field>
+  );
+}
+
+/** The ids of a field's hint and error, for its input's aria-describedby (undefined when neither). */
+export function describedByOf(props: { id: string; hint?: string | undefined; error?: string | undefined }): string | undefined {
+  return [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ') || undefined;
+}
+
+/**
+ * A form field's frame: its label, hint, the control (children) and its error. Only the label names
+ * the control (the hint and the error describe it, see describedByOf): a NIK's error that mentions the
+ * birth date must not make the NIK input answer to "Tanggal lahir".
+ */
+export function Field(props: { id: string; label: string; hint?: string | undefined; error?: string | undefined; errorTestId?: string; class?: string; children: ComponentChildren }) {
+  return (
+    <div class={props.class ? `field ${props.class}` : 'field'}>
+      <label class="label" for={props.id}>
+        {props.label}
+      </label>
+      {props.hint && (
+        <span class="hint" id={`${props.id}-hint`}>
+          {props.hint}
+        </span>
+      )}
+      {props.children}
       {props.error && (
-        <span class="error" id={`${props.id}-error`} data-testid={`error-${props.name}`}>
+        <span class="error" id={`${props.id}-error`} data-testid={props.errorTestId}>
           {props.error}
         </span>
       )}
