@@ -144,6 +144,8 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', {
     // …and fix the first one's: it was their second dose, a month later.
     await refused.getByRole('link', { name: 'Perbaiki' }).click();
     await page.getByRole('heading', { level: 1, name: 'Catat Dosis' }).waitFor();
+    // The entry comes from the device's queue (IndexedDB) after the form shows: wait for it to fill in.
+    await page.waitForFunction((nik) => (document.getElementById('f-nik') as HTMLInputElement | null)?.value === nik, people[0]!.nik, { timeout: 10_000 }).catch(() => {});
     assert.equal(await page.getByLabel('NIK').inputValue(), people[0]!.nik);
     await page.getByLabel('Dosis ke-').selectOption('2');
     await page.getByLabel('Tanggal vaksinasi').fill('2021-07-08');
