@@ -1,10 +1,13 @@
 /**
- * Runs the test suite (after typecheck and lint, see package.json): checks
- * that the services the tests need are there (PostgreSQL, Kannel, Chromium,
- * poppler) unless the user left them out, prepares a PGlite template data
- * directory once, then runs every test file with node:test, each file in its
- * own process. Arguments narrow the files: `npm test -- test/records`
- * (typecheck and lint still run first).
+ * Runs the test suite: checks that the services the tests need are there
+ * (PostgreSQL, Kannel, Chromium, poppler) unless the user left them out,
+ * prepares a PGlite template data directory once, then runs every test file
+ * with node:test, each file in its own process. Arguments narrow the files:
+ * `npm test -- test/records`. With `--checks` (as `npm test` runs it) the
+ * typecheck and lint run beside the tests, in the main lane's priority: they
+ * are a minute of CPU on one core, which the waits of the Kannel lane absorb,
+ * instead of a minute of wall time before the first test; their output is
+ * printed at the end, and a failure fails the run.
  *
  * Two lanes run side by side. The files that drive a real Kannel mostly wait
  * (on outages, restarts, report timeouts: a few seconds of CPU in a minute or
@@ -31,7 +34,9 @@ import type { RunSummary, TestOutcome } from './test-summary.ts';
 const started = Date.now();
 mkdirSync('test-results', { recursive: true });
 
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const withChecks = argv.includes('--checks');
+const args = argv.filter((a) => a !== '--checks');
 const files = globSync('test/**/*.test.ts')
   .filter((f) => args.length === 0 || args.some((a) => f.startsWith(a.replace(/^\.\//, ''))))
   .sort();
@@ -80,6 +85,40 @@ const lanes = [
   { name: 'kannel', files: files.filter(waitsOnKannel), concurrency: 1, nice: 0 },
   { name: 'main', files: byLastDuration(files.filter((f) => !waitsOnKannel(f))), concurrency: CONCURRENCY, nice: MAIN_LANE_NICE },
 ].filter((l) => l.files.length > 0);
+
+/** Typecheck (server and web) and lint, one after another, output kept for the summary. */
+async function runChecks(): Promise<{ ok: boolean; lines: string[] }> {
+  const bin = (name: string): string => resolve('node_modules/.bin', name);
+  const steps: [string, string, string[]][] = [
+    ['typecheck', bin('tsc'), ['--noEmit', '-p', '.']],
+    ['typecheck (web)', bin('tsc'), ['--noEmit', '-p', 'web']],
+    ['lint', bin('eslint'), ['.']],
+  ];
+  const lines: string[] = [];
+  let ok = true;
+  for (const [name, cmd, cmdArgs] of steps) {
+    const t0 = Date.now();
+    const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, MAIN_LANE_NICE);
+      } catch {
+        // not permitted here: it runs at normal priority
+      }
+    }
+    let text = '';
+    child.stdout.on('data', (b: Buffer) => (text += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (text += b.toString()));
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    lines.push(`${name}: ${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    if (code !== 0) {
+      ok = false;
+      lines.push(...text.trimEnd().split('\n').map((l) => `  ${l}`));
+    }
+  }
+  return { ok, lines };
+}
+const checks = withChecks ? runChecks() : Promise.resolve({ ok: true, lines: [] as string[] });
 
 rmSync(SUMMARY, { force: true });
 const statuses = await Promise.all(
@@ -200,9 +239,15 @@ for (const t of run.tests) if (t.status === 'todo') out.push(`todo (a known defe
 const slowest = [...run.files].sort((a, b) => b.ms - a.ms).slice(0, 10);
 out.push('slowest files:');
 for (const f of slowest) out.push(`  ${(f.ms / 1000).toFixed(1).padStart(7)} s  ${rel(f.file)}${f.passed ? '' : '  (failed)'}`);
-out.push(`files: ${run.files.length}, ${lanes.map((l) => `${l.name} lane ${l.files.length} (${l.concurrency} at a time)`).join(', ')}, whole run ${((Date.now() - started) / 1000).toFixed(0)} s (tests only; typecheck and lint ran before)`);
+const checked = await checks;
+out.push(...checked.lines);
+out.push(`files: ${run.files.length}, ${lanes.map((l) => `${l.name} lane ${l.files.length} (${l.concurrency} at a time)`).join(', ')}, whole run ${((Date.now() - started) / 1000).toFixed(0)} s${withChecks ? ' (typecheck and lint beside the tests)' : ' (tests only)'}`);
 
 let exit = status;
+if (!checked.ok) {
+  out.push('FAILED: typecheck or lint (see above)');
+  exit ||= 1;
+}
 if (unasked > 0) {
   out.push(`FAILED: ${unasked} skipped that nobody asked to leave out (see above)`);
   exit ||= 1;
