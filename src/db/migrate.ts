@@ -17,7 +17,12 @@
  *   (e.g. `UPDATE … WHERE id IN (SELECT … LIMIT 10000)`): it runs again until
  *   it changes no row, each batch committed on its own.
  * It runs under the same advisory lock, held by its session. On PGlite (one connection, no concurrent writers) CONCURRENTLY is
- * dropped from the statements and the build is an ordinary one.
+ * dropped from the statements and the build is an ordinary one; so it is on a
+ * database being created (no migration applied when this run began): its
+ * tables are new and nobody writes to them yet, and a concurrent build would
+ * only wait for every transaction open in the whole database (in the tests, a
+ * schema each in one database: a scratch schema's migration waited up to
+ * minutes behind other files' long transactions).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -48,10 +53,12 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<nu
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   });
+  const before = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
+  const fresh = Number(before.rows[0]?.n ?? 0) === 0;
   const applied: number[] = [];
   for (const m of migrations) {
     const did = NO_TRANSACTION.test(m.sql)
-      ? await runOutsideTransaction(db, m)
+      ? await runOutsideTransaction(db, m, fresh)
       : await locked(db, async (tx) => {
           const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
           if (seen.rowCount > 0) return false;
@@ -97,7 +104,8 @@ export function splitStatements(sql: string): { sql: string; batch: boolean }[] 
 
 const CREATE_INDEX = /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+([a-z_][a-z0-9_]*)\s/i;
 
-async function runOutsideTransaction(db: Db, m: Migration): Promise<boolean> {
+async function runOutsideTransaction(db: Db, m: Migration, fresh: boolean): Promise<boolean> {
+  const concurrently = db.kind === 'postgres' && !fresh;
   return db.withSession(async (s) => {
     if (db.kind === 'postgres') {
       // Polled, not waited for inside a statement: see locked().
@@ -111,9 +119,9 @@ async function runOutsideTransaction(db: Db, m: Migration): Promise<boolean> {
       const seen = await s.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (seen.rowCount > 0) return false;
       for (const st of splitStatements(m.sql)) {
-        const sql = db.kind === 'pglite' ? st.sql.replace(/\bCONCURRENTLY\s+/gi, '') : st.sql;
+        const sql = concurrently ? st.sql : st.sql.replace(/\bCONCURRENTLY\s+/gi, '');
         const index = CREATE_INDEX.exec(st.sql)?.[1];
-        if (index) await dropInvalidIndex(s, index, db.kind === 'postgres');
+        if (index) await dropInvalidIndex(s, index, concurrently);
         if (st.batch) while ((await s.query(sql)).rowCount > 0);
         else await s.exec(sql);
       }

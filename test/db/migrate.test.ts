@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeEachBackend, postgresOnly } from '../helpers/db.ts';
+import pg from 'pg';
+import { describeEachBackend, openTestDb, postgresOnly, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { loadMigrations, migrate, splitStatements, type Migration } from '../../src/db/migrate.ts';
 
 const PIPELINE_INDEXES = [
@@ -63,6 +64,31 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS backfill_t_v ON backfill_t (v);
     assert.deepEqual(await indexes(['jobs_notify_waiting']), [{ name: 'jobs_notify_waiting', valid: false }]);
     assert.deepEqual(await migrate(t.db, [m032]), [32]);
     assert.deepEqual(await indexes(['jobs_notify_waiting']), [{ name: 'jobs_notify_waiting', valid: true }]);
+  });
+
+  // PostgreSQL only: PGlite builds no index concurrently.
+  postgresOnly(t.backend)('creates a new database without waiting for transactions open elsewhere in it (no concurrent build on new tables)', async () => {
+    // A transaction holding a snapshot (repeatable read), left open in another session of the same database:
+    // a CREATE INDEX CONCURRENTLY anywhere in the database waits for it to end, so a fresh schema's migration
+    // would hang here until it does.
+    const other = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await other.query('SELECT txid_current()');
+      const fresh = await openTestDb('postgres');
+      try {
+        const found = await fresh.db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
+        assert.equal(found.rows[0]?.n, loadMigrations().length);
+      } finally {
+        await fresh.close();
+      }
+      // Still open: the migration did not wait for it.
+      assert.equal((await other.query<{ s: string }>('SELECT pg_current_xact_id_if_assigned()::text AS s')).rows[0]?.s !== null, true);
+    } finally {
+      await other.query('ROLLBACK').catch(() => {});
+      await other.end();
+    }
   });
 
   // PostgreSQL only: PGlite has one connection, so no writer can run beside the build.
