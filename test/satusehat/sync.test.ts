@@ -19,7 +19,11 @@ import { immunization, patientResource } from '../helpers/fhir-bundles.ts';
 import { runDosis } from '../helpers/server.ts';
 import type { Immunization } from '@medplum/fhirtypes';
 
-const DOSES = Number(process.env.DOSIS_SATUSEHAT_DOSES ?? 1000);
+// What the count proves: every dose handed over once, none lost or doubled, while the sync lane runs
+// its hand-offs side by side (4 in flight at this worker's concurrency, each claim of the lane's room)
+// for many claims in a row. 200 doses are 50 such claims; 1,000 (DOSIS_SATUSEHAT_DOSES=1000) only cost
+// five times the CPU (each dose is a signed record and three FHIR requests validated by the peer).
+const DOSES = Number(process.env.DOSIS_SATUSEHAT_DOSES ?? 200);
 
 /** Runs the worker until no hand-off job is pending (or the deadline passes). */
 export async function settle(db: Db, w: Worker, deadlineMs = 120_000): Promise<void> {
