@@ -5,7 +5,12 @@
  * CSCA (with pkcs11, the CSCA's key too is made on the token), `install`,
  * then `dosis serve` signs with the installed DSC. Without a
  * CSCA directory, `rotate` is refused, and a DSC from another CA is not
- * installed. Each signer, on the embedded database (subprocesses).
+ * installed. Each signer as subprocesses: the local signer on the embedded
+ * database (PGlite in DOSIS_DATA_DIR, the default), the pkcs11 signer on
+ * PostgreSQL (DATABASE_URL, a scratch database). The keys do not depend on the
+ * database (each command reaches it through the same Db); the pkcs11 signer
+ * on PGlite too cost every command that opens the database a PGlite start
+ * (about 1.5 s of CPU each, ten of them).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,8 +18,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { parseKeyRef } from '../../src/certificates/key-store.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { facilityToken, request, runDosis, startServer } from '../helpers/server.ts';
+import { after, before, describe, it } from 'node:test';
+import { createScratchDatabase, facilityToken, request, runDosis, startServer, type ScratchDatabase } from '../helpers/server.ts';
+import { POSTGRES_SKIP } from '../helpers/db.ts';
 import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
 import { seedDataDir } from '../helpers/services.ts';
 import { doseBody, person } from '../helpers/app.ts';
@@ -22,18 +28,29 @@ import { doseBody, person } from '../helpers/app.ts';
 const ADMIN = 'dos_keys_cli_admin_token_0123456789abcdef';
 
 for (const signer of ['local', 'pkcs11'] as const) {
-  const skip = signer === 'pkcs11' ? softHsmProblem() : undefined;
-  describe(`dosis keys with the ${signer} signer and an offline CSCA`, { skip: skip ?? false }, () => {
+  const skip = signer === 'pkcs11' ? POSTGRES_SKIP || softHsmProblem() : undefined;
+  const database = signer === 'pkcs11' ? 'postgres' : 'pglite';
+  describe(`dosis keys with the ${signer} signer and an offline CSCA [${database}]`, { skip: skip ?? false }, () => {
     const dir = mkdtempSync(join(tmpdir(), `dosis-keys-cli-${signer}-`));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    seedDataDir(join(dir, 'data'));
-    const env = {
+    let scratch: ScratchDatabase | undefined;
+    after(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await scratch?.drop();
+    });
+    const env: Record<string, string> = {
       DOSIS_DATA_DIR: join(dir, 'data'),
       DOSIS_CSCA_DIR: 'offline',
       DOSIS_ADMIN_TOKEN: ADMIN,
       DOSIS_DEMO: 'false',
       ...(signer === 'pkcs11' ? testToken().env : {}),
     };
+    before(async () => {
+      if (database === 'pglite') seedDataDir(join(dir, 'data'));
+      else {
+        scratch = await createScratchDatabase('dosis_keys_cli');
+        env.DATABASE_URL = scratch.url;
+      }
+    });
     const run = async (...args: string[]) => runDosis(['keys', ...args], { env });
     const p = (f: string) => join(dir, f);
 

@@ -17,6 +17,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { type Db, pgliteDb, postgresDb } from '../../src/db/client.ts';
 import { createPglite } from '../../src/db/open.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { MIGRATED_SCHEMA, migratedTemplatePath } from './pglite-template.ts';
 
 import { BACKENDS, PGLITE_LEFT_OUT, PGLITE_TEMPLATE, POSTGRES_LEFT_OUT, TEST_DATABASE_URL, postgresProblem, type Backend } from './services.ts';
 
@@ -25,10 +26,15 @@ export { BACKENDS, PGLITE_TEMPLATE, TEST_DATABASE_URL, type Backend };
 export const PGLITE_SKIP: string | false = PGLITE_LEFT_OUT;
 
 let lite: Promise<PGlite> | undefined;
+/** The migrated schema of the template this process's PGlite was loaded from, until a test takes it (pglite-template.ts). */
+let spareSchema: string | undefined;
 function sharedPglite(): Promise<PGlite> {
-  lite ??= existsSync(PGLITE_TEMPLATE)
-    ? createPglite(undefined, new Blob([readFileSync(PGLITE_TEMPLATE)]))
-    : createPglite();
+  if (!lite) {
+    const migrated = migratedTemplatePath();
+    if (existsSync(migrated)) spareSchema = MIGRATED_SCHEMA;
+    const template = spareSchema ? migrated : PGLITE_TEMPLATE;
+    lite = existsSync(template) ? createPglite(undefined, new Blob([readFileSync(template)])) : createPglite();
+  }
   return lite;
 }
 
@@ -46,7 +52,10 @@ export async function openTestDb(backend: Backend, opts: { poolSize?: number; mi
   let drop: () => Promise<void>;
   if (backend === 'pglite') {
     const l = await sharedPglite();
-    await l.exec(`CREATE SCHEMA ${schema}`);
+    // The template's migrated schema, once, when a migrated schema is asked for; migrate() below then finds every version applied.
+    const spare = opts.migrate !== false ? spareSchema : undefined;
+    spareSchema = spare ? undefined : spareSchema;
+    await l.exec(spare ? `ALTER SCHEMA ${spare} RENAME TO ${schema}` : `CREATE SCHEMA ${schema}`);
     db = pgliteDb(l, { schema });
     drop = async () => {
       await l.exec(`DROP SCHEMA ${schema} CASCADE`);
