@@ -6,7 +6,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN, skipFloorWaits } from '../helpers/app.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Role } from '../../src/access/tokens.ts';
 import { createAccount } from '../../src/access/accounts.ts';
@@ -139,7 +139,6 @@ describeEachBackend('route × role × scope matrix', (t) => {
 
   it('sets up a person at facility A with a case, and tokens for every role and scope', async () => {
     rt = await testRuntime(t.db);
-    skipFloorWaits(rt);
     FACILITY_A = await facilityWithToken(t.db, '317101');
     const b = await facilityWithToken(t.db, '327301');
     FACILITY_B = b.code;

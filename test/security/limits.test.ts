@@ -135,12 +135,12 @@ describeEachBackend('limits under a burst', (t) => {
 
   it('failed sign-ins from one address are counted before hashing: a burst at the limit gets no more tries', async () => {
     const ip = `10.44.${t.backend === 'pglite' ? 1 : 2}.1`;
-    const wrong = () => rt.app.inject({ method: 'POST', url: '/api/v1/session', payload: { username: 'sasaran-lain', password: 'tebakan-acak-123' }, remoteAddress: ip });
+    const wrongFor = (username: string) => rt.app.inject({ method: 'POST', url: '/api/v1/session', payload: { username, password: 'tebakan-acak-123' }, remoteAddress: ip });
+    const wrong = () => wrongFor('sasaran-lain');
     const before = FAILURES_PER_CLIENT - 5;
     // The failures before the burst only use up the count: wrong passwords for accounts with a cheap hash
     // (helpers/accounts.ts), one each; the burst itself goes to an unknown username (the full-cost dummy hash).
     const known = await cheapAccounts(t.db, 'priming', before);
-    const wrongFor = (username: string) => rt.app.inject({ method: 'POST', url: '/api/v1/session', payload: { username, password: 'tebakan-acak-123' }, remoteAddress: ip });
     for (let i = 0; i < before; i += 5) {
       const rs = await Promise.all(known.slice(i, i + 5).map(wrongFor));
       assert.deepEqual(statuses(rs), { 401: 5 });
