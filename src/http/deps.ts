@@ -20,6 +20,12 @@ export interface AppDeps {
   notify: NotifyService;
   /** The clock; tests may fix it. */
   now?: () => Date;
+  /**
+   * How the public lookup and phone-correction answers wait out their floor
+   * (access/portal.ts LOOKUP_FLOOR_MS): a timer unless set. Read at each
+   * request; tests that are not about the floor set it to skip the wait.
+   */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

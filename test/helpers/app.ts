@@ -58,3 +58,17 @@ export function doseBody(p = person(), over: Record<string, unknown> = {}) {
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
 }
+
+/**
+ * Makes the public lookup and phone-correction answers of `rt` skip their
+ * floor (access/portal.ts LOOKUP_FLOOR_MS, 400 ms of waiting per answer), for
+ * tests that are not about the floor: each wait asked for is recorded instead.
+ * The floor itself is tested with the real wait (http/portal.test.ts).
+ */
+export function skipFloorWaits(rt: Runtime): number[] {
+  const asked: number[] = [];
+  rt.deps.sleep = async (ms) => {
+    asked.push(ms);
+  };
+  return asked;
+}

@@ -10,7 +10,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
+import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN, skipFloorWaits } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { escalateOverdue } from '../../src/records/dose-requests.ts';
@@ -69,6 +69,7 @@ describeEachBackend('missing-dose requests: portal → facility work list → do
 
   it('starts: a person with dose 1 at facility A, a second facility and districts in and out of its region', async () => {
     rt = await testRuntime(t.db);
+    skipFloorWaits(rt);
     worker = rt.deps.notify.worker({ pollMs: 10 });
     facA = await facilityWithToken(t.db, '317101');
     facB = await facilityWithToken(t.db, '327301');

@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
+import { bearer, doseBody, facilityWithToken, person, skipFloorWaits, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { nameScore } from '../../src/access/phone-corrections.ts';
@@ -76,6 +76,7 @@ describeEachBackend('wrong or lost phone: correction requests', (t) => {
 
   it('starts with a person whose certificate SMS went to the number on record', async () => {
     rt = await testRuntime(t.db);
+    skipFloorWaits(rt);
     worker = rt.deps.notify.worker({ pollMs: 10 });
     facility = await facilityWithToken(t.db);
     support = await tokenFor(t.db, 'support');

@@ -8,7 +8,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describeEachBackend } from '../helpers/db.ts';
-import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person } from '../helpers/app.ts';
+import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, skipFloorWaits } from '../helpers/app.ts';
 import { buildRuntime, type Runtime } from '../../src/runtime.ts';
 import { parseConfig } from '../../src/config.ts';
 import { csvCell } from '../../src/records/import/service.ts';
@@ -35,6 +35,7 @@ describeEachBackend('attacks at the edge', (t) => {
     });
     const config = parseConfig({ DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, PUBLIC_URL: 'https://dosis.test' });
     rt = await buildRuntime(t.db, config, { level: 'info', stream });
+    skipFloorWaits(rt);
     fac = await facilityWithToken(t.db);
     for (const p of [rare, abroad]) {
       const res = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(p) });

@@ -8,7 +8,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend } from '../helpers/db.ts';
-import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor } from '../helpers/app.ts';
+import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, skipFloorWaits } from '../helpers/app.ts';
 import { MIN_SINGLE_APPROVAL_SCORE } from '../../src/access/phone-corrections.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
@@ -43,6 +43,7 @@ describeEachBackend('security: phone correction with a weak name match', (t) => 
 
   it('starts with Budi Santoso, his certificate SMS at his number', async () => {
     rt = await testRuntime(t.db);
+    skipFloorWaits(rt);
     worker = rt.deps.notify.worker({ pollMs: 10 });
     const fac = await facilityWithToken(t.db);
     supportA = await tokenFor(t.db, 'support');

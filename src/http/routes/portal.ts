@@ -1,4 +1,5 @@
 /** The citizen's lookup: NIK (or passport, or a mother's NIK and the child's name) + birth date → a code to the phone on record → the person's certificates. */
+import { setTimeout as pause } from 'node:timers/promises';
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { personOfSession, startLookup, verifyLookup, type PortalDeps } from '../../access/portal.ts';
@@ -6,7 +7,12 @@ import { holderByPerson } from '../../certificates/holder.ts';
 import { ErrorSchema, PublicIdentity } from './schemas.ts';
 
 export function portalRoutes(app: App, deps: AppDeps): void {
-  const portal: PortalDeps = { db: deps.db, secret: deps.linkSecret, checkCode: (id, code, purpose) => deps.notify.checkCode(id, code, purpose) };
+  const portal: PortalDeps = {
+    db: deps.db,
+    secret: deps.linkSecret,
+    checkCode: (id, code, purpose) => deps.notify.checkCode(id, code, purpose),
+    sleep: (ms) => (deps.sleep ?? pause)(ms),
+  };
 
   app.post(
     '/api/v1/public/lookup',
