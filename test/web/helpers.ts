@@ -34,20 +34,10 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/**
- * The backend of the browser tests' servers: PostgreSQL when the run has it,
- * else the first configured. The pages are what these tests drive; both
- * backends are tested under them by the tests of the data layer. Opening
- * and migrating a PGlite cost about 2.3 s of CPU more per server (measured:
- * 3.3 s against 1.0 s in the test process, PostgreSQL's own work well under
- * 0.2 s), in each of some twenty browser test files.
- */
-export const SERVER_BACKEND = BACKENDS.includes('postgres') ? 'postgres' : (BACKENDS[0] ?? 'pglite');
-
-/** Dosis over a fresh test database (SERVER_BACKEND), listening on 127.0.0.1 at a random port. */
+/** Dosis over a fresh test database (the first configured backend), listening on 127.0.0.1 at a random port. */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   await ensureWebBuild(() => {});
-  const db = await openTestDb(SERVER_BACKEND);
+  const db = await openTestDb(BACKENDS[0] ?? 'pglite');
   const rt = await testRuntime(db.db, { PUBLIC_URL: 'http://127.0.0.1', ...env });
   await rt.app.listen({ port: 0, host: '127.0.0.1' });
   const address = rt.app.server.address();
