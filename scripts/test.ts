@@ -191,7 +191,7 @@ function kindsOf(t: { file: string; path: string[] }): Kind[] {
   if (/\[pglite\]|^PGlite\b/m.test(t.path.join('\n'))) kinds.push('PGlite');
   if (/\[postgres\]|^PostgreSQL\b/m.test(t.path.join('\n'))) kinds.push('PostgreSQL');
   if (src.includes('startKannel(')) kinds.push('Kannel');
-  if (src.includes('launchBrowser(')) kinds.push('browser');
+  if (src.includes('launchBrowser(') || src.includes('launchChromium(')) kinds.push('browser');
   if (/conformance\.test\.ts$|verifier-core\.test\.ts$/.test(t.file) || /\bEU DCC corpus\b/.test(names)) kinds.push('conformance');
   return kinds.length === 0 ? ['unit'] : kinds;
 }

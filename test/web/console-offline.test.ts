@@ -30,6 +30,8 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', {
     server = await startServer();
     facility = await facilityWithToken(server.db.db, '317101');
     browser = await launchBrowser();
+    // The pages' timers, faked but running in real time: the sync test moves the retry timer's time on instead of waiting 15 s for it.
+    await browser.clock.install();
     page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
   });
@@ -95,6 +97,8 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', {
     // The 5th send: the server records it, then the connection drops before the answer reaches the page.
     let sends = 0;
     let cutKey: string | undefined;
+    let cutDone!: () => void;
+    const wasCut = new Promise<void>((resolve) => (cutDone = resolve));
     await page.route('**/api/v1/vaccinations', async (route) => {
       sends++;
       if (sends !== 5) return route.continue();
@@ -102,10 +106,21 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', {
       const answer = await route.fetch();
       assert.equal(answer.status(), 201);
       await route.abort('connectionreset');
+      cutDone();
     });
     await browser.setOffline(false);
-    // The cut stops the sync; the retry timer takes it up again, and the rest goes through.
-    await page.locator('[data-testid=sent-count]', { hasText: String(DOSES) }).waitFor({ timeout: 90_000 });
+    // The cut stops the sync (the entry stays waiting, its try counted); the retry timer (RETRY_MS, 15 s)
+    // takes it up again, and the rest goes through. The timer's time is moved on rather than waited for:
+    // only the timer sends again (the page is online all along), so without it nothing is retried. Moved
+    // on again if the timer fell due while the cut sync was still winding up (a tick then joins that sync).
+    await wasCut;
+    await page.getByTestId('waiting-entry').locator('.hint').waitFor();
+    const synced = page.locator('[data-testid=sent-count]', { hasText: String(DOSES) });
+    for (let i = 0; i < 5 && !(await synced.isVisible()); i++) {
+      await page.clock.fastForward(15_000);
+      await synced.waitFor({ timeout: 10_000 }).catch(() => {});
+    }
+    await synced.waitFor({ timeout: 90_000 });
     await page.getByTestId('rejected-count').waitFor();
     assert.ok(cutKey, 'the fifth send was cut off');
     assert.ok(sends > DOSES + 2, `the cut-off dose was sent again (${sends} sends)`);

@@ -22,7 +22,7 @@ import { kidOf } from '../../src/certificates/keys.ts';
 import { QUIET_ZONE, qrMatrix } from '../../src/certificates/qr-matrix.ts';
 import { listCaseFiles, parseClock, readCase } from '../certificates/conformance-runner.ts';
 import { person } from '../helpers/app.ts';
-import { browserSkip, launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchChromium, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const TESTDATA = resolve(import.meta.dirname, '../conformance/eu-dcc/testdata');
 
@@ -92,7 +92,9 @@ async function again(page: Page): Promise<void> {
 
 describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  // One Chromium for the file (with a fake camera playing the certificate's QR code); a fresh context for each browser of the tests.
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
+  let browser: Awaited<ReturnType<Awaited<ReturnType<typeof launchChromium>>['context']>>;
   let page: Page;
   const outside: string[] = [];
   const errors: string[] = [];
@@ -103,11 +105,14 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
   before(async () => {
     server = await startServer();
     dose = await recordDose(server, { person: holder });
-    browser = await launchBrowser();
+    const video = join(tmp, 'qr.y4m');
+    qrVideo(dose.certificate.qr, video);
+    chromium = await launchChromium({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`] });
+    browser = await chromium.context();
     page = await watchedPage(browser, server.url, outside, errors);
   });
   after(async () => {
-    await browser?.cleanup();
+    await chromium?.close();
     await server?.stop();
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -167,7 +172,7 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
 
   it('says a certificate has expired, still showing whose it is', async () => {
     // The clock is the browser's: a browser of its own, 800 days from now.
-    const future = await launchBrowser();
+    const future = await chromium.context();
     const later = await future.newPage();
     await later.clock.setFixedTime(new Date(Date.now() + 800 * 86_400_000));
     await later.goto(`${server.url}/verify`);
@@ -194,7 +199,7 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
   it('verifies another country’s certificate once its signer is imported, and not before', async () => {
     const foreign = foreignCertificate();
     // A browser of its own, at the corpus's validation time (its certificates expired long ago).
-    const then = await launchBrowser();
+    const then = await chromium.context();
     const at = await then.newPage();
     await at.clock.setFixedTime(foreign.now);
     await at.goto(`${server.url}/verify`);
@@ -235,6 +240,17 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
     await again(page);
   });
 
+  it('scans the QR code from the camera and verifies it', async () => {
+    const camera = await chromium.context();
+    const p = await camera.newPage();
+    await p.goto(`${server.url}/verify`);
+    await p.getByRole('button', { name: 'Pindai dengan kamera' }).click();
+    await p.locator('.verdict').waitFor({ timeout: 20_000 });
+    assert.equal((await verdict(p)).reason, 'ok');
+    assert.equal(await p.getByTestId('holder-name').textContent(), 'Budi Santoso');
+    await camera.cleanup();
+  });
+
   it('keeps working offline after the first visit: network cut, then the server gone', async () => {
     // The first visit installed the service worker; wait until it controls the page.
     await page.goto(`${server.url}/verify`);
@@ -266,33 +282,6 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
   it('made no request outside the site, and no script error', () => {
     assert.deepEqual(outside, []);
     assert.deepEqual(errors, []);
-  });
-
-  describe('with a camera', () => {
-    let camera: Awaited<ReturnType<typeof launchBrowser>>;
-    let cameraServer: TestServer;
-    let qr: string;
-
-    before(async () => {
-      cameraServer = await startServer();
-      qr = (await recordDose(cameraServer, { person: holder })).certificate.qr;
-      const video = join(tmp, 'qr.y4m');
-      qrVideo(qr, video);
-      camera = await launchBrowser({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`] });
-    });
-    after(async () => {
-      await camera?.cleanup();
-      await cameraServer?.stop();
-    });
-
-    it('scans the QR code from the camera and verifies it', async () => {
-      const p = await camera.newPage();
-      await p.goto(`${cameraServer.url}/verify`);
-      await p.getByRole('button', { name: 'Pindai dengan kamera' }).click();
-      await p.locator('.verdict').waitFor({ timeout: 20_000 });
-      assert.equal((await verdict(p)).reason, 'ok');
-      assert.equal(await p.getByTestId('holder-name').textContent(), 'Budi Santoso');
-    });
   });
 });
 
