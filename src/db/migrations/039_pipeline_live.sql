@@ -141,7 +141,8 @@ BEGIN
         FROM pipeline_old j
         LEFT JOIN certificates c ON c.person_id = j.person_id AND c.id = pipeline_job_certificate(j.payload)
         LEFT JOIN vaccinations d ON d.person_id = c.person_id AND d.id = c.vaccination_id
-       WHERE j.kind = 'notify'),
+       -- Done jobs deleted by housekeeping are days old: their events are in no live minute, no lookup for them.
+       WHERE j.kind = 'notify' AND (j.status = 'pending' OR j.created_at >= (SELECT live_from FROM pipeline_rollup))),
     w AS (INSERT INTO pipeline_waiting_changes (facility_code, state, since, n)
           SELECT coalesce(r.facility_code, ''), 'queued', r.since, -count(*) FROM r WHERE r.waits GROUP BY 1, 3)
     INSERT INTO pipeline_live_changes (facility_code, stage, minute, n)
@@ -166,7 +167,8 @@ BEGIN
         FROM pipeline_old x
         LEFT JOIN certificates c ON c.person_id = x.person_id AND c.id = x.certificate_id
         LEFT JOIN vaccinations d ON d.person_id = c.person_id AND d.id = c.vaccination_id
-       WHERE x.kind = 'certificate'),
+       WHERE x.kind = 'certificate'
+         AND (x.final_at IS NULL OR x.submitted_at >= (SELECT live_from FROM pipeline_rollup) OR x.final_at >= (SELECT live_from FROM pipeline_rollup))),
     w AS (INSERT INTO pipeline_waiting_changes (facility_code, state, since, n)
           SELECT coalesce(r.facility_code, ''), r.status, r.since, -count(*) FROM r WHERE r.final_at IS NULL GROUP BY 1, 2, 3)
     INSERT INTO pipeline_live_changes (facility_code, stage, minute, n)
