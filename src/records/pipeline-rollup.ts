@@ -12,8 +12,10 @@
  * counts under both final states, and one sent again counts each time it is
  * accepted. (The series' backlogs of the SMS queue and of the wait for a
  * report are read from the rows themselves, stats.ts.)
- * The tail is computed by the same SQL (pipelineEvents), so rolling up
- * changes what a figure costs, not the figure.
+ * The tail is counted by triggers as the rows are written, per facility, stage
+ * and minute (migration 039, `pipeline_live`: the same events as pipelineEvents),
+ * and the rollup ends on a minute boundary, so rolling up changes what a figure
+ * costs, not the figure.
  *
  * Two steps (issue 20: on a record day the tail of the hour-aligned rollup
  * held up to two hours of events, two million doses, and every pipeline

@@ -8,8 +8,9 @@
  * not the size of history. Both answers read the hourly rollup
  * (pipeline-rollup.ts: all-time sums per facility in `pipeline_totals`, per
  * facility and hour in `pipeline_hours`) and add the live tail since its
- * `done_until` (seconds), read from the source tables by time range with the
- * same SQL the rollup uses (`pipelineEvents`). What waits now (the SMS queue,
+ * `done_until` (a minute boundary), read from per-minute counts that triggers
+ * write with the rows (migration 039: `pipeline_live`, the same events as the
+ * rollup's `pipelineEvents`), not from the source rows; see TailRange. What waits now (the SMS queue,
  * SMS not final) is counted as it changes: triggers on `jobs` and
  * `notifications` append +1/−1 per facility, state and minute the wait began
  * in the transaction of each change, and the rollup sums them (migration 038,
