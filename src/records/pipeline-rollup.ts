@@ -12,8 +12,10 @@
  * counts under both final states, and one sent again counts each time it is
  * accepted. (The series' backlogs of the SMS queue and of the wait for a
  * report are read from the rows themselves, stats.ts.)
- * The tail is computed by the same SQL (pipelineEvents), so rolling up
- * changes what a figure costs, not the figure.
+ * The tail is counted by triggers as the rows are written, per facility, stage
+ * and minute (migration 039, `pipeline_live`: the same events as pipelineEvents),
+ * and the rollup ends on a minute boundary, so rolling up changes what a figure
+ * costs, not the figure.
  *
  * Two steps (issue 20: on a record day the tail of the hour-aligned rollup
  * held up to two hours of events, two million doses, and every pipeline
@@ -170,6 +172,8 @@ export interface RollupResult {
 }
 
 const floorHour = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS;
+const MINUTE_MS = 60_000;
+const floorMinute = (t: number) => Math.floor(t / MINUTE_MS) * MINUTE_MS;
 
 /**
  * Rolls up, in one transaction, every event not rolled up yet up to
@@ -197,7 +201,8 @@ export async function rollupPipeline(db: Db, now = new Date()): Promise<RollupRe
     const row = cur.rows[0];
     const from = row?.done_until ?? null;
     const nowMs = now.getTime();
-    const target = new Date(Math.max(nowMs - FINAL_AFTER_MS, Math.min(nowMs - ROLLUP_MARGIN_MS, row?.oldest?.getTime() ?? Infinity)));
+    // To a minute boundary: the live tail a request reads (migration 039) is whole minutes from done_until on.
+    const target = new Date(floorMinute(Math.max(nowMs - FINAL_AFTER_MS, Math.min(nowMs - ROLLUP_MARGIN_MS, row?.oldest?.getTime() ?? Infinity))));
     // For this run's range (seconds, or all of history the first time), without JIT: see stats.ts.
     // Never a whole table for a range of seconds, whatever the statistics say: see stats.ts.
     await tx.query(
@@ -233,23 +238,45 @@ const COMPACT_WAITING_SQL = `
     ON CONFLICT (facility_code, state, since) DO UPDATE SET n = w.n + EXCLUDED.n)
   SELECT count(*)::int8 AS n FROM moved`;
 
+// The same for the pipeline's events (migration 039), less the minutes before live_from, which nothing reads.
+const COMPACT_LIVE_SQL = `
+  WITH moved AS (DELETE FROM pipeline_live_changes RETURNING facility_code, stage, minute, n, days, last),
+  added AS (
+    INSERT INTO pipeline_live AS l (facility_code, stage, minute, n, days, last)
+    SELECT facility_code, stage, minute, sum(n), sum(days), max(last) FROM moved
+     WHERE minute >= (SELECT live_from FROM pipeline_rollup) GROUP BY 1, 2, 3 HAVING sum(n) <> 0 OR sum(days) <> 0 ORDER BY 1, 2, 3
+    ON CONFLICT (facility_code, stage, minute) DO UPDATE SET n = l.n + EXCLUDED.n, days = l.days + EXCLUDED.days, last = greatest(l.last, EXCLUDED.last))
+  SELECT count(*)::int8 AS n FROM moved`;
+
+// Minutes before done_until are read by nobody (a request's live tail starts at done_until): live_from moves up to
+// it and they go. A rollup reset to nothing (done_until NULL) reads them from the source tables again (stats.ts).
+const PRUNE_LIVE_SQL = `
+  WITH up AS (
+    UPDATE pipeline_rollup SET live_from = pipeline_minute(done_until)
+     WHERE pipeline_minute(done_until) > live_from RETURNING live_from)
+  DELETE FROM pipeline_live WHERE minute < (SELECT live_from FROM up) OR n = 0`;
+
 /**
  * Moves the changes of what waits (appended by the triggers of migration 038
  * with each change of a `notify` job or certificate SMS, in its transaction)
  * into `pipeline_waiting`, and deletes the minutes where nothing waits any
- * more. Safe to run from several workers at once: each change is deleted, and
- * so added, by one of them. Returns how many changes it moved.
+ * more; the same for the pipeline's events per minute (migration 039:
+ * `pipeline_live_changes` into `pipeline_live`), whose minutes before the
+ * rollup's `done_until` go. Safe to run from several workers at once: each
+ * change is deleted, and so added, by one of them. Returns how many changes it moved.
  */
 export async function compactWaiting(db: Db): Promise<number> {
   const moved = await db.withTransaction(async (tx) => {
     const r = await tx.query<{ n: number }>(COMPACT_WAITING_SQL);
     await tx.query('DELETE FROM pipeline_waiting WHERE n = 0');
-    return Number(r.rows[0]?.n ?? 0);
+    const l = await tx.query<{ n: number }>(COMPACT_LIVE_SQL);
+    await tx.query(PRUNE_LIVE_SQL);
+    return Number(r.rows[0]?.n ?? 0) + Number(l.rows[0]?.n ?? 0);
   });
   // Each change lives seconds: its space is made reusable at once, or the table would grow by every change
   // until autovacuum came by (6 MiB after 20,000 doses, measured; each view reads all of it) — and PGlite has no
   // autovacuum. A few pages: milliseconds. SKIP_LOCKED: a vacuum already at work there is enough.
-  if (moved > 0) await db.withSession((s) => s.exec('VACUUM (SKIP_LOCKED) pipeline_waiting_changes, pipeline_waiting'));
+  if (moved > 0) await db.withSession((s) => s.exec('VACUUM (SKIP_LOCKED) pipeline_waiting_changes, pipeline_waiting, pipeline_live_changes, pipeline_live'));
   return moved;
 }
 

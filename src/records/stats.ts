@@ -8,8 +8,9 @@
  * not the size of history. Both answers read the hourly rollup
  * (pipeline-rollup.ts: all-time sums per facility in `pipeline_totals`, per
  * facility and hour in `pipeline_hours`) and add the live tail since its
- * `done_until` (seconds), read from the source tables by time range with the
- * same SQL the rollup uses (`pipelineEvents`). What waits now (the SMS queue,
+ * `done_until` (a minute boundary), read from per-minute counts that triggers
+ * write with the rows (migration 039: `pipeline_live`, the same events as the
+ * rollup's `pipelineEvents`), not from the source rows; see TailRange. What waits now (the SMS queue,
  * SMS not final) is counted as it changes: triggers on `jobs` and
  * `notifications` append +1/−1 per facility, state and minute the wait began
  * in the transaction of each change, and the rollup sums them (migration 038,
@@ -93,20 +94,56 @@ const inScope = (p: number) => `IN (SELECT f.code FROM facilities f WHERE ${scop
 const PLAN_SETTINGS = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true),
                                      set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)`;
 
-/** The live tail starts where the rollup ended ($n NULL: nothing rolled up, the tail is all). */
-const tailStart = (p: number) => `coalesce($${p}::timestamptz, '-infinity')`;
+/**
+ * Where the live tail (the events the rollup has not counted) is read from:
+ * the per-minute counts written with the rows (migration 039: `pipeline_live`
+ * and the changes not compacted yet) from `live` on (null: none), and, when
+ * `source`, the events from `from` (null: the beginning) to `live` read from
+ * the source tables (pipelineEvents). The rollup ends on a minute boundary at
+ * or after `live_from`, so a request reads the source tables only when the
+ * rollup was reset to nothing (all of history before `live_from`) or until
+ * its first run after migration 039.
+ */
+export interface TailRange {
+  from: Date | null;
+  live: Date | null;
+  source: boolean;
+}
+
+const MINUTE_MS = 60_000;
+
+/** The tail from the rollup's `done_until` (null: nothing rolled up) and `live_from` (null: no live minutes). */
+export function tailRange(doneUntil: Date | null, liveFrom: Date | null): TailRange {
+  const from = doneUntil?.getTime() ?? -Infinity;
+  const live = Math.max(Math.ceil(from / MINUTE_MS) * MINUTE_MS, liveFrom?.getTime() ?? Infinity);
+  return { from: doneUntil, live: Number.isFinite(live) ? new Date(live) : null, source: from < live };
+}
 
 /**
- * Runs `read` on one snapshot with the rollup's `done_until`, so that the
- * rolled-up hours and the tail neither overlap nor leave a gap when a rollup
- * commits meanwhile.
+ * SQL: the tail's events as (facility_code, stage, at, n, days, last), with its
+ * TailRange as parameters $p (from) and $p+1 (live): a source event is one
+ * row (n 1) at its time, a live minute one row at the minute's start.
  */
-async function onSnapshot<T>(db: Db, read: (tx: Queryable, doneUntil: Date | null) => Promise<T>): Promise<T> {
+function tailEvents(t: TailRange, p: number): string {
+  // (live is set whenever these are read: the coalesce only gives $p its type when the source tables are not read.)
+  const live = (table: string) => `SELECT facility_code, stage, minute AS at, n, days, last FROM ${table} WHERE minute >= coalesce($${p + 1}::timestamptz, $${p}::timestamptz)`;
+  const source = `SELECT s.facility_code, s.stage, s.at, 1::int8 AS n, s.days, CASE WHEN s.stage = 'recorded' THEN s.at END AS last
+                    FROM (${pipelineEvents(`coalesce($${p}::timestamptz, '-infinity')`, `coalesce($${p + 1}::timestamptz, 'infinity')`)}) s`;
+  return [...(t.source ? [source] : []), ...(t.live === null ? [] : [live('pipeline_live'), live('pipeline_live_changes')])].join('\n    UNION ALL\n    ');
+}
+const tailParams = (t: TailRange) => [t.from, t.live];
+
+/**
+ * Runs `read` on one snapshot with the rollup's `done_until` and `live_from`,
+ * so that the rolled-up hours and the tail neither overlap nor leave a gap
+ * when a rollup commits meanwhile.
+ */
+async function onSnapshot<T>(db: Db, read: (tx: Queryable, tail: TailRange) => Promise<T>): Promise<T> {
   return db.withTransaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await tx.query(PLAN_SETTINGS);
-    const r = await tx.query<{ done_until: Date | null }>('SELECT done_until FROM pipeline_rollup');
-    return read(tx, r.rows[0]?.done_until ?? null);
+    const r = await tx.query<{ done_until: Date | null; live_from: Date | null }>('SELECT done_until, live_from FROM pipeline_rollup');
+    return read(tx, tailRange(r.rows[0]?.done_until ?? null, r.rows[0]?.live_from ?? null));
   });
 }
 
@@ -166,7 +203,7 @@ export function satusehatStatement(who: Principal): Statement {
  * what waits now (the SMS queue, SMS not final) by state, with the oldest;
  * open `claims_prior_dose` cases per facility.
  */
-export function statsStatements(who: Principal, doneUntil: Date | null): { totals: Statement; recent: Statement; tail: Statement; waiting: Statement; claims: Statement } {
+export function statsStatements(who: Principal, tail: TailRange): { totals: Statement; recent: Statement; tail: Statement; waiting: Statement; claims: Statement } {
   const scope = scopeOf(who);
   const scoped = scope.some((x) => x !== null);
   return {
@@ -183,14 +220,16 @@ export function statsStatements(who: Principal, doneUntil: Date | null): { total
              WHERE m.minute >= now() - interval '1 hour' AND ${scopeHas(1)} GROUP BY 1, 2`,
       params: scope,
     },
+    // The last minute and hour of the tail to the minute, as the rolled-up minutes.
     tail: {
-      sql: `SELECT e.facility_code AS facility, f.region_code AS region, e.stage, count(*)::int8 AS n,
-                   count(*) FILTER (WHERE e.at > now() - interval '1 minute')::int8 AS last_minute,
-                   count(*) FILTER (WHERE e.at > now() - interval '1 hour')::int8 AS last_hour,
-                   max(e.at) AS last, coalesce(sum(e.days), 0)::float8 AS days
-              FROM (${pipelineEvents(tailStart(5), "'infinity'::timestamptz")}) e JOIN facilities f ON f.code = e.facility_code
-             WHERE ${scopeHas(1)} GROUP BY 1, 2, 3`,
-      params: [...scope, doneUntil],
+      sql: `SELECT e.facility_code AS facility, f.region_code AS region, e.stage, sum(e.n)::int8 AS n,
+                   coalesce(sum(e.n) FILTER (WHERE e.at >= now() - interval '1 minute'), 0)::int8 AS last_minute,
+                   coalesce(sum(e.n) FILTER (WHERE e.at >= now() - interval '1 hour'), 0)::int8 AS last_hour,
+                   max(e.last) AS last,
+                   coalesce(sum(e.days), 0)::float8 AS days
+              FROM (${tailEvents(tail, 5)}) e JOIN facilities f ON f.code = e.facility_code
+             WHERE ${scopeHas(1)} GROUP BY 1, 2, 3 HAVING sum(e.n) <> 0`,
+      params: [...scope, ...tailParams(tail)],
     },
     // What waits now: the counts of its minutes (migration 038), not the waiting rows. A minute's count is
     // its row in pipeline_waiting plus the changes appended since the last rollup; the oldest is the first
@@ -218,8 +257,8 @@ export function statsStatements(who: Principal, doneUntil: Date | null): { total
 
 /** The pipeline view within the caller's scope: counts, oldest waiting, throughput, and per facility (the first 1000 by code that recorded a dose). */
 export async function pipelineStats(db: Db, who: Principal): Promise<{ stages: StageFigures[]; facilities: FacilityFigures[]; generatedAt: string }> {
-  const { totals, recentRows, tail, waiting, claims, satusehat } = await onSnapshot(db, async (tx, doneUntil) => {
-    const st = statsStatements(who, doneUntil);
+  const { totals, recentRows, tail, waiting, claims, satusehat } = await onSnapshot(db, async (tx, range) => {
+    const st = statsStatements(who, range);
     const sync = satusehatStatement(who);
     return {
       satusehat: await tx.query<{ state: string; n: number; oldest: Date | null; last_minute: number; last_hour: number }>(sync.sql, sync.params),
@@ -413,7 +452,7 @@ export function seriesWindow(q: SeriesQuery, now = new Date()): SeriesWindow {
  * since its start), by the buckets they entered and left their wait in
  * (NULL: before the window; not left yet).
  */
-export function seriesStatements(who: Principal, w: SeriesWindow, doneUntil: Date | null): { rolled: Statement; tail: Statement; waits: Statement } {
+export function seriesStatements(who: Principal, w: SeriesWindow, tail: TailRange): { rolled: Statement; tail: Statement; waits: Statement } {
   const scope = scopeOf(who, w);
   const scoped = scope.some((x) => x !== null);
   const bucket = (col: string) => `CASE WHEN ${col} < $1 THEN NULL ELSE date_bin(make_interval(secs => $2::int), ${col}, $1) END`;
@@ -427,29 +466,33 @@ export function seriesStatements(who: Principal, w: SeriesWindow, doneUntil: Dat
              WHERE h.hour >= $1 AND h.facility_code ${inScope(3)} GROUP BY 1`,
       params: [new Date(w.start), w.width / 1000, ...scope],
     },
-    // $1: the window's start, $2: bucket width (s), $3..$6: scope, $7: the tail's start, $8: the window's end.
+    // $1: the window's start, $2: bucket width (s), $3..$6: scope, $7, $8: the tail (TailRange), $9: the window's end.
     tail: {
-      sql: `SELECT e.stage, ${bucket('e.at')} AS at, count(*)::int8 AS n
-              FROM (${pipelineEvents(tailStart(7), '$8::timestamptz')}) e
-             WHERE e.facility_code ${inScope(3)} GROUP BY 1, 2`,
-      params: [new Date(w.start), w.width / 1000, ...scope, doneUntil, new Date(w.end)],
+      sql: `SELECT e.stage, ${bucket('e.at')} AS at, sum(e.n)::int8 AS n
+              FROM (${tailEvents(tail, 7)}) e
+             WHERE e.at < $9::timestamptz AND e.facility_code ${inScope(3)} GROUP BY 1, 2`,
+      params: [new Date(w.start), w.width / 1000, ...scope, ...tailParams(tail), new Date(w.end)],
     },
     // $1: the window's start, $2: bucket width (s), $3: the window's end, $4..$7: scope. Unscoped, no dose is
     // looked up; scoped, each row's dose is looked up by primary key (a subquery per row: a join could be
-    // planned as a scan of every dose).
+    // planned as a scan of every dose). Waiting now and left since the window's start are two branches, each
+    // the predicate of its partial index (jobs_notify_waiting, jobs_notify_left, notifications_certificate_open,
+    // notifications_certificate_final): as one OR, the plan was a BitmapOr that could pick another index
+    // (jobs_lane_due) by a hair of cost. The caller adds rows of the same buckets.
     waits: {
-      sql: `SELECT 'queue' AS wait, ${bucket('j.created_at')} AS entered,
-                   CASE WHEN j.status <> 'pending' THEN ${bucket('j.updated_at')} END AS "left", count(*)::int8 AS n
-              FROM jobs j
-             WHERE j.kind = 'notify' AND (j.status = 'pending' OR (j.status <> 'pending' AND j.updated_at >= $1)) AND j.created_at < $3
-                   ${scoped ? `AND ${facilityOf('j.person_id', NOTIFY_CERTIFICATE)} ${inScope(4)}` : ''}
-             GROUP BY 1, 2, 3
-            UNION ALL
-            SELECT 'report', ${bucket('n.submitted_at')}, ${bucket('n.final_at')}, count(*)::int8
-              FROM notifications n
-             WHERE n.kind = 'certificate' AND (n.final_at IS NULL OR n.final_at >= $1) AND n.submitted_at < $3
-                   ${scoped ? `AND ${facilityOf('n.person_id', 'n.certificate_id')} ${inScope(4)}` : ''}
-             GROUP BY 1, 2, 3`,
+      sql: [
+        ['queue', 'j', `j.kind = 'notify' AND j.status = 'pending' AND j.created_at < $3`, 'NULL::timestamptz'],
+        ['queue', 'j', `j.kind = 'notify' AND j.status <> 'pending' AND j.updated_at >= $1 AND j.created_at < $3`, bucket('j.updated_at')],
+        ['report', 'n', `n.kind = 'certificate' AND n.final_at IS NULL AND n.submitted_at < $3`, 'NULL::timestamptz'],
+        ['report', 'n', `n.kind = 'certificate' AND n.final_at >= $1 AND n.submitted_at < $3`, bucket('n.final_at')],
+      ]
+        .map(([wait, t, where, left]) => {
+          const job = t === 'j';
+          const facility = job ? facilityOf('j.person_id', NOTIFY_CERTIFICATE) : facilityOf('n.person_id', 'n.certificate_id');
+          return `SELECT '${wait}' AS wait, ${bucket(job ? 'j.created_at' : 'n.submitted_at')} AS entered, ${left} AS "left", count(*)::int8 AS n
+                    FROM ${job ? 'jobs j' : 'notifications n'} WHERE ${where} ${scoped ? `AND ${facility} ${inScope(4)}` : ''} GROUP BY 1, 2, 3`;
+        })
+        .join('\n            UNION ALL\n            '),
       params: [new Date(w.start), w.width / 1000, new Date(w.end), ...(scoped ? scope : [])],
     },
   };
@@ -481,8 +524,8 @@ export function seriesStatements(who: Principal, w: SeriesWindow, doneUntil: Dat
 export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
   const w = seriesWindow(q, now);
   const { start, width, n } = w;
-  const { rolled, tail, waits } = await onSnapshot(db, async (tx, doneUntil) => {
-    const st = seriesStatements(who, w, doneUntil);
+  const { rolled, tail, waits } = await onSnapshot(db, async (tx, range) => {
+    const st = seriesStatements(who, w, range);
     return {
       rolled: await tx.query<Counts & { at: Date | null }>(st.rolled.sql, st.rolled.params),
       tail: await tx.query<{ stage: string; at: Date | null; n: number }>(st.tail.sql, st.tail.params),

@@ -7,6 +7,7 @@
  * (nothing here verifies a certificate).
  */
 import type { Db } from '../../src/db/client.ts';
+import { pipelineEvents } from '../../src/records/pipeline-rollup.ts';
 
 export interface PipelineFill {
   doses: number;
@@ -92,3 +93,17 @@ export const WAITING_FROM_COUNTS = `
   SELECT facility_code, state, since, sum(n)::int8 AS n FROM (
     SELECT facility_code, state, since, n FROM pipeline_waiting UNION ALL SELECT facility_code, state, since, n FROM pipeline_waiting_changes) x
   GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`;
+
+/** The pipeline's events per facility, stage and minute from the live minutes on (migration 039), counted from the rows. */
+export const LIVE_FROM_ROWS = `
+  SELECT e.facility_code, e.stage, date_bin(interval '1 minute', e.at, timestamptz '2000-01-01 00:00:00Z') AS minute, count(*)::int8 AS n,
+         round(coalesce(sum(e.days), 0)::numeric, 6) AS days
+    FROM (${pipelineEvents('(SELECT live_from FROM pipeline_rollup)', "'infinity'::timestamptz")}) e
+   GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+
+/** The same, from the counts the triggers of migration 039 keep (compacted and not yet). */
+export const LIVE_FROM_COUNTS = `
+  SELECT facility_code, stage, minute, sum(n)::int8 AS n, round(sum(days)::numeric, 6) AS days FROM (
+    SELECT facility_code, stage, minute, n, days FROM pipeline_live UNION ALL SELECT facility_code, stage, minute, n, days FROM pipeline_live_changes) x
+   WHERE minute >= (SELECT live_from FROM pipeline_rollup)
+   GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`;

@@ -11,7 +11,7 @@ import { describeEachBackend, postgresOnly } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import { fillPipeline } from '../helpers/pipeline.ts';
 import { FINAL_AFTER_MS, ROLLUP_MARGIN_MS, rollupPipeline, startPipelineRollup } from '../../src/records/pipeline-rollup.ts';
-import { pipelineStats, seriesStatements, seriesWindow, statsStatements, type Statement } from '../../src/records/stats.ts';
+import { pipelineStats, seriesStatements, seriesWindow, statsStatements, tailRange, type Statement, type TailRange } from '../../src/records/stats.ts';
 import { PIPELINE_ROLLUP_EVERY_MINUTES, schedulePeriodicJobs } from '../../src/notify/service.ts';
 import type { Db } from '../../src/db/client.ts';
 import type { Principal } from '../../src/access/tokens.ts';
@@ -231,25 +231,35 @@ describeEachBackend('pipeline rollup', (t) => {
     await rollupPipeline(t.db, now);
     await t.db.query('ANALYZE facilities, vaccinations, certificates, jobs, notifications, pipeline_hours, pipeline_totals');
     const doneUntil = (await t.db.query<{ done_until: Date }>('SELECT done_until FROM pipeline_rollup')).rows[0]!.done_until;
+    // The tail from the live minutes (migration 039), as every request reads it once the rollup has passed
+    // live_from (the migration's minute); and from the source tables, as after a rollup reset to nothing.
+    const live = tailRange(doneUntil, doneUntil);
+    assert.equal(live.source, false, 'the rollup ends on a minute boundary');
+    const source: TailRange = { from: doneUntil, live: null, source: true };
     const plan = async (s: Statement) => (await t.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${s.sql}`, s.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
     const admin: Principal = { id: 'plan', role: 'admin', facilityCode: null, regionCode: null, label: 'plan' };
     const scopes: Principal[] = [admin, { ...admin, role: 'district', regionCode: '310001' }, { ...admin, role: 'facility', facilityCode: 'PLAN0001' }];
     const uses: Record<string, string[]> = {
-      'series tail': ['vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'notifications_certificate_submitted', 'notifications_certificate_final'],
+      'series tail': ['pipeline_live', 'pipeline_live_changes'],
+      'series source tail': ['vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'notifications_certificate_submitted', 'notifications_certificate_final'],
       'series waits': ['jobs_notify_waiting', 'jobs_notify_left', 'notifications_certificate_open', 'notifications_certificate_final'],
-      'view tail': ['vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'notifications_certificate_submitted', 'notifications_certificate_final'],
+      'view tail': ['pipeline_live', 'pipeline_live_changes'],
+      'view source tail': ['vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'notifications_certificate_submitted', 'notifications_certificate_final'],
       // What waits now: its counts per minute (migration 038), never the waiting jobs and SMS themselves.
       'view waiting': ['pipeline_waiting', 'pipeline_waiting_changes'],
     };
     for (const who of scopes) {
       const statements = {
-        ...Object.fromEntries(Object.entries(seriesStatements(who, seriesWindow({}, now), doneUntil)).map(([k, s]) => [`series ${k}`, s])),
-        ...Object.fromEntries(Object.entries(statsStatements(who, doneUntil)).map(([k, s]) => [`view ${k}`, s])),
+        ...Object.fromEntries(Object.entries(seriesStatements(who, seriesWindow({}, now), live)).map(([k, s]) => [`series ${k}`, s])),
+        ...Object.fromEntries(Object.entries(statsStatements(who, live)).map(([k, s]) => [`view ${k}`, s])),
+        'series source tail': seriesStatements(who, seriesWindow({}, now), source).tail,
+        'view source tail': statsStatements(who, source).tail,
       };
       for (const [name, s] of Object.entries(statements)) {
         const p = await plan(s);
         assert.equal(/Seq Scan on (vaccinations|certificates|jobs|notifications|pipeline_hours)\b/.exec(p), null, `${who.role} ${name} reads a whole table:\n${p}`);
         for (const index of uses[name] ?? []) assert.match(p, new RegExp(`\\b${index}\\b`), `${who.role} ${name} uses ${index}:\n${p}`);
+        if (name === 'series tail' || name === 'view tail') assert.doesNotMatch(p, / on (jobs|notifications|certificates|vaccinations)\b/, `${who.role} ${name} reads no source table:\n${p}`);
         if (name === 'view waiting') assert.doesNotMatch(p, / on (jobs|notifications|certificates|vaccinations)\b/, `${who.role} ${name} reads no waiting row:\n${p}`);
       }
     }
