@@ -197,7 +197,25 @@ async function main(): Promise<number> {
         }
       }
     };
-    const uploads = Promise.all([uploader(), uploader()]).finally(() => (importing = false));
+    // CPU and SMS at the end of the imports and at the drain: the SMS's own cost is what the drain after the imports took.
+    type Snap = { at: number; server: number; worker: number; pg: number; machine: number; sms: number };
+    const snap = async (): Promise<Snap> => {
+      pgCpu.sample();
+      return {
+        at: Date.now() - started,
+        server: cpuSeconds((_, p) => p === serverPid),
+        worker: cpuSeconds((_, p) => p === workerPid),
+        pg: pgCpu.seconds().seconds,
+        machine: machineSeconds(),
+        sms: await count('SELECT count(*) AS n FROM sms_sink').catch(() => 0),
+      };
+    };
+    let importEndSnap: Snap | null = null;
+    let drainSnap: Snap | null = null;
+    const uploads = Promise.all([uploader(), uploader()]).finally(async () => {
+      importEndSnap = await snap();
+      importing = false;
+    });
 
     // Rows recorded, sampled each probe round.
     const progress: { at: number; rows: number }[] = [];
@@ -283,6 +301,7 @@ async function main(): Promise<number> {
         const waiting = await count("SELECT count(*) AS n FROM jobs WHERE kind IN ('notify', 'sms_send') AND status = 'pending'").catch(() => 1);
         if (waiting === 0) {
           drainedAt = Date.now() - started;
+          drainSnap = await snap();
           endAt = Date.now() + AFTER_MS;
         }
       }
@@ -340,6 +359,20 @@ async function main(): Promise<number> {
       `CPU seconds per 1,000 rows: server ${per1000(cpu.server)}, worker ${per1000(cpu.worker)}, PostgreSQL ${per1000(cpu.pg.seconds)}–${per1000(pgAtMost)}; ` +
         `total ${per1000(cpu.server + cpu.worker + cpu.pg.seconds)}–${per1000(cpu.server + cpu.worker + pgAtMost)}`,
     );
+    const phase = (what: string, a: Snap | null, b: Snap | null) => {
+      if (!a || !b) return;
+      const n = b.sms - a.sms;
+      const cpuOf = { server: b.server - a.server, worker: b.worker - a.worker, pg: b.pg - a.pg, machine: b.machine - a.machine };
+      const per = (x: number) => (n > 0 ? ((x / n) * 1000).toFixed(2) : '–');
+      console.log(
+        `  ${what} (${(a.at / 1000).toFixed(0)}–${(b.at / 1000).toFixed(0)} s): ${n.toLocaleString('en')} SMS, ${((n * 1000) / Math.max(1, b.at - a.at)).toFixed(0)}/s; ` +
+          `CPU s server ${cpuOf.server.toFixed(1)}, worker ${cpuOf.worker.toFixed(1)}, PostgreSQL ≥ ${cpuOf.pg.toFixed(1)} (machine busy ${cpuOf.machine.toFixed(0)} of ${(((b.at - a.at) / 1000) * cpus().length).toFixed(0)}); ` +
+          `per 1,000 SMS: server ${per(cpuOf.server)}, worker ${per(cpuOf.worker)}, PostgreSQL ≥ ${per(cpuOf.pg)}, total ≥ ${per(cpuOf.server + cpuOf.worker + cpuOf.pg)}`,
+      );
+    };
+    console.log('by phase (the probes run in both):');
+    phase('the imports', { at: 0, server: cpu0.server, worker: cpu0.worker, pg: 0, machine: cpu0.machine, sms: 0 }, importEndSnap);
+    phase('the SMS drain after the imports', importEndSnap, drainSnap);
     if (peer) {
       const st = await db.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM satusehat_sync GROUP BY 1 ORDER BY 1');
       const by = Object.fromEntries(st.rows.map((r) => [r.state, Number(r.n)]));
