@@ -74,6 +74,7 @@ const DISTRICTS = 10;
 const FACILITIES = 200;
 const PROBE_MS = Number(opts['probe-every']) * 1000;
 const AFTER_MS = Number(opts.after) * 1000;
+const WORKER_APP = 'dosis_day_worker';
 const RESTART_AT = opts['restart-postgres-at'] === undefined ? null : Number(opts['restart-postgres-at']) * 1000;
 const ADMIN = 'dos_bench_day_admin_token_0123456789abcd';
 
@@ -134,7 +135,10 @@ async function main(): Promise<number> {
     }
     const env = { DATABASE_URL: url, DOSIS_ADMIN_TOKEN: ADMIN, SMS_GATEWAY: 'sink', LOG_LEVEL: 'warn', DOSIS_DEMO: 'false', ...(peer ? peer.env() : {}) };
     server = await startServer({ env: { ...env, DOSIS_WORKER: 'false' }, readyTimeoutMs: 180_000 });
-    worker = spawnDosis(['worker'], { env });
+    // The worker's connections named, so that PostgreSQL's CPU for the SMS is told apart from the imports' and the probes'.
+    const workerUrl = new URL(url);
+    workerUrl.searchParams.set('application_name', WORKER_APP);
+    worker = spawnDosis(['worker'], { env: { ...env, DATABASE_URL: workerUrl.toString() } });
     const base = server.url;
     const auth = (token: string) => ({ authorization: `Bearer ${token}` });
     const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -171,7 +175,13 @@ async function main(): Promise<number> {
     // counted up to its last sample (a lower bound); the machine's busy time over the run bounds it from above.
     const pgCpu = new CpuSampler(isPg);
     pgCpu.sample();
-    const sampling = setInterval(() => pgCpu.sample(), 2000);
+    const workerBackends = new Set<number>();
+    const sampleCpu = async () => {
+      const a = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [WORKER_APP]).catch(() => null);
+      for (const r of a?.rows ?? []) workerBackends.add(r.pid);
+      pgCpu.sample();
+    };
+    const sampling = setInterval(() => void sampleCpu(), 2000);
     const load0 = loadavg();
     const cpu0 = { server: cpuSeconds((_, p) => p === serverPid), worker: cpuSeconds((_, p) => p === workerPid), bench: process.cpuUsage(), machine: machineSeconds() };
 
@@ -198,14 +208,15 @@ async function main(): Promise<number> {
       }
     };
     // CPU and SMS at the end of the imports and at the drain: the SMS's own cost is what the drain after the imports took.
-    type Snap = { at: number; server: number; worker: number; pg: number; machine: number; sms: number };
+    type Snap = { at: number; server: number; worker: number; pg: number; pgWorker: number; machine: number; sms: number };
     const snap = async (): Promise<Snap> => {
-      pgCpu.sample();
+      await sampleCpu();
       return {
         at: Date.now() - started,
         server: cpuSeconds((_, p) => p === serverPid),
         worker: cpuSeconds((_, p) => p === workerPid),
         pg: pgCpu.seconds().seconds,
+        pgWorker: pgCpu.seconds((pid) => workerBackends.has(pid)).seconds,
         machine: machineSeconds(),
         sms: await count('SELECT count(*) AS n FROM sms_sink').catch(() => 0),
       };
@@ -324,7 +335,8 @@ async function main(): Promise<number> {
       }
     }
     clearInterval(sampling);
-    pgCpu.sample();
+    await sampleCpu();
+    const pgOfWorker = pgCpu.seconds((pid) => workerBackends.has(pid)).seconds;
     const benchCpu = process.cpuUsage(cpu0.bench);
     const cpu = {
       server: cpuSeconds((_, p) => p === serverPid) - cpu0.server,
@@ -362,16 +374,17 @@ async function main(): Promise<number> {
     const phase = (what: string, a: Snap | null, b: Snap | null) => {
       if (!a || !b) return;
       const n = b.sms - a.sms;
-      const cpuOf = { server: b.server - a.server, worker: b.worker - a.worker, pg: b.pg - a.pg, machine: b.machine - a.machine };
+      const cpuOf = { server: b.server - a.server, worker: b.worker - a.worker, pg: b.pg - a.pg, pgWorker: b.pgWorker - a.pgWorker, machine: b.machine - a.machine };
       const per = (x: number) => (n > 0 ? ((x / n) * 1000).toFixed(2) : '–');
       console.log(
         `  ${what} (${(a.at / 1000).toFixed(0)}–${(b.at / 1000).toFixed(0)} s): ${n.toLocaleString('en')} SMS, ${((n * 1000) / Math.max(1, b.at - a.at)).toFixed(0)}/s; ` +
-          `CPU s server ${cpuOf.server.toFixed(1)}, worker ${cpuOf.worker.toFixed(1)}, PostgreSQL ≥ ${cpuOf.pg.toFixed(1)} (machine busy ${cpuOf.machine.toFixed(0)} of ${(((b.at - a.at) / 1000) * cpus().length).toFixed(0)}); ` +
-          `per 1,000 SMS: server ${per(cpuOf.server)}, worker ${per(cpuOf.worker)}, PostgreSQL ≥ ${per(cpuOf.pg)}, total ≥ ${per(cpuOf.server + cpuOf.worker + cpuOf.pg)}`,
+          `CPU s server ${cpuOf.server.toFixed(1)}, worker ${cpuOf.worker.toFixed(1)}, PostgreSQL ≥ ${cpuOf.pg.toFixed(1)} (the worker's backends ${cpuOf.pgWorker.toFixed(1)}; machine busy ${cpuOf.machine.toFixed(0)} of ${(((b.at - a.at) / 1000) * cpus().length).toFixed(0)}); ` +
+          `per 1,000 SMS: server ${per(cpuOf.server)}, worker ${per(cpuOf.worker)}, PostgreSQL ≥ ${per(cpuOf.pg)} (the worker's backends ${per(cpuOf.pgWorker)}), total ≥ ${per(cpuOf.server + cpuOf.worker + cpuOf.pg)}`,
       );
     };
     console.log('by phase (the probes run in both):');
-    phase('the imports', { at: 0, server: cpu0.server, worker: cpu0.worker, pg: 0, machine: cpu0.machine, sms: 0 }, importEndSnap);
+    phase('the imports', { at: 0, server: cpu0.server, worker: cpu0.worker, pg: 0, pgWorker: 0, machine: cpu0.machine, sms: 0 }, importEndSnap);
+    console.log(`  the worker's PostgreSQL backends, whole run: ${pgOfWorker.toFixed(1)} CPU s (${per1000(pgOfWorker)} per 1,000 rows); the rest (imports, probes, rollup): ${(cpu.pg.seconds - pgOfWorker).toFixed(1)}`);
     phase('the SMS drain after the imports', importEndSnap, drainSnap);
     if (peer) {
       const st = await db.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM satusehat_sync GROUP BY 1 ORDER BY 1');

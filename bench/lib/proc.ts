@@ -71,10 +71,15 @@ export class CpuSampler {
     this.started = true;
   }
 
-  /** CPU seconds used since the first sample by the processes seen, and how many were seen. */
-  seconds(): { seconds: number; processes: number } {
+  /** CPU seconds used since the first sample by the processes seen (those `only` takes), and how many were seen. */
+  seconds(only: (pid: number) => boolean = () => true): { seconds: number; processes: number } {
     let ticks = 0;
-    for (const [pid, last] of this.last) ticks += last - (this.first.get(pid) ?? 0);
-    return { seconds: ticks / TICK, processes: this.last.size };
+    let processes = 0;
+    for (const [pid, last] of this.last) {
+      if (!only(pid)) continue;
+      ticks += last - (this.first.get(pid) ?? 0);
+      processes++;
+    }
+    return { seconds: ticks / TICK, processes };
   }
 }

@@ -485,16 +485,18 @@ export class Notifier {
     const answers: { m: OutgoingSms; route: RouteName; res: SendResult }[] = [];
     // A gateway that takes a batch at once (the sink: one statement) gets its messages together, unless sends are
     // paced (SMS_MAX_PER_SECOND: each at its slot); the others (Kannel: an HTTP request each) one at a time in lanes.
-    const one: { m: OutgoingSms; gw: SmsGateway }[] = [];
+    // A message for another route is picked in its lane, as it comes (a route paused meanwhile sends it to the other).
+    const one: { m: OutgoingSms; gw?: SmsGateway | undefined }[] = [];
     const together = new Map<SmsGateway, OutgoingSms[]>();
     const paced = (this.d.config.maxPerSecond ?? 0) > 0;
     for (const { m, gw: chosen } of items) {
+      if (paced || !(chosen ?? routeFor(this.d.routes, m.attempt)).sendMany) {
+        one.push({ m, gw: chosen });
+        continue;
+      }
       const gw = chosen ?? (await this.d.health.pick(m.attempt));
-      if (!gw) {
-        const route = routeFor(this.d.routes, m.attempt).route;
-        answers.push({ m, route, res: paused(route) });
-      } else if (gw.sendMany && !paced) together.set(gw, [...(together.get(gw) ?? []), m]);
-      else one.push({ m, gw });
+      if (gw?.sendMany) together.set(gw, [...(together.get(gw) ?? []), m]);
+      else one.push({ m, gw: gw ?? undefined });
     }
     const answered = (gw: SmsGateway, m: OutgoingSms, res: SendResult) => {
       const breaker = this.d.health.breaker(gw.route);
@@ -521,7 +523,13 @@ export class Notifier {
     let next = 0;
     const lane = async () => {
       for (let i = next++; i < one.length; i = next++) {
-        const { m, gw } = one[i] as { m: OutgoingSms; gw: SmsGateway };
+        const { m, gw: chosen } = one[i] as { m: OutgoingSms; gw?: SmsGateway };
+        const gw = chosen ?? (await this.d.health.pick(m.attempt));
+        if (!gw) {
+          const route = routeFor(this.d.routes, m.attempt).route;
+          answers.push({ m, route, res: paused(route) });
+          continue;
+        }
         const breaker = this.d.health.breaker(gw.route);
         let res: SendResult;
         await this.pace(m.urgent);
@@ -607,7 +615,7 @@ export class Notifier {
    * reference is the sink message's, unique): run again after a lost answer it
    * writes nothing twice. The rest go through the general path.
    */
-  private async deliveredAtOnce(as: { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> }[]): Promise<string[]> {
+  private async deliveredAtOnce(sent: { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> }[]): Promise<string[]> {
     const r = await this.d.db.query<{ id: string }>(
       `WITH a AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
@@ -620,7 +628,7 @@ export class Notifier {
          RETURNING x.person_id, x.id, x.attempt),
        c AS (
          -- As applyOutcome: a person on the unreachable list because of this message is reachable after all.
-         UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\n', '') || 'delivered after all'
+         UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
            FROM u WHERE k.person_id = u.person_id AND k.kind = 'unreachable' AND k.subject_id = u.id AND k.status = 'open'),
        e AS (
          -- The report a moment after the answer (clock_timestamp), so the timeline shows them in that order.
@@ -634,12 +642,12 @@ export class Notifier {
        SELECT a.id FROM a JOIN notifications x ON x.person_id = a.person_id AND x.id = a.id
         WHERE x.status = 'delivered' AND x.delivered_attempt = a.attempt AND x.gateway_ref = a.ref`,
       [
-        as.map((a) => a.m.personId),
-        as.map((a) => a.m.notificationId),
-        as.map((a) => a.m.attempt),
-        as.map((a) => a.route),
-        as.map((a) => a.res.ref),
-        as.map((a) => a.res.raw),
+        sent.map((a) => a.m.personId),
+        sent.map((a) => a.m.notificationId),
+        sent.map((a) => a.m.attempt),
+        sent.map((a) => a.route),
+        sent.map((a) => a.res.ref),
+        sent.map((a) => a.res.raw),
       ],
     );
     return r.rows.map((x) => x.id);
