@@ -48,6 +48,7 @@ const HELP = `npm run bench -- day [options]
   --restart-postgres-at <s>   run on a cluster of its own and restart it this long after the first upload
   --keep                      keep the generated files
   --satusehat                 hand every dose to a SATUSEHAT peer; report the sync backlog's drain time
+  --worker-env <K=V,...>      settings for the worker only (e.g. DOSIS_WORKER_BATCH=100,DOSIS_DB_POOL=8)
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
 database is created next to it and dropped afterwards), unless --restart-postgres-at.`;
@@ -61,6 +62,7 @@ const { values: opts } = parseArgs({
     'restart-postgres-at': { type: 'string' },
     keep: { type: 'boolean', default: false },
     satusehat: { type: 'boolean', default: false },
+    'worker-env': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -138,7 +140,8 @@ async function main(): Promise<number> {
     // The worker's connections named, so that PostgreSQL's CPU for the SMS is told apart from the imports' and the probes'.
     const workerUrl = new URL(url);
     workerUrl.searchParams.set('application_name', WORKER_APP);
-    worker = spawnDosis(['worker'], { env: { ...env, DATABASE_URL: workerUrl.toString() } });
+    const workerEnv = Object.fromEntries(opts['worker-env'].split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    worker = spawnDosis(['worker'], { env: { ...env, ...workerEnv, DATABASE_URL: workerUrl.toString() } });
     const base = server.url;
     const auth = (token: string) => ({ authorization: `Bearer ${token}` });
     const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) =>
