@@ -433,7 +433,7 @@ async function main(): Promise<number> {
     if (peer && syncDrainedAt === null) problems.push('the SATUSEHAT backlog did not drain');
     for (const i of imports) {
       const s = i.status ?? {};
-      if (s.status !== 'done') problems.push(`import ${i.id}: ${String(s.status)}`);
+      if (s.status !== 'done') problems.push(`import ${i.id}: ${String(s.status)}${s.reason ? ` (${JSON.stringify(s.reason)})` : ''}`);
       if (Number(s.accepted) + Number(s.rejected) + Number(s.alreadyRecorded ?? 0) !== i.file.rows) problems.push(`import ${i.id}: accepted ${String(s.accepted)} + rejected ${String(s.rejected)} ≠ ${i.file.rows} rows`);
       if (Number(s.rejected) !== i.file.bad) problems.push(`import ${i.id}: ${String(s.rejected)} rejected, ${i.file.bad} bad rows`);
     }
