@@ -29,14 +29,14 @@
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { generateDistrictFile, toCsv } from '../test/fixtures/import-files.ts';
 import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
 import { startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { createScratchDatabase, keepAliveAgent, PG_URL, request, spawnDosis, startServer, uploadFile, type Child, type DosisServer } from '../test/helpers/server.ts';
-import { cpuSeconds } from './lib/proc.ts';
+import { CpuSampler, cpuSeconds, machineSeconds } from './lib/proc.ts';
 import { SatusehatPeer } from '../test/helpers/satusehat-peer.ts';
 
 const HELP = `npm run bench -- day [options]
@@ -48,6 +48,7 @@ const HELP = `npm run bench -- day [options]
   --restart-postgres-at <s>   run on a cluster of its own and restart it this long after the first upload
   --keep                      keep the generated files
   --satusehat                 hand every dose to a SATUSEHAT peer; report the sync backlog's drain time
+  --worker-env <K=V,...>      settings for the worker only (e.g. DOSIS_WORKER_BATCH=100,DOSIS_DB_POOL=8)
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
 database is created next to it and dropped afterwards), unless --restart-postgres-at.`;
@@ -61,6 +62,7 @@ const { values: opts } = parseArgs({
     'restart-postgres-at': { type: 'string' },
     keep: { type: 'boolean', default: false },
     satusehat: { type: 'boolean', default: false },
+    'worker-env': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -74,6 +76,7 @@ const DISTRICTS = 10;
 const FACILITIES = 200;
 const PROBE_MS = Number(opts['probe-every']) * 1000;
 const AFTER_MS = Number(opts.after) * 1000;
+const WORKER_APP = 'dosis_day_worker';
 const RESTART_AT = opts['restart-postgres-at'] === undefined ? null : Number(opts['restart-postgres-at']) * 1000;
 const ADMIN = 'dos_bench_day_admin_token_0123456789abcd';
 
@@ -134,7 +137,11 @@ async function main(): Promise<number> {
     }
     const env = { DATABASE_URL: url, DOSIS_ADMIN_TOKEN: ADMIN, SMS_GATEWAY: 'sink', LOG_LEVEL: 'warn', DOSIS_DEMO: 'false', ...(peer ? peer.env() : {}) };
     server = await startServer({ env: { ...env, DOSIS_WORKER: 'false' }, readyTimeoutMs: 180_000 });
-    worker = spawnDosis(['worker'], { env });
+    // The worker's connections named, so that PostgreSQL's CPU for the SMS is told apart from the imports' and the probes'.
+    const workerUrl = new URL(url);
+    workerUrl.searchParams.set('application_name', WORKER_APP);
+    const workerEnv = Object.fromEntries(opts['worker-env'].split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    worker = spawnDosis(['worker'], { env: { ...env, ...workerEnv, DATABASE_URL: workerUrl.toString() } });
     const base = server.url;
     const auth = (token: string) => ({ authorization: `Bearer ${token}` });
     const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -167,7 +174,19 @@ async function main(): Promise<number> {
     const serverPid = server.pid;
     const workerPid = worker.pid;
     const isPg = (cmd: string) => cmd.startsWith('postgres:') && cmd.includes(` ${dbName} `);
-    const cpu0 = { server: cpuSeconds((_, p) => p === serverPid), worker: cpuSeconds((_, p) => p === workerPid), pg: cpuSeconds(isPg) };
+    // PostgreSQL's backends come and go (the pools close idle connections): each is sampled every 2 s and
+    // counted up to its last sample (a lower bound); the machine's busy time over the run bounds it from above.
+    const pgCpu = new CpuSampler(isPg);
+    pgCpu.sample();
+    const workerBackends = new Set<number>();
+    const sampleCpu = async () => {
+      const a = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [WORKER_APP]).catch(() => null);
+      for (const r of a?.rows ?? []) workerBackends.add(r.pid);
+      pgCpu.sample();
+    };
+    const sampling = setInterval(() => void sampleCpu(), 2000);
+    const load0 = loadavg();
+    const cpu0 = { server: cpuSeconds((_, p) => p === serverPid), worker: cpuSeconds((_, p) => p === workerPid), bench: process.cpuUsage(), machine: machineSeconds() };
 
     // Uploads, two at a time; progress sampled for rows per minute.
     const started = Date.now();
@@ -191,7 +210,26 @@ async function main(): Promise<number> {
         }
       }
     };
-    const uploads = Promise.all([uploader(), uploader()]).finally(() => (importing = false));
+    // CPU and SMS at the end of the imports and at the drain: the SMS's own cost is what the drain after the imports took.
+    type Snap = { at: number; server: number; worker: number; pg: number; pgWorker: number; machine: number; sms: number };
+    const snap = async (): Promise<Snap> => {
+      await sampleCpu();
+      return {
+        at: Date.now() - started,
+        server: cpuSeconds((_, p) => p === serverPid),
+        worker: cpuSeconds((_, p) => p === workerPid),
+        pg: pgCpu.seconds().seconds,
+        pgWorker: pgCpu.seconds((pid) => workerBackends.has(pid)).seconds,
+        machine: machineSeconds(),
+        sms: await count('SELECT count(*) AS n FROM sms_sink').catch(() => 0),
+      };
+    };
+    let importEndSnap: Snap | null = null;
+    let drainSnap: Snap | null = null;
+    const uploads = Promise.all([uploader(), uploader()]).finally(async () => {
+      importEndSnap = await snap();
+      importing = false;
+    });
 
     // Rows recorded, sampled each probe round.
     const progress: { at: number; rows: number }[] = [];
@@ -277,6 +315,7 @@ async function main(): Promise<number> {
         const waiting = await count("SELECT count(*) AS n FROM jobs WHERE kind IN ('notify', 'sms_send') AND status = 'pending'").catch(() => 1);
         if (waiting === 0) {
           drainedAt = Date.now() - started;
+          drainSnap = await snap();
           endAt = Date.now() + AFTER_MS;
         }
       }
@@ -298,7 +337,18 @@ async function main(): Promise<number> {
         await new Promise((res) => setTimeout(res, 1000));
       }
     }
-    const cpu = { server: cpuSeconds((_, p) => p === serverPid) - cpu0.server, worker: cpuSeconds((_, p) => p === workerPid) - cpu0.worker, pg: cpuSeconds(isPg) - cpu0.pg };
+    clearInterval(sampling);
+    await sampleCpu();
+    const pgOfWorker = pgCpu.seconds((pid) => workerBackends.has(pid)).seconds;
+    const benchCpu = process.cpuUsage(cpu0.bench);
+    const cpu = {
+      server: cpuSeconds((_, p) => p === serverPid) - cpu0.server,
+      worker: cpuSeconds((_, p) => p === workerPid) - cpu0.worker,
+      pg: pgCpu.seconds(),
+      bench: (benchCpu.user + benchCpu.system) / 1e6,
+      machine: machineSeconds() - cpu0.machine,
+    };
+    const load1 = loadavg();
 
     // Figures.
     const importEnd = Math.max(...imports.map((i) => (typeof i.status?.finishedAt === 'string' ? new Date(i.status.finishedAt).getTime() : Date.now()))) - started;
@@ -313,8 +363,32 @@ async function main(): Promise<number> {
     }
     const totalRows = await count('SELECT coalesce(sum(last_line - first_line + 1), 0) AS n FROM import_batches');
     const per1000 = (s: number) => ((s / totalRows) * 1000).toFixed(2);
-    console.log(`\nCPU seconds (whole run, ${(((drainedAt ?? importEnd) + AFTER_MS) / 1000).toFixed(0)} s): server ${cpu.server.toFixed(0)}, worker ${cpu.worker.toFixed(0)}, PostgreSQL ${cpu.pg.toFixed(0)}`);
-    console.log(`CPU seconds per 1,000 rows: server ${per1000(cpu.server)}, worker ${per1000(cpu.worker)}, PostgreSQL ${per1000(cpu.pg)}`);
+    const runS = (Date.now() - started) / 1000;
+    // The machine's busy time less this run's other processes: PostgreSQL's share at most (other users' work is in it too).
+    const pgAtMost = Math.max(cpu.pg.seconds, cpu.machine - cpu.server - cpu.worker - cpu.bench);
+    console.log(
+      `\nCPU seconds (whole run, ${runS.toFixed(0)} s; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at the start, ${load1.map((l) => l.toFixed(1)).join(' ')} at the end, ${cpus().length} CPUs):` +
+        ` server ${cpu.server.toFixed(0)}, worker ${cpu.worker.toFixed(0)}, PostgreSQL ${cpu.pg.seconds.toFixed(0)} (its ${cpu.pg.processes} backends sampled every 2 s: a lower bound) to ${pgAtMost.toFixed(0)} (machine busy ${cpu.machine.toFixed(0)} of ${(runS * cpus().length).toFixed(0)} less server, worker and this bench ${cpu.bench.toFixed(0)}: an upper bound on a shared machine)`,
+    );
+    console.log(
+      `CPU seconds per 1,000 rows: server ${per1000(cpu.server)}, worker ${per1000(cpu.worker)}, PostgreSQL ${per1000(cpu.pg.seconds)}–${per1000(pgAtMost)}; ` +
+        `total ${per1000(cpu.server + cpu.worker + cpu.pg.seconds)}–${per1000(cpu.server + cpu.worker + pgAtMost)}`,
+    );
+    const phase = (what: string, a: Snap | null, b: Snap | null) => {
+      if (!a || !b) return;
+      const n = b.sms - a.sms;
+      const cpuOf = { server: b.server - a.server, worker: b.worker - a.worker, pg: b.pg - a.pg, pgWorker: b.pgWorker - a.pgWorker, machine: b.machine - a.machine };
+      const per = (x: number) => (n > 0 ? ((x / n) * 1000).toFixed(2) : '–');
+      console.log(
+        `  ${what} (${(a.at / 1000).toFixed(0)}–${(b.at / 1000).toFixed(0)} s): ${n.toLocaleString('en')} SMS, ${((n * 1000) / Math.max(1, b.at - a.at)).toFixed(0)}/s; ` +
+          `CPU s server ${cpuOf.server.toFixed(1)}, worker ${cpuOf.worker.toFixed(1)}, PostgreSQL ≥ ${cpuOf.pg.toFixed(1)} (the worker's backends ${cpuOf.pgWorker.toFixed(1)}; machine busy ${cpuOf.machine.toFixed(0)} of ${(((b.at - a.at) / 1000) * cpus().length).toFixed(0)}); ` +
+          `per 1,000 SMS: server ${per(cpuOf.server)}, worker ${per(cpuOf.worker)}, PostgreSQL ≥ ${per(cpuOf.pg)} (the worker's backends ${per(cpuOf.pgWorker)}), total ≥ ${per(cpuOf.server + cpuOf.worker + cpuOf.pg)}`,
+      );
+    };
+    console.log('by phase (the probes run in both):');
+    phase('the imports', { at: 0, server: cpu0.server, worker: cpu0.worker, pg: 0, pgWorker: 0, machine: cpu0.machine, sms: 0 }, importEndSnap);
+    console.log(`  the worker's PostgreSQL backends, whole run: ${pgOfWorker.toFixed(1)} CPU s (${per1000(pgOfWorker)} per 1,000 rows); the rest (imports, probes, rollup): ${(cpu.pg.seconds - pgOfWorker).toFixed(1)}`);
+    phase('the SMS drain after the imports', importEndSnap, drainSnap);
     if (peer) {
       const st = await db.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM satusehat_sync GROUP BY 1 ORDER BY 1');
       const by = Object.fromEntries(st.rows.map((r) => [r.state, Number(r.n)]));
@@ -359,7 +433,7 @@ async function main(): Promise<number> {
     if (peer && syncDrainedAt === null) problems.push('the SATUSEHAT backlog did not drain');
     for (const i of imports) {
       const s = i.status ?? {};
-      if (s.status !== 'done') problems.push(`import ${i.id}: ${String(s.status)}`);
+      if (s.status !== 'done') problems.push(`import ${i.id}: ${String(s.status)}${s.reason ? ` (${JSON.stringify(s.reason)})` : ''}`);
       if (Number(s.accepted) + Number(s.rejected) + Number(s.alreadyRecorded ?? 0) !== i.file.rows) problems.push(`import ${i.id}: accepted ${String(s.accepted)} + rejected ${String(s.rejected)} ≠ ${i.file.rows} rows`);
       if (Number(s.rejected) !== i.file.bad) problems.push(`import ${i.id}: ${String(s.rejected)} rejected, ${i.file.bad} bad rows`);
     }

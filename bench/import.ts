@@ -14,7 +14,7 @@
  * while something else ran on the machine can be told apart.
  */
 import { parseArgs } from 'node:util';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +23,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { createScratchDatabase, facilityToken, PG_URL, request, startServer, uploadFile, type DosisServer } from '../test/helpers/server.ts';
 import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
 import { waitForImport } from './lib/imports.ts';
-import { TICK, cpuSeconds } from './lib/proc.ts';
+import { cpuSeconds, machineSeconds } from './lib/proc.ts';
 
 const HELP = `npm run bench -- import [options]
 
@@ -70,11 +70,6 @@ function serverUrl(transport: 'tcp' | 'socket'): string {
   url.searchParams.set('host', socketDir);
   return url.toString();
 }
-function machineSeconds(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) / TICK;
-}
-
 interface Outcome {
   id: string;
   rows: number;

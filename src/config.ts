@@ -264,7 +264,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     otpSecret,
   };
   const worker: WorkerConfig = {
-    batchSize: int(env, 'DOSIS_WORKER_BATCH', 25, 1, 500),
+    batchSize: int(env, 'DOSIS_WORKER_BATCH', 100, 1, 500),
     concurrency: int(env, 'DOSIS_WORKER_CONCURRENCY', 128, 1, 1000),
     leaseMs: int(env, 'DOSIS_JOB_LEASE_SECONDS', 60, 1, 86_400) * 1000,
     pollMs: int(env, 'DOSIS_WORKER_POLL_MS', 100, 10, 60_000),

@@ -23,7 +23,7 @@ gives back those not begun. Run any number, on any machines sharing the
 PostgreSQL database (with PGlite, the worker runs inside "dosis serve").
 Options:
   --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 128)
-  --batch N         jobs per claim (DOSIS_WORKER_BATCH, default 25)`,
+  --batch N         jobs per claim (DOSIS_WORKER_BATCH, default 100)`,
   sms: `dosis sms tail [-n N] [-f]   print the last N (default 10) messages of the local sink; -f follows
 dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases, routes
 dosis sms check              asks each configured gateway route whether it answers (sends nothing); exit 1 if not

@@ -65,6 +65,11 @@ export interface SmsGateway {
   readonly type: 'kannel' | 'sink';
   readonly route: RouteName;
   send(m: OutgoingSms): Promise<SendResult>;
+  /**
+   * Sends several at once, one answer per message in order (a gateway that can: the sink, in one statement).
+   * A throw is a gateway failure of them all, as a throw of `send` is of one.
+   */
+  sendMany?(ms: readonly OutgoingSms[]): Promise<SendResult[]>;
   /** Whether the gateway answers, without sending anything: null when it does, else why not. */
   probe(): Promise<string | null>;
 }
@@ -266,13 +271,27 @@ export class SinkGateway implements SmsGateway {
   }
 
   async send(m: OutgoingSms): Promise<SendResult> {
-    const r = await this.db.query<{ id: number; at: Date }>(
-      'INSERT INTO sms_sink (person_id, recipient, body, notification_id) VALUES ($1, $2, $3, $4) RETURNING id, at',
-      [m.personId, m.to, m.text, m.notificationId],
+    return (await this.sendMany([m]))[0] as SendResult;
+  }
+
+  /** A batch's messages stored in one statement (a round trip per batch, not per SMS). */
+  async sendMany(ms: readonly OutgoingSms[]): Promise<SendResult[]> {
+    if (ms.length === 0) return [];
+    const r = await this.db.query<{ id: string; at: Date; notification_id: string }>(
+      `INSERT INTO sms_sink (person_id, recipient, body, notification_id)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[])
+       RETURNING id, at, notification_id`,
+      [ms.map((m) => m.personId), ms.map((m) => m.to), ms.map((m) => m.text), ms.map((m) => m.notificationId)],
     );
-    const row = r.rows[0] as { id: number; at: Date };
-    this.onMessage?.({ id: row.id, to: m.to, text: m.text, at: row.at });
-    return { ok: true, raw: `sink: stored as message ${row.id}`, ref: `sink-${row.id}`, delivered: true };
+    // Each message's row found by its notification (one row per message, taken in turn should one come twice).
+    const byNotification = new Map<string, { id: string; at: Date }[]>();
+    for (const row of r.rows) byNotification.set(row.notification_id, [...(byNotification.get(row.notification_id) ?? []), row]);
+    return ms.map((m) => {
+      const row = byNotification.get(m.notificationId)?.shift();
+      if (!row) throw new Error(`sink: no message stored for notification ${m.notificationId}`);
+      this.onMessage?.({ id: Number(row.id), to: m.to, text: m.text, at: row.at });
+      return { ok: true, raw: `sink: stored as message ${row.id}`, ref: `sink-${row.id}`, delivered: true };
+    });
   }
 
   async probe(): Promise<string | null> {

@@ -483,10 +483,47 @@ export class Notifier {
    */
   private async sendMany(items: { m: OutgoingSms; gw?: SmsGateway }[]): Promise<void> {
     const answers: { m: OutgoingSms; route: RouteName; res: SendResult }[] = [];
+    // A gateway that takes a batch at once (the sink: one statement) gets its messages together, unless sends are
+    // paced (SMS_MAX_PER_SECOND: each at its slot); the others (Kannel: an HTTP request each) one at a time in lanes.
+    // A message for another route is picked in its lane, as it comes (a route paused meanwhile sends it to the other).
+    const one: { m: OutgoingSms; gw?: SmsGateway | undefined }[] = [];
+    const together = new Map<SmsGateway, OutgoingSms[]>();
+    const paced = (this.d.config.maxPerSecond ?? 0) > 0;
+    for (const { m, gw: chosen } of items) {
+      if (paced || !(chosen ?? routeFor(this.d.routes, m.attempt)).sendMany) {
+        one.push({ m, gw: chosen });
+        continue;
+      }
+      const gw = chosen ?? (await this.d.health.pick(m.attempt));
+      if (gw?.sendMany) together.set(gw, [...(together.get(gw) ?? []), m]);
+      else one.push({ m, gw: gw ?? undefined });
+    }
+    const answered = (gw: SmsGateway, m: OutgoingSms, res: SendResult) => {
+      const breaker = this.d.health.breaker(gw.route);
+      if (res.ok) breaker?.success();
+      else if (res.gatewayDown) breaker?.failure(res.raw);
+      this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? (res.queued ? 'queued' : 'accepted') : res.gatewayDown ? 'gateway_down' : 'failed' });
+      answers.push({ m, route: gw.route, res });
+    };
+    for (const [gw, ms] of together) {
+      // Paused since it was picked: wait for the gateway rather than call it.
+      const breaker = this.d.health.breaker(gw.route);
+      if (breaker && !(await breaker.ready())) {
+        for (const m of ms) answers.push({ m, route: gw.route, res: paused(gw.route) });
+        continue;
+      }
+      let res: SendResult[];
+      try {
+        res = await gw.sendMany!(ms);
+      } catch (e) {
+        res = ms.map(() => ({ ok: false, raw: `${gw.route}: ${errorText(e)}`, error: errorText(e), gatewayDown: true }));
+      }
+      ms.forEach((m, i) => answered(gw, m, res[i] as SendResult));
+    }
     let next = 0;
     const lane = async () => {
-      for (let i = next++; i < items.length; i = next++) {
-        const { m, gw: chosen } = items[i] as { m: OutgoingSms; gw?: SmsGateway };
+      for (let i = next++; i < one.length; i = next++) {
+        const { m, gw: chosen } = one[i] as { m: OutgoingSms; gw?: SmsGateway };
         const gw = chosen ?? (await this.d.health.pick(m.attempt));
         if (!gw) {
           const route = routeFor(this.d.routes, m.attempt).route;
@@ -511,18 +548,26 @@ export class Notifier {
         } finally {
           release();
         }
-        if (res.ok) breaker?.success();
-        else if (res.gatewayDown) breaker?.failure(res.raw);
-        this.count('dosis_sms_sends_total', { route: gw.route, outcome: res.ok ? (res.queued ? 'queued' : 'accepted') : res.gatewayDown ? 'gateway_down' : 'failed' });
-        answers.push({ m, route: gw.route, res });
+        answered(gw, m, res);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, items.length)) }, lane));
-    const accepted = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> } => a.res.ok);
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.d.config.sendConcurrency, one.length)) }, lane));
+    type Accepted = { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> };
+    let accepted = answers.filter((a): a is Accepted => a.res.ok);
     // What the gateway answered is known only to this process: recorded while the database is unreachable (a restart),
     // or a message not taken would wait for the sweep's report timeout, and one taken could be resent.
     const failures: unknown[] = [];
     const record = (what: string, fn: () => Promise<unknown>) => this.durably(what, fn).catch((e: unknown) => void failures.push(e));
+    // Delivered at once (the sink): taken and delivered in one statement for the batch; what it does not settle
+    // (a row no longer waiting for this send: rare) goes the general way below, answer and report apart.
+    const atOnce = accepted.filter((a) => a.res.delivered);
+    if (atOnce.length) {
+      const settled = new Set<string>();
+      await record('recording deliveries', async () => {
+        for (const id of await this.deliveredAtOnce(atOnce)) settled.add(id);
+      });
+      accepted = accepted.filter((a) => !settled.has(a.m.notificationId));
+    }
     if (accepted.length) {
       await record('recording the gateway\'s answers', () => this.d.db.query(
         `WITH a AS (
@@ -548,7 +593,7 @@ export class Notifier {
     }
     const waiting = answers.filter((a): a is { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: false }> } => !a.res.ok && a.res.gatewayDown);
     if (waiting.length) await record('recording the wait for the gateway', () => this.waitForGateway(waiting));
-    for (const { m, route, res } of answers) {
+    for (const { m, route, res } of [...accepted, ...answers.filter((a) => !a.res.ok)]) {
       if (res.ok) {
         if (res.delivered) await record('recording a delivery', () => this.applyOutcome(m.personId, m.notificationId, m.attempt, { bits: 1, outcome: 'delivered', smscId: res.ref, receipt: null, error: null }, 'sink: delivered at once'));
       } else if (!res.gatewayDown) {
@@ -556,6 +601,56 @@ export class Notifier {
       }
     }
     if (failures.length) throw failures[0];
+  }
+
+  /**
+   * Sends the gateway delivered on the spot (the sink), recorded in one
+   * statement for the batch: each notification still waiting for this send
+   * (`pending`, this attempt, no wait scheduled) goes from `pending` to
+   * `delivered` in one update — one row version and one change of what waits,
+   * where the answer and the report took two — with the two events that
+   * explain it, `submitted` (the gateway's answer) and `report` (delivered),
+   * as the answer and `applyOutcome` wrote them. Returns the notifications
+   * settled, those settled by a first run of this statement included (their
+   * reference is the sink message's, unique): run again after a lost answer it
+   * writes nothing twice. The rest go through the general path.
+   */
+  private async deliveredAtOnce(sent: { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> }[]): Promise<string[]> {
+    const r = await this.d.db.query<{ id: string }>(
+      `WITH a AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
+       u AS (
+         UPDATE notifications x
+            SET status = 'delivered', submitted_at = now(), final_at = now(), updated_at = now(), gateway_ref = a.ref, route = a.route,
+                report_bits = x.report_bits | 1, delivered_attempt = a.attempt, next_attempt_at = NULL, last_error = NULL
+           FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
+             AND x.next_attempt_at IS NULL AND x.final_at IS NULL
+         RETURNING x.person_id, x.id, x.attempt),
+       c AS (
+         -- As applyOutcome: a person on the unreachable list because of this message is reachable after all.
+         UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
+           FROM u WHERE k.person_id = u.person_id AND k.kind = 'unreachable' AND k.subject_id = u.id AND k.status = 'open'),
+       e AS (
+         -- The report a moment after the answer (clock_timestamp), so the timeline shows them in that order.
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw, at)
+         SELECT a.person_id, a.id, a.attempt, t.type, a.route, t.status, true, t.bits, a.ref, coalesce(t.raw, a.raw), t.at
+           FROM a JOIN u ON u.person_id = a.person_id AND u.id = a.id
+          CROSS JOIN LATERAL (VALUES ('submitted', 'submitted', NULL::int, NULL::text, now()),
+                                     ('report', 'delivered', 1, 'sink: delivered at once', clock_timestamp())) t(type, status, bits, raw, at))
+       SELECT id FROM u
+       UNION ALL
+       SELECT a.id FROM a JOIN notifications x ON x.person_id = a.person_id AND x.id = a.id
+        WHERE x.status = 'delivered' AND x.delivered_attempt = a.attempt AND x.gateway_ref = a.ref`,
+      [
+        sent.map((a) => a.m.personId),
+        sent.map((a) => a.m.notificationId),
+        sent.map((a) => a.m.attempt),
+        sent.map((a) => a.route),
+        sent.map((a) => a.res.ref),
+        sent.map((a) => a.res.raw),
+      ],
+    );
+    return r.rows.map((x) => x.id);
   }
 
   /**

@@ -68,6 +68,48 @@ describeEachBackend('SMS through the local sink', (t) => {
     assert.equal((await sinkFor('+6281234567002')).length, 1);
   });
 
+  it('records a batch delivered at once in one step, and nothing twice when its answer was lost and it was written again', async () => {
+    // The database "restarts" just after the batch's deliveries were committed: the answer is lost, the write runs again.
+    let lose = 1;
+    const flaky = new Proxy(t.db, {
+      get(target, prop) {
+        if (prop === 'query')
+          return async (sql: string, params?: unknown[]) => {
+            const r = await target.query(sql, params);
+            if (lose > 0 && sql.includes("'sink: delivered at once'")) {
+              lose--;
+              throw new Error('Connection terminated unexpectedly');
+            }
+            return r;
+          };
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const flakyRt = await testRuntime(flaky);
+    const phones = ['0812-3456-7201', '0812-3456-7202', '0812-3456-7203'];
+    const doses = [];
+    for (const phone of phones) doses.push(await record(doseBody(person({ phone }))));
+    assert.equal(await flakyRt.deps.notify.worker({ pollMs: 10 }).drain(), 3);
+    assert.equal(lose, 0, 'the answer was lost once');
+    for (const [i, dose] of doses.entries()) {
+      assert.equal((await sinkFor(`+62${phones[i]!.replace(/-/g, '').slice(1)}`)).length, 1);
+      const [n] = await notificationsOf(t.db, dose.person.id);
+      assert.equal(n?.status, 'delivered');
+      assert.equal(n?.deliveredAttempt, 1);
+      assert.ok(n?.finalAt);
+      assert.deepEqual(
+        n?.events.map((e) => [e.type, e.status, e.applied]),
+        [
+          ['created', 'pending', true],
+          ['submitted', 'submitted', true],
+          ['report', 'delivered', true],
+        ],
+      );
+    }
+    await flakyRt.app.close();
+  });
+
   it('holds the SMS of a person without a phone and keeps one invalid_phone case', async () => {
     const p: Record<string, unknown> = { ...person() };
     delete p.phone;
