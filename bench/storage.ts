@@ -45,7 +45,7 @@ const HELP = `npm run bench -- storage [options]
   --rows <n>        rows of the imported file (default 20000)
   --project <n>     doses to project the figures to (default 450000000)
   --keep-days <n>   days housekeeping is run after (default 30: past every keeping period)
-  --days <1|2>      2 (default): a second day's rows fill the space the first day's housekeeping freed
+  --days <n>        days of rows (default 3): each day's rows fill the space the day before's housekeeping freed
   --satusehat       hand every dose to a SATUSEHAT peer (the hand-off on); wait until every dose is synced
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
@@ -56,7 +56,7 @@ const { values: opts } = parseArgs({
     rows: { type: 'string', default: '20000' },
     project: { type: 'string', default: '450000000' },
     'keep-days': { type: 'string', default: '30' },
-    days: { type: 'string', default: '2' },
+    days: { type: 'string', default: '3' },
     satusehat: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -157,6 +157,7 @@ const env = {
   ...(peer ? peer.env() : {}),
 };
 const keepMs = Number(opts['keep-days']) * 86_400_000;
+const days = Number(opts.days);
 let token: string | null = null;
 
 /** Imports day `day`'s file through a new `dosis serve` and waits until every SMS (and hand-off) has ended. */
@@ -198,7 +199,9 @@ async function housekeep(db: Db, later: Date, label: string): Promise<void> {
   const t1 = performance.now();
   const done = await runHousekeeping(db, later);
   console.log(`${label}: housekeeping ${((performance.now() - t1) / 1000).toFixed(1)} s, ${JSON.stringify(done)}`);
+  // Twice, as autovacuum comes by between hourly runs: index pages the first emptied are reused only after a second.
   await db.query('VACUUM ANALYZE');
+  await db.query('VACUUM');
 }
 
 /** Tables whose rows housekeeping deletes (or the rollup drains): their size follows the days kept, not the doses on record. */
@@ -223,30 +226,39 @@ try {
       ['drained', drained],
       ['housekept', housekept],
     ];
-    if (opts.days === '2') {
-      await importDay(db, 2);
-      await housekeep(db, new Date(Date.now() + 2 * keepMs), `day 2 at now + ${2 * Number(opts['keep-days'])} days`);
-      const two = await sizes(db);
-      const both = await count(db, 'SELECT count(*)::int8 AS n FROM vaccinations');
-      // Per dose of both days, in the same columns as the first day's figures.
-      const scaled: Sizes = new Map([...two].map(([k, v]) => [k, { bytes: Math.round((v.bytes * doses) / both), rows: v.rows }]));
-      console.log(`day 2: ${both.toLocaleString('en')} doses in all; the "run a while" column is per dose of both days`);
+    if (days >= 2) {
+      // Day 2 and on, each into the space the days before freed; `last` is the day before the last one.
+      let last = housekept;
+      let current = housekept;
+      let before = doses;
+      let all = doses;
+      for (let day = 2; day <= days; day++) {
+        last = current;
+        before = all;
+        await importDay(db, day);
+        await housekeep(db, new Date(Date.now() + day * keepMs), `day ${day} at now + ${day * Number(opts['keep-days'])} days`);
+        current = await sizes(db);
+        all = await count(db, 'SELECT count(*)::int8 AS n FROM vaccinations');
+      }
+      const both = all;
+      // Per dose of every day, in the same columns as the first day's figures.
+      const scaled: Sizes = new Map([...current].map(([k, v]) => [k, { bytes: Math.round((v.bytes * doses) / both), rows: v.rows }]));
+      console.log(`day ${days}: ${both.toLocaleString('en')} doses in all; the "run a while" column is per dose of all ${days} days`);
       stages.push(['run a while', scaled]);
-      // What day 2 added, per dose of day 2: the growth of a database whose freed space the next day reuses.
-      const grown: Sizes = new Map([...two].map(([k, v]) => [k, { bytes: Math.round(((v.bytes - (housekept.get(k)?.bytes ?? 0)) * doses) / (both - doses)), rows: v.rows }]));
-      stages.push(['day 2 growth', grown]);
-      const transient = [...grown].filter(([k]) => TRANSIENT.has(k)).reduce((a, [, x]) => a + x.bytes, 0);
-      const kept = [...grown].filter(([k]) => !TRANSIENT.has(k)).reduce((a, [, x]) => a + x.bytes, 0);
+      // What the last day added, per dose of that day: the growth of a database whose freed space the next day reuses.
+      const grown: Sizes = new Map([...current].map(([k, v]) => [k, { bytes: Math.round(((v.bytes - (last.get(k)?.bytes ?? 0)) * doses) / (both - before)), rows: v.rows }]));
+      stages.push([`day ${days} growth`, grown]);
+      const perDose = (pick: (k: string) => boolean) => Math.round([...current].filter(([k]) => pick(k)).reduce((a, [k, v]) => a + v.bytes - (last.get(k)?.bytes ?? 0), 0) / (both - before));
       console.log(
-        `day 2 growth per dose: ${kept.toLocaleString('en')} B in the tables that keep rows for good, ${transient.toLocaleString('en')} B in those whose rows go ` +
+        `day ${days} growth per dose of that day: ${perDose((k) => !TRANSIENT.has(k)).toLocaleString('en')} B in the tables that keep rows for good, ${perDose((k) => TRANSIENT.has(k)).toLocaleString('en')} B in those whose rows go ` +
           `(${[...TRANSIENT].join(', ')}: bounded by their keeping periods, not by the doses on record)`,
       );
-      byPart('run a while (both days)', two, await parts(db), both);
-      // VACUUM FULL of both days, per dose of both days.
-      await db.query(`VACUUM FULL ${[...two.keys()].join(', ')}`);
+      byPart(`run a while (all ${days} days)`, current, await parts(db), both);
+      // VACUUM FULL of all days, per dose of all days.
+      await db.query(`VACUUM FULL ${[...current.keys()].join(', ')}`);
       const rest2 = await sizes(db);
       stages.push(['at rest', new Map([...rest2].map(([k, v]) => [k, { bytes: Math.round((v.bytes * doses) / both), rows: v.rows }]))]);
-      byPart('at rest (both days)', rest2, await parts(db), both);
+      byPart(`at rest (all ${days} days)`, rest2, await parts(db), both);
     } else {
       // Dosis's tables only: a VACUUM FULL of the catalogs races with the reads of statistics.
       await db.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
