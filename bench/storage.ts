@@ -14,14 +14,15 @@
  * - housekept: after the rollup and housekeeping (deleted rows leave free
  *   space that later rows reuse, so the files do not shrink yet);
  * - at rest: after `VACUUM FULL`, i.e. the space the rows that stay take;
- * - run a while (`--days 2`, the default): without `VACUUM FULL`, a second
- *   day's file (other people) imported into the same database after the first
- *   day's housekeeping and a plain `VACUUM`, every SMS final, housekept in its
- *   turn (the clock moved on again) and vacuumed — the freed space of day one
- *   filled by day two's rows, day two's freed space still free, indexes as
- *   inserts in random order leave them (no rebuild). Per dose of both days: what
- *   a database that has run for a while holds, with one day's churn still in it.
- *   `--days 1` stops at the first three figures.
+ * - run a while (`--days N`, default 3): without `VACUUM FULL`, each further
+ *   day's file (other people) imported into the same database after the day
+ *   before was housekept and vacuumed (twice, as autovacuum comes by), every
+ *   SMS final, housekept in its turn (the clock moved on again): the freed
+ *   space of the days before filled by the next day's rows, the last day's
+ *   churn still free, indexes as inserts in random order leave them. Per dose
+ *   of all days; and the last day's growth per dose of that day, split into
+ *   the tables that keep rows for good and those housekeeping empties.
+ *   `--days 1` stops at drained, housekept and at rest.
  *
  * `--satusehat` hands every dose to a SATUSEHAT peer in this process (test/
  * helpers/satusehat-peer.ts, as `npm run bench -- day --satusehat`), and waits
