@@ -237,7 +237,9 @@ try {
         last = current;
         before = all;
         await importDay(db, day);
-        await housekeep(db, new Date(Date.now() + day * keepMs), `day ${day} at now + ${day * Number(opts['keep-days'])} days`);
+        // 30 days after this day, not after the day before's housekeeping: the clock goes back to now for every
+        // import, and the events' mark (retention.ts) must stay behind this day's deliveries.
+        await housekeep(db, new Date(Date.now() + keepMs), `day ${day} at now + ${opts['keep-days']} days`);
         current = await sizes(db);
         all = await count(db, 'SELECT count(*)::int8 AS n FROM vaccinations');
       }
