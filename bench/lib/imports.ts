@@ -6,7 +6,8 @@ export async function waitForImport(base: string, token: string, id: string): Pr
   for (;;) {
     const r = await request(base, 'GET', `/api/v1/imports/${id}`, undefined, { authorization: `Bearer ${token}` });
     const s = r.body as Record<string, number | string>;
-    if (s.status !== 'running') return s;
+    // A 503 (database busy, on a loaded machine) is not the import's end: ask again.
+    if (r.status !== 503 && s.status !== 'running') return s;
     await new Promise((res) => setTimeout(res, 250));
   }
 }

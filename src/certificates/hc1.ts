@@ -13,7 +13,7 @@
  */
 
 import { inflateSync } from 'node:zlib';
-import { base45Encode } from './base45.ts';
+import { base45Decode, base45Encode } from './base45.ts';
 import type { Es256Key } from './keys.ts';
 import { encodeCbor } from './cbor.ts';
 import { coseKid, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
@@ -97,6 +97,31 @@ export function encodeHc1(payload: HcertPayload, opts: Hc1SignOptions): string {
   ]);
   const cose = signCoseSign1(encodeCbor(claims), { kid: opts.kid, privateKey: opts.privateKey });
   return HC1_PREFIX + base45Encode(zlibStored(cose));
+}
+
+/**
+ * What a certificate row keeps of its HC1 text (issue 20): the bytes under the
+ * Base45, i.e. the zlib stream of the signed COSE message — two thirds of the
+ * text's length (Base45 writes 2 bytes as 3 characters). The text is built
+ * again on every read by `hc1OfStored`: Base45 is a fixed, bijective encoding
+ * of bytes (RFC 9285; no choice of compression level or library is involved),
+ * so the QR code and its signature are byte for byte the ones issued.
+ * Throws when `text` would not come back exactly (it does for every text
+ * `encodeHc1` made).
+ */
+export function storedHc1(text: string): Buffer {
+  if (!text.startsWith(HC1_PREFIX)) throw new RangeError('storedHc1: not an HC1 text');
+  const bytes = Buffer.from(base45Decode(text.slice(HC1_PREFIX.length)));
+  if (HC1_PREFIX + base45Encode(bytes) !== text) throw new RangeError('storedHc1: the text does not come back from its bytes');
+  return bytes;
+}
+
+/** The HC1 text of a certificate row: its bytes (`hc1`, migration 042) in Base45, or the text of a row written before (`qr`). */
+export function hc1OfStored(row: { qr?: string | null; hc1?: Uint8Array | string | null }): string {
+  if (row.qr) return row.qr;
+  if (row.hc1 == null) throw new RangeError('hc1OfStored: a certificate row without its HC1');
+  // JSON (holder_view) carries the bytes as base64.
+  return HC1_PREFIX + base45Encode(typeof row.hc1 === 'string' ? Buffer.from(row.hc1, 'base64') : row.hc1);
 }
 
 /**

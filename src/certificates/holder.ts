@@ -17,6 +17,7 @@ import { nextDoseDue, roleInHistory } from '../domain/doses.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import type { HolderAnswer, HolderCertificate, HolderIdentifierType } from './holder-view.ts';
 import type { Vaccine } from '../domain/vaccines.ts';
+import { hc1OfStored } from './hc1.ts';
 
 /** The holder's view, as the server holds it (HolderAnswer without the PDF links, with the person's id). */
 export interface HolderView extends Omit<HolderAnswer, 'certificates'> {
@@ -35,7 +36,10 @@ interface ViewDocument {
 interface StoredCertificate {
   id: string;
   uvci: string;
-  qr: string;
+  /** The HC1 text of a row written before migration 042, else null */
+  qr: string | null;
+  /** The bytes of the HC1 text (certificates.hc1) in base64, else null */
+  hc1: string | null;
   dn: number;
   sd: number;
   /** timestamptz as JSON text (PostgreSQL's offset form) */
@@ -96,7 +100,7 @@ function certificateOf(c: StoredCertificate, stored: readonly StoredCertificate[
   return {
     id: c.id,
     uvci: c.uvci,
-    qr: c.qr,
+    qr: hc1OfStored(c),
     doseNumber: c.doseNumber,
     dn: c.dn,
     sd: c.sd,

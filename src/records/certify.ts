@@ -6,6 +6,7 @@
 import type { Queryable } from '../db/client.ts';
 import { hashLinkToken, linkTokenFor } from '../access/links.ts';
 import type { Issuer } from '../certificates/issuer.ts';
+import { storedHc1 } from '../certificates/hc1.ts';
 import { doseRole } from '../domain/doses.ts';
 import { vaccineByCode } from '../domain/vaccines.ts';
 
@@ -47,11 +48,11 @@ export async function reissueCertificates(
          UPDATE certificates SET status = 'superseded', status_reason = $11, superseded_by = $2, status_at = $9
           WHERE person_id = $1 AND vaccination_id = $3 AND status = 'valid'),
        cert AS (
-         INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, qr, dn, sd, issued_at, expires_at, status)
+         INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, hc1, dn, sd, issued_at, expires_at, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid')),
        uv AS (INSERT INTO certificate_uvcis (uvci, person_id, certificate_id) VALUES ($4, $1, $2))
        INSERT INTO link_tokens (token_hash, person_id, certificate_id) VALUES ($12, $1, $2)`,
-      [person.id, cert.id, d.id, cert.uvci, cert.kid, cert.qr, role.dn, role.sd, cert.issuedAt, cert.expiresAt, reason, hashLinkToken(linkTokenFor(deps.linkSecret, cert.id))],
+      [person.id, cert.id, d.id, cert.uvci, cert.kid, storedHc1(cert.qr), role.dn, role.sd, cert.issuedAt, cert.expiresAt, reason, hashLinkToken(linkTokenFor(deps.linkSecret, cert.id))],
     );
     ids.push(cert.id);
   }

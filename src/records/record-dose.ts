@@ -32,6 +32,7 @@ import { todayInJakarta, validateVaccinationInput, type VaccinationInput } from 
 import { personKey, sameName } from '../domain/names.ts';
 import { vaccineByCode, type Vaccine } from '../domain/vaccines.ts';
 import type { IssueInput, IssuedCertificate, Issuer } from '../certificates/issuer.ts';
+import { storedHc1 } from '../certificates/hc1.ts';
 import { type KnownPerson, type NewPerson, newPerson, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
 import { facilityForEntry } from './facilities.ts';
 import { SYNC_MAX_ATTEMPTS, SYNC_SETTING } from '../satusehat/sync.ts';
@@ -627,7 +628,7 @@ function personRow(st: PersonState, at: string) {
 /** The rows of one write: doses, their answers (text stored with their Idempotency-Key, else null), their people, phone changes. */
 interface WriteRows {
   doses: ReturnType<typeof doseRow>[];
-  /** Each dose's certificate (the HC1 text), in dose order: apart from the JSON, as the answers (runWrite). */
+  /** Each dose's certificate (the bytes its HC1 text is the Base45 of, in base64: certificates.hc1), in dose order: apart from the JSON, as the answers (runWrite). */
   qrs: string[];
   answers: (string | null)[];
   people: ReturnType<typeof personRow>[];
@@ -660,7 +661,7 @@ async function writeDoses(
   const at = ctx.now.toISOString();
   const write: WriteRows = {
     doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string)),
-    qrs: certs.map((c) => c.qr),
+    qrs: certs.map((c) => storedHc1(c.qr).toString('base64')),
     answers: texts,
     people: people.map((st) => personRow(st, at)),
     audits: audits.map((a) => ({ at, actor: ctx.principal.id, person_id: a.personId, subject: a.subject, from_phone: a.from, to_phone: a.to })),
@@ -677,7 +678,7 @@ async function runWrite(q: Queryable, w: WriteRows): Promise<Set<string>> {
   // The long texts of each dose — its certificate, and its answer when keyed — go as one text per kind,
   // in dose order, apart from the doses' JSON: PostgreSQL (15) reads a JSON string one character at a
   // time (~60 µs for an answer inside a JSON row), and splits a text at a separator in ~1 µs (measured
-  // here). Neither can hold the separator: an HC1 text is Base45, and JSON.stringify escapes every
+  // here). Neither can hold the separator: a certificate goes as base64, and JSON.stringify escapes every
   // control character.
   const params = [JSON.stringify(w.doses), JSON.stringify(w.people), w.qrs.join(TEXT_SEPARATOR)];
   if (keyed) params.push(w.answers.map((a) => a ?? '').join(TEXT_SEPARATOR));
@@ -878,8 +879,8 @@ function writeStatement(parts: WriteParts): string {
        SELECT person_id, id, dose_number, vaccine, date, lot, facility_code, status, source, import_id, import_line,
               recorded_by, recorded_at, idempotency_key${parts.holds ? ', held' : ''} FROM w)`,
     `cert AS (
-       INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, qr, dn, sd, issued_at, expires_at, status)
-       SELECT person_id, cert_id, id, uvci, kid, qr, dn, sd, recorded_at, expires_at, ${parts.holds ? "CASE WHEN held THEN 'held' ELSE 'valid' END" : "'valid'"} FROM w)`,
+       INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, hc1, dn, sd, issued_at, expires_at, status)
+       SELECT person_id, cert_id, id, uvci, kid, decode(qr, 'base64'), dn, sd, recorded_at, expires_at, ${parts.holds ? "CASE WHEN held THEN 'held' ELSE 'valid' END" : "'valid'"} FROM w)`,
     `uv AS (INSERT INTO certificate_uvcis (uvci, person_id, certificate_id) SELECT uvci, person_id, cert_id FROM w)`,
     `link AS (INSERT INTO link_tokens (token_hash, person_id, certificate_id) SELECT decode(link_hash, 'hex'), person_id, cert_id FROM w)`,
     `job AS (

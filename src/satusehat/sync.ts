@@ -258,8 +258,11 @@ async function handOver(d: SyncDeps, vid: string): Promise<void> {
         [prev.facility_code],
       );
     }
+    // Compacted once SATUSEHAT holds it (issue 20): the Encounter's id is not kept. Nothing reads it but the next
+    // hand-off of this dose (a void, a renumbering), whose conditional create (If-None-Exist on the dose's
+    // identifier) finds the same Encounter again, as a retry after a crash does.
     await tx.query(
-      `UPDATE satusehat_sync SET state = 'synced', immunization_id = $2, sent_status = $3, outcome = NULL, synced_at = now(), updated_at = now()
+      `UPDATE satusehat_sync SET state = 'synced', immunization_id = $2, sent_status = $3, outcome = NULL, encounter_id = NULL, synced_at = now(), updated_at = now()
         WHERE vaccination_id = $1`,
       [vid, made.id, sent],
     );

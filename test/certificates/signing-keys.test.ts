@@ -29,6 +29,7 @@ import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
 import { generateDoses, toCsv } from '../fixtures/import-files.ts';
 import { importRunnerOf } from '../../src/http/routes/imports.ts';
 import type { Runtime } from '../../src/runtime.ts';
+import { hc1OfStored } from '../../src/certificates/hc1.ts';
 
 /** The DER prefix of every P-256 PKCS#8 private key node:crypto and WebCrypto export (RFC 5915 inside RFC 5208). */
 const PKCS8_P256_PREFIX = Buffer.from('308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420', 'hex');
@@ -172,12 +173,12 @@ for (const signer of SIGNERS) {
         const s = (await rt.app.inject({ method: 'GET', url: `/api/v1/imports/${id}`, headers: bearer(facilityToken) })).json<{ status: string; accepted: number }>();
         assert.equal(s.status, 'done', JSON.stringify(s));
         assert.ok(s.accepted > 0);
-        const certs = await t.db.query<{ qr: string; kid: string }>('SELECT c.qr, c.kid FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE v.import_id = $1', [id]);
+        const certs = await t.db.query<{ qr: string | null; hc1: Uint8Array | null; kid: string }>('SELECT c.qr, c.hc1, c.kid FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE v.import_id = $1', [id]);
         assert.equal(certs.rows.length, s.accepted);
         const active = await t.db.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retired_at IS NULL AND key_ref IS NOT NULL');
         for (const c of certs.rows.slice(0, 5)) {
           assert.equal(c.kid, active.rows[0]!.kid);
-          const v = await verify(c.qr);
+          const v = await verify(hc1OfStored(c));
           assert.equal(v.valid, true, v.reason);
         }
       });

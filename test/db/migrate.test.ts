@@ -9,6 +9,8 @@ import { it } from 'node:test';
 import pg from 'pg';
 import { describeEachBackend, openTestDb, postgresOnly, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { loadMigrations, migrate, splitStatements, type Migration } from '../../src/db/migrate.ts';
+import { hc1OfStored, storedHc1 } from '../../src/certificates/hc1.ts';
+import { certificateFixture } from '../certificates/fixtures.ts';
 
 const PIPELINE_INDEXES = [
   'vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'jobs_notify_left',
@@ -53,6 +55,39 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS backfill_t_v ON backfill_t (v);
     assert.equal(left.rows[0]?.n, 0);
     assert.deepEqual(await indexes(['backfill_t_v']), [{ name: 'backfill_t_v', valid: true }]);
     assert.deepEqual(await migrate(t.db, [m]), []);
+  });
+
+  it('043 moves the HC1 text of certificates written before 042 to its bytes, in batches, and the text comes back byte for byte', async () => {
+    const f = await certificateFixture();
+    // Texts of both lengths Base45 makes (a last pair of characters, or none): names of different lengths.
+    const texts = Array.from({ length: 40 }, (_, i) => f.sign({ payload: { ...f.payload, nam: { ...f.payload.nam, fn: 'X'.repeat(i + 1), fnt: 'X'.repeat(i + 1) } } }));
+    assert.ok(texts.some((x) => (x.length - 4) % 3 === 2) && texts.some((x) => (x.length - 4) % 3 === 0));
+    for (const x of texts) assert.equal(hc1OfStored({ hc1: storedHc1(x) }), x);
+    // Not Base45 (a lower-case letter), and a triplet above 65535 (':::'): they keep their text.
+    const kept = ['HC1:6BFa', 'HC1:6BF:::'];
+    const insert = `INSERT INTO certificates (person_id, id, vaccination_id, uvci, kid, qr, dn, sd, issued_at, expires_at, status)
+                    SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'URN:UVCI:01:ID:' || x.n, 'kid', x.qr, 1, 2, now(), now() + interval '1 year', 'valid'
+                      FROM unnest($1::text[]) WITH ORDINALITY AS x(qr, n)`;
+    await t.db.query(insert, [[...texts, ...kept]]);
+    await t.db.exec('DELETE FROM schema_migrations WHERE version = 43');
+    const m043 = loadMigrations().find((m) => m.version === 43)!;
+    assert.deepEqual(await migrate(t.db, [m043]), [43]);
+    const rows = await t.db.query<{ uvci: string; qr: string | null; hc1: Uint8Array | null }>(
+      "SELECT uvci, qr, hc1 FROM certificates WHERE uvci LIKE 'URN:UVCI:01:ID:%' ORDER BY length(uvci), uvci",
+    );
+    assert.equal(rows.rows.length, texts.length + kept.length);
+    rows.rows.forEach((r, i) => {
+      if (i < texts.length) {
+        assert.equal(r.qr, null);
+        assert.equal(Buffer.from(r.hc1!).length, storedHc1(texts[i]!).length);
+      } else assert.equal(r.hc1, null);
+      assert.equal(hc1OfStored(r), [...texts, ...kept][i]);
+    });
+    // Gone: the backfill's index and function.
+    assert.deepEqual(await indexes(['certificates_hc1_backfill']), []);
+    const fn = await t.db.query("SELECT 1 FROM pg_proc WHERE proname = 'dosis_base45_decode_043'");
+    assert.equal(fn.rowCount, 0);
+    await t.db.exec("DELETE FROM certificates WHERE uvci LIKE 'URN:UVCI:01:ID:%'");
   });
 
   // PostgreSQL only: PGlite builds no index concurrently, so nothing is left half-built.

@@ -10,6 +10,7 @@ import { checkFile, createImport, runImport } from '../../src/records/import/run
 import { chunkSource, storeChunks } from '../../src/records/import/source.ts';
 import { createFacility } from '../../src/records/facilities.ts';
 import { hashLinkToken, linkTokenFor } from '../../src/access/links.ts';
+import { hc1OfStored } from '../../src/certificates/hc1.ts';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -114,12 +115,12 @@ describeEachBackend('bulk import', (t) => {
       await count(rt, "SELECT count(*)::int8 AS n FROM jobs j JOIN certificates c ON j.dedupe_key = 'notify:' || c.id JOIN vaccinations v ON v.id = c.vaccination_id WHERE v.import_id = $1", [s.id]),
       accepted,
     );
-    const q = await rt.db.query<{ qr: string; dn: number; sd: number }>(
-      "SELECT c.qr, c.dn, c.sd FROM certificates c JOIN vaccinations v ON v.id = c.vaccination_id WHERE v.import_id = $1 AND v.dose_number = 2 AND v.status = 'recorded' LIMIT 1",
+    const q = await rt.db.query<{ qr: string | null; hc1: Uint8Array | null; dn: number; sd: number }>(
+      "SELECT c.qr, c.hc1, c.dn, c.sd FROM certificates c JOIN vaccinations v ON v.id = c.vaccination_id WHERE v.import_id = $1 AND v.dose_number = 2 AND v.status = 'recorded' LIMIT 1",
       [s.id],
     );
     assert.ok(q.rows[0], 'a dose 2 later in the file found its dose 1');
-    const v = await rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr: q.rows[0].qr } });
+    const v = await rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr: hc1OfStored(q.rows[0]) } });
     assert.equal(v.json().valid, true, v.body);
     assert.equal(v.json().payload.v[0].dn, 2);
     assert.equal(await count(rt, "SELECT count(*)::int8 AS n FROM vaccinations WHERE import_id = $1 AND status = 'claims_prior_dose'", [s.id]), 0);

@@ -17,7 +17,7 @@ import { switchSync } from '../../src/satusehat/sync.ts';
 import { backfill } from '../../src/satusehat/cli.ts';
 import { immunization, patientResource } from '../helpers/fhir-bundles.ts';
 import { runDosis } from '../helpers/server.ts';
-import type { Immunization } from '@medplum/fhirtypes';
+import type { Encounter, Immunization } from '@medplum/fhirtypes';
 
 // What the count proves: every dose handed over once, none lost or doubled, while the sync lane runs
 // its hand-offs side by side (4 in flight at this worker's concurrency, each claim of the lane's room)
@@ -251,6 +251,11 @@ describeEachBackend('SATUSEHAT hand-off', (t) => {
     }
     await settle(t.db, w);
     const writes = peer.counts.immunizationWrites;
+    const encounterOf = async () => new Map((await peer.all<Immunization>('Immunization')).map((i) => [i.identifier?.[0]?.value, i.encounter?.reference]));
+    const encountersBefore = await encounterOf();
+    // Compacted once synced: the Encounter's id is not kept (the next hand-off finds it again).
+    const kept = await t.db.query('SELECT 1 FROM satusehat_sync WHERE vaccination_id = ANY($1::uuid[]) AND encounter_id IS NOT NULL', [ids.map((x) => x.vid)]);
+    assert.equal(kept.rowCount, 0);
     const m = await rt.app.inject({ method: 'POST', url: `/api/v1/people/${ids[0]!.personId}/merge`, headers: bearer(ADMIN_TOKEN), payload: { from: ids[1]!.personId } });
     assert.equal(m.statusCode, 200, m.body);
     await settle(t.db, w);
@@ -261,6 +266,11 @@ describeEachBackend('SATUSEHAT hand-off', (t) => {
     assert.equal(held.get(ids[1]!.vid)![0]!.protocolApplied?.[0]?.doseNumberPositiveInt, 1);
     assert.equal(held.get(ids[0]!.vid)![0]!.protocolApplied?.[0]?.doseNumberPositiveInt, 2);
     assert.ok(peer.counts.immunizationWrites > writes, 'updated');
+    // The updates name the Encounter of the first hand-off, found again by its identifier: no second Encounter.
+    const encountersAfter = await encounterOf();
+    for (const x of ids) assert.equal(encountersAfter.get(x.vid), encountersBefore.get(x.vid));
+    const encounters = (await peer.all<Encounter>('Encounter')).filter((e) => ids.some((x) => x.vid === e.identifier?.[0]?.value));
+    assert.equal(encounters.length, 2);
   });
 
   it('backfill queues what was never sent, once; a second run queues nothing', async () => {
