@@ -59,6 +59,9 @@ export const DONE_JOBS_SQL = `SELECT id FROM jobs
 export const ORDERED_WALK = "SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)";
 
 /** Runs one read that walks an index in order under ORDERED_WALK. */
+/** A timestamptz as an ISO text in UTC to the microsecond (what JS reads back as a Date keeps only milliseconds). */
+const MICROSECONDS = (expr: string): string => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 async function walk<R extends Record<string, unknown>>(db: Db, sql: string, params: unknown[]): Promise<R[]> {
   return db.withTransaction(async (tx) => {
     await tx.query(ORDERED_WALK);
@@ -104,31 +107,35 @@ export async function pruneNotify(db: Db, now: Date, o: PruneOptions = {}): Prom
 
   // Events of delivered certificate SMS, by delivery time from the mark on: a batch ends at the
   // final_at of its `batch`-th SMS (so SMS of the same instant stay together), the mark moves to it.
-  const eventsBefore = new Date(now.getTime() - KEEP_DELIVERED_EVENTS_DAYS * DAY_MS);
+  // The bounds are ISO texts to the microsecond, as PostgreSQL keeps final_at: a Date keeps
+  // milliseconds, and SMS delivered in one statement (one final_at) a few microseconds into a
+  // millisecond were never passed — the same bound came back at every step until the time ran out.
+  const eventsBefore = new Date(now.getTime() - KEEP_DELIVERED_EVENTS_DAYS * DAY_MS).toISOString();
   const mark = await db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [EVENTS_MARK]);
-  let from = mark.rows[0] ? new Date(mark.rows[0].value) : new Date(0);
-  while (from < eventsBefore) {
+  let from = mark.rows[0]?.value ?? new Date(0).toISOString();
+  while (Date.parse(from) < Date.parse(eventsBefore)) {
     if (!left()) return { ...out, more: true };
-    const end = await walk<{ at: Date }>(
+    const end = await walk<{ at: string; later: boolean }>(
       db,
-      `SELECT final_at AS at FROM notifications
-        WHERE kind = 'certificate' AND final_at IS NOT NULL AND final_at >= $1 AND final_at < $2
+      `SELECT ${MICROSECONDS('final_at')} AS at, final_at > $1::timestamptz AS later FROM notifications
+        WHERE kind = 'certificate' AND final_at IS NOT NULL AND final_at >= $1::timestamptz AND final_at < $2::timestamptz
         ORDER BY final_at OFFSET $3 LIMIT 1`,
       [from, eventsBefore, batch],
     );
     let to = end[0]?.at ?? eventsBefore;
-    if (to.getTime() <= from.getTime()) {
+    if (end[0] && !end[0].later) {
       // More than a batch ended at the very instant `from`: take that instant whole.
-      const next = await walk<{ at: Date | null }>(
+      const next = await walk<{ at: string | null }>(
         db,
-        `SELECT min(final_at) AS at FROM notifications WHERE kind = 'certificate' AND final_at IS NOT NULL AND final_at > $1 AND final_at < $2`,
+        `SELECT ${MICROSECONDS('min(final_at)')} AS at FROM notifications
+          WHERE kind = 'certificate' AND final_at IS NOT NULL AND final_at > $1::timestamptz AND final_at < $2::timestamptz`,
         [from, eventsBefore],
       );
       to = next[0]?.at ?? eventsBefore;
     }
     const sms = await db.query<{ person_id: string; id: string }>(
       `SELECT person_id, id FROM notifications
-        WHERE kind = 'certificate' AND final_at IS NOT NULL AND final_at >= $1 AND final_at < $2 AND status = 'delivered'`,
+        WHERE kind = 'certificate' AND final_at IS NOT NULL AND final_at >= $1::timestamptz AND final_at < $2::timestamptz AND status = 'delivered'`,
       [from, to],
     );
     if (sms.rows.length) {
@@ -149,7 +156,7 @@ export async function pruneNotify(db: Db, now: Date, o: PruneOptions = {}): Prom
         [sms.rows.map((x) => x.person_id), sms.rows.map((x) => x.id)],
       );
     }
-    await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [EVENTS_MARK, to.toISOString()]);
+    await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [EVENTS_MARK, to]);
     from = to;
   }
 

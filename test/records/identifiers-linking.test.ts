@@ -15,6 +15,7 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { bearer, facilityWithToken, testRuntime, tokenFor } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { makeNik } from '../../src/domain/nik.ts';
+import { hc1OfStored } from '../../src/certificates/hc1.ts';
 import { importRunnerOf } from '../../src/http/routes/imports.ts';
 import { listRevokesUvci, verifyRevocationList, type RevocationListBody } from '../../src/certificates/revocation-list.ts';
 
@@ -49,7 +50,7 @@ describeEachBackend('people without a NIK, and linking them when they get one', 
     return v.body;
   };
   const certificatesOf = async (personId: string) =>
-    (await t.db.query<{ id: string; uvci: string; qr: string; status: string; dn: number }>('SELECT id, uvci, qr, status, dn FROM certificates WHERE person_id = $1 ORDER BY dn, issued_at', [personId])).rows;
+    (await t.db.query<{ id: string; uvci: string; qr: string | null; hc1: Uint8Array | null; status: string; dn: number }>('SELECT id, uvci, qr, hc1, status, dn FROM certificates WHERE person_id = $1 ORDER BY dn, issued_at', [personId])).rows.map((c) => ({ ...c, qr: hc1OfStored(c) }));
   const personByIdValue = async (value: string) => (await t.db.query<{ id: string; id_type: string }>('SELECT id, id_type FROM people WHERE id_value = $1 AND merged_into IS NULL', [value])).rows;
 
   it('starts', async () => {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { makeNik } from '../../src/domain/nik.ts';
+import { hc1OfStored } from '../../src/certificates/hc1.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { facilityWithToken, person } from '../helpers/app.ts';
 import { browserSkip, launchBrowser, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
@@ -75,14 +76,14 @@ describe('console: record a dose in Chromium', { skip: browserSkip }, () => {
     await page.getByTestId('dose-result').waitFor();
     const uvci = (await page.getByTestId('uvci').textContent()) ?? '';
     assert.match(uvci, /^URN:UVCI:01:ID:/);
-    const row = await server.db.db.query<{ qr: string; source: string; recorded_by: string }>(
-      'SELECT c.qr, v.source, v.recorded_by::text FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE c.uvci = $1',
+    const row = await server.db.db.query<{ qr: string | null; hc1: Uint8Array | null; source: string; recorded_by: string }>(
+      'SELECT c.qr, c.hc1, v.source, v.recorded_by::text FROM certificates c JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id WHERE c.uvci = $1',
       [uvci],
     );
     assert.equal(row.rowCount, 1);
     // The QR on screen is the certificate the server signed.
     const qr = await page.locator('[data-testid=dose-result] svg.qr').screenshot();
-    assert.equal(await decodeQrPng(qr), row.rows[0]!.qr);
+    assert.equal(await decodeQrPng(qr), hc1OfStored(row.rows[0]!));
     await page.locator('[data-testid=sms-status][data-status=delivered], [data-testid=sms-status][data-status=submitted]').waitFor();
     assert.match((await page.getByTestId('sms-status').textContent()) ?? '', /\+62 812-\*\*\*\*-1234/);
     await screenshot(page, 'console-record-certificate');
