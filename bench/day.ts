@@ -37,6 +37,8 @@ import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
 import { startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { createScratchDatabase, keepAliveAgent, PG_URL, request, spawnDosis, startServer, uploadFile, type Child, type DosisServer } from '../test/helpers/server.ts';
 import { CpuSampler, cpuSeconds, machineSeconds } from './lib/proc.ts';
+import { housekeep, parts, printParts, printStages, sizes as tableSizes } from './lib/sizes.ts';
+import { openDb } from '../src/db/open.ts';
 import { SatusehatPeer } from '../test/helpers/satusehat-peer.ts';
 
 const HELP = `npm run bench -- day [options]
@@ -49,6 +51,7 @@ const HELP = `npm run bench -- day [options]
   --keep                      keep the generated files
   --satusehat                 hand every dose to a SATUSEHAT peer; report the sync backlog's drain time
   --worker-env <K=V,...>      settings for the worker only (e.g. DOSIS_WORKER_BATCH=100,DOSIS_DB_POOL=8)
+  --no-at-rest                end after the day: no housekeeping 30 days later and no bytes per dose at rest
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
 database is created next to it and dropped afterwards), unless --restart-postgres-at.`;
@@ -62,6 +65,7 @@ const { values: opts } = parseArgs({
     'restart-postgres-at': { type: 'string' },
     keep: { type: 'boolean', default: false },
     satusehat: { type: 'boolean', default: false },
+    'no-at-rest': { type: 'boolean', default: false },
     'worker-env': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
@@ -450,6 +454,28 @@ async function main(): Promise<number> {
     console.log(`\nrecorded exactly: ${accepted.toLocaleString('en')} accepted + ${imports.reduce((n, i) => n + Number(i.status?.rejected ?? 0), 0).toLocaleString('en')} rejected of ${ROWS.toLocaleString('en')} rows; ${twice} twice; serve ${server.running ? 'running' : 'EXITED'}, worker ${worker.running ? 'running' : 'EXITED'}`);
     await db.end();
     agent.destroy();
+    if (!opts['no-at-rest']) {
+      // At rest: the processes stopped, the rollup and housekeeping run as the worker runs them 30 days later
+      // (past every keeping period), then the space the rows that stay take (VACUUM FULL of Dosis's tables).
+      await server.stop();
+      await worker.stop();
+      const rest = await openDb({ databaseUrl: url, dataDir: dir, poolSize: 2 });
+      try {
+        const t0 = performance.now();
+        const day = await tableSizes(rest);
+        await housekeep(rest, new Date(Date.now() + 30 * 86_400_000), 'at now + 30 days');
+        const housekept = await tableSizes(rest);
+        await rest.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
+        const atRest = await tableSizes(rest);
+        console.log(`\nat rest (housekeeping and VACUUM FULL in ${((performance.now() - t0) / 1000).toFixed(0)} s):`);
+        printParts('at rest', atRest, await parts(rest), doses);
+        printStages([['end of day', day], ['housekept', housekept], ['at rest', atRest]], doses, 450_000_000);
+        const perDose = [...atRest.values()].reduce((a, x) => a + x.bytes, 0) / doses;
+        if (perDose > 2.5 * 1024) problems.push(`${Math.round(perDose)} bytes per dose at rest (target ≤ 2.5 KB)`);
+      } finally {
+        await rest.close();
+      }
+    }
     if (problems.length) {
       console.error(`\nFAILED:\n  ${problems.join('\n  ')}`);
       return 1;

@@ -37,8 +37,7 @@ import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
 import { waitForImport } from './lib/imports.ts';
 import { openDb } from '../src/db/open.ts';
 import type { Db } from '../src/db/client.ts';
-import { runHousekeeping } from '../src/notify/service.ts';
-import { rollupPipeline } from '../src/records/pipeline-rollup.ts';
+import { housekeep, parts, printParts, printStages, sizes, type Sizes } from './lib/sizes.ts';
 import { SatusehatPeer } from '../test/helpers/satusehat-peer.ts';
 
 const HELP = `npm run bench -- storage [options]
@@ -70,77 +69,11 @@ const ADMIN = 'dos_bench_admin_token_0123456789abcdefgh';
 const rows = Number(opts.rows);
 const project = Number(opts.project);
 
-type Sizes = Map<string, { bytes: number; rows: number }>;
-
-/** Total size (heap, TOAST, indexes) and live rows of every table of the schema with at least a page. */
-async function sizes(db: Db): Promise<Sizes> {
-  const r = await db.query<{ name: string; bytes: number }>(
-    `SELECT c.relname AS name, pg_total_relation_size(c.oid)::int8 AS bytes FROM pg_class c
-      WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace AND c.relname <> 'schema_migrations'`,
-  );
-  const out: Sizes = new Map();
-  for (const row of r.rows) {
-    if (!/^[a-z_0-9]+$/.test(row.name)) continue;
-    const n = await db.query<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${row.name}`);
-    out.set(row.name, { bytes: Number(row.bytes), rows: Number(n.rows[0]?.n ?? 0) });
-  }
-  return out;
-}
-
 async function waitFor(what: string, deadlineMs: number, done: () => Promise<boolean>): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (!(await done())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const kb = (b: number) => (b / 1024).toFixed(2);
-const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
-
-function table(stages: [string, Sizes][], doses: number): void {
-  const names = [...new Set(stages.flatMap(([, s]) => [...s.keys()]))]
-    .filter((n) => stages.some(([, s]) => (s.get(n)?.bytes ?? 0) > 8192 * 3))
-    .sort((a, b) => (stages.at(-1)?.[1].get(b)?.bytes ?? 0) - (stages.at(-1)?.[1].get(a)?.bytes ?? 0));
-  console.log(`\n${'table'.padEnd(26)}${stages.map(([l]) => `${l.padStart(14)} rows  B/dose`).join('')}`);
-  for (const n of names) {
-    console.log(
-      `${n.padEnd(26)}${stages
-        .map(([, s]) => {
-          const x = s.get(n) ?? { bytes: 0, rows: 0 };
-          return `${mb(x.bytes).padStart(11)} MB ${String(x.rows).padStart(7)} ${String(Math.round(x.bytes / doses)).padStart(7)}`;
-        })
-        .join('')}`,
-    );
-  }
-  const totals = stages.map(([l, s]) => [l, [...s.values()].reduce((a, x) => a + x.bytes, 0)] as const);
-  console.log(`${'all tables'.padEnd(26)}${totals.map(([, t]) => `${mb(t).padStart(11)} MB ${''.padStart(7)} ${String(Math.round(t / doses)).padStart(7)}`).join('')}`);
-  console.log('');
-  for (const [l, t] of totals) {
-    console.log(`${l.padEnd(10)} ${kb(t / doses)} KB per dose → ${((t / doses) * project / 1024 ** 4).toFixed(2)} TiB for ${project.toLocaleString('en')} doses`);
-  }
-}
-
-/** The sizes of every part (heap with TOAST, each index) of Dosis's tables. */
-async function parts(db: Db): Promise<{ tbl: string; part: string; bytes: number }[]> {
-  const r = await db.query<{ tbl: string; part: string; bytes: number }>(
-    `SELECT c.relname AS tbl, 'table' AS part, (pg_table_size(c.oid))::int8 AS bytes FROM pg_class c
-      WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
-     UNION ALL
-     SELECT t.relname, i.relname, pg_relation_size(i.oid)::int8 FROM pg_index x
-       JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-      WHERE t.relnamespace = 'public'::regnamespace`,
-  );
-  return r.rows;
-}
-
-/** The tables of more than 50 bytes a dose, their heap (with TOAST) and each index, per dose. */
-function byPart(label: string, s: Sizes, ps: { tbl: string; part: string; bytes: number }[], doses: number): void {
-  console.log(`\n${label}, by part (bytes per dose):`);
-  for (const [name, x] of [...s].sort((a, b) => b[1].bytes - a[1].bytes)) {
-    if (x.bytes / doses < 50) continue;
-    const own = ps.filter((p) => p.tbl === name).sort((a, b) => Number(b.bytes) - Number(a.bytes));
-    console.log(`  ${name.padEnd(22)} ${String(Math.round(x.bytes / doses)).padStart(5)}  ${own.map((p) => `${p.part} ${Math.round(Number(p.bytes) / doses)}`).join(', ')}`);
   }
 }
 
@@ -194,17 +127,6 @@ async function importDay(db: Db, day: number): Promise<void> {
   }
 }
 
-/** The rollup, then housekeeping, as the worker runs them, at `later`; then a plain VACUUM. */
-async function housekeep(db: Db, later: Date, label: string): Promise<void> {
-  await rollupPipeline(db, later);
-  const t1 = performance.now();
-  const done = await runHousekeeping(db, later);
-  console.log(`${label}: housekeeping ${((performance.now() - t1) / 1000).toFixed(1)} s, ${JSON.stringify(done)}`);
-  // Twice, as autovacuum comes by between hourly runs: index pages the first emptied are reused only after a second.
-  await db.query('VACUUM ANALYZE');
-  await db.query('VACUUM');
-}
-
 /** Tables whose rows housekeeping deletes (or the rollup drains): their size follows the days kept, not the doses on record. */
 const TRANSIENT = new Set(['jobs', 'notification_events', 'sms_sink', 'pipeline_minutes', 'pipeline_waiting_changes', 'import_chunks']);
 
@@ -256,20 +178,20 @@ try {
         `day ${days} growth per dose of that day: ${perDose((k) => !TRANSIENT.has(k)).toLocaleString('en')} B in the tables that keep rows for good, ${perDose((k) => TRANSIENT.has(k)).toLocaleString('en')} B in those whose rows go ` +
           `(${[...TRANSIENT].join(', ')}: bounded by their keeping periods, not by the doses on record)`,
       );
-      byPart(`run a while (all ${days} days)`, current, await parts(db), both);
+      printParts(`run a while (all ${days} days)`, current, await parts(db), both);
       // VACUUM FULL of all days, per dose of all days.
       await db.query(`VACUUM FULL ${[...current.keys()].join(', ')}`);
       const rest2 = await sizes(db);
       stages.push(['at rest', new Map([...rest2].map(([k, v]) => [k, { bytes: Math.round((v.bytes * doses) / both), rows: v.rows }]))]);
-      byPart(`at rest (all ${days} days)`, rest2, await parts(db), both);
+      printParts(`at rest (all ${days} days)`, rest2, await parts(db), both);
     } else {
       // Dosis's tables only: a VACUUM FULL of the catalogs races with the reads of statistics.
       await db.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
       const rest = await sizes(db);
       stages.push(['at rest', rest]);
-      byPart('at rest', rest, await parts(db), doses);
+      printParts('at rest', rest, await parts(db), doses);
     }
-    table(stages, doses);
+    printStages(stages, doses, project);
   } finally {
     await db.close();
   }
