@@ -51,6 +51,7 @@ const HELP = `npm run bench -- day [options]
   --keep                      keep the generated files
   --satusehat                 hand every dose to a SATUSEHAT peer; report the sync backlog's drain time
   --worker-env <K=V,...>      settings for the worker only (e.g. DOSIS_WORKER_BATCH=100,DOSIS_DB_POOL=8)
+  --statements                on a cluster of its own with pg_stat_statements: print the statements that took PostgreSQL's time
   --no-at-rest                end after the day: no housekeeping 30 days later and no bytes per dose at rest
 
 PostgreSQL: TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
@@ -66,6 +67,7 @@ const { values: opts } = parseArgs({
     keep: { type: 'boolean', default: false },
     satusehat: { type: 'boolean', default: false },
     'no-at-rest': { type: 'boolean', default: false },
+    statements: { type: 'boolean', default: false },
     'worker-env': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
@@ -125,16 +127,30 @@ async function main(): Promise<number> {
     // The database: a scratch one on the machine's server, or a cluster of its own to restart.
     let url: string;
     let dbName: string;
-    if (RESTART_AT !== null) {
+    if (RESTART_AT !== null || opts.statements) {
       // Durable and configured as the machine's own server is (fsync and synchronous commit on, 128 MB of
       // shared buffers, no autovacuum), not as the test clusters are (no fsync): a record day is measured on
       // a database that keeps what it acknowledged.
       cluster = await startCluster({
-        settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: '128MB', autovacuum: 'off', max_wal_size: '1GB' },
+        settings: {
+          fsync: 'on',
+          synchronous_commit: 'on',
+          full_page_writes: 'on',
+          shared_buffers: '128MB',
+          autovacuum: 'off',
+          max_wal_size: '1GB',
+          ...(opts.statements ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', 'pg_stat_statements.max': '2000' } : {}),
+        },
       });
       const admin = new pg.Client({ connectionString: cluster.url });
       await admin.connect();
       await admin.query('CREATE DATABASE dosis_day');
+      if (opts.statements) {
+        const day = new pg.Client({ connectionString: cluster.url.replace(/\/postgres$/, '/dosis_day') });
+        await day.connect();
+        await day.query('CREATE EXTENSION pg_stat_statements');
+        await day.end();
+      }
       await admin.end();
       url = cluster.url.replace(/\/postgres$/, '/dosis_day');
       dbName = 'dosis_day';
@@ -426,6 +442,16 @@ async function main(): Promise<number> {
         return `${String(xs.length).padStart(4)} ${String(xs.filter((p) => !p.ok).length).padStart(4)} ${[0.5, 0.95, 0.99, 1].map((f) => fmt(q(ms, f)).padStart(5)).join(' ')}`;
       });
       console.log(`  ${name.padEnd(26)} ${' '.repeat(14)}${cols[0]}  |  ${' '.repeat(6)}${cols[1]}`);
+    }
+
+    if (opts.statements) {
+      // Where PostgreSQL's time went: statements by total time (those run inside functions and triggers counted on their own as well).
+      const st = await db.query<{ ms: number; calls: number; rows: number; q: string; top: boolean }>(
+        `SELECT round(total_exec_time)::int8 AS ms, calls, rows, toplevel AS top, regexp_replace(left(query, 160), '\\s+', ' ', 'g') AS q
+           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30`,
+      );
+      console.log('\nstatements by PostgreSQL time (ms, calls, rows; * = inside a function or trigger):');
+      for (const r of st.rows) console.log(`  ${String(r.ms).padStart(9)} ${String(r.calls).padStart(8)} ${String(r.rows).padStart(9)} ${r.top ? ' ' : '*'} ${r.q}`);
     }
 
     // Sizes.

@@ -474,6 +474,26 @@ export function constraintOf(e: unknown): string | undefined {
 }
 
 /** True for the client itself (each statement commits on its own), false for an open transaction. */
+/**
+ * Runs `fn` in a transaction whose statements the planner may only answer
+ * with index probes and nested loops: for a statement that joins a batch (a
+ * few hundred rows passed as arrays) to tables of millions. Without
+ * statistics (a table the worker grew, never analyzed: the machine may run
+ * without autovacuum) the planner guessed such a join as a hash join over a
+ * sequential scan of the big table: the worker's notifications insert read
+ * every notification for each batch of 100 (300 ms at 200,000 rows, growing
+ * with the day; issue 20). The settings end with the transaction.
+ */
+export async function withIndexProbes<T>(db: Db, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withTransaction(async (tx) => {
+    await tx.query(INDEX_PROBES_ONLY);
+    return fn(tx);
+  });
+}
+
+const INDEX_PROBES_ONLY = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+                                  set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`;
+
 export function isClient(q: Queryable): q is Db {
   return 'withTransaction' in q;
 }

@@ -24,7 +24,7 @@
  * report for an earlier attempt can only deliver, never fail, the current one.
  */
 import { randomUUID } from 'node:crypto';
-import { type Db, type Queryable, isConnectionLost } from '../db/client.ts';
+import { type Db, type Queryable, isConnectionLost, withIndexProbes } from '../db/client.ts';
 import { linkTokenFor } from '../access/links.ts';
 import { findVaccine } from '../domain/vaccines.ts';
 import { AppError } from '../domain/errors.ts';
@@ -144,6 +144,74 @@ const SUPERSEDE_MANY = `
          INSERT INTO notification_events (person_id, notification_id, attempt, type, status, raw)
          SELECT person_id, id, attempt, 'cancelled', 'cancelled', 'superseded by a new SMS for the same certificate' FROM sup)`;
 
+/**
+ * The worker's batch statements (exported for the test of their plans,
+ * test/notify/batch-plans.test.ts), each run under withIndexProbes: a batch
+ * of up to a few hundred rows given as arrays, joined to tables of millions.
+ *
+ * NOTIFY_BATCH_ROWS — who, which certificate, and whether a run before this
+ * one got as far as the row, for a batch of notify jobs. share_rank: this
+ * person's place among the live people on the number, oldest first, counted
+ * no further than the limit + 1 (a placeholder may be on thousands of people).
+ */
+export const NOTIFY_BATCH_ROWS = `SELECT j.ord, c.status AS cert_status, c.dn, c.sd, p.name, p.phone, p.phone_status, n.id AS existing,
+              v.facility_code, fp.code AS phone_of_facility, coalesce(sh.rank, 0) AS share_rank
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS j(person_id, certificate_id, source_key, ord)
+         LEFT JOIN certificates c ON c.person_id = j.person_id AND c.id = j.certificate_id
+         LEFT JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
+         LEFT JOIN people p ON p.id = j.person_id
+         LEFT JOIN notifications n ON n.person_id = j.person_id AND n.source_key = j.source_key
+         LEFT JOIN LATERAL (SELECT f.code FROM facilities f WHERE f.phone = p.phone ORDER BY f.code LIMIT 1) fp ON p.phone IS NOT NULL
+         LEFT JOIN LATERAL (
+           SELECT count(*)::int AS rank FROM (
+             SELECT 1 FROM people q
+              WHERE q.phone = p.phone AND q.merged_into IS NULL AND (q.created_at, q.id) <= (p.created_at, p.id)
+              LIMIT $4) x) sh ON p.phone IS NOT NULL
+        ORDER BY j.ord`;
+
+/** Saves a batch of notifications with attempt 1 in flight, their `created` events, and supersedes older open ones of the same certificates. */
+export const SAVE_NOTIFICATIONS = `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
+                AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
+       n AS (
+         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, status, attempt, route)
+         SELECT person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, 'pending', 1, $11 FROM input
+         ON CONFLICT (person_id, source_key) DO NOTHING
+         RETURNING person_id, id, source_key, certificate_id, body),
+       e AS (
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
+         SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
+       ${SUPERSEDE_MANY}
+       SELECT id FROM n
+       UNION ALL
+       SELECT x.id FROM input JOIN notifications x ON x.person_id = input.person_id AND x.id = input.id`;
+
+/** A batch the gateway delivered at once: see deliveredAtOnce. */
+export const DELIVERED_AT_ONCE = `WITH a AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
+       u AS (
+         UPDATE notifications x
+            SET status = 'delivered', submitted_at = now(), final_at = now(), updated_at = now(), gateway_ref = a.ref, route = a.route,
+                report_bits = x.report_bits | 1, delivered_attempt = a.attempt, next_attempt_at = NULL, last_error = NULL
+           FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
+             AND x.next_attempt_at IS NULL AND x.final_at IS NULL
+         RETURNING x.person_id, x.id, x.attempt),
+       c AS (
+         -- As applyOutcome: a person on the unreachable list because of this message is reachable after all.
+         UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
+           FROM u WHERE k.person_id = u.person_id AND k.kind = 'unreachable' AND k.subject_id = u.id AND k.status = 'open'),
+       e AS (
+         -- The report a moment after the answer (clock_timestamp), so the timeline shows them in that order.
+         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw, at)
+         SELECT a.person_id, a.id, a.attempt, t.type, a.route, t.status, true, t.bits, a.ref, coalesce(t.raw, a.raw), t.at
+           FROM a JOIN u ON u.person_id = a.person_id AND u.id = a.id
+          CROSS JOIN LATERAL (VALUES ('submitted', 'submitted', NULL::int, NULL::text, now()),
+                                     ('report', 'delivered', 1, 'sink: delivered at once', clock_timestamp())) t(type, status, bits, raw, at))
+       SELECT id FROM u
+       UNION ALL
+       SELECT a.id FROM a JOIN notifications x ON x.person_id = a.person_id AND x.id = a.id
+        WHERE x.status = 'delivered' AND x.delivered_attempt = a.attempt AND x.gateway_ref = a.ref`;
+
 const NOTIFICATION_COLUMNS = 'person_id, id, kind, status, attempt, recipient, body, encoding, route, final_at, report_bits, next_attempt_at';
 
 
@@ -237,7 +305,7 @@ export class Notifier {
   private async notifyBatch(jobs: Job<'notify'>[], ctx: HandlerContext): Promise<Outcome[]> {
     const keys = jobs.map((j) => j.dedupeKey ?? `job:${j.id}`);
     // One query for the whole batch: who, which certificate, and whether a run before this one got as far as the row.
-    const r = await this.d.db.query<{
+    const r = await withIndexProbes(this.d.db, (tx) => tx.query<{
       ord: number;
       cert_status: string | null;
       dn: number | null;
@@ -250,24 +318,9 @@ export class Notifier {
       phone_of_facility: string | null;
       share_rank: number;
     }>(
-      // share_rank: this person's place among the live people on the number, oldest first, counted
-      // no further than the limit + 1 (a placeholder may be on thousands of people).
-      `SELECT j.ord, c.status AS cert_status, c.dn, c.sd, p.name, p.phone, p.phone_status, n.id AS existing,
-              v.facility_code, fp.code AS phone_of_facility, coalesce(sh.rank, 0) AS share_rank
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS j(person_id, certificate_id, source_key, ord)
-         LEFT JOIN certificates c ON c.person_id = j.person_id AND c.id = j.certificate_id
-         LEFT JOIN vaccinations v ON v.person_id = c.person_id AND v.id = c.vaccination_id
-         LEFT JOIN people p ON p.id = j.person_id
-         LEFT JOIN notifications n ON n.person_id = j.person_id AND n.source_key = j.source_key
-         LEFT JOIN LATERAL (SELECT f.code FROM facilities f WHERE f.phone = p.phone ORDER BY f.code LIMIT 1) fp ON p.phone IS NOT NULL
-         LEFT JOIN LATERAL (
-           SELECT count(*)::int AS rank FROM (
-             SELECT 1 FROM people q
-              WHERE q.phone = p.phone AND q.merged_into IS NULL AND (q.created_at, q.id) <= (p.created_at, p.id)
-              LIMIT $4) x) sh ON p.phone IS NOT NULL
-        ORDER BY j.ord`,
+      NOTIFY_BATCH_ROWS,
       [jobs.map((j) => j.payload.personId), jobs.map((j) => j.payload.certificateId), keys, this.shareLimit() + 1],
-    );
+    ));
     const out: Outcome[] = jobs.map(() => ({ kind: 'done' }));
     const toSend: { i: number; item: NewSms }[] = [];
     for (const [i, job] of jobs.entries()) {
@@ -434,22 +487,8 @@ export class Notifier {
     const ids = items.map(() => randomUUID());
     // Retried while the database is unreachable, with the same ids: a first try that committed but whose answer was
     // lost (a restart) is then found by its ids, and its rows are sent by this run rather than left to the sweep.
-    const r = await this.durably('saving the notifications', () => this.d.db.query<{ id: string }>(
-      `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
-                AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
-       n AS (
-         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, status, attempt, route)
-         SELECT person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, 'pending', 1, $11 FROM input
-         ON CONFLICT (person_id, source_key) DO NOTHING
-         RETURNING person_id, id, source_key, certificate_id, body),
-       e AS (
-         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
-         SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
-       ${SUPERSEDE_MANY}
-       SELECT id FROM n
-       UNION ALL
-       SELECT x.id FROM input JOIN notifications x ON x.person_id = input.person_id AND x.id = input.id`,
+    const r = await this.durably('saving the notifications', () => withIndexProbes(this.d.db, (tx) => tx.query<{ id: string }>(
+      SAVE_NOTIFICATIONS,
       [
         items.map((x) => x.personId),
         ids,
@@ -463,7 +502,7 @@ export class Notifier {
         items.map((x) => x.sms.parts),
         gw.route,
       ],
-    ));
+    )));
     const created = new Set(r.rows.map((x) => x.id));
     const out: OutgoingSms[] = [];
     items.forEach((x, i) => {
@@ -616,31 +655,8 @@ export class Notifier {
    * writes nothing twice. The rest go through the general path.
    */
   private async deliveredAtOnce(sent: { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> }[]): Promise<string[]> {
-    const r = await this.d.db.query<{ id: string }>(
-      `WITH a AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
-       u AS (
-         UPDATE notifications x
-            SET status = 'delivered', submitted_at = now(), final_at = now(), updated_at = now(), gateway_ref = a.ref, route = a.route,
-                report_bits = x.report_bits | 1, delivered_attempt = a.attempt, next_attempt_at = NULL, last_error = NULL
-           FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
-             AND x.next_attempt_at IS NULL AND x.final_at IS NULL
-         RETURNING x.person_id, x.id, x.attempt),
-       c AS (
-         -- As applyOutcome: a person on the unreachable list because of this message is reachable after all.
-         UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
-           FROM u WHERE k.person_id = u.person_id AND k.kind = 'unreachable' AND k.subject_id = u.id AND k.status = 'open'),
-       e AS (
-         -- The report a moment after the answer (clock_timestamp), so the timeline shows them in that order.
-         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw, at)
-         SELECT a.person_id, a.id, a.attempt, t.type, a.route, t.status, true, t.bits, a.ref, coalesce(t.raw, a.raw), t.at
-           FROM a JOIN u ON u.person_id = a.person_id AND u.id = a.id
-          CROSS JOIN LATERAL (VALUES ('submitted', 'submitted', NULL::int, NULL::text, now()),
-                                     ('report', 'delivered', 1, 'sink: delivered at once', clock_timestamp())) t(type, status, bits, raw, at))
-       SELECT id FROM u
-       UNION ALL
-       SELECT a.id FROM a JOIN notifications x ON x.person_id = a.person_id AND x.id = a.id
-        WHERE x.status = 'delivered' AND x.delivered_attempt = a.attempt AND x.gateway_ref = a.ref`,
+    const r = await withIndexProbes(this.d.db, (tx) => tx.query<{ id: string }>(
+      DELIVERED_AT_ONCE,
       [
         sent.map((a) => a.m.personId),
         sent.map((a) => a.m.notificationId),
@@ -649,7 +665,7 @@ export class Notifier {
         sent.map((a) => a.res.ref),
         sent.map((a) => a.res.raw),
       ],
-    );
+    ));
     return r.rows.map((x) => x.id);
   }
 

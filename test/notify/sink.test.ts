@@ -5,6 +5,7 @@ import { describeEachBackend } from '../helpers/db.ts';
 import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
+import type { Queryable } from '../../src/db/client.ts';
 import { notificationsOf, resendAfterPhoneChange, smsStats } from '../../src/notify/queries.ts';
 import { addDays, todayInJakarta } from '../../src/domain/dates.ts';
 import { reportSignature } from '../../src/notify/gateways.ts';
@@ -70,13 +71,23 @@ describeEachBackend('SMS through the local sink', (t) => {
 
   it('records a batch delivered at once in one step, and nothing twice when its answer was lost and it was written again', async () => {
     // The database "restarts" just after the batch's deliveries were committed: the answer is lost, the write runs again.
+    // (The deliveries run in a transaction of their own: the answer is lost after its commit.)
     let lose = 1;
     const flaky = new Proxy(t.db, {
       get(target, prop) {
-        if (prop === 'query')
-          return async (sql: string, params?: unknown[]) => {
-            const r = await target.query(sql, params);
-            if (lose > 0 && sql.includes("'sink: delivered at once'")) {
+        if (prop === 'withTransaction')
+          return async <T,>(fn: (tx: Queryable) => Promise<T>) => {
+            let deliveries = false;
+            const r = await target.withTransaction((tx) =>
+              fn({
+                query: (sql, params) => {
+                  deliveries ||= sql.includes("'sink: delivered at once'");
+                  return tx.query(sql, params);
+                },
+                exec: (sql) => tx.exec(sql),
+              }),
+            );
+            if (lose > 0 && deliveries) {
               lose--;
               throw new Error('Connection terminated unexpectedly');
             }
