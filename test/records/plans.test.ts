@@ -94,6 +94,17 @@ describe('plans on a million people [postgres]', { skip: POSTGRES_SKIP }, () => 
                      ALTER TABLE person_keys SET (autovacuum_enabled = false);
                      ALTER TABLE vaccinations SET (autovacuum_enabled = false);
                      INSERT INTO facilities (code, name, region_code) SELECT 'PLAN' || lpad(g::text, 4, '0'), 'Puskesmas', '3171' || lpad(g::text, 2, '0') FROM generate_series(1, 10) g`);
+    // The secondary indexes are built after the rows are in, as the PostgreSQL manual advises for a bulk load
+    // ("Populating a Database"): a sort each instead of a million random inserts into each, a third of the
+    // fill's CPU. The schema ends as migrated. The planner still has no statistics of the values (checked
+    // below); it knows the tables' sizes, now as counted by CREATE INDEX (as a vacuum would) rather than
+    // estimated from their pages.
+    const secondary = await t.db.query<{ name: string; def: string }>(
+      `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+        WHERE i.indrelid IN ('people'::regclass, 'person_keys'::regclass, 'vaccinations'::regclass)
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`,
+    );
+    await t.db.exec(secondary.rows.map((x) => `DROP INDEX ${x.name};`).join('\n'));
     // In slices, each without the statement timeout (a shared, loaded machine).
     for (let lo = 1; lo <= PEOPLE; lo += 250_000) {
       const slice = [lo, Math.min(PEOPLE, lo + 249_999)];
@@ -112,6 +123,12 @@ describe('plans on a million people [postgres]', { skip: POSTGRES_SKIP }, () => 
              FROM generate_series($1::int, $2::int) g`,
           slice,
         );
+      });
+    }
+    for (const x of secondary.rows) {
+      await t.db.withTransaction(async (tx) => {
+        await tx.exec('SET LOCAL statement_timeout = 0');
+        await tx.exec(x.def);
       });
     }
   });
