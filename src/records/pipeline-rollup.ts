@@ -298,17 +298,19 @@ export const REPORT_WAIT_STATES = ['submitted', 'unknown'] as const;
 /**
  * SQL: what waits now per facility, as (facility_code, queue, report): the
  * counts of migration 038 (pipeline_waiting and the changes not compacted
- * yet), one statement's snapshot, exact; `where` filters `w.facility_code`.
+ * yet), one statement's snapshot, exact; `where` filters each row `w`.
  * Its cost is the facilities × states × minutes that hold something waiting,
  * not the waiting rows.
  */
 export function waitingNow(where = ''): string {
-  return `SELECT w.facility_code, coalesce(sum(w.n) FILTER (WHERE w.state = 'queued'), 0)::int8 AS queue,
-                 coalesce(sum(w.n) FILTER (WHERE w.state IN (${REPORT_WAIT_STATES.map((x) => `'${x}'`).join(', ')})), 0)::int8 AS report
-            FROM (SELECT facility_code, state, n FROM pipeline_waiting
+  // The filter in each branch: so a scope's facilities are probed by primary key (facility_code first), where a
+  // filter over the union read every facility's minutes and joined them (225 ms instead of a few, 32,000 minutes).
+  return `SELECT x.facility_code, coalesce(sum(x.n) FILTER (WHERE x.state = 'queued'), 0)::int8 AS queue,
+                 coalesce(sum(x.n) FILTER (WHERE x.state IN (${REPORT_WAIT_STATES.map((s) => `'${s}'`).join(', ')})), 0)::int8 AS report
+            FROM (SELECT w.facility_code, w.state, w.n FROM pipeline_waiting w ${where}
                   UNION ALL
-                  SELECT facility_code, state, n FROM pipeline_waiting_changes) w
-           ${where} GROUP BY 1`;
+                  SELECT w.facility_code, w.state, w.n FROM pipeline_waiting_changes w ${where}) x
+           GROUP BY 1`;
 }
 
 // $1: the hour sampled, $2: the time of the sample. The hour's rows become what waits now: the facilities with
