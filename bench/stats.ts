@@ -24,11 +24,12 @@ const { values } = parseArgs({
     districts: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '20' },
     'rounds-without': { type: 'string', default: '5' },
+    backlog: { type: 'string', default: '0' },
     help: { type: 'boolean' },
   },
 });
 if (values.help) {
-  console.log('npm run bench -- stats [--doses 200000] [--facilities 500] [--districts 50] [--rounds 20] [--rounds-without 5]');
+  console.log('npm run bench -- stats [--doses 200000] [--facilities 500] [--districts 50] [--rounds 20] [--rounds-without 5] [--backlog 0]');
   process.exit(0);
 }
 const N = Number(values.doses);
@@ -49,6 +50,23 @@ try {
   const tables = 'facilities, vaccinations, certificates, jobs, notifications, cases, pipeline_hours, pipeline_totals, pipeline_rollup';
   await db.query(`VACUUM ANALYZE ${tables}`);
   console.log(`${N} doses over 30 days at ${FACILITIES} facilities in ${DISTRICTS} districts, with certificates, jobs and SMS: written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const backlog = Number(values.backlog);
+  if (backlog > 0) {
+    // A record day's SMS queue: `backlog` more notify jobs pending, created over the last hour, each for a dose of
+    // the history (so a district's lookup of its facility finds one), in statements of 100,000.
+    t0 = performance.now();
+    for (let lo = 0; lo < backlog; lo += 100_000) {
+      await db.query(
+        `INSERT INTO jobs (kind, payload, dedupe_key, status, run_at, attempts, person_id, created_at, updated_at, lane)
+         SELECT 'notify', json_build_object('personId', md5('p' || k), 'certificateId', md5('c' || k)::uuid)::jsonb, 'bench-backlog:' || g, 'pending',
+                t, 0, md5('p' || k)::uuid, t, t, 'certificate'
+           FROM generate_series($1::int, $2::int) g, LATERAL (SELECT g % $3::int AS k, now() - interval '1 hour' + (g::float8 / $4::int) * interval '1 hour' AS t) x`,
+        [lo, Math.min(backlog, lo + 100_000) - 1, N, backlog],
+      );
+    }
+    await db.query('VACUUM ANALYZE jobs');
+    console.log(`${backlog} notify jobs pending (the SMS queue of a record day): written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
 
   const who: [string, Principal][] = [
     ['admin', { id: 'bench', role: 'admin', facilityCode: null, regionCode: null, label: 'bench' }],

@@ -28,7 +28,7 @@
  */
 import type { Db } from '../db/client.ts';
 
-/** Days a done job is kept (the pipeline series' queue backlog reads done notify jobs of its window). */
+/** Days a done job is kept (a notify job also only once the pipeline rollup has counted it: DONE_JOBS_SQL). */
 export const KEEP_DONE_JOBS_DAYS = 7;
 /** Days the events of a delivered certificate SMS are kept after delivery. */
 export const KEEP_DELIVERED_EVENTS_DAYS = 30;

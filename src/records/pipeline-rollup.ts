@@ -10,8 +10,12 @@
  * dose voided later still counts where it was recorded and certified, an SMS
  * that ends twice (held, then cancelled; given up, then delivered after all)
  * counts under both final states, and one sent again counts each time it is
- * accepted. (The series' backlogs of the SMS queue and of the wait for a
- * report are read from the rows themselves, stats.ts.)
+ * accepted.
+ *
+ * Each run also samples what waits now (the SMS queue, the SMS waiting for a
+ * report: sampleWaiting) into the gauge of the current hour
+ * (`pipeline_waiting_hours`, migration 044), from which the series reads its
+ * SMS backlogs of past hours.
  * The tail is counted by triggers as the rows are written, per facility, stage
  * and minute (migration 039, `pipeline_live`: the same events as pipelineEvents),
  * and the rollup ends on a minute boundary, so rolling up changes what a figure
@@ -30,7 +34,7 @@
  *   by the difference, so a row committed later than the margin (a batch
  *   signed long before its transaction) is not missed for good.
  */
-import type { Db } from '../db/client.ts';
+import type { Db, Queryable } from '../db/client.ts';
 
 /** The stages counted, one column each in pipeline_hours and pipeline_totals. */
 export const PIPELINE_STAGES = ['recorded', 'certified', 'queued', 'accepted', 'delivered', 'failed', 'expired', 'unknown', 'held', 'cancelled'] as const;
@@ -60,12 +64,6 @@ const LOCK_KEY = 720_302;
 export function certificateDose(personId: string, certificateId: string): string {
   return `JOIN certificates dc ON dc.person_id = ${personId} AND dc.id = ${certificateId}
           JOIN vaccinations d ON d.person_id = dc.person_id AND d.id = dc.vaccination_id`;
-}
-
-/** The facility of the dose behind a job's or SMS's certificate, as a subquery: the same two probes, once per row whatever the plan. */
-export function facilityOf(personId: string, certificateId: string): string {
-  return `(SELECT d.facility_code FROM certificates dc JOIN vaccinations d ON d.person_id = dc.person_id AND d.id = dc.vaccination_id
-            WHERE dc.person_id = ${personId} AND dc.id = ${certificateId})`;
 }
 
 /** The certificate a `notify` job is about. */
@@ -191,6 +189,8 @@ export async function rollupPipeline(db: Db, now = new Date()): Promise<RollupRe
   return db.withTransaction(async (tx) => {
     const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [LOCK_KEY]);
     if (!lock.rows[0]?.ok) return { ran: false, doneUntil: null, hours: 0, events: 0 };
+    // Under the lock (one sampler at a time), before this run's counting, which may take long the first time.
+    await sampleWaiting(tx, now);
     // A transaction still running may yet commit rows stamped with its start (now()): stop before it.
     const cur = await tx.query<{ done_until: Date | null; final_until: Date | null; oldest: Date | null }>(
       `SELECT done_until, final_until,
@@ -281,6 +281,87 @@ export async function compactWaiting(db: Db): Promise<number> {
   // 5 s in each run trying to take it while the writers went on; the pages are reused by the next changes.
   if (moved > 0) await db.withSession((s) => s.exec('VACUUM (SKIP_LOCKED, TRUNCATE false) pipeline_waiting_changes, pipeline_waiting, pipeline_live_changes, pipeline_live'));
   return moved;
+}
+
+/** Most buckets one series answer holds (a month of hours, more than two years of days): stats.ts `seriesWindow`. */
+export const MAX_SERIES_POINTS = 750;
+/**
+ * What a certificate SMS not final waits for, by its status (notify/notifier.ts):
+ * `submitted` — accepted by the gateway, its final report to come; `unknown` —
+ * no final report within the timeout (the sweep), a late one still settles it.
+ * Not waiting for a report: `pending` (not accepted yet: being sent, or waiting
+ * for the gateway), `failed` / `expired` before their last attempt (the report
+ * came; a retry is due).
+ */
+export const REPORT_WAIT_STATES = ['submitted', 'unknown'] as const;
+
+/**
+ * SQL: what waits now per facility, as (facility_code, queue, report): the
+ * counts of migration 038 (pipeline_waiting and the changes not compacted
+ * yet), one statement's snapshot, exact; `where` filters each row `w`.
+ * Its cost is the facilities × states × minutes that hold something waiting,
+ * not the waiting rows.
+ */
+export function waitingNow(where = ''): string {
+  // The filter in each branch: so a scope's facilities are probed by primary key (facility_code first), where a
+  // filter over the union read every facility's minutes and joined them (225 ms instead of a few, 32,000 minutes).
+  return `SELECT x.facility_code, coalesce(sum(x.n) FILTER (WHERE x.state = 'queued'), 0)::int8 AS queue,
+                 coalesce(sum(x.n) FILTER (WHERE x.state IN (${REPORT_WAIT_STATES.map((s) => `'${s}'`).join(', ')})), 0)::int8 AS report
+            FROM (SELECT w.facility_code, w.state, w.n FROM pipeline_waiting w ${where}
+                  UNION ALL
+                  SELECT w.facility_code, w.state, w.n FROM pipeline_waiting_changes w ${where}) x
+           GROUP BY 1`;
+}
+
+// $1: the hour sampled, $2: the time of the sample. The hour's rows become what waits now: the facilities with
+// something waiting upserted (a row only rewritten when its figures moved), the others' rows of the hour deleted.
+// Returns whether this is the hour's first sample.
+const SAMPLE_WAITING_SQL = `
+  WITH cur AS MATERIALIZED (SELECT * FROM (${waitingNow()}) x WHERE x.queue <> 0 OR x.report <> 0),
+  gone AS (
+    DELETE FROM pipeline_waiting_hours h WHERE h.hour = $1::timestamptz AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.facility_code = h.facility_code)),
+  put AS (
+    INSERT INTO pipeline_waiting_hours AS h (hour, facility_code, queue, report)
+    SELECT $1::timestamptz, facility_code, queue, report FROM cur ORDER BY facility_code
+    ON CONFLICT (hour, facility_code) DO UPDATE SET queue = EXCLUDED.queue, report = EXCLUDED.report
+     WHERE (h.queue, h.report) IS DISTINCT FROM (EXCLUDED.queue, EXCLUDED.report))
+  INSERT INTO pipeline_waiting_samples AS s (hour, sampled_at) VALUES ($1::timestamptz, $2::timestamptz)
+  ON CONFLICT (hour) DO UPDATE SET sampled_at = greatest(s.sampled_at, EXCLUDED.sampled_at)
+  RETURNING (xmax = 0) AS first`;
+
+// $1: hours before this keep only their day's last sample; $2: samples before this go. The gauge rows of the
+// samples that go, by primary key. Reads the samples (about 24 × 31 + 750 rows), never the gauge's rows.
+const PRUNE_SAMPLES_SQL = `
+  WITH gone AS (
+    DELETE FROM pipeline_waiting_samples s
+     WHERE s.hour < $2::timestamptz
+        OR (s.hour < $1::timestamptz AND EXISTS (
+              SELECT 1 FROM pipeline_waiting_samples x
+               WHERE x.hour > s.hour AND x.hour < date_bin(interval '1 day', s.hour, timestamptz '2000-01-01 00:00:00Z') + interval '1 day'))
+    RETURNING s.hour)
+  DELETE FROM pipeline_waiting_hours h USING gone WHERE h.hour = gone.hour`;
+
+/**
+ * Samples what waits now (the SMS queue: `notify` jobs pending; waiting for a
+ * report: certificate SMS in a REPORT_WAIT_STATES) into the gauge of the UTC
+ * hour of `now` (migration 044): `pipeline_waiting_hours` holds, per facility
+ * with something waiting, what waited at the last sample of the hour, and
+ * `pipeline_waiting_samples` the hours sampled. The series (stats.ts) reads a
+ * past bucket's SMS backlogs there: the last sampled hour in it, so a past
+ * hour's figure is what waited at the rollup's last run in it, seconds before
+ * its end while a worker runs (every ROLLUP_EVERY_MS).
+ *
+ * Kept small: rows only for facilities with something waiting; on the first
+ * sample of an hour, the hours more than MAX_SERIES_POINTS hours old (the
+ * longest hourly series) are thinned to the last sampled hour of their UTC day
+ * (what a day bucket reads), and samples more than MAX_SERIES_POINTS days old
+ * go (a series that far back shows these backlogs as 0). So at most about
+ * (31 × 24 + 750) × the facilities with a backlog rows.
+ */
+export async function sampleWaiting(tx: Queryable, now: Date): Promise<void> {
+  const hour = floorHour(now.getTime());
+  const r = await tx.query<{ first: boolean }>(SAMPLE_WAITING_SQL, [new Date(hour), now]);
+  if (r.rows[0]?.first) await tx.query(PRUNE_SAMPLES_SQL, [new Date(hour - MAX_SERIES_POINTS * HOUR_MS), new Date(hour - MAX_SERIES_POINTS * 24 * HOUR_MS)]);
 }
 
 /** The BRIN indexes the rollup and the live tail find time ranges through (migrations 019, 032). */

@@ -31,7 +31,9 @@ import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 import type { Db, Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
 import { invalid, issue, type FieldIssue } from '../domain/errors.ts';
-import { facilityOf, FINAL_SMS_STATUSES, NOTIFY_CERTIFICATE, PIPELINE_STAGES, pipelineEvents, type PipelineStage } from './pipeline-rollup.ts';
+import { FINAL_SMS_STATUSES, MAX_SERIES_POINTS, PIPELINE_STAGES, pipelineEvents, waitingNow, type PipelineStage } from './pipeline-rollup.ts';
+
+export { MAX_SERIES_POINTS };
 
 export interface StageFigures {
   stage: string;
@@ -91,7 +93,7 @@ const inScope = (p: number) => `IN (SELECT f.code FROM facilities f WHERE ${scop
  *   (1.1 s instead of 0.4 s, measured under load; issue 20). Small tables
  *   (facilities) are then read through their primary key, at no real cost.
  */
-const PLAN_SETTINGS = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true),
+export const PLAN_SETTINGS = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true),
                                      set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)`;
 
 /**
@@ -353,8 +355,6 @@ export async function pipelineStats(db: Db, who: Principal): Promise<{ stages: S
 
 export const SERIES_BUCKETS = { hour: 3600, day: 86_400 } as const;
 export type SeriesBucket = keyof typeof SERIES_BUCKETS;
-/** Most buckets one answer holds (a month of hours, more than a year of days). */
-export const MAX_SERIES_POINTS = 750;
 
 export interface SeriesQuery {
   from?: string | undefined;
@@ -443,16 +443,16 @@ export function seriesWindow(q: SeriesQuery, now = new Date()): SeriesWindow {
 }
 
 /**
- * The three statements of a series (exported for the test of their plans):
+ * The statements of a series (exported for the test of their plans):
  * `rolled` — the all-time totals of the facilities in scope (at NULL) and
  * their rolled-up hours from the window's start on, by bucket; `tail` — the
  * events since `doneUntil` up to the window's end, by bucket (NULL: before the
- * window); both give counts per stage. `waits` — the notify jobs and the
- * accepted SMS that waited at some time in the window (waiting now, or left
- * since its start), by the buckets they entered and left their wait in
- * (NULL: before the window; not left yet).
+ * window); both give counts per stage. `backlog` — the SMS queue and the SMS
+ * waiting for a report at the last sampled hour of each bucket (the gauge of
+ * migration 044, sampleWaiting) and at the last one before the window (at
+ * NULL); `now` — the same waiting now, exact (migration 038's counts).
  */
-export function seriesStatements(who: Principal, w: SeriesWindow, tail: TailRange): { rolled: Statement; tail: Statement; waits: Statement } {
+export function seriesStatements(who: Principal, w: SeriesWindow, tail: TailRange): { rolled: Statement; tail: Statement; backlog: Statement; now: Statement } {
   const scope = scopeOf(who, w);
   const scoped = scope.some((x) => x !== null);
   const bucket = (col: string) => `CASE WHEN ${col} < $1 THEN NULL ELSE date_bin(make_interval(secs => $2::int), ${col}, $1) END`;
@@ -473,27 +473,27 @@ export function seriesStatements(who: Principal, w: SeriesWindow, tail: TailRang
              WHERE e.at < $9::timestamptz AND e.facility_code ${inScope(3)} GROUP BY 1, 2`,
       params: [new Date(w.start), w.width / 1000, ...scope, ...tailParams(tail), new Date(w.end)],
     },
-    // $1: the window's start, $2: bucket width (s), $3: the window's end, $4..$7: scope. Unscoped, no dose is
-    // looked up; scoped, each row's dose is looked up by primary key (a subquery per row: a join could be
-    // planned as a scan of every dose). Waiting now and left since the window's start are two branches, each
-    // the predicate of its partial index (jobs_notify_waiting, jobs_notify_left, notifications_certificate_open,
-    // notifications_certificate_final): as one OR, the plan was a BitmapOr that could pick another index
-    // (jobs_lane_due) by a hair of cost. The caller adds rows of the same buckets.
-    waits: {
-      sql: [
-        ['queue', 'j', `j.kind = 'notify' AND j.status = 'pending' AND j.created_at < $3`, 'NULL::timestamptz'],
-        ['queue', 'j', `j.kind = 'notify' AND j.status <> 'pending' AND j.updated_at >= $1 AND j.created_at < $3`, bucket('j.updated_at')],
-        ['report', 'n', `n.kind = 'certificate' AND n.final_at IS NULL AND n.submitted_at < $3`, 'NULL::timestamptz'],
-        ['report', 'n', `n.kind = 'certificate' AND n.final_at >= $1 AND n.submitted_at < $3`, bucket('n.final_at')],
-      ]
-        .map(([wait, t, where, left]) => {
-          const job = t === 'j';
-          const facility = job ? facilityOf('j.person_id', NOTIFY_CERTIFICATE) : facilityOf('n.person_id', 'n.certificate_id');
-          return `SELECT '${wait}' AS wait, ${bucket(job ? 'j.created_at' : 'n.submitted_at')} AS entered, ${left} AS "left", count(*)::int8 AS n
-                    FROM ${job ? 'jobs j' : 'notifications n'} WHERE ${where} ${scoped ? `AND ${facility} ${inScope(4)}` : ''} GROUP BY 1, 2, 3`;
-        })
-        .join('\n            UNION ALL\n            '),
+    // $1: the window's start, $2: bucket width (s), $3: the window's end, $4..$7: scope. The hours picked from the
+    // samples (a few hundred rows at most, by primary key), then per hour the gauge's rows of the facilities in
+    // scope (primary key: hour, facility); unscoped, every facility's, '' (a job whose dose is not found) included,
+    // as the pipeline view counts what waits. A bucket with no sample has no row.
+    backlog: {
+      sql: `WITH s AS (
+              SELECT NULL::timestamptz AS at, (SELECT max(p.hour) FROM pipeline_waiting_samples p WHERE p.hour < $1) AS hour
+              UNION ALL
+              SELECT date_bin(make_interval(secs => $2::int), p.hour, $1), max(p.hour) FROM pipeline_waiting_samples p
+               WHERE p.hour >= $1 AND p.hour < $3 GROUP BY 1)
+            SELECT s.at, s.hour, g.queue, g.report FROM s
+             CROSS JOIN LATERAL (
+               SELECT coalesce(sum(h.queue), 0)::int8 AS queue, coalesce(sum(h.report), 0)::int8 AS report FROM pipeline_waiting_hours h
+                WHERE h.hour = s.hour ${scoped ? `AND h.facility_code ${inScope(4)}` : ''}) g`,
       params: [new Date(w.start), w.width / 1000, new Date(w.end), ...(scoped ? scope : [])],
+    },
+    // What waits now in scope, exact: the bucket holding now.
+    now: {
+      sql: `SELECT coalesce(sum(x.queue), 0)::int8 AS queue, coalesce(sum(x.report), 0)::int8 AS report
+              FROM (${waitingNow(scoped ? `WHERE w.facility_code ${inScope(1)}` : '')}) x`,
+      params: scoped ? scope : [],
     },
   };
 }
@@ -510,26 +510,35 @@ export function seriesStatements(who: Principal, w: SeriesWindow, tail: TailRang
  *   beginning of time (the rolled-up totals, less the rolled-up hours from the
  *   window's start on, plus the tail before the window); neither event ever
  *   moves, so the rollup cannot make them disagree;
- * - in the SMS queue, for a report: the jobs and SMS themselves as they are
- *   now — those waiting now and those that left their wait since the window's
- *   start (partial indexes find both), each counted from the bucket it entered
- *   until the one it left. Counted from events instead, a wait that ended and
- *   began again after its hour was rolled up (an SMS sent again, a dead job
- *   replayed) would be counted in and out a different number of times, and the
- *   backlog would drift for good. This read grows with the time from the
- *   window's start to now, not with history before it. Scope as the pipeline view: by the
- * recording facility (its region), intersected with the `facility` and
- * `region` asked for. Buckets are UTC, aligned to their width.
+ * - in the SMS queue (`notify` jobs pending), for a report (certificate SMS
+ *   `submitted` or `unknown`, not final: REPORT_WAIT_STATES): a gauge, not
+ *   events. The bucket holding now: what waits now, exact (migration 038's
+ *   counts, as the pipeline view reads them). A past bucket: what waited at
+ *   the rollup's last sample in it (sampleWaiting, every few seconds, into
+ *   its UTC hour: seconds before the bucket's end while a worker runs; a day:
+ *   its last sampled hour). A bucket with no sample — no rollup ran in it,
+ *   the worker was down — carries the value before it forward (the last
+ *   sample before the window, 0 when none is kept), and so do the buckets
+ *   after now. Counted from events instead, a wait that ended and began again
+ *   after its hour was rolled up (an SMS sent again, a dead job replayed)
+ *   would be counted in and out a different number of times and the backlog
+ *   would drift for good; read from the waiting rows (as before), it cost
+ *   2–20 s a call with 1.8 M jobs pending. Read so, it costs buckets ×
+ *   facilities in scope with something waiting, whatever the backlog.
+ * Scope as the pipeline view: by the recording facility (its region),
+ * intersected with the `facility` and `region` asked for. Buckets are UTC,
+ * aligned to their width.
  */
 export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now = new Date()): Promise<PipelineSeries> {
   const w = seriesWindow(q, now);
   const { start, width, n } = w;
-  const { rolled, tail, waits } = await onSnapshot(db, async (tx, range) => {
+  const { rolled, tail, backlog, waiting } = await onSnapshot(db, async (tx, range) => {
     const st = seriesStatements(who, w, range);
     return {
       rolled: await tx.query<Counts & { at: Date | null }>(st.rolled.sql, st.rolled.params),
       tail: await tx.query<{ stage: string; at: Date | null; n: number }>(st.tail.sql, st.tail.params),
-      waits: await tx.query<{ wait: 'queue' | 'report'; entered: Date | null; left: Date | null; n: number }>(st.waits.sql, st.waits.params),
+      backlog: await tx.query<{ at: Date | null; hour: Date | null; queue: number; report: number }>(st.backlog.sql, st.backlog.params),
+      waiting: await tx.query<{ queue: number; report: number }>(st.now.sql, st.now.params),
     };
   });
   // Per stage: the count before `from` (index 0) and per bucket (1..n).
@@ -551,20 +560,18 @@ export async function pipelineSeries(db: Db, who: Principal, q: SeriesQuery, now
     }
   }
   for (const row of tail.rows) if (isStage(row.stage)) add(row.stage, Math.min(Math.max(slotOf(row.at), 0), n), Number(row.n));
-  // Per wait: +1 in the slot an item entered it, −1 in the slot it left (none: still waiting at the window's end).
-  const waiting = { queue: new Array<number>(n + 1).fill(0), report: new Array<number>(n + 1).fill(0) };
-  for (const row of waits.rows) {
-    const slots = waiting[row.wait];
-    slots[Math.min(slotOf(row.entered), n)]! += Number(row.n);
-    if (row.left !== null && slotOf(row.left) <= n) slots[slotOf(row.left)]! -= Number(row.n);
-  }
+  // The SMS backlogs: per slot, the sample (slot 0: the last before the window); the slot holding now, exact.
+  const sampled = new Array<{ queue: number; report: number } | undefined>(n + 1);
+  for (const row of backlog.rows) if (row.hour !== null && slotOf(row.at) <= n) sampled[slotOf(row.at)] = { queue: Number(row.queue), report: Number(row.report) };
+  const nowSlot = Math.floor((now.getTime() - start) / width) + 1;
+  if (nowSlot >= 1 && nowSlot <= n) sampled[nowSlot] = { queue: Number(waiting.rows[0]?.queue ?? 0), report: Number(waiting.rows[0]?.report ?? 0) };
   const total = Object.fromEntries(EVENT_STAGES.map((s) => [s, counts[s][0]!])) as Record<EventStage, number>;
-  const inWait = { queue: waiting.queue[0]!, report: waiting.report[0]! };
+  // No sample in a slot (no rollup ran in it): the value before it, carried forward.
+  let inWait = sampled[0] ?? { queue: 0, report: 0 };
   const points: SeriesPoint[] = [];
   for (let i = 1; i <= n; i++) {
     for (const s of EVENT_STAGES) total[s] += counts[s][i]!;
-    inWait.queue += waiting.queue[i]!;
-    inWait.report += waiting.report[i]!;
+    inWait = sampled[i] ?? inWait;
     const at = (s: EventStage) => counts[s][i]!;
     points.push({
       start: new Date(start + (i - 1) * width).toISOString(),

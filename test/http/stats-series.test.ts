@@ -85,12 +85,52 @@ describeEachBackend('pipeline series', (t) => {
     assert.deepEqual(await series(ADMIN_TOKEN, `&facility=${b.code}`), s);
   });
 
+  it('keeps a past hour’s SMS backlogs as the rollup sampled them, and carries them over hours no rollup ran in', async () => {
+    const backlogs = async (token: string, query = '') => (await series(token, query)).points.map((p) => [p.backlog.queue, p.backlog.report]);
+    // Now: the SMS job of b's dose above waits in the queue (no worker ran since); no rollup ran in a past hour of the window.
+    assert.deepEqual(await backlogs(ADMIN_TOKEN), [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0]]);
+    // Three hours ago the worker's rollup ran, and sampled what waited.
+    await rollupPipeline(t.db, new Date(hourStart - 3 * HOUR + 20 * 60_000));
+    // Then the rows change: one of a's SMS is sent again and waits for its report; a new dose at a queues its SMS.
+    const sms = await t.db.query<{ person_id: string; id: string }>(
+      `SELECT n.person_id, n.id FROM notifications n JOIN vaccinations v ON v.person_id = n.person_id
+        WHERE v.facility_code = $1 AND n.kind = 'certificate' AND n.status = 'delivered' LIMIT 1`,
+      [a.code],
+    );
+    const one = [sms.rows[0]!.person_id, sms.rows[0]!.id];
+    await t.db.query("UPDATE notifications SET status = 'submitted', submitted_at = now(), final_at = NULL WHERE person_id = $1 AND id = $2", one);
+    const r = await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(a.token), payload: doseBody(person()) });
+    assert.equal(r.statusCode, 201, r.body);
+    // The sampled hour keeps what waited then, the hours after it with no sample carry it (the worker was down), now follows the rows.
+    assert.deepEqual(await backlogs(ADMIN_TOKEN), [[0, 0], [0, 0], [1, 0], [1, 0], [1, 0], [2, 1]]);
+    // The last hour's rollup samples again; then the worker sends the queue and the SMS's report comes.
+    await rollupPipeline(t.db, new Date(hourStart - HOUR + 59 * 60_000));
+    await rt.deps.notify.worker({ pollMs: 10 }).drain();
+    await t.db.query("UPDATE notifications SET status = 'delivered', final_at = now() WHERE person_id = $1 AND id = $2", one);
+    assert.deepEqual(await backlogs(ADMIN_TOKEN), [[0, 0], [0, 0], [1, 0], [1, 0], [2, 1], [0, 0]]);
+    // Per facility and district, each its own.
+    assert.deepEqual(await backlogs(ADMIN_TOKEN, `&facility=${a.code}`), [[0, 0], [0, 0], [0, 0], [0, 0], [1, 1], [0, 0]]);
+    assert.deepEqual(await backlogs(ADMIN_TOKEN, `&facility=${b.code}`), [[0, 0], [0, 0], [1, 0], [1, 0], [1, 0], [0, 0]]);
+    assert.deepEqual(await backlogs(await tokenFor(t.db, 'district', { region: '3273' })), [[0, 0], [0, 0], [1, 0], [1, 0], [1, 0], [0, 0]]);
+    // A window starting after the sample of three hours ago starts from it (its first hour had no sample).
+    const later = await rt.app.inject({
+      method: 'GET',
+      url: `/api/v1/stats/series?from=${new Date(hourStart - 2 * HOUR).toISOString()}&to=${new Date(hourStart + HOUR).toISOString()}`,
+      headers: bearer(ADMIN_TOKEN),
+    });
+    assert.deepEqual(later.json<PipelineSeries>().points.map((p) => [p.backlog.queue, p.backlog.report]), [[1, 0], [2, 1], [0, 0]]);
+    // By day: today is now; the days before had no sample.
+    const day = await rt.app.inject({ method: 'GET', url: '/api/v1/stats/series?bucket=day', headers: bearer(ADMIN_TOKEN) });
+    const days = day.json<PipelineSeries>().points;
+    assert.deepEqual(days.at(-1)!.backlog, { certificate: 0, queue: 0, report: 0 });
+  });
+
   it('groups by day, and refuses a bad bucket, an empty range or too many buckets, naming the field', async () => {
     const r = await rt.app.inject({ method: 'GET', url: '/api/v1/stats/series?bucket=day', headers: bearer(ADMIN_TOKEN) });
     const day: PipelineSeries = r.json();
     assert.equal(day.points.length, 30, 'the last 30 days by default');
     assert.equal(day.points.at(-1)!.start, new Date(Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR).toISOString());
-    assert.equal(sum(day, 'recorded'), 5);
+    assert.equal(sum(day, 'recorded'), 6);
     const bad = async (query: string, field: string) => {
       const r = await rt.app.inject({ method: 'GET', url: `/api/v1/stats/series?${query}`, headers: bearer(ADMIN_TOKEN) });
       assert.equal(r.statusCode, 422, r.body);

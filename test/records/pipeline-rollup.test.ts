@@ -9,9 +9,9 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeEachBackend, postgresOnly } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
-import { fillPipeline } from '../helpers/pipeline.ts';
-import { FINAL_AFTER_MS, ROLLUP_MARGIN_MS, rollupPipeline, startPipelineRollup } from '../../src/records/pipeline-rollup.ts';
-import { pipelineStats, seriesStatements, seriesWindow, statsStatements, tailRange, type Statement, type TailRange } from '../../src/records/stats.ts';
+import { fillPipeline, WAITING_FROM_ROWS } from '../helpers/pipeline.ts';
+import { FINAL_AFTER_MS, MAX_SERIES_POINTS, ROLLUP_MARGIN_MS, rollupPipeline, sampleWaiting, startPipelineRollup } from '../../src/records/pipeline-rollup.ts';
+import { PLAN_SETTINGS, pipelineStats, seriesStatements, seriesWindow, statsStatements, tailRange, type Statement, type TailRange } from '../../src/records/stats.ts';
 import { PIPELINE_ROLLUP_EVERY_MINUTES, schedulePeriodicJobs } from '../../src/notify/service.ts';
 import type { Db } from '../../src/db/client.ts';
 import type { Principal } from '../../src/access/tokens.ts';
@@ -197,6 +197,59 @@ describeEachBackend('pipeline rollup', (t) => {
     assert.equal(runs.reduce((n, r) => n + r.events, 0), runs.find((r) => r.events > 0)?.events, 'one of them rolled up, the other added nothing');
   });
 
+  it('samples what waits into the gauge of its hour, exactly, and keeps old hours to the last of their day', async () => {
+    await t.db.exec('DELETE FROM pipeline_waiting_hours; DELETE FROM pipeline_waiting_samples');
+    /** What waits per facility from the rows: the SMS queue, and SMS waiting for a report (submitted or unknown). */
+    const fromRows = async () => {
+      const by = new Map<string, { facility_code: string; queue: number; report: number }>();
+      for (const r of (await t.db.query<{ facility_code: string; state: string; n: number }>(WAITING_FROM_ROWS)).rows) {
+        const f = by.get(r.facility_code) ?? { facility_code: r.facility_code, queue: 0, report: 0 };
+        if (r.state === 'queued') f.queue += Number(r.n);
+        if (r.state === 'submitted' || r.state === 'unknown') f.report += Number(r.n);
+        by.set(r.facility_code, f);
+      }
+      return [...by.values()].filter((f) => f.queue || f.report).sort((x, y) => (x.facility_code < y.facility_code ? -1 : 1));
+    };
+    const gauge = async (hour: number) =>
+      (await t.db.query<{ facility_code: string; queue: number; report: number }>('SELECT facility_code, queue::int, report::int FROM pipeline_waiting_hours WHERE hour = $1 ORDER BY 1', [new Date(hour)])).rows;
+    const sample = (at: number) => t.db.withTransaction((tx) => sampleWaiting(tx, new Date(at)));
+    // The rollup samples into the hour of its clock.
+    const at = new Date();
+    const hour = Math.floor(at.getTime() / HOUR) * HOUR;
+    await rollupPipeline(t.db, at);
+    const before = await fromRows();
+    assert.ok(before.some((f) => f.queue > 0), 'the two SMS of the first test still wait in the queue');
+    assert.deepEqual(await gauge(hour), before);
+    // An SMS waits for its report, the queue is sent: the hour's rows follow, a facility with nothing waiting has none.
+    const sms = await t.db.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE kind = 'certificate' AND status = 'delivered' LIMIT 1");
+    await t.db.query("UPDATE notifications SET status = 'submitted', final_at = NULL WHERE person_id = $1 AND id = $2", [sms.rows[0]!.person_id, sms.rows[0]!.id]);
+    const queued = await t.db.query<{ id: number }>("UPDATE jobs SET status = 'done' WHERE kind = 'notify' AND status = 'pending' RETURNING id");
+    await sample(hour + 31 * 60_000);
+    const after = await fromRows();
+    assert.deepEqual(after.map((f) => [f.queue, f.report]), [[0, 1]]);
+    assert.deepEqual(await gauge(hour), after);
+    await t.db.query("UPDATE notifications SET status = 'delivered', final_at = now() WHERE person_id = $1 AND id = $2", [sms.rows[0]!.person_id, sms.rows[0]!.id]);
+    await t.db.query("UPDATE jobs SET status = 'pending' WHERE id = ANY($1::int8[])", [queued.rows.map((j) => j.id)]);
+
+    // Hours older than the longest hourly series keep only the last sampled hour of their UTC day; samples
+    // older than the longest daily series go, with their rows. Done at an hour's first sample.
+    const next = hour + HOUR;
+    const old = Array.from({ length: 60 }, (_, i) => next - (MAX_SERIES_POINTS + 50 - i) * HOUR).concat([next - (MAX_SERIES_POINTS + 1) * 24 * HOUR]);
+    await t.db.query("INSERT INTO pipeline_waiting_samples (hour, sampled_at) SELECT h, h FROM unnest($1::timestamptz[]) h", [old.map((h) => new Date(h))]);
+    await t.db.query("INSERT INTO pipeline_waiting_hours (hour, facility_code, queue, report) SELECT h, $2, 5, 1 FROM unnest($1::timestamptz[]) h", [old.map((h) => new Date(h)), a.code]);
+    await sample(next + 60_000);
+    const DAY = 24 * HOUR;
+    const thinBefore = next - MAX_SERIES_POINTS * HOUR;
+    const lastOfDay = new Map<number, number>();
+    for (const h of [...old.slice(0, 60), hour, next]) lastOfDay.set(Math.floor(h / DAY), Math.max(h, lastOfDay.get(Math.floor(h / DAY)) ?? h));
+    const expected = [...old.slice(0, 60).filter((h) => h >= thinBefore || lastOfDay.get(Math.floor(h / DAY)) === h), hour, next].sort((x, y) => x - y);
+    const kept = await t.db.query<{ hour: Date }>('SELECT hour FROM pipeline_waiting_samples ORDER BY hour');
+    assert.deepEqual(kept.rows.map((r) => r.hour.getTime()), expected);
+    const rows = await t.db.query<{ hour: Date }>('SELECT DISTINCT hour FROM pipeline_waiting_hours WHERE facility_code = $1 AND queue = 5 ORDER BY hour', [a.code]);
+    assert.deepEqual(rows.rows.map((r) => r.hour.getTime()), expected.filter((h) => h < hour), 'the rows of the samples that went went with them');
+    await t.db.exec('DELETE FROM pipeline_waiting_hours; DELETE FROM pipeline_waiting_samples');
+  });
+
   onPostgres('leaves the hours to a rollup that holds the lock', async () => {
     await resetRollup(t.db);
     const r = await t.db.withTransaction(async (tx) => {
@@ -242,7 +295,9 @@ describeEachBackend('pipeline rollup', (t) => {
     const uses: Record<string, string[]> = {
       'series tail': ['pipeline_live', 'pipeline_live_changes'],
       'series source tail': ['vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'notifications_certificate_submitted', 'notifications_certificate_final'],
-      'series waits': ['jobs_notify_waiting', 'jobs_notify_left', 'notifications_certificate_open', 'notifications_certificate_final'],
+      // The SMS backlogs: the hourly gauge (migration 044) by primary key, and what waits now by its counts (038).
+      'series backlog': ['pipeline_waiting_samples_pkey', 'pipeline_waiting_hours_pkey'],
+      'series now': ['pipeline_waiting', 'pipeline_waiting_changes'],
       'view tail': ['pipeline_live', 'pipeline_live_changes'],
       'view source tail': ['vaccinations_recorded_at', 'certificates_issued_at', 'jobs_created_at', 'notifications_certificate_submitted', 'notifications_certificate_final'],
       // What waits now: its counts per minute (migration 038), never the waiting jobs and SMS themselves.
@@ -260,9 +315,52 @@ describeEachBackend('pipeline rollup', (t) => {
         assert.equal(/Seq Scan on (vaccinations|certificates|jobs|notifications|pipeline_hours)\b/.exec(p), null, `${who.role} ${name} reads a whole table:\n${p}`);
         for (const index of uses[name] ?? []) assert.match(p, new RegExp(`\\b${index}\\b`), `${who.role} ${name} uses ${index}:\n${p}`);
         if (name === 'series tail' || name === 'view tail') assert.doesNotMatch(p, / on (jobs|notifications|certificates|vaccinations)\b/, `${who.role} ${name} reads no source table:\n${p}`);
+        if (name === 'series backlog' || name === 'series now') assert.doesNotMatch(p, / on (jobs|notifications|certificates|vaccinations)\b/, `${who.role} ${name} reads no waiting row:\n${p}`);
         if (name === 'view waiting') assert.doesNotMatch(p, / on (jobs|notifications|certificates|vaccinations)\b/, `${who.role} ${name} reads no waiting row:\n${p}`);
       }
     }
+  });
+
+  onPostgres('reads the series’ SMS backlogs from the gauge by primary key, with and without statistics (PostgreSQL plans)', async () => {
+    // A month of hourly samples of 500 facilities with a backlog: what a record month could leave (375,000 rows).
+    await t.db.exec(`DELETE FROM pipeline_waiting_hours; DELETE FROM pipeline_waiting_samples;
+                     ALTER TABLE pipeline_waiting_hours SET (autovacuum_enabled = false); ALTER TABLE pipeline_waiting_samples SET (autovacuum_enabled = false)`);
+    await t.db.query(
+      `INSERT INTO pipeline_waiting_samples (hour, sampled_at)
+       SELECT h, h + interval '59 minutes' FROM generate_series(date_trunc('hour', now()) - interval '749 hours', date_trunc('hour', now()), interval '1 hour') h`,
+    );
+    await t.db.query(
+      `INSERT INTO pipeline_waiting_hours (hour, facility_code, queue, report)
+       SELECT s.hour, f.code, 1000, 100 FROM pipeline_waiting_samples s,
+              (SELECT code FROM facilities UNION SELECT 'GAUGE' || lpad(g::text, 4, '0') FROM generate_series(1, 500 - (SELECT count(*)::int FROM facilities)) g) f`,
+    );
+    const now = new Date();
+    const explain = (s: Statement, settings: boolean) =>
+      t.db.withTransaction(async (tx) => {
+        if (settings) await tx.query(PLAN_SETTINGS);
+        return (await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${s.sql}`, s.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+    const admin: Principal = { id: 'plan', role: 'admin', facilityCode: null, regionCode: null, label: 'plan' };
+    const scopes: Principal[] = [admin, { ...admin, role: 'district', regionCode: '310001' }, { ...admin, role: 'facility', facilityCode: 'PLAN0001' }];
+    const check = async (when: string) => {
+      for (const who of scopes) {
+        for (const q of [{}, { bucket: 'day' }]) {
+          const s = seriesStatements(who, seriesWindow(q, now), tailRange(null, null)).backlog;
+          // As a request runs it (its settings), and as the planner would pick alone: never the whole gauge.
+          for (const settings of [true, false]) {
+            const p = await explain(s, settings);
+            assert.doesNotMatch(p, /Seq Scan on pipeline_waiting_hours\b/, `${when}, ${who.role}, ${settings ? 'request settings' : 'planner alone'}: reads the whole gauge:\n${p}`);
+            assert.match(p, /pipeline_waiting_hours_pkey/, `${when}, ${who.role}: the gauge by primary key:\n${p}`);
+            if (settings) assert.match(p, /pipeline_waiting_samples_pkey/, `${when}, ${who.role}: the samples by primary key:\n${p}`);
+          }
+        }
+      }
+    };
+    await check('without statistics');
+    await t.db.query('ANALYZE pipeline_waiting_hours, pipeline_waiting_samples');
+    await check('with statistics');
+    await t.db.exec(`DELETE FROM pipeline_waiting_hours; DELETE FROM pipeline_waiting_samples;
+                     ALTER TABLE pipeline_waiting_hours RESET (autovacuum_enabled); ALTER TABLE pipeline_waiting_samples RESET (autovacuum_enabled)`);
   });
 
   it('counts a row committed after its time was rolled up once its hour is counted again', async () => {

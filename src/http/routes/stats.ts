@@ -38,8 +38,11 @@ export function statsRoutes(app: App, deps: AppDeps): void {
           'Per bucket (UTC hours or days): `throughput` counts items entering each stage; `backlog` counts items waiting at the end of the bucket ' +
           '(doses without a certificate, SMS jobs queued, SMS accepted by the gateway without a final report). ' +
           'Events are counted as they happened, in the bucket of their time: a dose voided later still counts as recorded; an SMS sent again counts each time the gateway accepts it. ' +
-          'Throughput comes from an hourly rollup, updated every few seconds, plus the seconds since; the SMS-queue and awaiting-report backlogs from the jobs and SMS waiting now or since the window began. ' +
-          'The cost grows with the window, not with history. ' +
+          'Throughput comes from an hourly rollup, updated every few seconds, plus the seconds since. ' +
+          'The SMS-queue and awaiting-report backlogs (an SMS `submitted` or `unknown`, not final) are a gauge: in the bucket holding now, what waits now, exact; ' +
+          'in a past bucket, what waited when the worker last sampled it (every few seconds, into its UTC hour: seconds before the bucket ends while a worker runs; a day: its last sampled hour); ' +
+          'a bucket with no sample (no worker ran) carries the value before it forward, and so do buckets after now. ' +
+          'The cost grows with the window and the facilities in scope, not with history or the backlog. ' +
           `Defaults: the last 24 hours by hour, the last 30 days by day; at most ${MAX_SERIES_POINTS} buckets.`,
         querystring: Type.Object(
           {
