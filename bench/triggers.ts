@@ -34,11 +34,12 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '100' },
     analyze: { type: 'boolean', default: false },
     'same-rows': { type: 'boolean', default: false },
+    churn: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('npm run bench -- triggers [--doses 1000000] [--rounds 40] [--batch 100] [--analyze (ANALYZE the tables after filling)] [--same-rows (one fill, the batches before and after migration 045 on it, one after the other)]');
+  console.log('npm run bench -- triggers [--doses 1000000] [--rounds 40] [--batch 100] [--analyze (ANALYZE the tables after filling)] [--same-rows (one fill, the batches before and after migration 045 on it, one after the other)] [--churn N (N SMS through pending to delivered after the vacuum: the entries of SMS in flight since the last vacuum)]');
   process.exit(0);
 }
 const DOSES = Number(values.doses);
@@ -60,6 +61,9 @@ const BEFORE_SENDING_SQL = CREATE_SENDING_SQL.replace(
           RETURNING`,
 );
 if (BEFORE_SENDING_SQL === CREATE_SENDING_SQL) throw new Error('SUPERSEDE_MANY changed: update BEFORE_SENDING_SQL');
+/** The deliveries before this branch: "final_at IS NULL" as such, which let the planner read notifications_in_flight. */
+const BEFORE_DELIVERED_SQL = DELIVERED_AT_ONCE_SQL.replace("coalesce(x.final_at, 'infinity') = 'infinity'", 'x.final_at IS NULL');
+if (BEFORE_DELIVERED_SQL === DELIVERED_AT_ONCE_SQL) throw new Error('DELIVERED_AT_ONCE_SQL changed: update BEFORE_DELIVERED_SQL');
 const BODY = 'Sertifikat vaksin COVID-19 dosis 1 untuk ORANG BENCH telah terbit. Unduh: https://dosis.example/c/0123456789abcdef0123456789abcdef';
 
 /** CPU time of a server process so far, in ms (Linux: /proc/<pid>/schedstat, ns on a CPU): wall time on a shared, loaded machine is mostly waiting. */
@@ -73,7 +77,7 @@ interface Timing {
 }
 
 /** One batch as the worker runs it; `explain` runs each statement under EXPLAIN ANALYZE instead and returns its plan's trigger lines. */
-async function batch(db: Queryable, worker: string, explain: boolean, sendingSql: string): Promise<{ ms: Record<Step, Timing>; plans: Record<Step, string[]> }> {
+async function batch(db: Queryable, worker: string, explain: boolean, sql: { sending: string; delivered: string }): Promise<{ ms: Record<Step, Timing>; plans: Record<Step, string[]> }> {
   const ms = {} as Record<Step, Timing>;
   const plans = {} as Record<Step, string[]>;
   const pid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
@@ -96,7 +100,7 @@ async function batch(db: Queryable, worker: string, explain: boolean, sendingSql
   )).rows;
   if (jobs.length !== BATCH) throw new Error(`claimed ${jobs.length} jobs, not ${BATCH}: the backlog ran out`);
   const ids = jobs.map(() => randomUUID());
-  await run('insert', sendingSql, [
+  await run('insert', sql.sending, [
     jobs.map((j) => j.person_id),
     ids,
     jobs.map((j) => j.dedupe_key),
@@ -109,7 +113,7 @@ async function batch(db: Queryable, worker: string, explain: boolean, sendingSql
     jobs.map(() => 1),
     'sink',
   ]);
-  await run('deliver', DELIVERED_AT_ONCE_SQL, [
+  await run('deliver', sql.delivered, [
     jobs.map((j) => j.person_id),
     ids,
     jobs.map(() => 1),
@@ -130,12 +134,12 @@ interface Side {
   label: string;
   db: Db;
   times: Record<Step, Timing[]>;
-  sendingSql: string;
+  sql: { sending: string; delivered: string };
 }
 
 /** The two schemas' batches taken in turns (the same load on both on a shared machine), each in a transaction (the commit not timed). */
 async function measure(sides: Side[]): Promise<void> {
-  const inTransaction = (side: Side, name: string, explain: boolean) => side.db.withTransaction((tx) => batch(tx, name, explain, side.sendingSql));
+  const inTransaction = (side: Side, name: string, explain: boolean) => side.db.withTransaction((tx) => batch(tx, name, explain, side.sql));
   for (let i = 0; i < 5; i++) for (const side of sides) await inTransaction(side, `${side.label}-warm`, false); // plans made, caches warm
   for (let i = 0; i < ROUNDS; i++) {
     for (const side of i % 2 ? [...sides].reverse() : sides) {
@@ -168,6 +172,13 @@ async function prepare(schema: string, label: string, upTo: number): Promise<voi
     await fill.query("INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw) SELECT person_id, id, 1, 'created', 'sink', 'pending', body FROM notifications");
     await fill.query('VACUUM (FREEZE) jobs, notifications, notification_events'); // visibility maps set, hint bits written
     if (values.analyze) await fill.query('ANALYZE');
+    // SMS sent since the last vacuum: each left an entry in notifications_in_flight while it was pending, dead once delivered.
+    for (let left = Number(values.churn); left > 0; left -= 10_000) {
+      await fill.query(
+        `WITH s AS (SELECT person_id, id FROM notifications WHERE status = 'delivered' AND report_bits = 0 LIMIT $1)
+         UPDATE notifications x SET status = 'pending', final_at = NULL, report_bits = 2 FROM s WHERE x.person_id = s.person_id AND x.id = s.id`, [Math.min(left, 10_000)]);
+      await fill.query("UPDATE notifications SET status = 'delivered', final_at = now() WHERE status = 'pending' AND report_bits = 2");
+    }
     const counts = (await fill.query<{ t: string; n: number }>(
       "SELECT 'jobs pending' AS t, count(*)::int8 AS n FROM jobs WHERE status = 'pending' UNION ALL SELECT 'notifications', count(*) FROM notifications",
     )).rows.map((r) => `${Number(r.n).toLocaleString('en')} ${r.t}`);
@@ -181,7 +192,7 @@ const side = (label: string, schema: string, before: boolean): Side => ({
   label,
   db: postgresDb({ connectionString: URL, schema, max: 1 }),
   times: { claim: [], insert: [], deliver: [], done: [] },
-  sendingSql: before ? BEFORE_SENDING_SQL : CREATE_SENDING_SQL,
+  sql: before ? { sending: BEFORE_SENDING_SQL, delivered: BEFORE_DELIVERED_SQL } : { sending: CREATE_SENDING_SQL, delivered: DELIVERED_AT_ONCE_SQL },
 });
 
 const admin = new pg.Client({ connectionString: URL });
