@@ -6,9 +6,10 @@
  * the insert of their 100 notifications with events (and the superseding of
  * older SMS of their certificates), the deliveries recorded in one update
  * (the sink's `deliveredAtOnce`), the jobs marked done. With the pipeline
- * triggers of migrations 038–039 and the insert's superseding as it was
- * ("before"), and with migration 045's statement-level update triggers and
- * the superseding by primary-key probes ("after"): two schemas filled alike,
+ * triggers of migrations 038–039, the insert's superseding and the
+ * deliveries' read as they were ("before"), and with migration 045's statement-level update trigger of SMS,
+ * the superseding by primary-key probes and the deliveries read by primary
+ * key ("after"): two schemas filled alike,
  * their batches taken in turns, or with `--same-rows` one schema, measured
  * before and after migrating it. Each batch runs in a transaction (the commit
  * is not timed). Prints per statement the server process's CPU time (from
