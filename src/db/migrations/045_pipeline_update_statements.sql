@@ -20,10 +20,10 @@
 -- row, and has no WHEN: step 1 is all that such an update pays.
 --
 -- `jobs` keeps its row trigger: measured (bench/triggers.ts, server CPU per
--- batch of 100), the statement trigger saved 0.2–0.6 ms on the 100 jobs marked
--- done and cost 0.4–0.5 ms on every claim of 100 (which changes nothing
+-- batch of 100), the statement trigger saved ~0.6 ms on the 100 jobs marked
+-- done and cost 0.2–0.4 ms on every claim of 100 (which changes nothing
 -- counted, and which the row trigger's WHEN skips without a call), and a call
--- on each single-job update (a retry, a postponement, a release). The row
+-- on each single-job update (a retry, a postponement, a release): even at best. The row
 -- triggers were never the large cost: per row ~20 µs, mostly the two probes,
 -- which a statement trigger makes as well.
 --
