@@ -132,12 +132,28 @@ interface NewSms {
 /** Why a number looks like a placeholder rather than the person's own (see suspicion()). */
 export type SuspicionReason = 'placeholder' | 'facility_phone' | 'shared';
 
-/** SUPERSEDE for a statement that created many notifications (CTE `n` with person_id, source_key, certificate_id). */
+/**
+ * SUPERSEDE for a statement that created many notifications (CTE `n` with
+ * person_id, source_key, certificate_id). The older SMS are found per new one
+ * by an ARRAY subquery, which PostgreSQL plans on its own — a probe of the
+ * primary key by person (a person has a handful of SMS) — and then updated by
+ * primary key; none, almost always, and then the update reads nothing. As a
+ * join of `notifications` with `n` it was planned, without statistics (the
+ * record day's drain ran without any), as a hash join over a sequential scan
+ * of every notification, in every batch: most of the 249 ms that a batch's
+ * insert of 100 SMS took at 2 M doses (bench/triggers.ts).
+ */
 const SUPERSEDE_MANY = `
+       older AS (
+         SELECT n.person_id, unnest(ARRAY(
+                  SELECT o.id FROM notifications o
+                   WHERE o.person_id = n.person_id AND o.certificate_id = n.certificate_id AND o.source_key <> n.source_key
+                     AND o.status <> 'delivered' AND (o.final_at IS NULL OR o.status = 'held'))) AS id
+           FROM n),
        sup AS (
          UPDATE notifications o SET status = 'cancelled', hold_reason = 'superseded', final_at = now(), next_attempt_at = NULL, updated_at = now()
-           FROM n
-          WHERE o.person_id = n.person_id AND o.certificate_id = n.certificate_id AND o.source_key <> n.source_key
+           FROM older
+          WHERE o.person_id = older.person_id AND o.id = older.id
             AND o.status <> 'delivered' AND (o.final_at IS NULL OR o.status = 'held')
           RETURNING o.person_id, o.id, o.attempt),
        supe AS (
@@ -146,8 +162,9 @@ const SUPERSEDE_MANY = `
 
 /**
  * The worker's batch statements (exported for the test of their plans,
- * test/notify/batch-plans.test.ts), each run under withIndexProbes: a batch
- * of up to a few hundred rows given as arrays, joined to tables of millions.
+ * test/notify/batch-plans.test.ts; the two below also for bench/triggers.ts),
+ * each run under withIndexProbes: a batch of up to a few hundred rows given
+ * as arrays, joined to tables of millions.
  *
  * NOTIFY_BATCH_ROWS — who, which certificate, and whether a run before this
  * one got as far as the row, for a batch of notify jobs. share_rank: this
@@ -169,48 +186,57 @@ export const NOTIFY_BATCH_ROWS = `SELECT j.ord, c.status AS cert_status, c.dn, c
               LIMIT $4) x) sh ON p.phone IS NOT NULL
         ORDER BY j.ord`;
 
-/** Saves a batch of notifications with attempt 1 in flight, their `created` events, and supersedes older open ones of the same certificates. */
-export const SAVE_NOTIFICATIONS = `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
-                AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
-       n AS (
-         INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, status, attempt, route)
-         SELECT person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, 'pending', 1, $11 FROM input
-         ON CONFLICT (person_id, source_key) DO NOTHING
-         RETURNING person_id, id, source_key, certificate_id, body),
-       e AS (
-         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
-         SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
-       ${SUPERSEDE_MANY}
-       SELECT id FROM n
-       UNION ALL
-       SELECT x.id FROM input JOIN notifications x ON x.person_id = input.person_id AND x.id = input.id`;
+/**
+ * The notifications of a batch saved with attempt 1 in flight, each with its
+ * `created` event, older open SMS for the same certificates superseded
+ * (createAndSendMany; exported for bench/triggers.ts). Returns the ids of the
+ * rows created by this run or a first run of it with the same ids.
+ */
+export const CREATE_SENDING_SQL = `WITH input AS (
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
+            AS i(person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts)),
+   n AS (
+     INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, status, attempt, route)
+     SELECT person_id, id, source_key, certificate_id, kind, recipient, template, body, encoding, parts, 'pending', 1, $11 FROM input
+     ON CONFLICT (person_id, source_key) DO NOTHING
+     RETURNING person_id, id, source_key, certificate_id, body),
+   e AS (
+     INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, raw)
+     SELECT person_id, id, 1, 'created', $11, 'pending', body FROM n),
+   ${SUPERSEDE_MANY}
+   SELECT id FROM n
+   UNION ALL
+   SELECT x.id FROM input JOIN notifications x ON x.person_id = input.person_id AND x.id = input.id`;
 
-/** A batch the gateway delivered at once: see deliveredAtOnce. */
-export const DELIVERED_AT_ONCE = `WITH a AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
-       u AS (
-         UPDATE notifications x
-            SET status = 'delivered', submitted_at = now(), final_at = now(), updated_at = now(), gateway_ref = a.ref, route = a.route,
-                report_bits = x.report_bits | 1, delivered_attempt = a.attempt, next_attempt_at = NULL, last_error = NULL
-           FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
-             AND x.next_attempt_at IS NULL AND x.final_at IS NULL
-         RETURNING x.person_id, x.id, x.attempt),
-       c AS (
-         -- As applyOutcome: a person on the unreachable list because of this message is reachable after all.
-         UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
-           FROM u WHERE k.person_id = u.person_id AND k.kind = 'unreachable' AND k.subject_id = u.id AND k.status = 'open'),
-       e AS (
-         -- The report a moment after the answer (clock_timestamp), so the timeline shows them in that order.
-         INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw, at)
-         SELECT a.person_id, a.id, a.attempt, t.type, a.route, t.status, true, t.bits, a.ref, coalesce(t.raw, a.raw), t.at
-           FROM a JOIN u ON u.person_id = a.person_id AND u.id = a.id
-          CROSS JOIN LATERAL (VALUES ('submitted', 'submitted', NULL::int, NULL::text, now()),
-                                     ('report', 'delivered', 1, 'sink: delivered at once', clock_timestamp())) t(type, status, bits, raw, at))
-       SELECT id FROM u
-       UNION ALL
-       SELECT a.id FROM a JOIN notifications x ON x.person_id = a.person_id AND x.id = a.id
-        WHERE x.status = 'delivered' AND x.delivered_attempt = a.attempt AND x.gateway_ref = a.ref`;
+/** The sends the gateway delivered on the spot, settled in one statement (deliveredAtOnce; exported for bench/triggers.ts). */
+export const DELIVERED_AT_ONCE_SQL = `WITH a AS (
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[]) AS a(person_id, id, attempt, route, ref, raw)),
+   u AS (
+     UPDATE notifications x
+        SET status = 'delivered', submitted_at = now(), final_at = now(), updated_at = now(), gateway_ref = a.ref, route = a.route,
+            report_bits = x.report_bits | 1, delivered_attempt = a.attempt, next_attempt_at = NULL, last_error = NULL
+       FROM a WHERE x.person_id = a.person_id AND x.id = a.id AND x.attempt = a.attempt AND x.status = 'pending'
+         -- "final_at IS NULL" in a form the planner cannot match to the partial index notifications_in_flight: with
+         -- it, the rows were read from that index (estimated a few) instead of by primary key, a bitmap scan of every
+         -- entry of the SMS in flight since the last vacuum — dead ones too, 100 more each batch: most of the 132 ms
+         -- this statement took on the record day (bench/triggers.ts).
+         AND x.next_attempt_at IS NULL AND coalesce(x.final_at, 'infinity') = 'infinity'
+     RETURNING x.person_id, x.id, x.attempt),
+   c AS (
+     -- As applyOutcome: a person on the unreachable list because of this message is reachable after all.
+     UPDATE cases k SET status = 'resolved', resolved_at = now(), notes = coalesce(notes || E'\\n', '') || 'delivered after all'
+       FROM u WHERE k.person_id = u.person_id AND k.kind = 'unreachable' AND k.subject_id = u.id AND k.status = 'open'),
+   e AS (
+     -- The report a moment after the answer (clock_timestamp), so the timeline shows them in that order.
+     INSERT INTO notification_events (person_id, notification_id, attempt, type, route, status, applied, report_bits, gateway_ref, raw, at)
+     SELECT a.person_id, a.id, a.attempt, t.type, a.route, t.status, true, t.bits, a.ref, coalesce(t.raw, a.raw), t.at
+       FROM a JOIN u ON u.person_id = a.person_id AND u.id = a.id
+      CROSS JOIN LATERAL (VALUES ('submitted', 'submitted', NULL::int, NULL::text, now()),
+                                 ('report', 'delivered', 1, 'sink: delivered at once', clock_timestamp())) t(type, status, bits, raw, at))
+   SELECT id FROM u
+   UNION ALL
+   SELECT a.id FROM a JOIN notifications x ON x.person_id = a.person_id AND x.id = a.id
+    WHERE x.status = 'delivered' AND x.delivered_attempt = a.attempt AND x.gateway_ref = a.ref`;
 
 const NOTIFICATION_COLUMNS = 'person_id, id, kind, status, attempt, recipient, body, encoding, route, final_at, report_bits, next_attempt_at';
 
@@ -488,7 +514,7 @@ export class Notifier {
     // Retried while the database is unreachable, with the same ids: a first try that committed but whose answer was
     // lost (a restart) is then found by its ids, and its rows are sent by this run rather than left to the sweep.
     const r = await this.durably('saving the notifications', () => withIndexProbes(this.d.db, (tx) => tx.query<{ id: string }>(
-      SAVE_NOTIFICATIONS,
+      CREATE_SENDING_SQL,
       [
         items.map((x) => x.personId),
         ids,
@@ -656,7 +682,7 @@ export class Notifier {
    */
   private async deliveredAtOnce(sent: { m: OutgoingSms; route: RouteName; res: Extract<SendResult, { ok: true }> }[]): Promise<string[]> {
     const r = await withIndexProbes(this.d.db, (tx) => tx.query<{ id: string }>(
-      DELIVERED_AT_ONCE,
+      DELIVERED_AT_ONCE_SQL,
       [
         sent.map((a) => a.m.personId),
         sent.map((a) => a.m.notificationId),

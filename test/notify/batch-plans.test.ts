@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { POSTGRES_SKIP, openTestDb, type TestDb } from '../helpers/db.ts';
 import { withIndexProbes, type Queryable } from '../../src/db/client.ts';
-import { DELIVERED_AT_ONCE, NOTIFY_BATCH_ROWS, SAVE_NOTIFICATIONS } from '../../src/notify/notifier.ts';
+import { CREATE_SENDING_SQL, DELIVERED_AT_ONCE_SQL, NOTIFY_BATCH_ROWS } from '../../src/notify/notifier.ts';
 
 const NOTIFICATIONS = 100_000;
 const BATCH = 100;
@@ -33,10 +33,10 @@ describe('the worker batch statements plans on 100,000 notifications without sta
     ['notify batch', NOTIFY_BATCH_ROWS, [ids(BATCH), ids(BATCH), ids(BATCH).map((x) => `certificate:${x}`), 4]],
     [
       'notifications insert',
-      SAVE_NOTIFICATIONS,
+      CREATE_SENDING_SQL,
       [ids(BATCH), ids(BATCH), ids(BATCH), ids(BATCH), ...['certificate', '+6281234567890', 'certificate', 'body', 'gsm7'].map((v) => Array(BATCH).fill(v)), Array(BATCH).fill(1), 'a'],
     ],
-    ['deliveries', DELIVERED_AT_ONCE, [ids(BATCH), ids(BATCH), Array(BATCH).fill(1), Array(BATCH).fill('a'), ids(BATCH), Array(BATCH).fill('ok')]],
+    ['deliveries', DELIVERED_AT_ONCE_SQL, [ids(BATCH), ids(BATCH), Array(BATCH).fill(1), Array(BATCH).fill('a'), ids(BATCH), Array(BATCH).fill('ok')]],
   ];
 
   /** The plan of a statement as prepared, generic or custom, in one transaction rolled back. */
@@ -81,9 +81,9 @@ describe('the worker batch statements plans on 100,000 notifications without sta
     });
   }
 
-  it('without the settings, the insert read every notification (the plan the settings prevent)', async () => {
+  it('without the settings, the insert is planned with a sequential scan of every notification (what the settings prevent)', async () => {
     const p = await t.db.withTransaction(async (tx) => {
-      const out = await plan(tx, SAVE_NOTIFICATIONS, statements[1]![2], 'force_custom_plan');
+      const out = await plan(tx, CREATE_SENDING_SQL, statements[1]![2], 'force_custom_plan');
       await tx.exec('ROLLBACK; BEGIN');
       return out;
     });

@@ -191,6 +191,77 @@ describeEachBackend('pipeline view: what waits, counted as it changes', (t) => {
     await rt.app.close();
   });
 
+  it('counts an update of many rows in one statement exactly as the rows it changed (SMS: a statement trigger, migration 045)', async () => {
+    const rt2 = await testRuntime(t.db);
+    const a = await facilityWithToken(t.db, '317101');
+    const b = await facilityWithToken(t.db, '327301');
+    const doses: { person: { id: string }; certificate: { id: string } }[] = [];
+    for (const fac of [a, b, a, b, a]) {
+      const r = await rt2.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(person()) });
+      assert.equal(r.statusCode, 201, r.body);
+      doses.push(r.json());
+    }
+    const changes = async () =>
+      Number((await t.db.query<{ n: number }>('SELECT (SELECT count(*) FROM pipeline_waiting_changes) + (SELECT count(*) FROM pipeline_live_changes) AS n')).rows[0]!.n);
+    /** The counts, per facility, state (stage) and minute, equal the rows'; returns the waiting SMS and the delivered ones counted. */
+    const check = async (when: string) => {
+      assert.deepEqual((await t.db.query(WAITING_FROM_COUNTS)).rows, (await t.db.query(WAITING_FROM_ROWS)).rows, when);
+      assert.deepEqual((await t.db.query(LIVE_FROM_COUNTS)).rows, (await t.db.query(LIVE_FROM_ROWS)).rows, `${when}: events`);
+      const n = async (sql: string) => Number((await t.db.query<{ n: number | null }>(sql)).rows[0]!.n ?? 0);
+      return {
+        queued: await n("SELECT sum(n) AS n FROM (SELECT state, n FROM pipeline_waiting UNION ALL SELECT state, n FROM pipeline_waiting_changes) x WHERE state = 'queued'"),
+        submitted: await n("SELECT sum(n) AS n FROM (SELECT state, n FROM pipeline_waiting UNION ALL SELECT state, n FROM pipeline_waiting_changes) x WHERE state = 'submitted'"),
+        delivered: await n("SELECT sum(n) AS n FROM (SELECT stage, n FROM pipeline_live UNION ALL SELECT stage, n FROM pipeline_live_changes) x WHERE stage = 'delivered'"),
+      };
+    };
+    const jobs = (await t.db.query<{ id: number }>(
+      "SELECT id FROM jobs WHERE kind = 'notify' AND person_id = ANY($1::uuid[]) ORDER BY id",
+      [doses.map((d) => d.person.id)],
+    )).rows.map((j) => j.id);
+    assert.equal(jobs.length, 5);
+    await t.db.query("UPDATE jobs SET status = 'dead' WHERE id = $1", [jobs[0]]);
+    const before = await check('one job dead');
+    // The worker's claim: an update of every row that changes nothing counted adds nothing.
+    const idle = await changes();
+    await t.db.query("UPDATE jobs SET locked_by = 'test', locked_until = now() + interval '1 minute', attempts = attempts + 1, updated_at = now() WHERE id = ANY($1::int8[])", [jobs]);
+    await t.db.query("UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1::int8[])", [jobs]);
+    assert.equal(await changes(), idle, 'a claim and its release add no change');
+    // Two jobs done and the dead one replayed, in one statement.
+    await t.db.query(
+      `UPDATE jobs SET status = CASE WHEN id = $1 THEN 'pending' ELSE 'done' END, updated_at = now() WHERE id = ANY($2::int8[])`,
+      [jobs[0], jobs.slice(0, 3)],
+    );
+    const jobsChanged = await check('two jobs done and one replayed in one statement');
+    assert.equal(jobsChanged.queued, before.queued - 2 + 1);
+    // Three SMS, accepted by the gateway in one statement, then delivered in one statement beside one whose update
+    // changes nothing counted.
+    const sms = doses.slice(0, 4).map((d) => [d.person.id, d.certificate.id, randomUUID()] as const);
+    await t.db.query(
+      `INSERT INTO notifications (person_id, id, source_key, certificate_id, kind, template, status, attempt, recipient)
+       SELECT p, i, 'multi:' || i, c, 'certificate', 'certificate_issued', 'pending', 1, '+628120000000' FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS x(p, c, i)`,
+      [sms.map((s) => s[0]), sms.map((s) => s[1]), sms.map((s) => s[2])],
+    );
+    await t.db.query("UPDATE notifications SET status = 'submitted', submitted_at = now() WHERE id = ANY($1::uuid[])", [sms.map((s) => s[2])]);
+    const accepted = await check('four SMS accepted in one statement');
+    assert.equal(accepted.submitted, before.submitted + 4);
+    await t.db.query(
+      `UPDATE notifications SET status = CASE WHEN id = $1 THEN status ELSE 'delivered' END, final_at = CASE WHEN id = $1 THEN final_at ELSE now() END,
+              report_bits = report_bits | 1, updated_at = now() WHERE id = ANY($2::uuid[])`,
+      [sms[3]![2], sms.map((s) => s[2])],
+    );
+    const delivered = await check('three SMS delivered in one statement');
+    assert.equal(delivered.submitted, accepted.submitted - 3);
+    assert.equal(delivered.delivered, accepted.delivered + 3);
+    // Sent again, all four in one statement: the three delivered ones wait again, their deliveries no longer count.
+    await t.db.query("UPDATE notifications SET status = 'submitted', final_at = NULL, submitted_at = now() + interval '2 minutes' WHERE id = ANY($1::uuid[])", [sms.map((s) => s[2])]);
+    const again = await check('four SMS sent again in one statement');
+    assert.equal(again.submitted, accepted.submitted);
+    assert.equal(again.delivered, accepted.delivered);
+    await compactWaiting(t.db);
+    assert.deepEqual((await t.db.query(WAITING_FROM_COUNTS)).rows, (await t.db.query(WAITING_FROM_ROWS)).rows, 'compacted');
+    await rt2.app.close();
+  });
+
   postgresOnly(t.backend)('changes what waits by primary-key probes from inside the triggers, on large tables without statistics (plans logged by auto_explain)', async () => {
     for (const table of ['vaccinations', 'certificates', 'jobs', 'notifications']) await t.db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
     const now = new Date();
@@ -214,12 +285,17 @@ describeEachBackend('pipeline view: what waits, counted as it changes', (t) => {
            SELECT 'notify', json_build_object('personId', person_id, 'certificateId', id)::jsonb, 'plan:${analyzed}:' || id, person_id FROM certificates LIMIT 2000`,
         );
         const one = (await s.query<{ id: string }>(`SELECT id FROM jobs WHERE dedupe_key LIKE 'plan:${analyzed}:%' LIMIT 1`)).rows[0]!.id;
+        await s.query(`UPDATE jobs SET status = 'done' WHERE dedupe_key LIKE 'plan:${analyzed}:%' AND id <> $1`, [one]);
         await s.query("UPDATE jobs SET status = 'done' WHERE id = $1", [one]);
         await s.query(
           `INSERT INTO jobs (kind, payload, dedupe_key, person_id)
            SELECT 'notify', json_build_object('personId', person_id, 'certificateId', id)::jsonb, 'plan1:${analyzed}:' || id, person_id FROM certificates LIMIT 1`,
         );
         await s.query(`DELETE FROM jobs WHERE dedupe_key LIKE 'plan%:${analyzed}:%' AND status = 'pending'`);
+        // The SMS update trigger's statements planned first for 2,000 rows (then one): still a hash join of the two
+        // versions, and probes.
+        await s.query(`WITH x AS (SELECT person_id, id FROM notifications WHERE status = 'delivered' LIMIT 2000)
+                       UPDATE notifications n SET status = 'submitted', final_at = NULL FROM x WHERE n.person_id = x.person_id AND n.id = x.id`);
         const sms = (await s.query<{ person_id: string; id: string }>("SELECT person_id, id FROM notifications WHERE status = 'delivered' LIMIT 1")).rows[0]!;
         await s.query("UPDATE notifications SET status = 'submitted', final_at = NULL WHERE person_id = $1 AND id = $2", [sms.person_id, sms.id]);
         await s.query("UPDATE notifications SET status = 'delivered', final_at = now() WHERE person_id = $1 AND id = $2", [sms.person_id, sms.id]);
@@ -231,14 +307,24 @@ describeEachBackend('pipeline view: what waits, counted as it changes', (t) => {
       } finally {
         await s.end();
       }
-      // The statement triggers' inserts (from their transition tables) and the row trigger's lookup of a facility.
-      const inTriggers = notices.filter((n) => /FROM pipeline_(new|old)\b|FROM certificates c JOIN vaccinations d/.test(n));
+      // The triggers' statements: the inserts and deletes (from their transition tables), the lookup of a facility by
+      // the row trigger of jobs and by the statement trigger of SMS updates — probes — and the latter's join of each
+      // row's old and new versions, a hash join of the two.
+      const inTriggers = notices.filter((n) => /FROM pipeline_(new|old)\b|FROM unnest\(changed\)|FROM certificates c JOIN vaccinations d/.test(n));
       const what = `${analyzed ? 'analyzed' : 'no statistics'}:\n${inTriggers.join('\n---\n')}`;
-      assert.ok(inTriggers.length >= 6, `the triggers ran their statements (${inTriggers.length}) ${what}`);
-      for (const plan of inTriggers) {
+      const joins = inTriggers.filter((n) => /FROM pipeline_old o JOIN pipeline_new n ON n\.id = o\.id/.test(n));
+      const probes = inTriggers.filter((n) => !joins.includes(n));
+      assert.ok(probes.length >= 7, `the triggers ran their statements (${probes.length}) ${what}`);
+      // Three updates of SMS, each a join and a lookup.
+      assert.ok(joins.length >= 3 && probes.filter((n) => /FROM unnest\(changed\)/.test(n)).length >= 3, `the update trigger ran its statements ${what}`);
+      for (const plan of probes) {
         assert.match(plan, /Index Scan using certificates_pkey on certificates/, what);
         assert.match(plan, /Index Scan using vaccinations_pkey on vaccinations/, what);
         assert.doesNotMatch(plan, /Seq Scan on (certificates|vaccinations|jobs|notifications)|Bitmap|Hash Join|Merge Join|JIT/, what);
+      }
+      for (const plan of joins) {
+        assert.match(plan, /Hash Join[^\n]*\n\s*Hash Cond: \(o\.id = n\.id\)/, what);
+        assert.doesNotMatch(plan, /Nested Loop|Merge Join|JIT|on (certificates|vaccinations|jobs|notifications)\b/, what);
       }
     }
     // What waits still agrees with the rows.
