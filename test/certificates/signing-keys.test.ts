@@ -24,11 +24,11 @@ import { generateCsca, generateSigningKey } from '../../src/certificates/keys.ts
 import { toPem } from '../../src/certificates/csca.ts';
 import { chainsToWeb } from '../../src/certificates/x509-der.ts';
 import { describeEachBackend } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, TEST_KEYS_ENV, testConfig, testRuntime } from '../helpers/app.ts';
+import { bearer, doseBody, facilityWithToken, person, TEST_KEYS_ENV, testRuntime } from '../helpers/app.ts';
 import { softHsmProblem, testToken } from '../helpers/softhsm.ts';
 import { generateDoses, toCsv } from '../fixtures/import-files.ts';
 import { importRunnerOf } from '../../src/http/routes/imports.ts';
-import { prepare, type Runtime } from '../../src/runtime.ts';
+import type { Runtime } from '../../src/runtime.ts';
 import { hc1OfStored } from '../../src/certificates/hc1.ts';
 
 /** The DER prefix of every P-256 PKCS#8 private key node:crypto and WebCrypto export (RFC 5915 inside RFC 5208). */
@@ -253,10 +253,10 @@ describeEachBackend('the local signer without its key-encryption key', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'dosis-kek-'));
     try {
       const env = { ...TEST_KEYS_ENV, DOSIS_KEY_FILE: join(dir, 'data.key') };
-      // The first start's preparation (what buildRuntime does before it builds the app): it makes the key file and seals a key.
-      const { signing } = await prepare(t.db, testConfig(env));
-      signing.store.close();
+      const rt = await testRuntime(t.db, env);
       assert.equal((await import('node:fs')).statSync(join(dir, 'data.key')).mode & 0o777, 0o600);
+      await rt.app.close();
+      rt.deps.issuer.keys.close();
       rmSync(join(dir, 'data.key'));
       await assert.rejects(testRuntime(t.db, env), (e: Error) => e instanceof KeyStoreError && /DOSIS_KEY_ENCRYPTION_KEY/.test(e.message) && e.message.includes(join(dir, 'data.key')));
       const wrong = parseConfig({ ...env, DOSIS_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) });

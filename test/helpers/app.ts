@@ -2,7 +2,7 @@
 import { randomInt } from 'node:crypto';
 import type { Db } from '../../src/db/client.ts';
 import { buildRuntime, type Runtime } from '../../src/runtime.ts';
-import { parseConfig, type Config } from '../../src/config.ts';
+import { parseConfig } from '../../src/config.ts';
 import { makeNik } from '../../src/domain/nik.ts';
 import { createToken, type Role } from '../../src/access/tokens.ts';
 import { createFacility } from '../../src/records/facilities.ts';
@@ -16,14 +16,10 @@ export const ADMIN_TOKEN = 'dos_test_admin_token_0123456789abcdef';
  */
 export const TEST_KEYS_ENV = { DOSIS_KEY_FILE: 'test-results/keys/kek', DOSIS_CSCA_DIR: 'test-results/keys/csca' };
 
-/** The configuration of testRuntime: the test administrator token and keys, then `env`. */
-export function testConfig(env: Record<string, string> = {}): Config {
-  return parseConfig({ DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, PUBLIC_URL: 'https://dosis.test', ...TEST_KEYS_ENV, ...env });
-}
-
 /** The app as `dosis serve` builds it, over `db` (already migrated or not). */
 export async function testRuntime(db: Db, env: Record<string, string> = {}): Promise<Runtime> {
-  return buildRuntime(db, testConfig(env));
+  const config = parseConfig({ DOSIS_ADMIN_TOKEN: ADMIN_TOKEN, PUBLIC_URL: 'https://dosis.test', ...TEST_KEYS_ENV, ...env });
+  return buildRuntime(db, config);
 }
 
 let facilitySeq = 0;
