@@ -9,8 +9,7 @@ import { openDb } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { ensureAdminToken, TokenAuthenticator } from './access/tokens.ts';
 import { loadLinkSecret } from './access/links.ts';
-import { ensureSigningKey, holdsNoLocalKey, Issuer, type SigningSetup } from './certificates/issuer.ts';
-import { openKeyStore, resolveKeyStoreSpec } from './certificates/key-store.ts';
+import { ensureSigningKey, Issuer, openSigningSetup, type SigningSetup } from './certificates/issuer.ts';
 import { buildApp } from './http/app.ts';
 import type { App, AppDeps } from './http/deps.ts';
 import { Metrics } from './http/metrics.ts';
@@ -19,6 +18,9 @@ import { join } from 'node:path';
 import { createNotify, schedulePeriodicJobs, type SinkMessage } from './notify/service.ts';
 import type { Worker } from './notify/outbox.ts';
 import { startPipelineRollup } from './records/pipeline-rollup.ts';
+
+// Lives with the keys (so that `dosis keys` and `dosis import` need not load the server); kept here for its importers.
+export { openSigningSetup };
 
 export interface Runtime {
   db: Db;
@@ -29,16 +31,6 @@ export interface Runtime {
   /** The outbox worker running in this process (DOSIS_WORKER), if any. */
   worker: Worker | null;
   close(): Promise<void>;
-}
-
-/**
- * Opens the key store the configuration names over a migrated database. The
- * local store's key file is made only while the database holds no key sealed
- * for it (a first start); after that a missing key file stops the start.
- */
-export async function openSigningSetup(db: Db, config: Pick<Config, 'signer' | 'cscaDir'>): Promise<SigningSetup> {
-  const spec = resolveKeyStoreSpec(config.signer, await holdsNoLocalKey(db));
-  return { store: openKeyStore(spec), cscaDir: config.cscaDir };
 }
 
 /** Prepares a database for use: migrations, first admin token, key store, signing key. */

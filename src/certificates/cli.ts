@@ -16,9 +16,8 @@ import type { Config } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { openDb } from '../db/open.ts';
 import { AppError } from '../domain/errors.ts';
-import { openSigningSetup } from '../runtime.ts';
 import { cscaOnToken, fromPem, initCscaDir, readCscaDir, toPem } from './csca.ts';
-import { installSigningKey, requestSigningKey, rotateSigningKey, type SigningSetup } from './issuer.ts';
+import { installSigningKey, openSigningSetup, requestSigningKey, rotateSigningKey, type SigningSetup } from './issuer.ts';
 import { KeyStoreError, openKeyStore, resolveKeyStoreSpec, type KeyStore } from './key-store.ts';
 import { signCertificateRequest } from './keys.ts';
 

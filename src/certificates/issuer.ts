@@ -17,13 +17,14 @@
  * (a partial unique index enforces it).
  */
 import { createHash, randomUUID, verify, X509Certificate } from 'node:crypto';
+import type { Config } from '../config.ts';
 import type { Db, Queryable } from '../db/client.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Vaccine } from '../domain/vaccines.ts';
 import { ensureCscaDir, readCscaDir, writeCscaDir, type CscaFiles } from './csca.ts';
 import { buildVaccinationPayload } from './dcc.ts';
 import { encodeHc1 } from './hc1.ts';
-import { KeyStoreError, parseKeyRef, seal, type KeyRef, type KeyStore } from './key-store.ts';
+import { KeyStoreError, openKeyStore, parseKeyRef, resolveKeyStoreSpec, seal, type KeyRef, type KeyStore } from './key-store.ts';
 import { chainProblem, createCertificateRequest, kidOf, signCertificateRequest, type Es256Key } from './keys.ts';
 import type { TrustedKey } from './trust.ts';
 import { makeUvci } from './uvci.ts';
@@ -166,6 +167,16 @@ export async function holdsNoLocalKey(db: Queryable): Promise<boolean> {
           + (SELECT count(*) FROM key_requests WHERE key_ref ->> 'store' = 'local') AS n`,
   );
   return Number(r.rows[0]?.n ?? 0) === 0;
+}
+
+/**
+ * Opens the key store the configuration names over a migrated database. The
+ * local store's key file is made only while the database holds no key sealed
+ * for it (a first start); after that a missing key file stops the start.
+ */
+export async function openSigningSetup(db: Db, config: Pick<Config, 'signer' | 'cscaDir'>): Promise<SigningSetup> {
+  const spec = resolveKeyStoreSpec(config.signer, await holdsNoLocalKey(db));
+  return { store: openKeyStore(spec), cscaDir: config.cscaDir };
 }
 
 function offline(what: string): AppError {
