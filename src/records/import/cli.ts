@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../../config.ts';
 import { openDb } from '../../db/open.ts';
 import { Issuer, type SigningSetup } from '../../certificates/issuer.ts';
-import { openSigningSetup } from '../../runtime.ts';
+import { openSigningSetup } from '../../certificates/issuer.ts';
 import { migrate } from '../../db/migrate.ts';
 import { loadLinkSecret } from '../../access/links.ts';
 import type { Principal } from '../../access/tokens.ts';
