@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ensureWebBuild } from '../../scripts/build-web.ts';
-import { BACKENDS, openTestDb, type TestDb } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import { BACKENDS, openTestDb, type Backend, type TestDb } from '../helpers/db.ts';
+import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import type { Worker } from '../../src/notify/outbox.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 
@@ -34,10 +35,24 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Dosis over a fresh test database (the first configured backend), listening on 127.0.0.1 at a random port. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * The backend of the browser tests' servers: PostgreSQL when the run has it,
+ * else the first configured. These tests drive the pages; both backends are
+ * tested under the routes by the data and HTTP tests, and one browser file
+ * (console-record) keeps the embedded default under the pages. A PGlite in
+ * the test process costs about 3 s of CPU more per file than a fresh
+ * migrated schema on PostgreSQL (loading the WASM database, then every query
+ * of the file run in it).
+ */
+export const SERVER_BACKEND: Backend = BACKENDS.includes('postgres') ? 'postgres' : (BACKENDS[0] ?? 'pglite');
+
+/**
+ * Dosis over a fresh test database, listening on 127.0.0.1 at a random port:
+ * on SERVER_BACKEND, or on `backend` when the run has it.
+ */
+export async function startServer(env: Record<string, string> = {}, opts: { backend?: Backend } = {}): Promise<TestServer> {
   await ensureWebBuild(() => {});
-  const db = await openTestDb(BACKENDS[0] ?? 'pglite');
+  const db = await openTestDb(opts.backend && BACKENDS.includes(opts.backend) ? opts.backend : SERVER_BACKEND);
   const rt = await testRuntime(db.db, { PUBLIC_URL: 'http://127.0.0.1', ...env });
   await rt.app.listen({ port: 0, host: '127.0.0.1' });
   const address = rt.app.server.address();
@@ -65,6 +80,25 @@ export async function recordDose(server: TestServer, over: { person?: ReturnType
   if (r.statusCode !== 201) throw new Error(`recording a dose: ${r.statusCode} ${r.body}`);
   const answer = r.json();
   return { ...answer, personInput: p, facility, linkPath: new URL(answer.certificate.link as string).pathname };
+}
+
+/**
+ * The code of the newest code SMS to `to` (E.164), once `sent` is shown: the
+ * page's "code sent" screen, which it shows when the server has accepted the
+ * request, and with it committed the SMS job. Only then does draining
+ * `worker` send that code; a drain before it (the page's request still on
+ * its way, as on a loaded machine) finds nothing, and the sink holds no code
+ * or an earlier one. Certificate SMS (their link has /c/) are passed over: a
+ * dose recorded meanwhile may send one after the code.
+ */
+export async function smsCode(server: TestServer, worker: Worker, to: string, sent: Locator): Promise<string> {
+  await sent.waitFor();
+  await worker.drain();
+  const r = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink?limit=200', headers: bearer(ADMIN_TOKEN) });
+  const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === to && !m.text.includes('/c/')).pop();
+  const code = /\b(\d{6})\b/.exec(sms?.text ?? '')?.[1];
+  if (!code) throw new Error(`no code in the SMS to ${to}: ${sms?.text}`);
+  return code;
 }
 
 /** Chromium's flags for every browser of the tests; `extra` adds some (fake camera…). */
