@@ -72,6 +72,24 @@ export async function startServer(env: Record<string, string> = {}, opts: { back
   };
 }
 
+/**
+ * Has the server make its signing keys and sign its lists (trust list,
+ * revocation list, JWKS) before a page asks for them. The first of these
+ * requests creates keys under advisory locks that every schema of the
+ * PostgreSQL database shares (one key each: issuer.ts, shc-issuer.ts), and
+ * on a loaded machine another test file may hold one for seconds (seen
+ * "idle in transaction" with it); past the verifier page's 8 s fetch timeout
+ * the page never shows the server's keys, and its test times out waiting for
+ * them (verifier-page and verifier-series, both under load). Done here, the
+ * wait has no deadline and the page's requests only read.
+ */
+export async function publishKeys(server: TestServer): Promise<void> {
+  for (const url of ['/api/v1/trust-list', '/api/v1/revocation-list', '/.well-known/jwks.json']) {
+    const r = await server.rt.app.inject({ method: 'GET', url });
+    if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
+  }
+}
+
 /** Records a dose through the API (as a facility would) and returns the answer, with the link's path. */
 export async function recordDose(server: TestServer, over: { person?: ReturnType<typeof person>; body?: Record<string, unknown>; facility?: { code: string; token: string } } = {}) {
   const facility = over.facility ?? (await facilityWithToken(server.db.db));
