@@ -3,7 +3,8 @@
  * API's own rules as the nurse types (a NIK that does not match the birth
  * date, a landline), the person found by NIK and pre-filled, then the
  * certificate (its QR decodes to the HC1 the server signed) and the SMS
- * state. A district account records for a facility of its region.
+ * state. A district account records for a facility of its region. The one
+ * browser file whose server runs on PGlite (the others: SERVER_BACKEND).
  * Screenshots in test-results/screenshots/console-record-*.png.
  */
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +27,8 @@ describe('console: record a dose in Chromium', { skip: browserSkip }, () => {
   const errors: string[] = [];
 
   before(async () => {
-    server = await startServer();
+    // On PGlite: the embedded default (`npm start`) under the pages, its one connection shared by the pages' requests and a running worker.
+    server = await startServer({}, { backend: 'pglite' });
     worker = server.rt.deps.notify.worker({ pollMs: 10 }).start();
     facility = await facilityWithToken(server.db.db, '317101');
     browser = await launchBrowser();

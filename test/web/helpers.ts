@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ensureWebBuild } from '../../scripts/build-web.ts';
-import { BACKENDS, openTestDb, type TestDb } from '../helpers/db.ts';
-import { bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import { BACKENDS, openTestDb, type Backend, type TestDb } from '../helpers/db.ts';
+import { ADMIN_TOKEN, bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
+import type { Worker } from '../../src/notify/outbox.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 
@@ -34,10 +35,24 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Dosis over a fresh test database (the first configured backend), listening on 127.0.0.1 at a random port. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * The backend of the browser tests' servers: PostgreSQL when the run has it,
+ * else the first configured. These tests drive the pages; both backends are
+ * tested under the routes by the data and HTTP tests, and one browser file
+ * (console-record) keeps the embedded default under the pages. A PGlite in
+ * the test process costs about 3 s of CPU more per file than a fresh
+ * migrated schema on PostgreSQL (loading the WASM database, then every query
+ * of the file run in it).
+ */
+export const SERVER_BACKEND: Backend = BACKENDS.includes('postgres') ? 'postgres' : (BACKENDS[0] ?? 'pglite');
+
+/**
+ * Dosis over a fresh test database, listening on 127.0.0.1 at a random port:
+ * on SERVER_BACKEND, or on `backend` when the run has it.
+ */
+export async function startServer(env: Record<string, string> = {}, opts: { backend?: Backend } = {}): Promise<TestServer> {
   await ensureWebBuild(() => {});
-  const db = await openTestDb(BACKENDS[0] ?? 'pglite');
+  const db = await openTestDb(opts.backend && BACKENDS.includes(opts.backend) ? opts.backend : SERVER_BACKEND);
   const rt = await testRuntime(db.db, { PUBLIC_URL: 'http://127.0.0.1', ...env });
   await rt.app.listen({ port: 0, host: '127.0.0.1' });
   const address = rt.app.server.address();
@@ -57,6 +72,24 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   };
 }
 
+/**
+ * Has the server make its signing keys and sign its lists (trust list,
+ * revocation list, JWKS) before a page asks for them. The first of these
+ * requests creates keys under advisory locks that every schema of the
+ * PostgreSQL database shares (one key each: issuer.ts, shc-issuer.ts), and
+ * on a loaded machine another test file may hold one for seconds (seen
+ * "idle in transaction" with it); past the verifier page's 8 s fetch timeout
+ * the page never shows the server's keys, and its test times out waiting for
+ * them (verifier-page and verifier-series, both under load). Done here, the
+ * wait has no deadline and the page's requests only read.
+ */
+export async function publishKeys(server: TestServer): Promise<void> {
+  for (const url of ['/api/v1/trust-list', '/api/v1/revocation-list', '/.well-known/jwks.json']) {
+    const r = await server.rt.app.inject({ method: 'GET', url });
+    if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
+  }
+}
+
 /** Records a dose through the API (as a facility would) and returns the answer, with the link's path. */
 export async function recordDose(server: TestServer, over: { person?: ReturnType<typeof person>; body?: Record<string, unknown>; facility?: { code: string; token: string } } = {}) {
   const facility = over.facility ?? (await facilityWithToken(server.db.db));
@@ -65,6 +98,25 @@ export async function recordDose(server: TestServer, over: { person?: ReturnType
   if (r.statusCode !== 201) throw new Error(`recording a dose: ${r.statusCode} ${r.body}`);
   const answer = r.json();
   return { ...answer, personInput: p, facility, linkPath: new URL(answer.certificate.link as string).pathname };
+}
+
+/**
+ * The code of the newest code SMS to `to` (E.164), once `sent` is shown: the
+ * page's "code sent" screen, which it shows when the server has accepted the
+ * request, and with it committed the SMS job. Only then does draining
+ * `worker` send that code; a drain before it (the page's request still on
+ * its way, as on a loaded machine) finds nothing, and the sink holds no code
+ * or an earlier one. Certificate SMS (their link has /c/) are passed over: a
+ * dose recorded meanwhile may send one after the code.
+ */
+export async function smsCode(server: TestServer, worker: Worker, to: string, sent: Locator): Promise<string> {
+  await sent.waitFor();
+  await worker.drain();
+  const r = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink?limit=200', headers: bearer(ADMIN_TOKEN) });
+  const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === to && !m.text.includes('/c/')).pop();
+  const code = /\b(\d{6})\b/.exec(sms?.text ?? '')?.[1];
+  if (!code) throw new Error(`no code in the SMS to ${to}: ${sms?.text}`);
+  return code;
 }
 
 /** Chromium's flags for every browser of the tests; `extra` adds some (fake camera…). */
@@ -141,11 +193,17 @@ export async function watchedPage(browser: BrowserContext, base: string, outside
   return page;
 }
 
-/** Saves a full-page screenshot as a test artifact (test-results/screenshots/<name>.png). */
+/**
+ * Saves a full-page screenshot as a test artifact (test-results/screenshots/<name>.png),
+ * in CSS pixels (360 wide for a phone): a quarter of the device's pixels to
+ * encode (about 0.2 s of CPU less for a long page), and no test compares
+ * these pictures (the QR checks take their own at the device's scale). When
+ * screens are collected for review (DOSIS_SCREENS_DIR), at the device's scale.
+ */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: true, scale: process.env.DOSIS_SCREENS_DIR ? 'device' : 'css' });
   return path;
 }
 

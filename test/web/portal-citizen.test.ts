@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
-import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { PHONE_740, browserSkip, launchBrowser, recordDose, screenshot, startServer, watchedPage, type TestServer } from './helpers.ts';
+import { bearer, facilityWithToken, person } from '../helpers/app.ts';
+import { PHONE_740, browserSkip, launchBrowser, recordDose, screenshot, smsCode, startServer, watchedPage, type TestServer } from './helpers.ts';
 
 describe('the citizen on a 360×740 phone', { skip: browserSkip }, () => {
   let server: TestServer;
@@ -21,15 +21,8 @@ describe('the citizen on a 360×740 phone', { skip: browserSkip }, () => {
   const errors: string[] = [];
   const p = person({ name: 'Rina Wulandari', sex: 'F', birthDate: '1990-02-14', phone: '0812-7777-5566' });
   let facility: { code: string; token: string };
+  const PHONE = '+6281277775566';
 
-  const smsCode = async (): Promise<string> => {
-    await worker.drain();
-    const r = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) });
-    const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === '+6281277775566' && !m.text.includes('/c/')).pop();
-    const code = /\b(\d{6})\b/.exec(sms?.text ?? '')?.[1];
-    assert.ok(code, `a code in ${sms?.text}`);
-    return code;
-  };
   const lookups = async (): Promise<number> => Number((await server.db.db.query<{ n: string }>('SELECT count(*) AS n FROM portal_lookups')).rows[0]?.n);
 
   before(async () => {
@@ -56,8 +49,7 @@ describe('the citizen on a 360×740 phone', { skip: browserSkip }, () => {
     await page.getByLabel('NIK (16 angka)').fill(p.nik);
     await page.getByLabel('Tanggal lahir').fill(p.birthDate);
     await page.getByRole('button', { name: 'Kirim kode' }).click();
-    await page.getByTestId('code-sent').waitFor();
-    const code = await smsCode();
+    const code = await smsCode(server, worker, PHONE, page.getByTestId('code-sent'));
     const wrong = code === '000000' ? '111111' : '000000';
     const field = page.locator('#code');
 
@@ -92,8 +84,7 @@ describe('the citizen on a 360×740 phone', { skip: browserSkip }, () => {
     await page.getByLabel('NIK (16 angka)').fill(p.nik);
     await page.getByLabel('Tanggal lahir').fill(p.birthDate);
     await page.getByRole('button', { name: 'Kirim kode' }).click();
-    await page.getByTestId('code-sent').waitFor();
-    await page.locator('#code').fill(await smsCode());
+    await page.locator('#code').fill(await smsCode(server, worker, PHONE, page.getByTestId('code-sent')));
     await page.getByRole('button', { name: 'Buka sertifikat' }).click();
     await page.getByTestId('certificate').first().waitFor();
   };

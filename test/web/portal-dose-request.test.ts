@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Worker } from '../../src/notify/outbox.ts';
-import { ADMIN_TOKEN, bearer, facilityWithToken, person } from '../helpers/app.ts';
-import { browserSkip, launchBrowser, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { bearer, facilityWithToken, person } from '../helpers/app.ts';
+import { browserSkip, launchBrowser, watchedPage, recordDose, screenshot, smsCode, startServer, type TestServer } from './helpers.ts';
 
 describe('portal: reporting a missing dose, in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
@@ -23,22 +23,14 @@ describe('portal: reporting a missing dose, in Chromium', { skip: browserSkip },
   const p = person({ name: 'Ayu Lestari', sex: 'F', birthDate: '1988-04-12', phone: '0812-6666-3344' });
   let facility: { code: string; token: string };
 
-  const smsCode = async (): Promise<string> => {
-    await worker.drain();
-    const r = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) });
-    // The last code SMS to the number (a certificate SMS of a dose recorded meanwhile may go after it: codes have a lane of their own).
-    const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === '+6281266663344' && !m.text.includes('/c/')).pop();
-    const code = /\b(\d{6})\b/.exec(sms?.text ?? '')?.[1];
-    assert.ok(code, `a code in ${sms?.text}`);
-    return code;
-  };
-
   const signIn = async (): Promise<void> => {
     await page.goto(server.url + '/');
     await page.getByLabel('NIK (16 angka)').fill(p.nik);
     await page.getByLabel('Tanggal lahir').fill(p.birthDate);
     await page.getByRole('button', { name: 'Kirim kode' }).click();
-    await page.getByLabel('Kode dari SMS').fill(await smsCode());
+    // The code field shows once the server has the request (and its SMS job): then the drain sends this code, not none or the last sign-in's.
+    const field = page.getByLabel('Kode dari SMS');
+    await field.fill(await smsCode(server, worker, '+6281266663344', field));
     await page.getByRole('button', { name: 'Buka sertifikat' }).click();
     await page.getByTestId('certificate').first().waitFor();
   };

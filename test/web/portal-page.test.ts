@@ -12,9 +12,9 @@ import type { Page } from 'playwright-core';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/domain/masking.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
-import { ADMIN_TOKEN, bearer, doseBody, person } from '../helpers/app.ts';
+import { bearer, doseBody, person } from '../helpers/app.ts';
 import { makeNik } from '../../src/domain/nik.ts';
-import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, smsCode, startServer, type TestServer } from './helpers.ts';
 
 describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
@@ -26,15 +26,8 @@ describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
   const p = person({ name: 'Budi Santoso', sex: 'M', birthDate: '1979-11-03', phone: '0812-6666-7890' });
   let dose: Awaited<ReturnType<typeof recordDose>>;
 
-  /** The last code the SMS sink holds for a number (the person's by default). */
-  const smsCode = async (to = '+6281266667890'): Promise<string> => {
-    await worker.drain();
-    const r = await server.rt.app.inject({ method: 'GET', url: '/api/v1/sms/sink', headers: bearer(ADMIN_TOKEN) });
-    const sms = (r.json().messages as { to: string; text: string }[]).filter((m) => m.to === to).pop();
-    const code = /\b(\d{6})\b/.exec(sms?.text ?? '')?.[1];
-    assert.ok(code, `a code in ${sms?.text}`);
-    return code;
-  };
+  /** The code sent to a number (the person's by default), once the page says it was sent. */
+  const codeFor = (to = '+6281266667890'): Promise<string> => smsCode(server, worker, to, page.getByTestId('code-sent'));
 
   before(async () => {
     server = await startServer();
@@ -84,7 +77,7 @@ describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
     assert.equal(await page.getByTestId('phone-hint').textContent(), '****-****-*890');
     assert.ok(!(await page.content()).includes('6666'), 'the phone is masked');
     await screenshot(page, 'portal-code-sent');
-    await page.getByLabel('Kode dari SMS').fill(await smsCode());
+    await page.getByLabel('Kode dari SMS').fill(await codeFor());
     await page.getByRole('button', { name: 'Buka sertifikat' }).click();
     await page.getByTestId('certificate').first().waitFor();
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sertifikat Vaksinasi Anda');
@@ -144,7 +137,7 @@ describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
     await page.getByRole('button', { name: 'Kirim kode' }).click();
     await page.getByTestId('code-sent').waitFor();
     assert.equal(await page.getByTestId('phone-hint').textContent(), '****-****-*321');
-    await page.getByLabel('Kode dari SMS').fill(await smsCode('+6281266664321'));
+    await page.getByLabel('Kode dari SMS').fill(await codeFor('+6281266664321'));
     await page.getByRole('button', { name: 'Buka sertifikat' }).click();
     await page.getByTestId('certificate').first().waitFor();
     assert.equal(await page.getByTestId('holder-name').textContent(), 'Siti Rahma');
@@ -168,7 +161,7 @@ describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
     await page.getByRole('button', { name: 'Kirim kode' }).click();
     await page.getByTestId('code-sent').waitFor();
     assert.equal(await page.getByTestId('phone-hint').textContent(), '****-****-*432');
-    await page.getByLabel('Kode dari SMS').fill(await smsCode('+6281266665432'));
+    await page.getByLabel('Kode dari SMS').fill(await codeFor('+6281266665432'));
     await page.getByRole('button', { name: 'Buka sertifikat' }).click();
     await page.getByTestId('certificate').first().waitFor();
     assert.equal(await page.getByTestId('holder-name').textContent(), 'Lim Mei Ling');

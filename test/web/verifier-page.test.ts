@@ -22,7 +22,7 @@ import { kidOf } from '../../src/certificates/keys.ts';
 import { QUIET_ZONE, qrMatrix } from '../../src/certificates/qr-matrix.ts';
 import { listCaseFiles, parseClock, readCase } from '../certificates/conformance-runner.ts';
 import { person } from '../helpers/app.ts';
-import { browserSkip, launchChromium, watchedPage, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, launchChromium, watchedPage, publishKeys, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 const TESTDATA = resolve(import.meta.dirname, '../conformance/eu-dcc/testdata');
 
@@ -105,6 +105,7 @@ describe('verifier page /verify in Chromium', { skip: browserSkip }, () => {
   before(async () => {
     server = await startServer();
     dose = await recordDose(server, { person: holder });
+    await publishKeys(server);
     const video = join(tmp, 'qr.y4m');
     qrVideo(dose.certificate.qr, video);
     chromium = await launchChromium({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`] });

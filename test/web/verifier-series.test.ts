@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { seriesState } from '../../src/certificates/display.ts';
 import { facilityWithToken, person } from '../helpers/app.ts';
-import { PHONE_740, browserSkip, launchBrowser, recordDose, screenshot, startServer, watchedPage, type TestServer } from './helpers.ts';
+import { PHONE_740, browserSkip, launchBrowser, publishKeys, recordDose, screenshot, startServer, watchedPage, type TestServer } from './helpers.ts';
 
 describe('seriesState', () => {
   const CORONAVAC = 'CoronaVac';
@@ -42,6 +42,7 @@ describe('the verifier on a 360×740 phone: the series state beside the validity
     ] as const) {
       qrs.push((await recordDose(server, { person: holder, facility, body: { doseNumber: n, date } })).certificate.qr as string);
     }
+    await publishKeys(server);
     browser = await launchBrowser({ viewport: PHONE_740 });
     page = await watchedPage(browser, server.url, outside, errors);
     await page.goto(`${server.url}/verify`);
