@@ -135,6 +135,11 @@ export interface WorkerConfig {
   pollMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * The worker VACUUMs the outbox's tables itself when enough of their rows changed (notify/vacuum.ts,
+   * DOSIS_QUEUE_VACUUM, default on): off where the server's autovacuum is tuned to keep up with them.
+   */
+  queueVacuum: boolean;
 }
 
 export class ConfigError extends Error {
@@ -270,6 +275,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollMs: int(env, 'DOSIS_WORKER_POLL_MS', 100, 10, 60_000),
     retryBaseMs: int(env, 'DOSIS_JOB_RETRY_BASE_MS', 1000, 1, 3_600_000),
     retryMaxMs: int(env, 'DOSIS_JOB_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
+    queueVacuum: bool(env, 'DOSIS_QUEUE_VACUUM', true),
   };
   const dataDir = env.DOSIS_DATA_DIR || './data';
   const adminToken = env.DOSIS_ADMIN_TOKEN || undefined;

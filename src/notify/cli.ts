@@ -123,6 +123,7 @@ async function worker(config: Config, concurrency?: number, batch?: number): Pro
     ...(concurrency ? { concurrency } : {}),
     ...(batch ? { batchSize: batch } : {}),
     onError: (e, what) => console.error(`dosis worker: ${what} failed:`, e),
+    log: (m) => console.log(`dosis worker: ${m}`),
   });
   // The periodic jobs run in the outbox too: make sure the chain has a link (a no-op when it has).
   await schedulePeriodicJobs(db, config);
