@@ -36,7 +36,10 @@ const HELP = `npm run bench -- queue [options]
 
   --jobs <n>          doses, each with a pending notify job (default 1000000)
   --step <n>          print a line every n jobs done (default 100000)
-  --modes <list>      none, periodic, maintenance (default none,periodic)
+  --modes <list>      none, periodic, maintenance, each with :N for a worker concurrency of N
+                      (maintenance:400) (default none,periodic,maintenance)
+  --parallel          drain the modes at the same time, each its own copy (on a shared machine
+                      they then see the same load; they share the cores and the server)
   --vacuum-every <n>  periodic: VACUUM the queue's tables every n jobs done (default 50000)
   --worker-env K=V    worker settings (DOSIS_WORKER_CONCURRENCY=400, …); repeatable
   --rollup on|off     the pipeline rollup's timer beside the worker, as in dosis worker (default on)
@@ -47,7 +50,8 @@ const { values: o } = parseArgs({
   options: {
     jobs: { type: 'string', default: '1000000' },
     step: { type: 'string', default: '100000' },
-    modes: { type: 'string', default: 'none,periodic' },
+    modes: { type: 'string', default: 'none,periodic,maintenance' },
+    parallel: { type: 'boolean', default: false },
     'vacuum-every': { type: 'string', default: '50000' },
     'worker-env': { type: 'string', multiple: true, default: [] },
     rollup: { type: 'string', default: 'on' },
@@ -62,7 +66,7 @@ const JOBS = Number(o.jobs);
 const STEP = Number(o.step);
 const EVERY = Number(o['vacuum-every']);
 const MODES = o.modes.split(',');
-for (const m of MODES) if (!['none', 'periodic', 'maintenance'].includes(m)) throw new Error(`unknown mode ${m}`);
+for (const m of MODES) if (!/^(none|periodic|maintenance)(:\d+)?$/.test(m)) throw new Error(`unknown mode ${m}`);
 const workerEnv = Object.fromEntries(o['worker-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,18 +94,18 @@ async function snapshot(db: Db): Promise<{ dead: Record<string, number>; sizes: 
   };
 }
 
-async function runMode(mode: string): Promise<void> {
-  const copy = await createScratchDatabase(`dosis_bench_queue_${mode}`, undefined, template.name);
-  try {
-    await drainCopy(mode, copy.url);
-  } finally {
-    await copy.drop();
-  }
-}
 
 /** Drains the copy of the filled database at `url` in `mode`. */
-async function drainCopy(mode: string, url: string): Promise<void> {
-  const env = { DATABASE_URL: url, SMS_GATEWAY: 'sink', DOSIS_QUEUE_VACUUM: mode === 'maintenance' ? 'true' : 'false', ...workerEnv };
+async function drainCopy(label: string, url: string): Promise<void> {
+  const [mode, concurrency] = label.split(':');
+  const env = {
+    DATABASE_URL: url,
+    SMS_GATEWAY: 'sink',
+    DOSIS_QUEUE_VACUUM: mode === 'maintenance' ? 'true' : 'false',
+    ...workerEnv,
+    ...(concurrency ? { DOSIS_WORKER_CONCURRENCY: concurrency } : {}),
+  };
+  const say = (line: string) => console.log(`${label} | ${line}`);
   const config = parseConfig(env);
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: '.', poolSize: config.dbPoolSize });
   // The worker's claims, timed around the query (a wait for a connection of the pool included).
@@ -124,9 +128,9 @@ async function drainCopy(mode: string, url: string): Promise<void> {
   });
   const notify = await createNotify(timed, config, await loadLinkSecret(db));
   await schedulePeriodicJobs(db, config);
-  const w = notify.worker({ onError: (e, what) => console.error(`worker: ${what} failed:`, e) });
-  console.log(`\n== ${mode}${mode === 'periodic' ? ` (VACUUM every ${EVERY.toLocaleString('en')} jobs)` : ''}: batch ${config.worker.batchSize}, concurrency ${config.worker.concurrency}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  console.log('jobs done | SMS/s | claim p50 / p99 ms (n) | dead: jobs, notifications | jobs heap MB | jobs_lane_due MB | jobs indexes MB | notifications MB | vacuums of jobs');
+  const w = notify.worker({ onError: (e, what) => console.error(`${label} | worker: ${what} failed:`, e), log: (m) => say(`(worker: ${m})`) });
+  say(`${mode === 'periodic' ? `VACUUM every ${EVERY.toLocaleString('en')} jobs; ` : ''}batch ${config.worker.batchSize}, concurrency ${config.worker.concurrency}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  say('jobs done | SMS/s | claim p50 / p99 ms (n) | dead: jobs, notifications | jobs heap MB | jobs_lane_due MB | jobs indexes MB | notifications MB | vacuums of jobs');
   const rollup = o.rollup === 'on' ? startPipelineRollup(db, { onError: (e) => console.error('rollup failed:', e) }) : null;
   let vacuuming: Promise<void> = Promise.resolve();
   let vacuumedAt = 0;
@@ -156,7 +160,7 @@ async function drainCopy(mode: string, url: string): Promise<void> {
         const snap = await snapshot(db);
         const c = claims.splice(0);
         const indexes = Object.entries(snap.sizes).filter(([k]) => k.startsWith('jobs_')).reduce((a, [, v]) => a + v, 0);
-        console.log(
+        say(
           `${done.toLocaleString('en')} | ${((done - last.done) / ((now - last.at) / 1000)).toFixed(0)} | ${pct(c, 50).toFixed(1)} / ${pct(c, 99).toFixed(1)} (${c.length}) | ` +
             `${(snap.dead.jobs ?? 0).toLocaleString('en')}, ${(snap.dead.notifications ?? 0).toLocaleString('en')} | ${mb(snap.sizes.jobs ?? 0)} | ${mb(snap.sizes.jobs_lane_due ?? 0)} | ${mb(indexes)} | ${mb(snap.sizes.notifications ?? 0)} | ${snap.vacuums}`,
         );
@@ -172,11 +176,11 @@ async function drainCopy(mode: string, url: string): Promise<void> {
     await rollup?.stop();
   }
   const secs = (performance.now() - t0) / 1000;
-  console.log(`${mode}: ${w.counts.done.toLocaleString('en')} jobs in ${secs.toFixed(0)} s = ${(w.counts.done / secs).toFixed(0)} SMS/s overall; outcomes ${JSON.stringify(w.counts)}`);
-  if (vacuumTimes.length) console.log(`${mode}: ${vacuumTimes.length} VACUUMs by the benchmark, ${pct(vacuumTimes, 50).toFixed(0)} ms p50, ${Math.max(...vacuumTimes).toFixed(0)} ms max`);
+  say(`${w.counts.done.toLocaleString('en')} jobs in ${secs.toFixed(0)} s = ${(w.counts.done / secs).toFixed(0)} SMS/s overall; outcomes ${JSON.stringify(w.counts)}`);
+  if (vacuumTimes.length) say(`${vacuumTimes.length} VACUUMs by the benchmark, ${pct(vacuumTimes, 50).toFixed(0)} ms p50, ${Math.max(...vacuumTimes).toFixed(0)} ms max`);
   const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${CLAIM_SQL.replace(/\$1/g, "'x'").replace(/\$2/g, '100').replace(/\$3/g, "'certificate'").replace(/\$4/g, '60000').replace(/\$5/g, 'NULL')}`);
-  console.log(`${mode}: the claim's plan at the end: ${plan.rows.map((r) => r['QUERY PLAN'].trim()).join(' / ')}`);
-  console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  say(`the claim's plan at the end: ${plan.rows.map((r) => r['QUERY PLAN'].trim()).join(' / ')}`);
+  say(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   await db.close();
 }
 
@@ -212,7 +216,15 @@ try {
       await db.close();
     }
   }
-  for (const m of MODES) await runMode(m);
+  // The copies one after the other (a template may not be copied twice at once), the drains as asked.
+  const copies: ScratchDatabase[] = [];
+  try {
+    for (const m of MODES) copies.push(await createScratchDatabase(`dosis_bench_queue_${m.replace(':', '_')}`, undefined, template.name));
+    if (o.parallel) await Promise.all(MODES.map((m, i) => drainCopy(m, copies[i]!.url)));
+    else for (const [i, m] of MODES.entries()) await drainCopy(m, copies[i]!.url);
+  } finally {
+    for (const c of copies) await c.drop();
+  }
 } finally {
   await template.drop();
 }
