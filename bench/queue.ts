@@ -185,6 +185,13 @@ async function drainCopy(label: string, url: string): Promise<void> {
 }
 
 const template: ScratchDatabase = await createScratchDatabase('dosis_bench_queue');
+const copies: ScratchDatabase[] = [];
+// Stopped by a signal (a long run cut short): its databases go with it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.error(`queue: ${signal}, dropping the scratch databases`);
+    void Promise.allSettled([...copies, template].map((d) => d.drop())).then(() => process.exit(130));
+  });
 try {
   {
     // No statement timeout: the fill's statements are large (the pipeline's statement triggers run with each).
@@ -217,7 +224,6 @@ try {
     }
   }
   // The copies one after the other (a template may not be copied twice at once), the drains as asked.
-  const copies: ScratchDatabase[] = [];
   try {
     for (const m of MODES) copies.push(await createScratchDatabase(`dosis_bench_queue_${m.replace(':', '_')}`, undefined, template.name));
     if (o.parallel) await Promise.all(MODES.map((m, i) => drainCopy(m, copies[i]!.url)));

@@ -22,7 +22,7 @@ Runs until SIGTERM/SIGINT, then finishes the jobs in hand (up to 15 s) and
 gives back those not begun. Run any number, on any machines sharing the
 PostgreSQL database (with PGlite, the worker runs inside "dosis serve").
 Options:
-  --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 128)
+  --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 400)
   --batch N         jobs per claim (DOSIS_WORKER_BATCH, default 100)`,
   sms: `dosis sms tail [-n N] [-f]   print the last N (default 10) messages of the local sink; -f follows
 dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases, routes

@@ -295,7 +295,7 @@ export interface WorkerOptions {
  * takes it all (the bulk), codes up to 16 (a few a second at most, each
  * must go at once), the periodic jobs 5 (one per kind: each run schedules the
  * next, so no more are ever due), notices a quarter. Each lane counts only
- * its own, so 128 certificate SMS stuck on a slow gateway leave the codes'
+ * its own, so 400 certificate SMS stuck on a slow gateway leave the codes'
  * room untouched.
  */
 export function laneConcurrency(concurrency: number, overrides: Partial<Record<Lane, number>> = {}): Record<Lane, number> {
