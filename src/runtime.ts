@@ -74,7 +74,7 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
     for (const c of await notify.health.check()) if (c.problem !== null) app.log.warn(`SMS route ${c.route} does not answer (${c.problem}): its SMS wait until it does`);
   }
   const worker = opts.worker
-    ? notify.worker({ pollMs: Math.min(config.worker.pollMs, 50), onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`) }).start()
+    ? notify.worker({ pollMs: Math.min(config.worker.pollMs, 50), onError: (e, what) => app.log.error({ err: e }, `outbox worker: ${what} failed`), log: (m) => app.log.info(`outbox worker: ${m}`) }).start()
     : null;
   // The pipeline view's counts, every few seconds, beside the outbox (records/pipeline-rollup.ts).
   const rollup = opts.worker ? startPipelineRollup(db, { onError: (e) => app.log.error({ err: e }, 'pipeline rollup failed') }) : null;

@@ -22,7 +22,7 @@ Runs until SIGTERM/SIGINT, then finishes the jobs in hand (up to 15 s) and
 gives back those not begun. Run any number, on any machines sharing the
 PostgreSQL database (with PGlite, the worker runs inside "dosis serve").
 Options:
-  --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 128)
+  --concurrency N   jobs in flight at once (DOSIS_WORKER_CONCURRENCY, default 400)
   --batch N         jobs per claim (DOSIS_WORKER_BATCH, default 100)`,
   sms: `dosis sms tail [-n N] [-f]   print the last N (default 10) messages of the local sink; -f follows
 dosis sms stats              notifications by status, timed-out attempts, retries waiting, open cases, routes
@@ -123,6 +123,7 @@ async function worker(config: Config, concurrency?: number, batch?: number): Pro
     ...(concurrency ? { concurrency } : {}),
     ...(batch ? { batchSize: batch } : {}),
     onError: (e, what) => console.error(`dosis worker: ${what} failed:`, e),
+    log: (m) => console.log(`dosis worker: ${m}`),
   });
   // The periodic jobs run in the outbox too: make sure the chain has a link (a no-op when it has).
   await schedulePeriodicJobs(db, config);

@@ -46,6 +46,8 @@ export interface JobPayloads {
   pipeline_rollup: Record<string, never>;
   /** Periodic (SMS_SWEEP_SECONDS): attempts without a final report in time → `unknown`, and the missing-report policy (notifier.ts `sweep`); each run schedules the next. */
   sms_sweep: Record<string, never>;
+  /** Periodic (every minute, unless DOSIS_QUEUE_VACUUM=false): VACUUM the outbox's tables that collected enough dead row versions (vacuum.ts); each run schedules the next. */
+  queue_vacuum: Record<string, never>;
   /**
    * Hand a dose to SATUSEHAT (satusehat/sync.ts): written with the dose (dedupe `satusehat:<vaccinationId>`), again
    * when it is voided, moved by a merge or sent again from the work list (dedupe with a suffix). Reads the dose as it
@@ -55,14 +57,14 @@ export interface JobPayloads {
 }
 
 export type JobKind = keyof JobPayloads;
-export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep', 'satusehat_sync'];
+export const JOB_KINDS: readonly JobKind[] = ['notify', 'sms_send', 'sms_timeout', 'reminder', 'recall_notice', 'code_sms', 'correction_notice', 'phone_replaced_notice', 'dose_request_notice', 'escalate_dose_requests', 'housekeeping', 'pipeline_rollup', 'sms_sweep', 'queue_vacuum', 'satusehat_sync'];
 
 /**
  * A lane of the outbox: claimed by its own loop with its own jobs in flight,
  * so a backlog or a slow gateway in one never delays another. In the order
  * `Worker.runOnce` serves them:
  * - `code` — one-time codes (and their retries): seconds, always, or the code dies first;
- * - `periodic` — rollup, housekeeping, escalation, the missing-report sweep: on their schedule whatever waits elsewhere;
+ * - `periodic` — rollup, housekeeping, escalation, the missing-report sweep, the queue's vacuum: on their schedule whatever waits elsewhere;
  * - `certificate` — certificate SMS, their retries and report timeouts: the bulk of a record day;
  * - `notice` — reminders, recall notices, answers to declined requests;
  * - `sync` — the hand-off of each dose to SATUSEHAT (issue 21): the lowest, claimed after every other lane,
@@ -80,6 +82,7 @@ export function laneOf(kind: JobKind): Lane {
     case 'housekeeping':
     case 'pipeline_rollup':
     case 'sms_sweep':
+    case 'queue_vacuum':
       return 'periodic';
     case 'notify':
     case 'sms_send':
@@ -160,6 +163,7 @@ export function parsePayload<K extends JobKind>(kind: K, raw: unknown): JobPaylo
     case 'housekeeping':
     case 'pipeline_rollup':
     case 'sms_sweep':
+    case 'queue_vacuum':
       return {} satisfies JobPayloads['escalate_dose_requests'] as JobPayloads[K];
     default:
       return k satisfies never;

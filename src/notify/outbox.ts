@@ -104,7 +104,7 @@ export async function enqueue<K extends JobKind>(tx: Queryable, o: EnqueueOption
 }
 
 /** The periodic jobs: each run does its work, then schedules the next at the next time slot. */
-export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping' | 'pipeline_rollup' | 'sms_sweep';
+export type PeriodicKind = 'escalate_dose_requests' | 'housekeeping' | 'pipeline_rollup' | 'sms_sweep' | 'queue_vacuum';
 
 /**
  * Enqueues the run of a periodic job at the start of the current time slot of
@@ -293,15 +293,15 @@ export interface WorkerOptions {
 /**
  * Jobs in flight per lane for a worker of `concurrency`: the certificate lane
  * takes it all (the bulk), codes up to 16 (a few a second at most, each
- * must go at once), the periodic jobs 3 (one per kind: each run schedules the
+ * must go at once), the periodic jobs 5 (one per kind: each run schedules the
  * next, so no more are ever due), notices a quarter. Each lane counts only
- * its own, so 128 certificate SMS stuck on a slow gateway leave the codes'
+ * its own, so 400 certificate SMS stuck on a slow gateway leave the codes'
  * room untouched.
  */
 export function laneConcurrency(concurrency: number, overrides: Partial<Record<Lane, number>> = {}): Record<Lane, number> {
   return {
     code: overrides.code ?? Math.min(concurrency, 16),
-    periodic: overrides.periodic ?? 3,
+    periodic: overrides.periodic ?? 5,
     certificate: overrides.certificate ?? concurrency,
     notice: overrides.notice ?? Math.max(1, Math.ceil(concurrency / 4)),
     // SATUSEHAT takes a few requests at a time per client; its own room, so a slow national server holds only these.

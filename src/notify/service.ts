@@ -16,6 +16,7 @@ import { type HousekeepingCounts, housekeep } from '../access/housekeeping.ts';
 import { type PruneCounts, type PruneOptions, pruneNotify } from './retention.ts';
 import { type CodeCheck, checkCode, loadOtpSecret } from './codes.ts';
 import { switchSync, syncHandler } from '../satusehat/sync.ts';
+import { QUEUE_VACUUM_EVERY_MINUTES, vacuumQueue } from './vacuum.ts';
 import { SatusehatClient } from '../satusehat/client.ts';
 
 /** The secret that signs delivery-report URLs: SMS_REPORT_SECRET, else generated once into `settings` (every process reads the same). */
@@ -29,11 +30,12 @@ export const PIPELINE_ROLLUP_EVERY_MINUTES = 5;
  * slot (a no-op when it exists). Called where a worker starts (`dosis worker`,
  * `dosis serve` with its embedded worker).
  */
-export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseRequests'> & Partial<Pick<Config, 'sms'>>, now = new Date()): Promise<void> {
+export async function schedulePeriodicJobs(db: Db, config: Pick<Config, 'doseRequests'> & Partial<Pick<Config, 'sms' | 'worker'>>, now = new Date()): Promise<void> {
   await schedulePeriodic(db, 'escalate_dose_requests', { now, everyMinutes: config.doseRequests.checkEveryMinutes, which: 'current' });
   await schedulePeriodic(db, 'housekeeping', { now, everyMinutes: HOUSEKEEPING_EVERY_MINUTES, which: 'current' });
   await schedulePeriodic(db, 'pipeline_rollup', { now, everyMinutes: PIPELINE_ROLLUP_EVERY_MINUTES, which: 'current' });
   if (config.sms) await schedulePeriodic(db, 'sms_sweep', { now, everyMinutes: config.sms.sweepEveryMs / 60_000, which: 'current' });
+  if (config.worker?.queueVacuum) await schedulePeriodic(db, 'queue_vacuum', { now, everyMinutes: QUEUE_VACUUM_EVERY_MINUTES, which: 'current' });
 }
 
 /**
@@ -85,7 +87,8 @@ export interface NotifyService {
   checkCode(requestId: string, code: string, purpose?: string): Promise<CodeCheck>;
   /** A worker over every job kind with the configured batch, concurrency and lease. */
   /** `now` is the clock of the periodic jobs (the dose-request escalation); tests move it instead of sleeping. */
-  worker(overrides?: Partial<Config['worker']> & { id?: string; onError?: (e: unknown, what: string) => void; now?: () => Date }): Worker;
+  /** `log`: where the worker's maintenance says what it did (the queue's VACUUMs). */
+  worker(overrides?: Partial<Config['worker']> & { id?: string; onError?: (e: unknown, what: string) => void; now?: () => Date; log?: (message: string) => void }): Worker;
 }
 
 export interface NotifyOptions {
@@ -157,6 +160,13 @@ export async function createNotify(db: Db, config: NotifyConfig, linkSecret: Buf
         housekeeping: periodic('housekeeping', HOUSEKEEPING_EVERY_MINUTES, (now) => runHousekeeping(db, now)),
         pipeline_rollup: periodic('pipeline_rollup', PIPELINE_ROLLUP_EVERY_MINUTES, (now) => rollupPipeline(db, now)),
         sms_sweep: periodic('sms_sweep', config.sms.sweepEveryMs / 60_000, () => notifier.sweep()),
+        // Turned off (DOSIS_QUEUE_VACUUM=false), a run already scheduled does nothing and schedules no next one.
+        queue_vacuum: w.queueVacuum
+          ? periodic('queue_vacuum', QUEUE_VACUUM_EVERY_MINUTES, async () => {
+              const done = await vacuumQueue(db);
+              if (done.length) o.log?.(`vacuumed ${done.map((v) => `${v.table} (${v.dead} dead row versions, ${v.ms} ms)`).join(', ')}`);
+            })
+          : eachJob<'queue_vacuum'>(1, async () => {}),
         satusehat_sync: syncHandler(satusehat),
       };
       return new Worker(db, handlers, {

@@ -348,8 +348,9 @@ export interface ScratchDatabase {
  * A new, empty PostgreSQL database for one server: `dosis serve` takes a
  * whole database (DATABASE_URL), so process tests get a database each where
  * in-process tests get a schema. `drop()` ends its connections first.
+ * `template`: a copy of that database (which nobody may be connected to) instead of an empty one.
  */
-export async function createScratchDatabase(prefix: string, serverUrl = PG_URL): Promise<ScratchDatabase> {
+export async function createScratchDatabase(prefix: string, serverUrl = PG_URL, template?: string): Promise<ScratchDatabase> {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
   const admin = async (sql: string) => {
@@ -361,7 +362,8 @@ export async function createScratchDatabase(prefix: string, serverUrl = PG_URL):
       await c.end();
     }
   };
-  await admin(`CREATE DATABASE ${name}`);
+  if (template !== undefined && !/^[a-z_][a-z0-9_]*$/.test(template)) throw new Error(`bad database name ${template}`);
+  await admin(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { name, url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };

@@ -162,8 +162,8 @@ describeEachBackend('migrations 030–031', (t) => {
     try {
       const all = loadMigrations();
       await migrate(mig.db, all.filter((m) => m.version < 30));
-      // Every kind an older version could have written (satusehat_sync came with migration 034, in its own lane).
-      const kinds = JOB_KINDS.filter((k) => k !== 'satusehat_sync');
+      // Every kind an older version could have written (satusehat_sync came with migration 034, in its own lane; queue_vacuum later).
+      const kinds = JOB_KINDS.filter((k) => k !== 'satusehat_sync' && k !== 'queue_vacuum');
       for (const k of kinds) {
         await mig.db.query("INSERT INTO jobs (kind, payload, dedupe_key) VALUES ($1, '{}'::jsonb, $1)", [k]);
         await mig.db.query("INSERT INTO jobs (kind, payload, dedupe_key, status) VALUES ($1, '{}'::jsonb, $1 || ':done', 'done')", [k]);
