@@ -4,10 +4,11 @@
  * prepares a PGlite template data directory once, then runs every test file
  * with node:test, each file in its own process. Arguments narrow the files:
  * `npm test -- test/records`. With `--checks` (as `npm test` runs it) the
- * typecheck and lint run beside the tests, in the main lane's priority: they
- * are a minute of CPU on one core, which the waits of the Kannel lane absorb,
- * instead of a minute of wall time before the first test; their output is
- * printed at the end, and a failure fails the run.
+ * typecheck and lint (scripts/checks.ts, one process) run beside the tests, in
+ * the main lane's priority: they are under a minute of CPU on one core, which
+ * the waits of the Kannel lane absorb, instead of a minute of wall time before
+ * the first test; their output is printed at the end, and a failure fails the
+ * run.
  *
  * Two lanes run side by side. The files that drive a real Kannel mostly wait
  * (on outages, restarts, report timeouts: a few seconds of CPU in a minute or
