@@ -4,10 +4,11 @@
  * prepares a PGlite template data directory once, then runs every test file
  * with node:test, each file in its own process. Arguments narrow the files:
  * `npm test -- test/records`. With `--checks` (as `npm test` runs it) the
- * typecheck and lint run beside the tests, in the main lane's priority: they
- * are a minute of CPU on one core, which the waits of the Kannel lane absorb,
- * instead of a minute of wall time before the first test; their output is
- * printed at the end, and a failure fails the run.
+ * typecheck and lint (scripts/checks.ts, one process) run beside the tests, in
+ * the main lane's priority: they are under a minute of CPU on one core, which
+ * the waits of the Kannel lane absorb, instead of a minute of wall time before
+ * the first test; their output is printed at the end, and a failure fails the
+ * run.
  *
  * Two lanes run side by side. The files that drive a real Kannel mostly wait
  * (on outages, restarts, report timeouts: a few seconds of CPU in a minute or
@@ -92,37 +93,28 @@ const lanes = [
   { name: 'main', files: byLastDuration(files.filter((f) => !waitsOnKannel(f))), concurrency: CONCURRENCY, nice: MAIN_LANE_NICE },
 ].filter((l) => l.files.length > 0);
 
-/** Typecheck (server and web) and lint, one after another, output kept for the summary. */
+/**
+ * Typecheck (server and web) and lint, in one process that builds each TypeScript program once
+ * (scripts/checks.ts); its output is kept for the summary: each check's line when all passed,
+ * everything it printed when one failed.
+ */
 async function runChecks(): Promise<{ ok: boolean; lines: string[] }> {
-  const bin = (name: string): string => resolve('node_modules/.bin', name);
-  const steps: [string, string, string[]][] = [
-    ['typecheck', bin('tsc'), ['--noEmit', '-p', '.']],
-    ['typecheck (web)', bin('tsc'), ['--noEmit', '-p', 'web']],
-    ['lint', bin('eslint'), ['.']],
-  ];
-  const lines: string[] = [];
-  let ok = true;
-  for (const [name, cmd, cmdArgs] of steps) {
-    const t0 = Date.now();
-    const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
-    if (child.pid !== undefined) {
-      try {
-        setPriority(child.pid, MAIN_LANE_NICE);
-      } catch {
-        // not permitted here: it runs at normal priority
-      }
-    }
-    let text = '';
-    child.stdout.on('data', (b: Buffer) => (text += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (text += b.toString()));
-    const code = await new Promise<number | null>((done) => child.on('close', done));
-    lines.push(`${name}: ${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    if (code !== 0) {
-      ok = false;
-      lines.push(...text.trimEnd().split('\n').map((l) => `  ${l}`));
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ['scripts/checks.ts'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, MAIN_LANE_NICE);
+    } catch {
+      // not permitted here: it runs at normal priority
     }
   }
-  return { ok, lines };
+  let text = '';
+  child.stdout.on('data', (b: Buffer) => (text += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (text += b.toString()));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  const printed = text.trimEnd().split('\n');
+  if (code === 0) return { ok: true, lines: printed.filter((l) => /^(typecheck|typecheck \(web\)|lint): /.test(l)) };
+  return { ok: false, lines: [`typecheck and lint: FAILED in ${((Date.now() - t0) / 1000).toFixed(0)} s`, ...printed.map((l) => `  ${l}`)] };
 }
 const checks = withChecks ? runChecks() : Promise.resolve({ ok: true, lines: [] as string[] });
 
