@@ -51,6 +51,9 @@ interface Ev extends Record<string, unknown> {
   data: Record<string, unknown>;
 }
 
+/** The people merged into a person (their records are the person's): by the partial index people_merged_into (migration 046; test/records/plans.test.ts). */
+export const MERGED_PEOPLE = 'SELECT id FROM people WHERE merged_into = $1';
+
 /** Actor ids are token or staff account ids: shown as "role:label" or "role:username". */
 const ACTOR = `coalesce((SELECT st.role || ':' || st.label FROM api_tokens st WHERE st.id::text = %s),
                         (SELECT sa.role || ':' || sa.username FROM staff_accounts sa WHERE sa.id::text = %s), %s)`;
@@ -66,7 +69,7 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
   if (!person) throw personNotFound(personId);
   const full = seesIdentifiers(who, reveal);
   // Records merged into this one keep their audit history under their own id.
-  const ids = [personId, ...(await db.query<{ id: string }>('SELECT id FROM people WHERE merged_into = $1', [personId])).rows.map((r) => r.id)];
+  const ids = [personId, ...(await db.query<{ id: string }>(MERGED_PEOPLE, [personId])).rows.map((r) => r.id)];
 
   const events = await db.query<Ev>(
     `SELECT v.recorded_at AS at, 'dose_recorded' AS type, ${actor('v.recorded_by::text')} AS actor,

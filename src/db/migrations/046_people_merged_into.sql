@@ -1,0 +1,11 @@
+-- dosis:no-transaction
+-- 046: the people merged into a person, found by an index (issue 20).
+--
+-- A person's timeline (records/timeline.ts) gathers the records of the people
+-- merged into them: `SELECT id FROM people WHERE merged_into = $1`. Nothing
+-- indexed merged_into, so every timeline read all of people: 229 ms a call at
+-- 2 M people on the record day (pg_stat_statements, `npm run bench -- day
+-- --statements`), growing with the register. Merges are rare: a partial index
+-- of the merged people only, next to nothing in size, kept by no write but a
+-- merge. Built CONCURRENTLY (writes to people go on; migrate.ts).
+CREATE INDEX CONCURRENTLY IF NOT EXISTS people_merged_into ON people (merged_into) WHERE merged_into IS NOT NULL;
