@@ -337,7 +337,11 @@ async function main(): Promise<number> {
       }
       await round();
       if (!importing && drainedAt === null) {
-        const waiting = await count("SELECT count(*) AS n FROM jobs WHERE kind IN ('notify', 'sms_send') AND status = 'pending'").catch(() => 1);
+        // Through the claim's partial index of pending jobs (a few entries by now), not a read of every job: the bench's
+        // own check read all 2 M jobs every round (0.5 s of PostgreSQL's CPU each) on the record day.
+        const waiting = await count(
+          "SELECT count(*) AS n FROM (SELECT kind FROM jobs WHERE status = 'pending' ORDER BY lane, run_at, id) j WHERE j.kind IN ('notify', 'sms_send')",
+        ).catch(() => 1);
         if (waiting === 0) {
           drainedAt = Date.now() - started;
           drainSnap = await snap();
