@@ -37,7 +37,7 @@ import { PeopleGenerator, doseRequest } from '../test/helpers/people.ts';
 import { startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { createScratchDatabase, keepAliveAgent, PG_URL, request, spawnDosis, startServer, uploadFile, type Child, type DosisServer } from '../test/helpers/server.ts';
 import { CpuSampler, cpuSeconds, machineSeconds } from './lib/proc.ts';
-import { housekeep, parts, printParts, printStages, sizes as tableSizes } from './lib/sizes.ts';
+import { housekeep, maintenance, parts, printParts, printStages, sizes as tableSizes } from './lib/sizes.ts';
 import { openDb } from '../src/db/open.ts';
 import { SatusehatPeer } from '../test/helpers/satusehat-peer.ts';
 
@@ -495,7 +495,7 @@ async function main(): Promise<number> {
         const day = await tableSizes(rest);
         await housekeep(rest, new Date(Date.now() + 30 * 86_400_000), 'at now + 30 days');
         const housekept = await tableSizes(rest);
-        await rest.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
+        await maintenance(rest, `VACUUM FULL ${[...housekept.keys()].join(', ')}`);
         const atRest = await tableSizes(rest);
         console.log(`\nat rest (housekeeping and VACUUM FULL in ${((performance.now() - t0) / 1000).toFixed(0)} s):`);
         printParts('at rest', atRest, await parts(rest), doses);

@@ -37,7 +37,7 @@ import { generateDoses, toCsv } from '../test/fixtures/import-files.ts';
 import { waitForImport } from './lib/imports.ts';
 import { openDb } from '../src/db/open.ts';
 import type { Db } from '../src/db/client.ts';
-import { housekeep, parts, printParts, printStages, sizes, type Sizes } from './lib/sizes.ts';
+import { housekeep, maintenance, parts, printParts, printStages, sizes, type Sizes } from './lib/sizes.ts';
 import { SatusehatPeer } from '../test/helpers/satusehat-peer.ts';
 
 const HELP = `npm run bench -- storage [options]
@@ -141,7 +141,7 @@ try {
     const sms = await count(db, 'SELECT count(*)::int8 AS n FROM notifications');
     const synced = await count(db, "SELECT count(*)::int8 AS n FROM satusehat_sync WHERE state = 'synced'");
     console.log(`${doses.toLocaleString('en')} doses, ${sms.toLocaleString('en')} SMS, all final${peer ? `; ${synced.toLocaleString('en')} synced` : ''}`);
-    await db.query('VACUUM ANALYZE');
+    await maintenance(db, 'VACUUM ANALYZE');
     const drained = await sizes(db);
     await housekeep(db, new Date(Date.now() + keepMs), `day 1 at now + ${opts['keep-days']} days`);
     const housekept = await sizes(db);
@@ -180,13 +180,13 @@ try {
       );
       printParts(`run a while (all ${days} days)`, current, await parts(db), both);
       // VACUUM FULL of all days, per dose of all days.
-      await db.query(`VACUUM FULL ${[...current.keys()].join(', ')}`);
+      await maintenance(db, `VACUUM FULL ${[...current.keys()].join(', ')}`);
       const rest2 = await sizes(db);
       stages.push(['at rest', new Map([...rest2].map(([k, v]) => [k, { bytes: Math.round((v.bytes * doses) / both), rows: v.rows }]))]);
       printParts(`at rest (all ${days} days)`, rest2, await parts(db), both);
     } else {
       // Dosis's tables only: a VACUUM FULL of the catalogs races with the reads of statistics.
-      await db.query(`VACUUM FULL ${[...housekept.keys()].join(', ')}`);
+      await maintenance(db, `VACUUM FULL ${[...housekept.keys()].join(', ')}`);
       const rest = await sizes(db);
       stages.push(['at rest', rest]);
       printParts('at rest', rest, await parts(db), doses);

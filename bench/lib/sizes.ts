@@ -75,12 +75,31 @@ export function printParts(label: string, s: Sizes, ps: { tbl: string; part: str
   }
 }
 
-/** The rollup, then housekeeping, as the worker runs them, at `later`; then a plain VACUUM (twice, as autovacuum comes by: index pages the first emptied are reused only after a second). */
+/** Runs maintenance statements (VACUUM, VACUUM FULL) on one session without the connection's statement timeout: on millions of rows they take minutes. */
+export async function maintenance(db: Db, ...sql: string[]): Promise<void> {
+  await db.withSession(async (s) => {
+    await s.exec('SET statement_timeout = 0');
+    for (const x of sql) await s.exec(x);
+  });
+}
+
+/**
+ * The rollup, then housekeeping, as the worker runs them, at `later` — its
+ * runs repeated until nothing is left (each run is budgeted, as the periodic
+ * job's is: the hourly runs of a day do the same) — then a plain VACUUM
+ * (twice, as autovacuum comes by: index pages the first emptied are reused
+ * only after a second).
+ */
 export async function housekeep(db: Db, later: Date, label: string): Promise<void> {
   await rollupPipeline(db, later);
   const t1 = performance.now();
-  const done = await runHousekeeping(db, later);
-  console.log(`${label}: housekeeping ${((performance.now() - t1) / 1000).toFixed(1)} s, ${JSON.stringify(done)}`);
-  await db.query('VACUUM ANALYZE');
-  await db.query('VACUUM');
+  const total: Record<string, number> = {};
+  let runs = 0;
+  for (let more = true; more; runs++) {
+    const done = await runHousekeeping(db, later);
+    for (const [k, v] of Object.entries(done)) if (typeof v === 'number') total[k] = (total[k] ?? 0) + v;
+    more = done.more;
+  }
+  console.log(`${label}: housekeeping ${((performance.now() - t1) / 1000).toFixed(1)} s in ${runs} run(s), ${JSON.stringify(total)}`);
+  await maintenance(db, 'VACUUM ANALYZE', 'VACUUM');
 }
