@@ -19,9 +19,6 @@ import { createNotify, schedulePeriodicJobs, type SinkMessage } from './notify/s
 import type { Worker } from './notify/outbox.ts';
 import { startPipelineRollup } from './records/pipeline-rollup.ts';
 
-// Lives with the keys (so that `dosis keys` and `dosis import` need not load the server); kept here for its importers.
-export { openSigningSetup };
-
 export interface Runtime {
   db: Db;
   app: App;
