@@ -246,7 +246,9 @@ describeEachBackend('SMS through the local sink', (t) => {
     );
     assert.equal(at.rows.length, 6);
     const span = at.rows[5]!.ms - at.rows[0]!.ms;
-    assert.ok(span >= 5 * 50 - 5, `6 sends at 20/s take at least 250 ms, took ${span} ms`);
+    // The slots are 50 ms apart in the worker; the times are the database's now() of each insert, so a statement
+    // held up a little on a loaded machine narrows the span by that much (seen: 241 ms). Uncapped, 6 sends take ~20 ms.
+    assert.ok(span >= 5 * 50 * 0.9, `6 sends at 20/s take about 250 ms, took ${span} ms`);
     await capped.app.close();
   });
 
