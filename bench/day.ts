@@ -213,6 +213,16 @@ async function main(): Promise<number> {
     const load0 = loadavg();
     const cpu0 = { server: cpuSeconds((_, p) => p === serverPid), worker: cpuSeconds((_, p) => p === workerPid), bench: process.cpuUsage(), machine: machineSeconds() };
 
+    // The server's event loop delay (dosis_event_loop_delay_seconds: cumulative buckets), read at the first upload and at
+    // the imports' end: how long a request waited, during the imports, for the import's CPU work in the same loop.
+    const loopDelay = async (): Promise<Map<string, number> | null> => {
+      const r = await request(base, 'GET', '/metrics', undefined, {}, { agent, timeoutMs: 60_000 }).catch(() => null);
+      if (r?.status !== 200) return null;
+      return new Map([...r.text.matchAll(/^dosis_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1] as string, Number(m[2])]));
+    };
+    const loop0 = await loopDelay();
+    let loopEnd: Map<string, number> | null = null;
+
     // Uploads, two at a time; progress sampled for rows per minute.
     const started = Date.now();
     const imports: { id: string; file: (typeof files)[number]; status?: Record<string, unknown> }[] = [];
@@ -253,6 +263,7 @@ async function main(): Promise<number> {
     let drainSnap: Snap | null = null;
     const uploads = Promise.all([uploader(), uploader()]).finally(async () => {
       importEndSnap = await snap();
+      loopEnd = await loopDelay();
       importing = false;
     });
 
@@ -446,6 +457,16 @@ async function main(): Promise<number> {
         return `${String(xs.length).padStart(4)} ${String(xs.filter((p) => !p.ok).length).padStart(4)} ${[0.5, 0.95, 0.99, 1].map((f) => fmt(q(ms, f)).padStart(5)).join(' ')}`;
       });
       console.log(`  ${name.padEnd(26)} ${' '.repeat(14)}${cols[0]}  |  ${' '.repeat(6)}${cols[1]}`);
+    }
+    const loopAtEnd = loopEnd as Map<string, number> | null;
+    if (loop0 && loopAtEnd) {
+      // Samples of a 20 ms timer during the imports; a bucket's count is of samples at most that late.
+      const all = (loopAtEnd.get('+Inf') ?? 0) - (loop0.get('+Inf') ?? 0);
+      const over = [...loopAtEnd.keys()].filter((le) => le !== '+Inf').map((le) => {
+        const n = all - ((loopAtEnd.get(le) ?? 0) - (loop0.get(le) ?? 0));
+        return `> ${Number(le) * 1000} ms ${n} (${((100 * n) / Math.max(1, all)).toFixed(1)} %)`;
+      });
+      console.log(`\nserver event loop delay during the imports (${all} samples of a 20 ms timer): ${over.join(', ')}`);
     }
 
     if (opts.statements) {

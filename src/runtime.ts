@@ -85,6 +85,7 @@ export async function buildRuntime(db: Db, config: Config, logger: boolean | obj
       await rollup?.stop();
       await worker?.stop();
       await app.close();
+      metrics.eventLoop.stop();
       await db.close();
       signing.store.close();
     },

@@ -33,6 +33,7 @@ import { personKey, sameName } from '../domain/names.ts';
 import { vaccineByCode, type Vaccine } from '../domain/vaccines.ts';
 import type { IssueInput, IssuedCertificate, Issuer } from '../certificates/issuer.ts';
 import { storedHc1 } from '../certificates/hc1.ts';
+import { nextTurn, ROWS_PER_TURN, Turns } from './turns.ts';
 import { type KnownPerson, type NewPerson, newPerson, phoneColumns, readPeople, type StoredAnswer } from './people.ts';
 import { facilityForEntry } from './facilities.ts';
 import { SYNC_MAX_ATTEMPTS, SYNC_SETTING } from '../satusehat/sync.ts';
@@ -238,7 +239,23 @@ export interface EntryContext {
 }
 
 /** A signed certificate, with its SMS link token when the signer made it too (linkTokenFor). */
-export type SignedCertificate = IssuedCertificate & { linkToken?: string };
+/**
+ * A certificate as a signing thread returns it (import/sign-worker.ts): with its link token, and what the
+ * write stores of it computed there too — the bytes under its HC1 text in base64 (storedHc1) and the hash
+ * of its link token in hex — so that the event loop answering requests does not decode Base45 and hash
+ * for every dose of an import.
+ */
+export type SignedCertificate = IssuedCertificate & { linkToken?: string; hc1?: string; linkHash?: string };
+
+/** What a certificate row stores of its HC1 text, in base64 (certificates.hc1): from the signing thread, or computed here. */
+function storedHc1Base64(c: SignedCertificate): string {
+  return c.hc1 ?? storedHc1(c.qr).toString('base64');
+}
+
+/** The hash of a certificate's link token in hex (link_tokens.token_hash): from the signing thread, or computed here. */
+function linkHashHex(c: SignedCertificate, link: string): string {
+  return c.linkHash ?? hashLinkToken(link).toString('hex');
+}
 
 /** One validated entry, with the facility it was checked against (facilityForEntry). */
 export interface PreparedEntry {
@@ -353,7 +370,9 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
       const planned: Planned[] = [];
       const audits: { personId: string; subject: string; from: string | null; to: string | null }[] = [];
 
+      const turns = new Turns();
       for (const index of pending) {
+        if (turns.due()) await nextTurn();
         const prepared = entries[index] as PreparedEntry;
         const { entry } = prepared;
         if (prepared.idempotencyKey !== undefined) {
@@ -489,6 +508,8 @@ export async function recordEntries(q: Queryable, deps: RecordDeps, ctx: EntryCo
         const answers = planned.map((p, i) => answerOf(deps, p, certs[i] as IssuedCertificate, links[i] as string));
         // Stored with their keys as text, the bytes a replay answers (PostgreSQL need not parse them as JSON).
         const texts = planned.map((p, i) => (p.prepared.idempotencyKey === undefined ? null : JSON.stringify(answers[i])));
+        // A batch of an import: the answers above and the rows below are each tens of milliseconds (turns.ts).
+        if (planned.length > ROWS_PER_TURN) await nextTurn();
         if (!waited) {
           waited = true;
           await ctx.beforeWrite?.();
@@ -541,7 +562,7 @@ function contention(): AppError {
 }
 
 /** A dose as the write statement reads it (JSON): everything per row, the caller and the time included, so that rows of several calls can go in one statement. */
-function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: string) {
+function doseRow(ctx: EntryContext, p: Planned, c: SignedCertificate, link: string) {
   const keyed = p.prepared.idempotencyKey !== undefined;
   return {
     person_id: p.person.id,
@@ -565,7 +586,7 @@ function doseRow(ctx: EntryContext, p: Planned, c: IssuedCertificate, link: stri
     dn: p.role.dn,
     sd: p.role.sd,
     expires_at: c.expiresAt.toISOString(),
-    link_hash: hashLinkToken(link).toString('hex'),
+    link_hash: linkHashHex(c, link),
     region_code: p.person.region_code,
     claim: p.missing ? { missing: p.missing, doseNumber: p.prepared.entry.doseNumber } : null,
     phone_case: p.phoneCase,
@@ -659,9 +680,15 @@ async function writeDoses(
   audits: { personId: string; subject: string; from: string | null; to: string | null }[],
 ): Promise<Set<string>> {
   const at = ctx.now.toISOString();
+  const doses: ReturnType<typeof doseRow>[] = [];
+  const turns = new Turns();
+  for (const [i, p] of planned.entries()) {
+    if (turns.due()) await nextTurn();
+    doses.push(doseRow(ctx, p, certs[i] as SignedCertificate, links[i] as string));
+  }
   const write: WriteRows = {
-    doses: planned.map((p, i) => doseRow(ctx, p, certs[i] as IssuedCertificate, links[i] as string)),
-    qrs: certs.map((c) => storedHc1(c.qr).toString('base64')),
+    doses,
+    qrs: certs.map((c) => storedHc1Base64(c)),
     answers: texts,
     people: people.map((st) => personRow(st, at)),
     audits: audits.map((a) => ({ at, actor: ctx.principal.id, person_id: a.personId, subject: a.subject, from_phone: a.from, to_phone: a.to })),

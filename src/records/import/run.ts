@@ -21,6 +21,7 @@ import { mapColumns, reasonOf, rowReason, rowReasons, rowToBody, type ColumnMap,
 import { reasonOfError, type ByteSource, type FileFormat } from './read.ts';
 import { openSheetOffThread } from './sheet-thread.ts';
 import type { SigningPool } from './signing.ts';
+import { nextTurn, Turns } from '../turns.ts';
 
 /** What an import needs: what recording a dose needs, and optionally signing threads. */
 export interface ImportDeps extends RecordDeps {
@@ -256,6 +257,7 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
 
   try {
     const today = todayInJakarta(deps.now ? deps.now() : new Date());
+    const turns = new Turns();
     for await (const sheetRow of sheet.rows()) {
       if (failure || opts.signal?.aborted) break;
       if (!columns) {
@@ -264,6 +266,8 @@ export async function runImport(deps: ImportDeps, id: string, opts: RunOptions):
         continue;
       }
       if (committed(sheetRow.line)) continue;
+      // Validating a row is pure CPU: the requests waiting get a turn every few dozen rows (turns.ts).
+      if (turns.due()) await nextTurn();
       const result = await prepareRow(sheetRow, columns, row, today, sheet.date1904, facilityOf);
       if (!result) continue;
       batch.push(result);

@@ -9,7 +9,8 @@ import type { Db } from '../../db/client.ts';
 import { Issuer } from '../../certificates/issuer.ts';
 import { openKeyStore, type KeyStore, type KeyStoreSpec } from '../../certificates/key-store.ts';
 import { vaccineByCode } from '../../domain/vaccines.ts';
-import { linkTokenFor } from '../../access/links.ts';
+import { hashLinkToken, linkTokenFor } from '../../access/links.ts';
+import { storedHc1 } from '../../certificates/hc1.ts';
 import type { SignRequest, WorkerKey } from './signing.ts';
 
 let issuer: Issuer | undefined;
@@ -53,7 +54,9 @@ port.on('message', (msg: { type: 'key'; key: WorkerKey } | { type: 'sign'; id: n
       const [signer, secret] = [issuer, linkSecret];
       const certs = msg.inputs.map((i) => {
         const c = signer.issue({ ...i, vaccine: vaccineByCode(i.vaccine), issuedAt: new Date(i.issuedAt) });
-        return { ...c, linkToken: linkTokenFor(secret, c.id) };
+        const linkToken = linkTokenFor(secret, c.id);
+        // What the write stores, computed here rather than on the main thread (SignedCertificate).
+        return { ...c, linkToken, hc1: storedHc1(c.qr).toString('base64'), linkHash: hashLinkToken(linkToken).toString('hex') };
       });
       port.postMessage({ type: 'signed', id: msg.id, certs });
     } catch (e) {
