@@ -47,9 +47,14 @@ export function personNotFound(id: string): AppError {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether `id` can be a person's id (a UUID): anything else is answered 404 without a query. */
+export function isPersonId(id: string): boolean {
+  return UUID.test(id);
+}
+
 /** Throws 404 unless the person exists and the caller may see them. */
 export async function assertPersonInScope(db: Queryable, who: Principal, personId: string): Promise<void> {
-  if (!UUID.test(personId)) throw personNotFound(personId);
+  if (!isPersonId(personId)) throw personNotFound(personId);
   const scope = personScopeSql(who, 2);
   const r = await db.query(`SELECT 1 FROM people p WHERE p.id = $1 AND ${scope.sql}`, [personId, ...scope.params]);
   if (r.rowCount === 0) throw personNotFound(personId);

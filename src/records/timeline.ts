@@ -11,7 +11,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import { outcomeInWords } from '../satusehat/sync.ts';
 import type { Queryable } from '../db/client.ts';
 import type { Principal } from '../access/tokens.ts';
-import { assertPersonInScope, personNotFound, seesIdentifiers } from '../access/scope.ts';
+import { isPersonId, personNotFound, personScopeSql, seesIdentifiers } from '../access/scope.ts';
 import { roleInHistory } from '../domain/doses.ts';
 import type { Text } from '../domain/errors.ts';
 import type { VaccinationStatus } from '../domain/types.ts';
@@ -51,8 +51,15 @@ interface Ev extends Record<string, unknown> {
   data: Record<string, unknown>;
 }
 
-/** The people merged into a person (their records are the person's): by the partial index people_merged_into (migration 046; test/records/plans.test.ts). */
-export const MERGED_PEOPLE = 'SELECT id FROM people WHERE merged_into = $1';
+/**
+ * The person a timeline is of, whether the caller may see them (`in_scope`: the scope's condition on `p`,
+ * its parameters from $2), and the people merged into them (their records are the person's), by the partial
+ * index people_merged_into (migration 046; test/records/plans.test.ts): one round trip instead of three.
+ */
+export const TIMELINE_PERSON = (scopeSql: string): string =>
+  `SELECT p.id, p.id_type, p.id_value, p.id_country, p.name, p.birth_date, p.sex, p.phone, p.phone_status, p.merged_into, p.created_at,
+          ${scopeSql} AS in_scope, ARRAY(SELECT m.id FROM people m WHERE m.merged_into = p.id ORDER BY m.id) AS merged_from
+     FROM people p WHERE p.id = $1`;
 
 /** Actor ids are token or staff account ids: shown as "role:label" or "role:username". */
 const ACTOR = `coalesce((SELECT st.role || ':' || st.label FROM api_tokens st WHERE st.id::text = %s),
@@ -60,18 +67,21 @@ const ACTOR = `coalesce((SELECT st.role || ':' || st.label FROM api_tokens st WH
 const actor = (col: string) => ACTOR.replaceAll('%s', col);
 
 export async function personTimeline(db: Queryable, who: Principal, personId: string, reveal = false): Promise<{ person: Record<string, unknown>; doses: DoseState[]; events: TimelineEvent[] }> {
-  await assertPersonInScope(db, who, personId);
-  const p = await db.query<Record<string, unknown> & { id: string; id_type: string; id_value: string; name: string; birth_date: string; phone: string | null; phone_status: string; merged_into: string | null; created_at: Date }>(
-    'SELECT id, id_type, id_value, id_country, name, birth_date, sex, phone, phone_status, merged_into, created_at FROM people WHERE id = $1',
-    [personId],
+  if (!isPersonId(personId)) throw personNotFound(personId);
+  const scope = personScopeSql(who, 2);
+  const p = await db.query<Record<string, unknown> & { id: string; id_type: string; id_value: string; name: string; birth_date: string; phone: string | null; phone_status: string; merged_into: string | null; created_at: Date; in_scope: boolean; merged_from: string[] }>(
+    TIMELINE_PERSON(scope.sql),
+    [personId, ...scope.params],
   );
   const person = p.rows[0];
-  if (!person) throw personNotFound(personId);
+  // Out of scope is not found: the answer does not tell that the person exists (scope.ts).
+  if (!person?.in_scope) throw personNotFound(personId);
   const full = seesIdentifiers(who, reveal);
   // Records merged into this one keep their audit history under their own id.
-  const ids = [personId, ...(await db.query<{ id: string }>(MERGED_PEOPLE, [personId])).rows.map((r) => r.id)];
+  const ids = [personId, ...person.merged_from];
 
-  const events = await db.query<Ev>(
+  // The events and the doses' states side by side, on two connections of the pool.
+  const [events, doses] = await Promise.all([db.query<Ev>(
     `SELECT v.recorded_at AS at, 'dose_recorded' AS type, ${actor('v.recorded_by::text')} AS actor,
             json_build_object('vaccinationId', v.id, 'doseNumber', v.dose_number, 'vaccine', v.vaccine, 'date', v.date, 'lot', v.lot,
                               'facility', v.facility_code, 'source', v.source, 'importId', v.import_id, 'status', v.status,
@@ -120,7 +130,7 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
        FROM audit_log a WHERE a.person_id = ANY($2::uuid[])
      ORDER BY 1, 2`,
     [personId, ids],
-  );
+  ), doseStates(db, personId)]);
 
   const mask = (e: Ev): Record<string, unknown> => {
     if (full) return e.data;
@@ -141,7 +151,7 @@ export async function personTimeline(db: Queryable, who: Principal, personId: st
       mergedInto: person.merged_into,
       mergedFrom: ids.slice(1),
     },
-    doses: await doseStates(db, personId),
+    doses,
     events: events.rows.map((e) => ({ at: e.at.toISOString(), type: e.type, actor: e.actor, ...mask(e) })),
   };
 }

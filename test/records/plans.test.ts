@@ -9,7 +9,8 @@
  *    them (readPeople: PEOPLE_BY_KEY, READ_PEOPLE_AND_ANSWERS), for one key and
  *    for an import batch of 500;
  *  - search by NIK (searchPeople), for an administrator, a district and a facility;
- *  - the people merged into a person, as a timeline reads them (MERGED_PEOPLE).
+ *  - the person of a timeline with the caller's scope and the people merged
+ *    into them (TIMELINE_PERSON), for an administrator, a district and a facility.
  * The statistics of the second check are those a bulk import takes once it has
  * grown the tables a lot (analyzeGrown, import/run.ts).
  * PostgreSQL only: PGlite runs the same planner, and a million rows there
@@ -22,7 +23,8 @@ import { POSTGRES_SKIP, openTestDb, type TestDb } from '../helpers/db.ts';
 import type { Queryable, Row } from '../../src/db/client.ts';
 import { PEOPLE_BY_KEY, READ_PEOPLE_AND_ANSWERS } from '../../src/records/people.ts';
 import { searchPeople } from '../../src/records/search.ts';
-import { MERGED_PEOPLE } from '../../src/records/timeline.ts';
+import { TIMELINE_PERSON } from '../../src/records/timeline.ts';
+import { personScopeSql } from '../../src/access/scope.ts';
 import { analyzeGrown } from '../../src/records/import/run.ts';
 import type { Principal } from '../../src/access/tokens.ts';
 
@@ -71,8 +73,9 @@ describe('plans on a million people [postgres]', { skip: POSTGRES_SKIP }, () => 
       ['people by 500 keys', PEOPLE_BY_KEY, [JSON.stringify(keys)], /person_keys_pkey/],
       ['people and answers (import batch)', READ_PEOPLE_AND_ANSWERS, [JSON.stringify(keys), JSON.stringify([{ scope: 'x', key: 'k' }])], /person_keys_pkey/],
     ];
-    statements.push(['people merged into a person (timeline)', MERGED_PEOPLE, ['00000000-0000-4000-8000-000000000001'], /people_merged_into/]);
     for (const who of scopes) {
+      const scope = personScopeSql(who, 2);
+      statements.push([`the person of a timeline, with the people merged into them (${who.role})`, TIMELINE_PERSON(scope.sql), ['00000000-0000-4000-8000-000000000001', ...scope.params], /people_merged_into/]);
       const s = await searchStatement(who, nikOf(777_777));
       statements.push([`search by NIK (${who.role})`, s.sql, [...s.params], /people_id_value/]);
     }
