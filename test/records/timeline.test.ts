@@ -49,6 +49,22 @@ describeEachBackend('timeline', (t) => {
     assert.equal(elsewhere.statusCode, 404, 'another facility does not learn the person exists');
   });
 
+  it('names the people merged into the person and shows their doses', async () => {
+    const later = (await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(person(), { doseNumber: 2, date: '2021-07-10' }) })).json();
+    const earlier = (await rt.app.inject({ method: 'POST', url: '/api/v1/vaccinations', headers: bearer(fac.token), payload: doseBody(person()) })).json();
+    const support = await tokenFor(t.db, 'support');
+    const merge = await rt.app.inject({ method: 'POST', url: `/api/v1/people/${later.person.id}/merge`, headers: bearer(support), payload: { from: earlier.person.id } });
+    assert.equal(merge.statusCode, 200, merge.body);
+    const res = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${later.person.id}/timeline`, headers: bearer(support) });
+    assert.equal(res.statusCode, 200, res.body);
+    const tl = res.json();
+    assert.deepEqual(tl.person.mergedFrom, [earlier.person.id]);
+    assert.deepEqual(tl.doses.map((d: { doseNumber: number }) => d.doseNumber), [1, 2]);
+    const merged = await rt.app.inject({ method: 'GET', url: `/api/v1/people/${earlier.person.id}/timeline`, headers: bearer(support) });
+    assert.equal(merged.json().person.mergedInto, later.person.id);
+    assert.deepEqual(merged.json().person.mergedFrom, []);
+  });
+
   it('stops', async () => {
     await rt.app.close();
   });
