@@ -477,6 +477,14 @@ async function main(): Promise<number> {
       );
       console.log('\nstatements by PostgreSQL time (ms, calls, rows; * = inside a function or trigger):');
       for (const r of st.rows) console.log(`  ${String(r.ms).padStart(9)} ${String(r.calls).padStart(8)} ${String(r.rows).padStart(9)} ${r.top ? ' ' : '*'} ${r.q}`);
+      // The pipeline rollup's own statements (records/pipeline-rollup.ts: those that write the hours), wherever they rank.
+      const rollup = await db.query<{ ms: number; calls: number; per: number; blocks: number; q: string }>(
+        `SELECT round(total_exec_time)::int8 AS ms, calls, round((total_exec_time / greatest(calls, 1))::numeric, 1)::float8 AS per,
+                ((shared_blks_hit + shared_blks_read) / greatest(calls, 1))::int8 AS blocks, regexp_replace(left(query, 100), '\\s+', ' ', 'g') AS q
+           FROM pg_stat_statements WHERE toplevel AND query ~ 'INSERT INTO pipeline_hours' ORDER BY total_exec_time DESC`,
+      );
+      console.log('\nthe pipeline rollup\'s statements (ms, calls, ms per call, buffers per call):');
+      for (const r of rollup.rows) console.log(`  ${String(r.ms).padStart(9)} ${String(r.calls).padStart(8)} ${String(r.per).padStart(9)} ${String(r.blocks).padStart(9)}   ${r.q}`);
     }
 
     // Sizes.

@@ -208,6 +208,7 @@ export function satusehatStatement(who: Principal): Statement {
 export function statsStatements(who: Principal, tail: TailRange): { totals: Statement; recent: Statement; tail: Statement; waiting: Statement; claims: Statement } {
   const scope = scopeOf(who);
   const scoped = scope.some((x) => x !== null);
+  const where = scoped ? `WHERE w.facility_code ${inScope(1)}` : '';
   return {
     totals: {
       sql: `SELECT t.facility_code AS facility, f.region_code AS region, ${PIPELINE_STAGES.map((s) => `t.${s}`).join(', ')}, t.entry_days, t.last_recorded_at
@@ -235,16 +236,16 @@ export function statsStatements(who: Principal, tail: TailRange): { totals: Stat
     },
     // What waits now: the counts of its minutes (migration 038), not the waiting rows. A minute's count is
     // its row in pipeline_waiting plus the changes appended since the last rollup; the oldest is the first
-    // minute in which something still waits.
+    // minute in which something still waits. The scope filters each branch (as waitingNow): a scope's
+    // facilities are probed by primary key, where a filter over the union read every facility's minutes.
     waiting: {
       sql: `SELECT m.state AS status, sum(m.n)::int8 AS n, min(m.since) FILTER (WHERE m.n > 0) AS oldest,
                    CASE WHEN m.state = 'queued' THEN 0 ELSE coalesce(sum(m.n) FILTER (WHERE m.since >= now() - interval '1 minute'), 0) END::int8 AS last_minute,
                    CASE WHEN m.state = 'queued' THEN 0 ELSE coalesce(sum(m.n) FILTER (WHERE m.since >= now() - interval '1 hour'), 0) END::int8 AS last_hour
               FROM (SELECT w.state, w.since, sum(w.n) AS n
-                      FROM (SELECT facility_code, state, since, n FROM pipeline_waiting
+                      FROM (SELECT w.state, w.since, w.n FROM pipeline_waiting w ${where}
                             UNION ALL
-                            SELECT facility_code, state, since, n FROM pipeline_waiting_changes) w
-                     ${scoped ? `WHERE w.facility_code ${inScope(1)}` : ''}
+                            SELECT w.state, w.since, w.n FROM pipeline_waiting_changes w ${where}) w
                      GROUP BY 1, 2) m
              GROUP BY m.state HAVING sum(m.n) <> 0`,
       params: scoped ? scope : [],

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describeEachBackend, postgresOnly } from '../helpers/db.ts';
 import { bearer, doseBody, facilityWithToken, person, testRuntime, tokenFor, ADMIN_TOKEN } from '../helpers/app.ts';
 import { fillPipeline, WAITING_FROM_ROWS } from '../helpers/pipeline.ts';
-import { FINAL_AFTER_MS, MAX_SERIES_POINTS, ROLLUP_MARGIN_MS, rollupPipeline, sampleWaiting, startPipelineRollup } from '../../src/records/pipeline-rollup.ts';
+import { FINAL_AFTER_MS, MAX_SERIES_POINTS, ROLLUP_LIVE_SQL, ROLLUP_MARGIN_MS, ROLLUP_SETTINGS, rollupPipeline, sampleWaiting, startPipelineRollup } from '../../src/records/pipeline-rollup.ts';
 import { PLAN_SETTINGS, pipelineStats, seriesStatements, seriesWindow, statsStatements, tailRange, type Statement, type TailRange } from '../../src/records/stats.ts';
 import { PIPELINE_ROLLUP_EVERY_MINUTES, schedulePeriodicJobs } from '../../src/notify/service.ts';
 import type { Db } from '../../src/db/client.ts';
@@ -321,6 +321,56 @@ describeEachBackend('pipeline rollup', (t) => {
     }
   });
 
+  onPostgres('reads what waits in a scope by primary key, facility by facility (PostgreSQL plans)', async () => {
+    // What waits on a record day: 500 facilities with an SMS backlog begun in each of the last 64 minutes, without statistics.
+    await t.db.exec('ALTER TABLE pipeline_waiting SET (autovacuum_enabled = false)');
+    await t.db.query(
+      `INSERT INTO pipeline_waiting (facility_code, state, since, n)
+       SELECT 'WAIT' || lpad(f::text, 4, '0'), s, date_trunc('minute', now()) - m * interval '1 minute', 3
+         FROM generate_series(1, 500) f, unnest(ARRAY['queued', 'submitted']) s, generate_series(0, 63) m`,
+    );
+    try {
+      const admin: Principal = { id: 'plan', role: 'admin', facilityCode: null, regionCode: null, label: 'plan' };
+      for (const who of [{ ...admin, role: 'district', regionCode: '310001' }, { ...admin, role: 'facility', facilityCode: 'PLAN0001' }] as Principal[]) {
+        const statements = { 'view waiting': statsStatements(who, tailRange(null, null)).waiting, 'series now': seriesStatements(who, seriesWindow({}), tailRange(null, null)).now };
+        for (const [name, s] of Object.entries(statements)) {
+          const p = await t.db.withTransaction(async (tx) => {
+            await tx.query(PLAN_SETTINGS);
+            return (await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${s.sql}`, s.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+          });
+          // The filter inside each branch of the union: its facilities probed (facility first), not every facility's minutes joined.
+          assert.match(p, /pipeline_waiting_pkey[^\n]*\n\s*Index Cond: \(facility_code = (f\w*\.code|'PLAN0001'::text)\)/, `${who.role} ${name}: by primary key:\n${p}`);
+        }
+      }
+    } finally {
+      await t.db.exec("DELETE FROM pipeline_waiting WHERE facility_code LIKE 'WAIT%'; ALTER TABLE pipeline_waiting RESET (autovacuum_enabled)");
+    }
+  });
+
+  onPostgres('folds the live minutes through their index and reads no source table (PostgreSQL plans)', async () => {
+    // The live minutes a rollup that stopped for a day would find (200,000), without statistics; the fold of one minute.
+    await t.db.exec('ALTER TABLE pipeline_live SET (autovacuum_enabled = false)');
+    const until = (await t.db.query<{ done_until: Date }>('SELECT done_until FROM pipeline_rollup')).rows[0]!.done_until;
+    await t.db.query(
+      `INSERT INTO pipeline_live (facility_code, stage, minute, n, days, last)
+       SELECT 'FOLD' || lpad(f::text, 4, '0'), 'recorded', $1::timestamptz + m * interval '1 minute', 1, 1, $1::timestamptz + m * interval '1 minute'
+         FROM generate_series(1, 140) f, generate_series(1, 1440) m`,
+      [until],
+    );
+    try {
+      const p = await t.db.withTransaction(async (tx) => {
+        await tx.query(ROLLUP_SETTINGS);
+        const params = [until, new Date(until.getTime() + 60_000), new Date(until.getTime() - 2 * HOUR), until];
+        return (await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${ROLLUP_LIVE_SQL}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+      assert.match(p, /pipeline_live_minute/, `the live minutes by their index:\n${p}`);
+      assert.doesNotMatch(p, /Seq Scan on pipeline_live\b/, `reads every live minute:\n${p}`);
+      assert.doesNotMatch(p, / on (vaccinations|certificates|jobs|notifications)\b/, `reads a source table:\n${p}`);
+    } finally {
+      await t.db.exec("DELETE FROM pipeline_live WHERE facility_code LIKE 'FOLD%'; ALTER TABLE pipeline_live RESET (autovacuum_enabled)");
+    }
+  });
+
   onPostgres('reads the series’ SMS backlogs from the gauge by primary key, with and without statistics (PostgreSQL plans)', async () => {
     // A month of hourly samples of 500 facilities with a backlog: what a record month could leave (375,000 rows).
     await t.db.exec(`DELETE FROM pipeline_waiting_hours; DELETE FROM pipeline_waiting_samples;
@@ -384,6 +434,35 @@ describeEachBackend('pipeline rollup', (t) => {
     assert.equal(corrected, 1);
     assert.equal(await recorded(), counted + 1);
     await resetRollup(t.db);
+  });
+
+  it('folds the live minutes into the hours exactly as it would count the same events from the source tables', async () => {
+    await resetRollup(t.db);
+    const real = Date.now();
+    const at = (minutes: number) => new Date(real + minutes * 60_000);
+    // Doses, certificates, jobs and SMS of the next half hour (after live_from: the triggers count them in live minutes).
+    // The first run counts the source tables up to live_from and folds the live minutes after it; the second only folds.
+    await fillPipeline(t.db, { doses: 300, from: at(1), to: at(25), prefix: 'FOLD', facilities: 6, districts: 2, offset: 100_000 });
+    const first = await rollupPipeline(t.db, at(90));
+    assert.ok(first.doneUntil !== null && first.doneUntil.getTime() > at(25).getTime(), `rolled up past the first half hour (${first.doneUntil?.toISOString()})`);
+    // More after that: and, before the next run, SMS that end otherwise later and jobs deleted (-1s in the live minutes).
+    await fillPipeline(t.db, { doses: 300, from: at(100), to: at(130), prefix: 'FOLD', facilities: 6, districts: 2, offset: 100_300 });
+    await t.db.query("UPDATE notifications SET status = 'expired', final_at = final_at + interval '1 minute' WHERE kind = 'certificate' AND submitted_at >= $1 AND status = 'delivered' AND right(recipient, 1) = '7'", [at(100)]);
+    await t.db.query("DELETE FROM jobs WHERE kind = 'notify' AND created_at >= $1 AND id % 11 = 0", [at(100)]);
+    // An hour past the last events: a transaction of another test running meanwhile holds a run back at most that far.
+    const now = at(200);
+    const folded = await rollupPipeline(t.db, now);
+    assert.ok(folded.events > 0 && folded.doneUntil !== null && folded.doneUntil.getTime() > at(130).getTime(), `folded the live minutes (${folded.events} events)`);
+    const left = await t.db.query<{ n: number }>('SELECT (SELECT count(*) FROM pipeline_live WHERE minute < $1) + (SELECT count(*) FROM pipeline_live_changes WHERE minute < $1) AS n', [folded.doneUntil]);
+    assert.equal(Number(left.rows[0]!.n), 0, 'the live minutes folded are deleted');
+    // To the millionth of a day: a sum of per-minute sums differs from one sum in the last bits.
+    const rounded = (tables: unknown[]) =>
+      tables.map((rows) => (rows as Record<string, unknown>[]).map((r) => ({ ...r, entry_days: r.entry_days === undefined ? undefined : Math.round(Number(r.entry_days) * 1e6) / 1e6 })));
+    const fromLive = rounded(await rolledUp(t.db));
+    await resetRollup(t.db);
+    const counted = await rollupPipeline(t.db, now);
+    assert.ok(counted.doneUntil !== null && counted.doneUntil.getTime() > at(130).getTime(), 'the same events');
+    assert.deepEqual(fromLive, rounded(await rolledUp(t.db)));
   });
 
   it('runs every few seconds on a timer of its own in a worker process', async () => {
