@@ -46,13 +46,17 @@ export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
 
 /**
  * The node flags of the test processes (scripts/test.ts passes them to each test file; the
- * `dosis` processes the tests start inherit them: see test/helpers/server.ts). `--liftoff-only`:
- * PGlite's PostgreSQL (9 MB of WebAssembly) runs on V8's baseline compiler only, without
- * recompiling its busy functions optimised in background threads, which a short test never earns
- * back: opening a migrated PGlite and migrating a second schema took 1.0 s of CPU instead of 2.2.
- * Tests only: a long-running server gains from the optimised code.
+ * `dosis` processes the tests start inherit them: see test/helpers/server.ts).
+ * `--wasm-tiering-budget`: V8 recompiles a WebAssembly function optimised (in background threads)
+ * once it has run about this many bytes of code, 13 million by default. PGlite's PostgreSQL is 9 MB
+ * of WebAssembly, much of it run a little by a short test: opening a migrated PGlite and migrating
+ * a second schema took 2.3 s of CPU by default, 1.6 s at a budget of 10^9 (measured). The few hot
+ * loops still reach it: the QR decoder's (zbar, WebAssembly too) kept its speed, which
+ * `--liftoff-only` (no optimised code at all: 1.2 s above) lost (4.4 s of CPU for
+ * test/certificates/eu-dcc-conformance.test.ts instead of 7.1). Tests only: a long-running server
+ * earns the optimised code back.
  */
-export const TEST_NODE_FLAGS = ['--liftoff-only'];
+export const TEST_NODE_FLAGS = ['--wasm-tiering-budget=1000000000'];
 
 /** Every skip reason for something the user asked to leave out starts with this. */
 export const LEFT_OUT = 'left out: ';
