@@ -51,9 +51,9 @@ export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
  * once it has run about this many bytes of code, 13 million by default. PGlite's PostgreSQL is 9 MB
  * of WebAssembly, much of it run a little by a short test: opening a migrated PGlite and migrating
  * a second schema took 2.3 s of CPU by default, 1.6 s at a budget of 10^9 (measured). The few hot
- * loops still reach it: the QR decoder's (zbar, WebAssembly too) kept its speed, which
- * `--liftoff-only` (no optimised code at all: 1.2 s above) lost (4.4 s of CPU for
- * test/certificates/eu-dcc-conformance.test.ts instead of 7.1). Tests only: a long-running server
+ * loops still reach it: the QR decoder (zbar, WebAssembly too) keeps its speed. `--liftoff-only`
+ * (no optimised code at all) took 1.2 s there but slowed the decoder: 7.1 s of CPU for
+ * test/certificates/eu-dcc-conformance.test.ts instead of 4.4. Tests only: a long-running server
  * earns the optimised code back.
  */
 export const TEST_NODE_FLAGS = ['--wasm-tiering-budget=1000000000'];
