@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, globSync } 
 import { availableParallelism, setPriority } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { createPglite } from '../src/db/open.ts';
-import { LEFT_OUT, PGLITE_TEMPLATE, leftOutByRequest, missingServices } from '../test/helpers/services.ts';
+import { LEFT_OUT, PGLITE_TEMPLATE, TEST_NODE_FLAGS, leftOutByRequest, missingServices } from '../test/helpers/services.ts';
 import { makeMigratedTemplate } from '../test/helpers/pglite-template.ts';
 import type { RunSummary, TestOutcome } from './test-summary.ts';
 
@@ -126,6 +126,7 @@ const statuses = await Promise.all(
     const child = spawn(
       process.execPath,
       [
+        ...TEST_NODE_FLAGS,
         '--test',
         `--test-concurrency=${lane.concurrency}`,
         '--test-timeout=600000',

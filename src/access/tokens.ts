@@ -4,7 +4,7 @@
  * every route is authorised against.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../db/client.ts';
+import { type Db, type Queryable, lockSchemaKey } from '../db/client.ts';
 import { AppError, invalid } from '../domain/errors.ts';
 import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 
@@ -121,6 +121,9 @@ export class TokenAuthenticator {
   }
 }
 
+/** The advisory lock (of the schema) under which the first administrator token is made: one start at a time. */
+const ADMIN_TOKEN_LOCK = 720_302;
+
 /**
  * Makes sure an administrator can get in: a preset DOSIS_ADMIN_TOKEN is
  * registered; otherwise on an empty database a token is generated and
@@ -128,7 +131,7 @@ export class TokenAuthenticator {
  */
 export async function ensureAdminToken(db: Db, preset: string | undefined): Promise<string | null> {
   return db.withTransaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(720302)');
+    await lockSchemaKey(tx, ADMIN_TOKEN_LOCK);
     if (preset) {
       const r = await tx.query('SELECT 1 FROM api_tokens WHERE token_hash = $1', [hashToken(preset)]);
       if (r.rowCount === 0) await createToken(tx, { role: 'admin', label: 'DOSIS_ADMIN_TOKEN' }, null, preset);

@@ -494,6 +494,15 @@ export async function withIndexProbes<T>(db: Db, fn: (tx: Queryable) => Promise<
 const INDEX_PROBES_ONLY = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
                                   set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`;
 
+/**
+ * Takes the transaction's advisory lock `key` of the current schema: one holder at a time per
+ * schema of a database, released at commit or rollback. Keyed by schema because the tests run a
+ * schema each in one database: a key for the whole database made their files wait on each other.
+ */
+export async function lockSchemaKey(tx: Queryable, key: number): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [key]);
+}
+
 export function isClient(q: Queryable): q is Db {
   return 'withTransaction' in q;
 }

@@ -15,9 +15,12 @@ import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { TEST_NODE_FLAGS } from './services.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DOSIS_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The node flags before DOSIS_MAIN in a `dosis` child: this test process's own TEST_NODE_FLAGS (services.ts). */
+export const DOSIS_NODE_FLAGS = process.execArgv.filter((a) => TEST_NODE_FLAGS.includes(a));
 
 /** Variables the child must not inherit from the shell that runs the tests. */
 const DOSIS_VARS = /^(PORT|HOST|PUBLIC_URL|DATABASE_URL|DOSIS_.*|SMS_GATEWAY|KANNEL_.*|SMS_SENDER|LOG_LEVEL|SATUSEHAT_.*)$/;
@@ -153,7 +156,7 @@ export interface RunOptions {
 
 /** Starts `dosis <args…>` as a subprocess. */
 export function spawnDosis(args: string[], opts: RunOptions = {}): Child {
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), DOSIS_MAIN, ...args], {
+  const proc = spawn(process.execPath, [...DOSIS_NODE_FLAGS, ...(opts.nodeArgs ?? []), DOSIS_MAIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     env: childEnv(opts.env ?? {}),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -200,7 +203,7 @@ export class DosisServer extends Child {
 /** Starts `dosis serve` and resolves once it listens and /readyz answers 200. */
 export async function startServer(opts: ServerOptions = {}): Promise<DosisServer> {
   const port = opts.port ?? (await freePort());
-  const [file, ...args] = opts.command ?? [process.execPath, ...(opts.nodeArgs ?? []), DOSIS_MAIN, 'serve'];
+  const [file, ...args] = opts.command ?? [process.execPath, ...DOSIS_NODE_FLAGS, ...(opts.nodeArgs ?? []), DOSIS_MAIN, 'serve'];
   const group = opts.command !== undefined;
   const proc = spawn(file!, args, {
     cwd: opts.cwd ?? REPO_ROOT,

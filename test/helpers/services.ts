@@ -44,6 +44,20 @@ export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';
 export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';
 
+/**
+ * The node flags of the test processes (scripts/test.ts passes them to each test file; the
+ * `dosis` processes the tests start inherit them: see test/helpers/server.ts).
+ * `--wasm-tiering-budget`: V8 recompiles a WebAssembly function optimised (in background threads)
+ * once it has run about this many bytes of code, 13 million by default. PGlite's PostgreSQL is 9 MB
+ * of WebAssembly, much of it run a little by a short test: opening a migrated PGlite and migrating
+ * a second schema took 2.3 s of CPU by default, 1.6 s at a budget of 10^9 (measured). The few hot
+ * loops still reach it: the QR decoder (zbar, WebAssembly too) keeps its speed. `--liftoff-only`
+ * (no optimised code at all) took 1.2 s there but slowed the decoder: 7.1 s of CPU for
+ * test/certificates/eu-dcc-conformance.test.ts instead of 4.4. Tests only: a long-running server
+ * earns the optimised code back.
+ */
+export const TEST_NODE_FLAGS = ['--wasm-tiering-budget=1000000000'];
+
 /** Every skip reason for something the user asked to leave out starts with this. */
 export const LEFT_OUT = 'left out: ';
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { freePort } from '../helpers/kannel.ts';
 import { ADMIN_TOKEN, doseBody, person } from '../helpers/app.ts';
 import { seedDataDir } from '../helpers/services.ts';
+import { DOSIS_NODE_FLAGS } from '../helpers/server.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'dosis-cli-'));
@@ -29,7 +30,7 @@ function env(port: number): NodeJS.ProcessEnv {
 }
 
 function start(args: string[], e: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string; waitFor: (re: RegExp, ms: number) => Promise<number> } {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  const child = spawn(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   children.push(child);
   let out = '';
   const waiters: { re: RegExp; resolve: (t: number) => void }[] = [];
@@ -95,26 +96,26 @@ describe('dosis CLI, embedded default', () => {
   it('reads the sink from the database once serve has stopped, and counts SMS by status', async () => {
     const e = env(0);
     const closed = await freePort();
-    const r = spawnSync(process.execPath, [MAIN, 'sms', 'tail', '-n', '2'], { env: e, cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'sms', 'tail', '-n', '2'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 2);
     assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}\+6281355550102 {2}Sertifikat vaksin dosis 1\/2 a\.n\. Rudi H\./);
     assert.match(lines[1] ?? '', /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}\+6281355550103 {2}Sertifikat vaksin dosis 1\/2 a\.n\. Ani Y\./);
-    const s = spawnSync(process.execPath, [MAIN, 'sms', 'stats'], { env: e, cwd: dir, encoding: 'utf8' });
+    const s = spawnSync(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'sms', 'stats'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(s.status, 0, s.stderr);
     assert.equal(JSON.parse(s.stdout).byStatus.delivered, 3);
     // The gateway check: a Kannel nobody listens for does not answer (exit 1); the sink always does.
     const kannel = { ...e, SMS_GATEWAY: 'kannel', KANNEL_URL: `http://127.0.0.1:${closed}/cgi-bin/sendsms`, KANNEL_USER: 'u', KANNEL_PASSWORD: 'p' };
-    const down = spawnSync(process.execPath, [MAIN, 'sms', 'check'], { env: kannel, cwd: dir, encoding: 'utf8' });
+    const down = spawnSync(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'sms', 'check'], { env: kannel, cwd: dir, encoding: 'utf8' });
     assert.equal(down.status, 1, down.stderr);
     assert.match(down.stdout, /^primary: DOES NOT ANSWER \(ECONNREFUSED\)$/m);
-    const sink = spawnSync(process.execPath, [MAIN, 'sms', 'check'], { env: e, cwd: dir, encoding: 'utf8' });
+    const sink = spawnSync(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'sms', 'check'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(sink.status, 0, sink.stderr);
     assert.match(sink.stdout, /^sink: answers$/m);
-    const bad = spawnSync(process.execPath, [MAIN, 'sms', 'nope'], { env: e, cwd: dir, encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'sms', 'nope'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(bad.status, 2);
-    const help = spawnSync(process.execPath, [MAIN, 'worker', '--help'], { env: e, cwd: dir, encoding: 'utf8' });
+    const help = spawnSync(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'worker', '--help'], { env: e, cwd: dir, encoding: 'utf8' });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /dosis worker — run the outbox worker/);
   });

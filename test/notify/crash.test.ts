@@ -19,6 +19,7 @@ import { SmppSimulator } from '../helpers/smpp-sim.ts';
 import { freePort, kannelSkip, startKannel, type KannelRig } from '../helpers/kannel.ts';
 import { postgresDb, type Db } from '../../src/db/client.ts';
 import type { Runtime } from '../../src/runtime.ts';
+import { DOSIS_NODE_FLAGS } from '../helpers/server.ts';
 
 const CERTIFICATES = Number(process.env.DOSIS_CRASH_CERTIFICATES ?? 2000);
 const KILLS = Number(process.env.DOSIS_CRASH_KILLS ?? 8);
@@ -91,7 +92,7 @@ describe('crash test: SIGKILL the worker while 2,000 certificates are notified',
       DOSIS_WORKER_CONCURRENCY: '32',
       DOSIS_WORKER_POLL_MS: '50',
     };
-    const c = spawn(process.execPath, [MAIN, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...DOSIS_NODE_FLAGS, MAIN, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     return new Promise((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`worker did not start:\n${out}`)), 20_000);

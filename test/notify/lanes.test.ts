@@ -22,7 +22,8 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 
   const until = Date.now() + ms;
   while (!(await ok())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
+    // A few ms between looks, not setImmediate: that spun a core while the worker waited on the database.
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

@@ -10,10 +10,11 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createFacility } from '../../src/records/facilities.ts';
 import { generateDoses, toCsv } from '../fixtures/import-files.ts';
 import { seedDataDir } from '../helpers/services.ts';
+import { DOSIS_NODE_FLAGS } from '../helpers/server.ts';
 
 function dosis(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { env: { ...process.env, NODE_NO_WARNINGS: '1', DATABASE_URL: '', ...env } });
+    const child = spawn(process.execPath, [...DOSIS_NODE_FLAGS, 'src/cli/main.ts', ...args], { env: { ...process.env, NODE_NO_WARNINGS: '1', DATABASE_URL: '', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Immunization } from '@medplum/fhirtypes';
 import { POSTGRES_SKIP } from '../helpers/db.ts';
 import { TEST_KEYS_ENV, bearer, doseBody, facilityWithToken, person, testRuntime } from '../helpers/app.ts';
-import { DOSIS_MAIN, childEnv, createScratchDatabase, type ScratchDatabase } from '../helpers/server.ts';
+import { DOSIS_MAIN, DOSIS_NODE_FLAGS, childEnv, createScratchDatabase, type ScratchDatabase } from '../helpers/server.ts';
 import { SatusehatPeer, byVaccination } from '../helpers/satusehat-peer.ts';
 import { postgresDb, type Db } from '../../src/db/client.ts';
 import type { Runtime } from '../../src/runtime.ts';
@@ -55,7 +55,7 @@ describe('crash test: SIGKILL the worker while 1,000 doses go to SATUSEHAT', { s
       SATUSEHAT_RETRY_MAX_MS: '1000',
       DOSIS_WORKER_POLL_MS: '50',
     });
-    const c = spawn(process.execPath, [DOSIS_MAIN, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...DOSIS_NODE_FLAGS, DOSIS_MAIN, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     return new Promise((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`worker did not start:\n${out}`)), 30_000);
