@@ -4,7 +4,7 @@
  * every route is authorised against.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { type Db, type Queryable, lockSchemaKey } from '../db/client.ts';
+import { type Db, type Queryable, lockSchemaKey, SCHEMA_LOCKS } from '../db/client.ts';
 import { AppError, invalid } from '../domain/errors.ts';
 import { parseRegionCode, regionCodeIssue } from '../domain/regions.ts';
 
@@ -121,8 +121,6 @@ export class TokenAuthenticator {
   }
 }
 
-/** The advisory lock (of the schema) under which the first administrator token is made: one start at a time. */
-const ADMIN_TOKEN_LOCK = 720_302;
 
 /**
  * Makes sure an administrator can get in: a preset DOSIS_ADMIN_TOKEN is
@@ -131,7 +129,7 @@ const ADMIN_TOKEN_LOCK = 720_302;
  */
 export async function ensureAdminToken(db: Db, preset: string | undefined): Promise<string | null> {
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, ADMIN_TOKEN_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.adminToken);
     if (preset) {
       const r = await tx.query('SELECT 1 FROM api_tokens WHERE token_hash = $1', [hashToken(preset)]);
       if (r.rowCount === 0) await createToken(tx, { role: 'admin', label: 'DOSIS_ADMIN_TOKEN' }, null, preset);

@@ -18,7 +18,7 @@
  */
 import { createHash, randomUUID, verify, X509Certificate } from 'node:crypto';
 import type { Config } from '../config.ts';
-import { type Db, type Queryable, lockSchemaKey } from '../db/client.ts';
+import { type Db, type Queryable, lockSchemaKey, SCHEMA_LOCKS } from '../db/client.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Vaccine } from '../domain/vaccines.ts';
 import { ensureCscaDir, readCscaDir, writeCscaDir, type CscaFiles } from './csca.ts';
@@ -33,8 +33,6 @@ export const CERTIFICATE_ISSUER = 'Kementerian Kesehatan Republik Indonesia';
 const DAY_MS = 86_400_000;
 /** A DSC is valid for two years (EU DCC certificate governance: at most 2 years). */
 const DSC_VALIDITY_DAYS = 730;
-/** The advisory lock (of the schema: lockSchemaKey) under which signing keys are made, rotated or upgraded. */
-const KEY_LOCK = 720_303;
 
 /** Where this process's keys are: the store that holds DSC keys, and the CSCA directory when it may issue DSCs itself. */
 export interface SigningSetup {
@@ -128,7 +126,7 @@ export async function addCscaCertificate(db: Queryable, der: Uint8Array): Promis
  */
 export async function upgradeKeyStorage(db: Db, setup: SigningSetup): Promise<{ sealed: number; dropped: number }> {
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, KEY_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.signingKeys);
     let sealed = 0;
     let dropped = 0;
     const kek = setup.store.spec.kind === 'local' ? setup.store.spec.kek : undefined;
@@ -250,7 +248,7 @@ async function addKeyWithLocalCsca(tx: Queryable, setup: SigningSetup, now: Date
 export async function ensureSigningKey(db: Db, setup: SigningSetup, validityDays: number, now = new Date()): Promise<string> {
   await upgradeKeyStorage(db, setup);
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, KEY_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.signingKeys);
     const r = await tx.query<KeyRow>('SELECT kid, key_ref, valid_until FROM signing_keys WHERE retired_at IS NULL AND key_ref IS NOT NULL');
     const active = r.rows[0];
     if (active && setup.store.holds(parseKeyRef(active.key_ref)) && active.valid_until.getTime() - now.getTime() > validityDays * DAY_MS) return active.kid;
@@ -264,7 +262,7 @@ export async function rotateSigningKey(db: Db, setup: SigningSetup, now = new Da
   if (!setup.cscaDir) throw offline('Rotation');
   await upgradeKeyStorage(db, setup);
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, KEY_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.signingKeys);
     return addKeyWithLocalCsca(tx, setup, now);
   });
 }
@@ -291,7 +289,7 @@ export async function installSigningKey(db: Db, store: KeyStore, certificateDer:
     throw new KeyStoreError('not installed: not an X.509 certificate');
   }
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, KEY_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.signingKeys);
     if (o.csca) await addCscaCertificate(tx, o.csca);
     const r = await tx.query<{ id: string; key_ref: unknown }>('SELECT id, key_ref FROM key_requests WHERE public_key = $1', [spki]);
     const pending = r.rows[0];

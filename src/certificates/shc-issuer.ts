@@ -16,15 +16,13 @@
  * own verifier accepts (allowHttpIssuer).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Db, type Queryable, lockSchemaKey } from '../db/client.ts';
+import { type Db, type Queryable, lockSchemaKey, SCHEMA_LOCKS } from '../db/client.ts';
 import { AppError } from '../domain/errors.ts';
 import { vaccineByCode } from '../domain/vaccines.ts';
 import { parseKeyRef, type KeyStore } from './key-store.ts';
 import { healthCardBundle, type CardDose } from './shc-card.ts';
 import { encodeNumericQr, healthCardClaims, healthCardFile, publicJwkOf, signShcJws, type ShcPublicJwk, type ShcSigningKey } from './shc.ts';
 
-/** The advisory lock (of the schema: lockSchemaKey) under which the SMART Health Card key is made or rotated. */
-const SHC_KEY_LOCK = 720_310;
 
 /** The issuer URL of this installation: PUBLIC_URL without a trailing slash. */
 export function issuerUrl(publicUrl: string): string {
@@ -54,7 +52,7 @@ export async function activeShcKey(db: Db, store: KeyStore): Promise<ShcSigningK
   const r = await db.query<KeyRow>('SELECT kid, public_jwk, key_ref, retired_at FROM shc_keys WHERE retired_at IS NULL');
   if (usable(r.rows[0])) return signerOf(store, r.rows[0]);
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, SHC_KEY_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.shcKey);
     const again = await tx.query<KeyRow>('SELECT kid, public_jwk, key_ref, retired_at FROM shc_keys WHERE retired_at IS NULL');
     if (usable(again.rows[0])) return signerOf(store, again.rows[0]);
     return addShcKey(tx, store);
@@ -76,7 +74,7 @@ async function addShcKey(tx: Queryable, store: KeyStore): Promise<ShcSigningKey>
 /** A new SHC key; the old one stops signing and stays published. */
 export async function rotateShcKey(db: Db, store: KeyStore): Promise<string> {
   return db.withTransaction(async (tx) => {
-    await lockSchemaKey(tx, SHC_KEY_LOCK);
+    await lockSchemaKey(tx, SCHEMA_LOCKS.shcKey);
     return (await addShcKey(tx, store)).kid;
   });
 }

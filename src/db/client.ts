@@ -495,11 +495,30 @@ const INDEX_PROBES_ONLY = `SELECT set_config('enable_seqscan', 'off', true), set
                                   set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`;
 
 /**
+ * Every advisory lock of Dosis that is keyed (key, hashtext(current_schema())): one list, so two
+ * kinds of work never share a key by accident (the first administrator token once took the
+ * rollup's 720302 and a server start could wait behind a rollup counting all of history).
+ * Arbitrary, fixed values: changing one lets an old and a new process hold "the same" lock at once.
+ */
+export const SCHEMA_LOCKS = {
+  /** db/migrate.ts: one migration run at a time. */
+  migrations: 720_301,
+  /** records/pipeline-rollup.ts: one rollup at a time (tried, never waited for). */
+  pipelineRollup: 720_302,
+  /** certificates/issuer.ts: signing keys made, rotated or upgraded one at a time. */
+  signingKeys: 720_303,
+  /** access/tokens.ts: the first administrator token made once. */
+  adminToken: 720_304,
+  /** certificates/shc-issuer.ts: the SMART Health Card key made or rotated one at a time. */
+  shcKey: 720_310,
+} as const;
+
+/**
  * Takes the transaction's advisory lock `key` of the current schema: one holder at a time per
  * schema of a database, released at commit or rollback. Keyed by schema because the tests run a
  * schema each in one database: a key for the whole database made their files wait on each other.
  */
-export async function lockSchemaKey(tx: Queryable, key: number): Promise<void> {
+export async function lockSchemaKey(tx: Queryable, key: (typeof SCHEMA_LOCKS)[keyof typeof SCHEMA_LOCKS]): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [key]);
 }
 

@@ -26,10 +26,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Db, Queryable } from './client.ts';
+import { type Db, type Queryable, SCHEMA_LOCKS } from './client.ts';
 
 const DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
-const LOCK_KEY = 720_301; // arbitrary, fixed: "dosis migrations"
+const LOCK_KEY = SCHEMA_LOCKS.migrations;
 const NO_TRANSACTION = /^--\s*dosis:no-transaction\b/;
 const BATCH = /^--\s*dosis:batch\b/m;
 

@@ -52,7 +52,7 @@
  * leaves nothing half done); compactWaiting moves the live changes only under
  * the same lock, so a fold never misses a minute a compaction adds meanwhile.
  */
-import type { Db, Queryable } from '../db/client.ts';
+import { type Db, type Queryable, SCHEMA_LOCKS } from '../db/client.ts';
 
 /** The stages counted, one column each in pipeline_hours and pipeline_totals. */
 export const PIPELINE_STAGES = ['recorded', 'certified', 'queued', 'accepted', 'delivered', 'failed', 'expired', 'unknown', 'held', 'cancelled'] as const;
@@ -75,8 +75,6 @@ export const FINAL_AFTER_MS = 3_600_000;
 /** Per-minute counts are kept this long (the pipeline view's last hour). */
 const MINUTES_KEPT_MS = 2 * 3_600_000;
 const HOUR_MS = 3_600_000;
-/** pg_try_advisory_xact_lock(LOCK_KEY, schema): one rollup at a time per schema. Arbitrary, fixed: "dosis pipeline rollup". */
-const LOCK_KEY = 720_302;
 
 /** The dose behind a job's or SMS's certificate, as `d` (its facility: `d.facility_code`): two primary-key probes per row. */
 export function certificateDose(personId: string, certificateId: string): string {
@@ -216,7 +214,7 @@ export interface RollupResult {
 
 /** Takes the rollup's lock for this transaction, if free. */
 async function tryRollupLock(tx: Queryable): Promise<boolean> {
-  const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [LOCK_KEY]);
+  const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [SCHEMA_LOCKS.pipelineRollup]);
   return lock.rows[0]?.ok === true;
 }
 
