@@ -455,14 +455,27 @@ describeEachBackend('pipeline rollup', (t) => {
     assert.ok(folded.events > 0 && folded.doneUntil !== null && folded.doneUntil.getTime() > at(130).getTime(), `folded the live minutes (${folded.events} events)`);
     const left = await t.db.query<{ n: number }>('SELECT (SELECT count(*) FROM pipeline_live WHERE minute < $1) + (SELECT count(*) FROM pipeline_live_changes WHERE minute < $1) AS n', [folded.doneUntil]);
     assert.equal(Number(left.rows[0]!.n), 0, 'the live minutes folded are deleted');
-    // To the millionth of a day: a sum of per-minute sums differs from one sum in the last bits.
-    const rounded = (tables: unknown[]) =>
-      tables.map((rows) => (rows as Record<string, unknown>[]).map((r) => ({ ...r, entry_days: r.entry_days === undefined ? undefined : Math.round(Number(r.entry_days) * 1e6) / 1e6 })));
-    const fromLive = rounded(await rolledUp(t.db));
+    // entry_days to a millionth of a day: a sum of per-minute sums differs from one sum in the last bits (and
+    // rounding both could still part them, when the true sum lies on a rounding boundary: CI saw .957188 against
+    // .957187), so apart from the rest, within a tolerance.
+    const split = (tables: unknown[]) => {
+      const days: number[] = [];
+      const rest = tables.map((rows) =>
+        (rows as Record<string, unknown>[]).map(({ entry_days, ...r }) => {
+          if (entry_days !== undefined) days.push(Number(entry_days));
+          return r;
+        }),
+      );
+      return { days, rest };
+    };
+    const fromLive = split(await rolledUp(t.db));
     await resetRollup(t.db);
     const counted = await rollupPipeline(t.db, now);
     assert.ok(counted.doneUntil !== null && counted.doneUntil.getTime() > at(130).getTime(), 'the same events');
-    assert.deepEqual(fromLive, rounded(await rolledUp(t.db)));
+    const fromSource = split(await rolledUp(t.db));
+    assert.deepEqual(fromLive.rest, fromSource.rest);
+    assert.equal(fromLive.days.length, fromSource.days.length);
+    fromLive.days.forEach((d, i) => assert.ok(Math.abs(d - fromSource.days[i]!) < 1e-6, `entry_days ${d} against ${fromSource.days[i]} (row ${i})`));
   });
 
   it('runs every few seconds on a timer of its own in a worker process', async () => {
