@@ -111,15 +111,20 @@ function worker(s: Scene): Worker {
   return s.rt.deps.notify.worker({ pollMs: 20, concurrency: 32 });
 }
 
-/** Waits until no notification is open (final, or delivered), with a deadline. */
+/**
+ * Waits until every dose's SMS exists (no `notify` job left: on a loaded machine the worker may not have made the
+ * last ones yet when the others are final) and none is open (final, or delivered), with a deadline.
+ */
 async function allFinal(s: Scene, deadlineMs = 90_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
-    const r = await s.db.query<{ open: number; n: number }>(
-      "SELECT count(*) FILTER (WHERE final_at IS NULL)::int8 AS open, count(*)::int8 AS n FROM notifications WHERE status <> 'held'",
+    const r = await s.db.query<{ open: number; n: number; unmade: number }>(
+      `SELECT count(*) FILTER (WHERE final_at IS NULL)::int8 AS open, count(*)::int8 AS n,
+              (SELECT count(*) FROM jobs WHERE kind = 'notify' AND status = 'pending')::int8 AS unmade
+         FROM notifications WHERE status <> 'held'`,
     );
-    if (Number(r.rows[0]!.n) > 0 && Number(r.rows[0]!.open) === 0) return;
-    if (Date.now() > until) throw new Error(`${r.rows[0]!.open} notifications still open after ${deadlineMs} ms: ${JSON.stringify(await smsStats(s.db))}\n${s.rig.logs()}`);
+    if (Number(r.rows[0]!.n) > 0 && Number(r.rows[0]!.open) === 0 && Number(r.rows[0]!.unmade) === 0) return;
+    if (Date.now() > until) throw new Error(`${r.rows[0]!.open} notifications still open, ${r.rows[0]!.unmade} not made yet, after ${deadlineMs} ms: ${JSON.stringify(await smsStats(s.db))}\n${s.rig.logs()}`);
     await sleep(200);
   }
 }
