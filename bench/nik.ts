@@ -13,6 +13,7 @@ import { postgresDb } from '../src/db/client.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { searchPeople } from '../src/records/search.ts';
 import type { Principal } from '../src/access/tokens.ts';
+import { BENCH_DATABASE_URL } from './lib/database.ts';
 
 const { values } = parseArgs({
   options: { people: { type: 'string', default: '2000000' }, lookups: { type: 'string', default: '2000' }, help: { type: 'boolean' } },
@@ -23,7 +24,7 @@ if (values.help) {
 }
 const N = Number(values.people);
 const LOOKUPS = Number(values.lookups);
-const URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = BENCH_DATABASE_URL;
 const nikOf = (i: number) => `3171${String(i).padStart(12, '0')}`;
 
 const schema = `bench_nik_${process.pid}`;

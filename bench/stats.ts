@@ -16,6 +16,7 @@ import { pipelineSeries, pipelineStats } from '../src/records/stats.ts';
 import { rollupPipeline } from '../src/records/pipeline-rollup.ts';
 import { districtOf, fillPipeline } from '../test/helpers/pipeline.ts';
 import type { Principal } from '../src/access/tokens.ts';
+import { BENCH_DATABASE_URL } from './lib/database.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +36,7 @@ if (values.help) {
 const N = Number(values.doses);
 const FACILITIES = Number(values.facilities);
 const DISTRICTS = Number(values.districts);
-const URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = BENCH_DATABASE_URL;
 const schema = `bench_stats_${process.pid}`;
 
 const admin = new pg.Client({ connectionString: URL });

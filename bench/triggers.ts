@@ -27,6 +27,7 @@ import { loadMigrations, migrate } from '../src/db/migrate.ts';
 import { CLAIM_SQL, complete } from '../src/notify/outbox.ts';
 import { CREATE_SENDING_SQL, DELIVERED_AT_ONCE_SQL } from '../src/notify/notifier.ts';
 import { fillPipeline } from '../test/helpers/pipeline.ts';
+import { BENCH_DATABASE_URL } from './lib/database.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +47,7 @@ if (values.help) {
 const DOSES = Number(values.doses);
 const ROUNDS = Number(values.rounds);
 const BATCH = Number(values.batch);
-const URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = BENCH_DATABASE_URL;
 const BEFORE = 43; // the last migration before 045's triggers on this branch
 
 type Step = 'claim' | 'insert' | 'deliver' | 'done';

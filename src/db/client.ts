@@ -512,14 +512,21 @@ export const SCHEMA_LOCKS = {
   /** certificates/shc-issuer.ts: the SMART Health Card key made or rotated one at a time. */
   shcKey: 720_310,
 } as const;
+type SchemaLock = (typeof SCHEMA_LOCKS)[keyof typeof SCHEMA_LOCKS];
 
 /**
  * Takes the transaction's advisory lock `key` of the current schema: one holder at a time per
  * schema of a database, released at commit or rollback. Keyed by schema because the tests run a
  * schema each in one database: a key for the whole database made their files wait on each other.
  */
-export async function lockSchemaKey(tx: Queryable, key: (typeof SCHEMA_LOCKS)[keyof typeof SCHEMA_LOCKS]): Promise<void> {
+export async function lockSchemaKey(tx: Queryable, key: SchemaLock): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [key]);
+}
+
+/** lockSchemaKey without waiting: whether this transaction got the lock (false: another holds it). */
+export async function tryLockSchemaKey(tx: Queryable, key: SchemaLock): Promise<boolean> {
+  const r = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [key]);
+  return r.rows[0]?.ok === true;
 }
 
 export function isClient(q: Queryable): q is Db {

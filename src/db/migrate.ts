@@ -26,7 +26,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Db, type Queryable, SCHEMA_LOCKS } from './client.ts';
+import { type Db, type Queryable, SCHEMA_LOCKS, tryLockSchemaKey } from './client.ts';
 
 const DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const LOCK_KEY = SCHEMA_LOCKS.migrations;
@@ -85,8 +85,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function locked<T>(db: Db, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   for (;;) {
     const r = await db.withTransaction(async (tx) => {
-      const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [LOCK_KEY]);
-      if (!lock.rows[0]?.ok) return { busy: true as const };
+      if (!(await tryLockSchemaKey(tx, LOCK_KEY))) return { busy: true as const };
       return { busy: false as const, value: await fn(tx) };
     });
     if (!r.busy) return r.value;

@@ -52,7 +52,7 @@
  * leaves nothing half done); compactWaiting moves the live changes only under
  * the same lock, so a fold never misses a minute a compaction adds meanwhile.
  */
-import { type Db, type Queryable, SCHEMA_LOCKS } from '../db/client.ts';
+import { type Db, type Queryable, SCHEMA_LOCKS, tryLockSchemaKey } from '../db/client.ts';
 
 /** The stages counted, one column each in pipeline_hours and pipeline_totals. */
 export const PIPELINE_STAGES = ['recorded', 'certified', 'queued', 'accepted', 'delivered', 'failed', 'expired', 'unknown', 'held', 'cancelled'] as const;
@@ -213,10 +213,7 @@ export interface RollupResult {
 }
 
 /** Takes the rollup's lock for this transaction, if free. */
-async function tryRollupLock(tx: Queryable): Promise<boolean> {
-  const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [SCHEMA_LOCKS.pipelineRollup]);
-  return lock.rows[0]?.ok === true;
-}
+const tryRollupLock = (tx: Queryable): Promise<boolean> => tryLockSchemaKey(tx, SCHEMA_LOCKS.pipelineRollup);
 
 /**
  * The rollup's settings, in its transaction: no statement timeout (its first run counts all of history), plans for
