@@ -69,6 +69,10 @@ describeEachBackend('the queue vacuums its own tables', (t) => {
   });
 
   pgIt('after enough job churn, the periodic job VACUUMs jobs (its dead row versions go) and says so', async () => {
+    // Only the run scheduled below: the one the first test left for the next minute is due too when this test
+    // starts a minute later (a loaded CI machine), and with a snapshot of another test still holding the dead
+    // versions it vacuumed a second time.
+    await t.db.query("DELETE FROM jobs WHERE kind = 'queue_vacuum'");
     await churn(t.db);
     const before = await jobsStats(t.db);
     await schedulePeriodic(t.db, 'queue_vacuum', { now: new Date(Date.now() - 3_600_000), everyMinutes: 1, which: 'current' });
