@@ -74,7 +74,10 @@ describe('a dose SATUSEHAT refused, in the console on a 360×740 phone', { skip:
     await page.goto(`${server.url}/console/work?kind=satusehat_rejected`);
     const cases = page.getByTestId('cases');
     await cases.waitFor();
-    assert.equal(await page.getByRole('link', { name: 'Ditolak SATUSEHAT (1)' }).count(), 1, 'the tab in words, with its count');
+    // The tabs' counts arrive in an answer of their own, possibly after the list: wait for the tab, then count it.
+    const tab = page.getByRole('link', { name: 'Ditolak SATUSEHAT (1)' });
+    await tab.waitFor({ timeout: 10_000 }).catch(() => undefined);
+    assert.equal(await tab.count(), 1, 'the tab in words, with its count');
     const text = await cases.evaluate((el) => (el as HTMLElement).innerText);
     assert.match(text, /SATUSEHAT menolak dosis ini: .*Nomor batch tidak terdaftar di KFA/);
     assert.doesNotMatch(text, UUID, 'no raw ids outside the folded detail');
