@@ -224,7 +224,7 @@ export async function checkCredentials(
     const locked = row?.locked_until != null && row.locked_until > now;
     const compared = row !== undefined && row.disabled_at === null && !locked && row.failed_attempts <= MAX_FAILED_ATTEMPTS;
     // Unknown, disabled, locked or past the limit: the same hash work against a hash nobody matches.
-    const ok = await verifyPassword(password, compared ? row.password_hash : await dummyHash());
+    const ok = await verifyPassword(password, compared ? row.password_hash : dummyHash());
     if (!compared) return { user: null, justLocked: false };
     if (!ok) {
       if (row.failed_attempts < MAX_FAILED_ATTEMPTS) return { user: null, justLocked: false };

@@ -59,14 +59,20 @@ export function needsRehash(stored: string): boolean {
   return !h || h.params.N < SCRYPT_PARAMS.N || h.params.r < SCRYPT_PARAMS.r || h.params.p < SCRYPT_PARAMS.p;
 }
 
-let dummy: Promise<string> | undefined;
 /**
  * A hash nobody's password matches, checked when the username is unknown so
- * that a wrong username costs the same time as a wrong password.
+ * that a wrong username costs the same time as a wrong password: the same
+ * scrypt work, with today's parameters, against a key that is no one's.
+ * verifyPassword's cost depends only on the parameters, not on where the key
+ * came from, so the key is random bytes and costs nothing to make (it used to
+ * be a real hash of a random password: 0.1 CPU-s and 32 MiB at every start,
+ * made ahead of the first unknown username so that one did not pay for it
+ * twice). No password one can find derives a random 256-bit key, and
+ * checkCredentials ignores the answer for this hash anyway.
  */
-export function dummyHash(): Promise<string> {
-  dummy ??= hashPassword(randomBytes(16).toString('base64url'));
-  return dummy;
+export function dummyHash(): string {
+  const { N, r, p } = SCRYPT_PARAMS;
+  return `scrypt$${N}$${r}$${p}$${randomBytes(16).toString('base64url')}$${randomBytes(KEY_LENGTH).toString('base64url')}`;
 }
 
 /** A random password that is easy to read out and type: 4 groups of 4 letters and digits, no 0/O/1/l/I. */

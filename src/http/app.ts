@@ -28,6 +28,7 @@ import { importRoutes } from './routes/imports.ts';
 import { SIGN_IN_URL, sessionRoutes } from './routes/session.ts';
 import { doseRequestRoutes } from './routes/dose-requests.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { lazySchemas } from './lazy-schemas.ts';
 
 /** No request takes longer than this to arrive, whatever its route (an import of 512 MiB at 1 MiB/s). */
 export const REQUEST_CEILING_MS = 15 * 60_000;
@@ -36,6 +37,7 @@ export const REQUEST_CEILING_MS = 15 * 60_000;
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
 export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<App> {
+  const schemas = lazySchemas();
   const app = Fastify({
     // Query strings carry NIKs and phone numbers (searches), link paths carry tokens, database
     // errors quote values: logs show the path only, tokens redacted, errors without values (edge.ts).
@@ -45,6 +47,8 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
         : (opts.logger ?? false),
     bodyLimit: JSON_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    // Each route's validators and serializers are compiled at its first request, not at ready() (lazy-schemas.ts).
+    schemaController: { compilersFactory: schemas.compilersFactory },
     return503OnClosing: true,
     // The hard ceiling on receiving a request (the body guard below answers slow bodies sooner).
     requestTimeout: REQUEST_CEILING_MS,
@@ -70,6 +74,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOpti
   // Every route, as registered: the role × scope matrix test checks that none is left unclassified.
   const routes: { method: string; url: string }[] = [];
   app.decorate('routeList', routes);
+  app.decorate('compileSchemas', () => schemas.compileAll());
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });

@@ -34,5 +34,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every registered route (method, url), for tests and documentation. */
     routeList: { method: string; url: string }[];
+    /** Compiles every route's validators and serializers now, not at each route's first request; throws if one does not compile (lazy-schemas.ts). */
+    compileSchemas(): void;
   }
 }
