@@ -40,6 +40,16 @@ export function seedDataDir(dataDir: string): void {
   execFileSync('tar', ['xf', template, '-C', join(dataDir, 'pglite')], { stdio: 'ignore' });
 }
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Chromium's flags for every browser of the tests (test/web/helpers.ts, and the run's one Chromium: scripts/test-chromium.ts); `extra` adds some (fake camera…). */
+export function chromiumArgs(extra: string[] = []): string[] {
+  return ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync', ...extra];
+}
+/**
+ * The run's one Chromium, which scripts/test.ts starts for the browser test files (a Playwright
+ * server's WebSocket address): launchBrowser() takes a fresh context of it instead of launching a
+ * Chromium of its own. Unset when a file runs alone (node --test).
+ */
+export const SHARED_CHROMIUM_ENV = 'DOSIS_TEST_CHROMIUM_WS';
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const BEARERBOX = process.env.KANNEL_BEARERBOX ?? '/usr/sbin/bearerbox';
 export const SMSBOX = process.env.KANNEL_SMSBOX ?? '/usr/sbin/smsbox';

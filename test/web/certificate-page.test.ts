@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { createFacility } from '../../src/records/facilities.ts';
 import { createToken } from '../../src/access/tokens.ts';
@@ -15,7 +14,7 @@ import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/domain/masking.ts';
 import { formatDate } from '../../src/certificates/display.ts';
 import { person } from '../helpers/app.ts';
-import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, downloaded, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, startServer, type TestServer } from './helpers.ts';
 
 describe('certificate page /c/<token> in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
@@ -90,7 +89,7 @@ describe('certificate page /c/<token> in Chromium', { skip: browserSkip }, () =>
   it('downloads the PDF, whose QR code, read from the rendered page, verifies', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('pdf-link').first().click()]);
     assert.equal(download.suggestedFilename(), 'sertifikat-vaksinasi-dosis-2.pdf');
-    const pdf = readFileSync(await download.path());
+    const pdf = await downloaded(download);
     const qr = await qrOfPdf(pdf);
     assert.equal(qr, dose2.certificate.qr);
     const verified = await server.rt.app.inject({ method: 'POST', url: '/api/v1/verify', payload: { qr } });

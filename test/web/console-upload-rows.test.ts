@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { mapColumns } from '../../src/records/import/columns.ts';
 import { openSheet } from '../../src/records/import/read.ts';
@@ -59,8 +59,9 @@ describe('console: upload templates and rejected rows in the console’s languag
 
   const download = async (testId: string): Promise<string> => {
     const [d] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
-    const path = await d.path();
-    assert.ok(path, 'downloaded');
+    // Saved beside the uploaded file: download.path() has no file when the browser is the run's shared one.
+    const path = join(dirname(file), `${testId}-${d.suggestedFilename()}`);
+    await d.saveAs(path);
     return path;
   };
 

@@ -7,13 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { facilityWithToken, person } from '../helpers/app.ts';
-import { browserSkip, launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, downloaded, launchBrowser, screenshot, startServer, type TestServer } from './helpers.ts';
 import { consoleAccount, signInConsole } from './console-helpers.ts';
 
 describe('console: upload a CSV with bad rows in Chromium', { skip: browserSkip }, () => {
@@ -69,7 +68,7 @@ describe('console: upload a CSV with bad rows in Chromium', { skip: browserSkip 
 
   it('gives the rejected rows as errors.csv, each with its line and reasons', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('errors-link').click()]);
-    const csv = readFileSync((await download.path()), 'utf8');
+    const csv = (await downloaded(download)).toString('utf8');
     const lines = csv.replace(/^\uFEFF/, '').trim().split(/\r?\n/);
     assert.equal(lines.length, 4, csv);
     assert.match(csv, /Salah Satu/);

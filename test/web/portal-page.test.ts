@@ -7,14 +7,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { decodeQrPng } from '../../src/certificates/qr-image.ts';
 import { maskNik } from '../../src/domain/masking.ts';
 import type { Worker } from '../../src/notify/outbox.ts';
 import { bearer, doseBody, person } from '../helpers/app.ts';
 import { makeNik } from '../../src/domain/nik.ts';
-import { browserSkip, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, smsCode, startServer, type TestServer } from './helpers.ts';
+import { browserSkip, downloaded, launchBrowser, watchedPage, qrOfPdf, recordDose, screenshot, smsCode, startServer, type TestServer } from './helpers.ts';
 
 describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
   let server: TestServer;
@@ -100,7 +99,7 @@ describe('citizen portal / in Chromium', { skip: browserSkip }, () => {
   it('downloads the PDF with the session, whose QR verifies', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('pdf-link').first().click()]);
     assert.equal(download.suggestedFilename(), 'sertifikat-vaksinasi-dosis-1.pdf');
-    const qr = await qrOfPdf(readFileSync(await download.path()));
+    const qr = await qrOfPdf(await downloaded(download));
     assert.equal(qr, dose.certificate.qr);
   });
 
