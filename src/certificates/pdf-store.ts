@@ -11,13 +11,20 @@
 
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/client.ts';
-import { PDF_LAYOUT_VERSION, renderCertificatePdf, type PdfCertificate } from './pdf.ts';
+import type { PdfCertificate } from './pdf.ts';
+
+/**
+ * The renderer (fontkit, pdfkit and the fonts: a tenth of a second of CPU to load) is loaded at
+ * the first PDF a process is asked for, not at every start of `dosis serve` (or of a test).
+ */
+const renderer = (): Promise<typeof import('./pdf.ts')> => import('./pdf.ts');
 
 /** Memory for cached PDFs per process (a PDF is ~10 KiB: thousands fit). */
 const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /** The version of a certificate's PDF: a hash of the layout version and every fact shown. */
-export function pdfVersion(c: PdfCertificate): string {
+export async function pdfVersion(c: PdfCertificate): Promise<string> {
+  const { PDF_LAYOUT_VERSION } = await renderer();
   return createHash('sha256')
     .update(JSON.stringify([PDF_LAYOUT_VERSION, c]))
     .digest('base64url')
@@ -40,7 +47,7 @@ export class PdfStore {
 
   /** The PDF of a certificate and its version: from memory, else the table, else rendered and stored. */
   async get(personId: string, certificateId: string, c: PdfCertificate): Promise<{ pdf: Uint8Array; version: string }> {
-    const version = pdfVersion(c);
+    const version = await pdfVersion(c);
     const key = `${certificateId}/${version}`;
     const cached = this.memory.get(key);
     if (cached) {
@@ -66,7 +73,7 @@ export class PdfStore {
     );
     const stored = r.rows[0];
     if (stored) return new Uint8Array(stored.pdf);
-    const pdf = await renderCertificatePdf(c);
+    const pdf = await (await renderer()).renderCertificatePdf(c);
     this.renders++;
     await this.db.query(
       `WITH gone AS (DELETE FROM certificate_pdfs WHERE person_id = $1 AND certificate_id = $2 AND version <> $3)
