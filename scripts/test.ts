@@ -37,7 +37,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, globSync } 
 import { availableParallelism, setPriority } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { createPglite } from '../src/db/open.ts';
-import { BROWSER_LEFT_OUT, LEFT_OUT, PGLITE_TEMPLATE, SHARED_CHROMIUM_ENV, TEST_NODE_FLAGS, leftOutByRequest, missingServices } from '../test/helpers/services.ts';
+import { BROWSER_LEFT_OUT, LEFT_OUT, PGLITE_TEMPLATE, POSTGRES_LEFT_OUT, SHARED_CHROMIUM_ENV, TEST_NODE_FLAGS, leftOutByRequest, missingServices, vacuumTestCatalogs } from '../test/helpers/services.ts';
 import { makeMigratedTemplate } from '../test/helpers/pglite-template.ts';
 import type { RunSummary, TestOutcome } from './test-summary.ts';
 
@@ -68,6 +68,13 @@ if (problems.length > 0) {
 // are made (scripts/warm-compile-cache.ts says why).
 const COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? resolve('test-results/compile-cache');
 const warmCache = existsSync(COMPILE_CACHE) ? Promise.resolve() : warmCompileCache();
+// The catalogs earlier runs left dead rows in (services.ts, vacuumTestCatalogs), meanwhile too.
+const catalogs = POSTGRES_LEFT_OUT
+  ? Promise.resolve()
+  : vacuumTestCatalogs().then(
+      (said) => console.log(said),
+      (e: unknown) => console.log(`PostgreSQL catalogs not vacuumed: ${e instanceof Error ? e.message : String(e)}`),
+    );
 
 if (!existsSync(PGLITE_TEMPLATE)) {
   const t0 = Date.now();
@@ -83,6 +90,7 @@ if (!existsSync(PGLITE_TEMPLATE)) {
   if (await makeMigratedTemplate()) console.log(`PGlite migrated template made in ${Date.now() - t0} ms`);
 }
 await warmCache;
+await catalogs;
 
 /** Loads the test processes' modules once, in a process of its own, to fill COMPILE_CACHE (never fails the run). */
 async function warmCompileCache(): Promise<void> {
