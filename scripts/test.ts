@@ -32,7 +32,7 @@
  * its reason, and the ten slowest files. A skip nobody asked for fails the
  * run, as does a kind that ran no test when DOSIS_TEST_EVERY_KIND=1 (CI).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, globSync } from 'node:fs';
 import { availableParallelism, setPriority } from 'node:os';
 import { relative, resolve } from 'node:path';
@@ -110,6 +110,18 @@ async function warmCompileCache(): Promise<void> {
 // of the same priority ran the whole suite in 6.0 instead of 7.1 minutes here, but made the
 // timings of the Kannel fault tests flaky (an SMSC outage of 20 s then ran past its
 // deadline): hence the Kannel lane, one file at a time, ahead of the main lane's.
+/**
+ * Sets a child's nice value at once after its spawn, before it starts anything (what it starts
+ * inherits it). Where that is not permitted, the child runs at normal priority.
+ */
+function lowerPriority(child: ChildProcess, nice: number): void {
+  if (child.pid === undefined) return;
+  try {
+    setPriority(child.pid, nice);
+  } catch {
+    // not permitted here
+  }
+}
 const CONCURRENCY = Math.max(1, Number(process.env.DOSIS_TEST_CONCURRENCY) || availableParallelism());
 const MAIN_LANE_NICE = 5;
 const SUMMARY = 'test-results/summary.json';
@@ -136,13 +148,7 @@ const lanes = [
 async function runChecks(): Promise<{ ok: boolean; lines: string[] }> {
   const t0 = Date.now();
   const child = spawn(process.execPath, ['scripts/checks.ts'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
-  if (child.pid !== undefined) {
-    try {
-      setPriority(child.pid, MAIN_LANE_NICE);
-    } catch {
-      // not permitted here: it runs at normal priority
-    }
-  }
+  lowerPriority(child, MAIN_LANE_NICE);
   let text = '';
   child.stdout.on('data', (b: Buffer) => (text += b.toString()));
   child.stderr.on('data', (b: Buffer) => (text += b.toString()));
@@ -163,13 +169,7 @@ const checks = withChecks ? runChecks() : Promise.resolve({ ok: true, lines: [] 
  */
 async function startChromium(): Promise<{ wsEndpoint: string; stop(): Promise<boolean> }> {
   const child = spawn(process.execPath, ['scripts/test-chromium.ts'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
-  if (child.pid !== undefined) {
-    try {
-      setPriority(child.pid, MAIN_LANE_NICE);
-    } catch {
-      // not permitted here: the browser runs at normal priority
-    }
-  }
+  lowerPriority(child, MAIN_LANE_NICE);
   const exited = new Promise<number | null>((done) => child.on('close', done));
   child.stdin.on('error', () => {}); // it ended already: stop() says so
   let printed = '';
@@ -217,13 +217,7 @@ const statuses = await Promise.all(
       { stdio: 'inherit', env: { ...process.env, ...laneEnv, NODE_NO_WARNINGS: '1', NODE_COMPILE_CACHE: COMPILE_CACHE } },
     );
     // Before the child starts its test files (they inherit it): set at once after the spawn.
-    if (lane.nice !== 0 && child.pid !== undefined) {
-      try {
-        setPriority(child.pid, lane.nice);
-      } catch {
-        // not permitted here: the lane runs at normal priority
-      }
-    }
+    if (lane.nice !== 0) lowerPriority(child, lane.nice);
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     return { destination, status: code ?? 1 };
   }),

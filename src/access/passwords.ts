@@ -29,11 +29,15 @@ function derive(password: string, salt: Buffer, params: ScryptParams): Promise<B
   return new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
+/** The stored form of a hash: `scrypt$N$r$p$salt$key` (parse reads it back). */
+function stored(params: ScryptParams, salt: Buffer, key: Buffer): string {
+  return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
 /** A new hash of `password` with today's parameters and a random salt. */
 export async function hashPassword(password: string, params: ScryptParams = SCRYPT_PARAMS): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, params);
-  return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+  return stored(params, salt, await derive(password, salt, params));
 }
 
 function parse(stored: string): { params: ScryptParams; salt: Buffer; key: Buffer } | null {
@@ -71,8 +75,7 @@ export function needsRehash(stored: string): boolean {
  * checkCredentials ignores the answer for this hash anyway.
  */
 export function dummyHash(): string {
-  const { N, r, p } = SCRYPT_PARAMS;
-  return `scrypt$${N}$${r}$${p}$${randomBytes(16).toString('base64url')}$${randomBytes(KEY_LENGTH).toString('base64url')}`;
+  return stored(SCRYPT_PARAMS, randomBytes(16), randomBytes(KEY_LENGTH));
 }
 
 /** A random password that is easy to read out and type: 4 groups of 4 letters and digits, no 0/O/1/l/I. */

@@ -22,9 +22,14 @@ const renderer = (): Promise<typeof import('./pdf.ts')> => import('./pdf.ts');
 /** Memory for cached PDFs per process (a PDF is ~10 KiB: thousands fit). */
 const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Bump when pdf.ts's layout changes: cached PDFs of the old layout are then rendered again. Kept
+ * here, beside the cache keyed by it, so that a PDF served from the cache never loads the renderer.
+ */
+export const PDF_LAYOUT_VERSION = 3;
+
 /** The version of a certificate's PDF: a hash of the layout version and every fact shown. */
-export async function pdfVersion(c: PdfCertificate): Promise<string> {
-  const { PDF_LAYOUT_VERSION } = await renderer();
+export function pdfVersion(c: PdfCertificate): string {
   return createHash('sha256')
     .update(JSON.stringify([PDF_LAYOUT_VERSION, c]))
     .digest('base64url')
@@ -47,7 +52,7 @@ export class PdfStore {
 
   /** The PDF of a certificate and its version: from memory, else the table, else rendered and stored. */
   async get(personId: string, certificateId: string, c: PdfCertificate): Promise<{ pdf: Uint8Array; version: string }> {
-    const version = await pdfVersion(c);
+    const version = pdfVersion(c);
     const key = `${certificateId}/${version}`;
     const cached = this.memory.get(key);
     if (cached) {

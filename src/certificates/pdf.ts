@@ -46,9 +46,6 @@ export interface PdfCertificate {
   verifyUrl: string;
 }
 
-/** Bump when the layout changes: cached PDFs of the old layout are then rendered again. */
-export const PDF_LAYOUT_VERSION = 3;
-
 const A4 = { width: 595.28, height: 841.89 };
 const MARGIN = 48;
 const BRAND = '#0b7a75';
