@@ -31,7 +31,7 @@ import type { CorrectionDeclineReason } from '../notify/templates.ts';
 import { correctPhone, type OpsDeps } from '../records/operations.ts';
 import { maskPhone } from '../domain/masking.ts';
 import { audit } from './audit.ts';
-import { LOOKUP_FLOOR_MS } from './portal.ts';
+import { answerFloor } from './portal.ts';
 import { namedIdentity, type NamedIdentity } from './identity.ts';
 import { lockLimitKeys } from './limits.ts';
 import type { Principal } from './tokens.ts';
@@ -58,7 +58,7 @@ export interface CorrectionDeps {
   checkCode(requestId: string, code: string, purpose?: string): Promise<CodeCheck>;
   /** What `correctPhone` needs to change the number on approval. */
   ops: OpsDeps;
-  now?: () => number;
+  /** How the floor is waited out (portal.ts answerFloor): a timer unless set. */
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -176,8 +176,7 @@ async function personNamed(q: Queryable, key: string, birthDate: string): Promis
  * NIK + birth date match anyone, after the same floor as the lookup.
  */
 export async function startCorrection(deps: CorrectionDeps, input: StartInput): Promise<{ requestId: string; phoneHint: string }> {
-  const clock = deps.now ?? Date.now;
-  const started = clock();
+  const floor = answerFloor(deps.sleep);
   const v = checkInput(input);
   const result = await deps.db.withTransaction(async (tx) => {
     // Counted under a lock on each thing counted: a burst is counted one by one (limits.ts).
@@ -213,8 +212,7 @@ export async function startCorrection(deps: CorrectionDeps, input: StartInput): 
     );
     return { requestId: q.requestId, phoneHint: maskPhone(v.phone) ?? '' };
   });
-  const left = LOOKUP_FLOOR_MS - (clock() - started);
-  if (left > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(left);
+  await floor();
   if (result === 'limited')
     throw new AppError('rate_limited', 'too_many_requests', {
       en: 'Too many phone change requests. Try again tomorrow, or visit your health facility.',

@@ -3,7 +3,6 @@
  * the new number proves it), support approves or declines it
  * (access/phone-corrections.ts).
  */
-import { setTimeout as pause } from 'node:timers/promises';
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { allow } from '../auth.ts';
@@ -70,7 +69,10 @@ export function phoneCorrectionRoutes(app: App, deps: AppDeps): void {
   const c: CorrectionDeps = {
     db: deps.db,
     checkCode: (id, code, purpose) => deps.notify.checkCode(id, code, purpose),
-    sleep: (ms) => (deps.sleep ?? pause)(ms),
+    // Read at each request: a test sets deps.sleep after the app is built (skipFloorWaits).
+    get sleep() {
+      return deps.sleep;
+    },
     ops: { db: deps.db, issuer: deps.issuer, linkSecret: deps.linkSecret, ...(deps.now ? { now: deps.now } : {}) },
   };
 

@@ -1,5 +1,4 @@
 /** The citizen's lookup: NIK (or passport, or a mother's NIK and the child's name) + birth date → a code to the phone on record → the person's certificates. */
-import { setTimeout as pause } from 'node:timers/promises';
 import { Type } from 'typebox';
 import type { App, AppDeps } from '../deps.ts';
 import { personOfSession, startLookup, verifyLookup, type PortalDeps } from '../../access/portal.ts';
@@ -11,7 +10,10 @@ export function portalRoutes(app: App, deps: AppDeps): void {
     db: deps.db,
     secret: deps.linkSecret,
     checkCode: (id, code, purpose) => deps.notify.checkCode(id, code, purpose),
-    sleep: (ms) => (deps.sleep ?? pause)(ms),
+    // Read at each request: a test sets deps.sleep after the app is built (skipFloorWaits).
+    get sleep() {
+      return deps.sleep;
+    },
   };
 
   app.post(
