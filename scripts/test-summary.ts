@@ -26,6 +26,12 @@ export interface RunSummary {
   skippedSuites: { file: string; path: string[]; reason: string }[];
   /** Diagnostics a test gave for the closing summary (`t.diagnostic('conformance: …')`). */
   notes: string[];
+  /**
+   * Each top-level suite or test with its duration, by the file of its tests (a suite declared by a
+   * helper, describeEachBackend, belongs to the file that called it): the time of each file of a
+   * group, which node:test times as one (scripts/test-groups.ts).
+   */
+  topLevel: { file: string; ms: number }[];
 }
 
 interface Open {
@@ -41,7 +47,7 @@ function reasonOf(skip: unknown): string {
 }
 
 export default async function* summary(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
-  const run: RunSummary = { files: [], tests: [], skippedSuites: [], notes: [] };
+  const run: RunSummary = { files: [], tests: [], skippedSuites: [], notes: [], topLevel: [] };
   // The finished entries not yet claimed by their outermost suite. node:test
   // reports a file's events together (a file running beside it is buffered
   // until it is done), children before their suite: so a suite at nesting k
@@ -87,6 +93,7 @@ export default async function* summary(source: AsyncIterable<TestEvent>): AsyncG
       list.push({ outcome, nesting: d.nesting, level: d.nesting });
     }
     if (d.nesting === 0) {
+      run.topLevel.push({ file: list.find((e) => e.outcome)?.outcome?.file ?? f, ms: d.details.duration_ms });
       for (const e of list) {
         if (e.outcome) run.tests.push(e.outcome);
         if (e.suite) run.skippedSuites.push({ file: f, path: e.suite.path, reason: e.suite.reason });

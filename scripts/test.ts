@@ -18,6 +18,7 @@
  * Kannel lane waits and yields them when it does not. The main lane starts
  * the files that took longest in the previous run first (test-results/
  * durations.json), so that no long file is left running alone at the end.
+ * Its short files run several to a process (scripts/test-groups.ts).
  *
  * The browser test files share one Chromium, started before the lanes at the
  * main lane's priority (scripts/test-chromium.ts) and closed when they end:
@@ -39,6 +40,7 @@ import { relative, resolve } from 'node:path';
 import { createPglite } from '../src/db/open.ts';
 import { BROWSER_LEFT_OUT, LEFT_OUT, PGLITE_TEMPLATE, POSTGRES_LEFT_OUT, SHARED_CHROMIUM_ENV, TEST_NODE_FLAGS, leftOutByRequest, missingServices, vacuumTestCatalogs } from '../test/helpers/services.ts';
 import { makeMigratedTemplate } from '../test/helpers/pglite-template.ts';
+import { groupShortFiles, membersOf, type Grouping } from './test-groups.ts';
 import type { RunSummary, TestOutcome } from './test-summary.ts';
 
 const started = Date.now();
@@ -133,11 +135,16 @@ const DURATIONS = 'test-results/durations.json';
 // when the suite changes much). Without an order, a long file left to the end ran alone.
 const readDurations = (path: string): Record<string, number> => (existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>) : {});
 const lastMs: Record<string, number> = { ...readDurations('scripts/test-durations.json'), ...readDurations(DURATIONS) };
-const byLastDuration = (list: string[]): string[] => [...list].sort((a, b) => (lastMs[b] ?? Infinity) - (lastMs[a] ?? Infinity) || a.localeCompare(b));
 const waitsOnKannel = (f: string): boolean => readFileSync(f, 'utf8').includes('startKannel(');
+// The main lane's short files run several to a process (scripts/test-groups.ts), unless DOSIS_TEST_GROUPS=0.
+const GROUPING = process.env.DOSIS_TEST_GROUPS !== '0';
+const mainFiles = files.filter((f) => !waitsOnKannel(f));
+const grouping: Grouping = GROUPING ? groupShortFiles(mainFiles, lastMs) : { entries: mainFiles, members: new Map(), expectedMs: new Map(mainFiles.map((f) => [f, lastMs[f] ?? Infinity])) };
+const byExpected = (list: string[]): string[] =>
+  [...list].sort((a, b) => (grouping.expectedMs.get(b) ?? Infinity) - (grouping.expectedMs.get(a) ?? Infinity) || a.localeCompare(b));
 const lanes = [
   { name: 'kannel', files: files.filter(waitsOnKannel), concurrency: 1, nice: 0 },
-  { name: 'main', files: byLastDuration(files.filter((f) => !waitsOnKannel(f))), concurrency: CONCURRENCY, nice: MAIN_LANE_NICE },
+  { name: 'main', files: byExpected(grouping.entries), concurrency: CONCURRENCY, nice: MAIN_LANE_NICE },
 ].filter((l) => l.files.length > 0);
 
 /**
@@ -229,15 +236,19 @@ if (missing.length > 0) {
   console.error(`The test runner wrote no summary (${missing.map((s) => s.destination).join(', ')}).`);
   process.exit(status || 1);
 }
-const run: RunSummary = { files: [], tests: [], skippedSuites: [], notes: [] };
+const run: RunSummary = { files: [], tests: [], skippedSuites: [], notes: [], topLevel: [] };
 for (const s of statuses) {
   const part = JSON.parse(readFileSync(s.destination, 'utf8')) as RunSummary;
   run.files.push(...part.files);
   run.tests.push(...part.tests);
   run.skippedSuites.push(...part.skippedSuites);
   run.notes.push(...part.notes);
+  run.topLevel.push(...part.topLevel);
   rmSync(s.destination, { force: true });
 }
+// Each group's members in place of the group (their durations are what the next run groups by).
+const groupSummaries = run.files.filter((f) => grouping.members.has(relative(process.cwd(), f.file)));
+run.files = membersOf(run, grouping);
 writeFileSync(SUMMARY, JSON.stringify(run));
 for (const f of run.files) lastMs[relative(process.cwd(), f.file)] = f.ms;
 writeFileSync(DURATIONS, JSON.stringify(lastMs, null, 1));
@@ -313,7 +324,11 @@ out.push('slowest files:');
 for (const f of slowest) out.push(`  ${(f.ms / 1000).toFixed(1).padStart(7)} s  ${rel(f.file)}${f.passed ? '' : '  (failed)'}`);
 const checked = await checks;
 out.push(...checked.lines);
-out.push(`files: ${run.files.length}, ${lanes.map((l) => `${l.name} lane ${l.files.length} (${l.concurrency} at a time)`).join(', ')}, whole run ${((Date.now() - started) / 1000).toFixed(0)} s${withChecks ? ' (typecheck and lint beside the tests)' : ' (tests only)'}`);
+const grouped = [...grouping.members.values()].reduce((n, m) => n + m.length, 0);
+const groupsSaid = grouped > 0 ? `, ${grouped} of them in ${grouping.members.size} groups of one process each (${(groupSummaries.reduce((s, g) => s + g.ms, 0) / 1000).toFixed(0)} s in all)` : '';
+const laneSaid = (l: (typeof lanes)[number]): string =>
+  l.name === 'main' ? `main lane ${l.files.length - grouping.members.size + grouped}${groupsSaid}` : `${l.name} lane ${l.files.length}`;
+out.push(`files: ${run.files.length}, ${lanes.map((l) => `${laneSaid(l)} (${l.concurrency} at a time)`).join(', ')}, whole run ${((Date.now() - started) / 1000).toFixed(0)} s${withChecks ? ' (typecheck and lint beside the tests)' : ' (tests only)'}`);
 
 let exit = status;
 if (!chromiumLived) {

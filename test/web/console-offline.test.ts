@@ -200,9 +200,14 @@ describe('console: 20 doses offline, then one sync (interrupted and retried)', {
     await page.getByLabel('Kata sandi').fill(CONSOLE_PASSWORD);
     await page.getByRole('button', { name: 'Masuk' }).click();
     await page.getByTestId('user-name').waitFor();
+    // The queue is read back from the device after the sign-in: its chip may not show yet when the
+    // name does (the chip's absence then says nothing), so wait for the dose itself, with a deadline.
+    const sent = async () =>
+      (await server.db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vaccinations v JOIN people p ON p.id = v.person_id WHERE p.id_value = $1', [late.nik])).rows[0]!.n;
+    const deadline = Date.now() + 15_000;
+    while ((await sent()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await sent(), 1);
     await page.getByTestId('pending-count').waitFor({ state: 'detached' });
-    const sent = await server.db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vaccinations v JOIN people p ON p.id = v.person_id WHERE p.id_value = $1', [late.nik]);
-    assert.equal(sent.rows[0]!.n, 1);
   });
 
   it('raised no script error', () => {
