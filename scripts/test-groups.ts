@@ -27,6 +27,8 @@ import { join, relative, resolve } from 'node:path';
 import type { RunSummary } from './test-summary.ts';
 
 export const GROUPS_DIR = 'test-results/groups';
+/** Imported first by every group: ends a group process that outlives its tests, saying what holds it. */
+const WATCH = 'test/helpers/group-watch.ts';
 /** A file that took longer than this in the previous run runs in a process of its own: there the process costs little beside the tests, and a long file in a group would hold the group's other files back. */
 export const GROUP_FILE_MAX_MS = 8000;
 /** About this much test time per group, by the previous run's durations: enough to share a process's costs, short enough that the lane still balances its two cores at the end. */
@@ -64,7 +66,7 @@ export function groupShortFiles(files: string[], lastMs: Record<string, number>)
   mkdirSync(GROUPS_DIR, { recursive: true });
   cuts.forEach((group, i) => {
     const path = join(GROUPS_DIR, `group-${String(i + 1).padStart(2, '0')}.test.ts`);
-    const imports = group.map((f) => `import '${relative(GROUPS_DIR, f).replaceAll('\\', '/')}';`);
+    const imports = [WATCH, ...group].map((f) => `import '${relative(GROUPS_DIR, f).replaceAll('\\', '/')}';`);
     writeFileSync(path, [`// Made by scripts/test.ts (test-groups.ts): these files run one after another in this process.`, ...imports, ''].join('\n'));
     members.set(path, group);
     expectedMs.set(path, group.reduce((s, f) => s + lastMs[f]!, 0));

@@ -1,0 +1,67 @@
+/**
+ * The first import of every group file (scripts/test-groups.ts): when the
+ * group's tests have ended, a process that is still alive 30 s later is
+ * stuck (a root hook that never ends, a timer or a handle something left
+ * behind). It then prints what keeps it alive and exits non-zero: the run
+ * fails at once, naming the group, instead of waiting out the ten-minute test
+ * timeout. Its root after() is registered before any member's, so it runs
+ * first.
+ *
+ * What it prints: the resources Node counts, and where each timer of a
+ * second or more that is still pending was set (the global setTimeout and
+ * setInterval of this process remember the stack of those, and forget it
+ * when the timer fires or is cleared; shorter timers are not followed).
+ */
+import { after } from 'node:test';
+
+const GRACE_MS = 30_000;
+const LONG_MS = 1000;
+
+const pending = new Map<NodeJS.Timeout, string>();
+const setT = globalThis.setTimeout;
+const setI = globalThis.setInterval;
+const clearT = globalThis.clearTimeout;
+const clearI = globalThis.clearInterval;
+const where = (): string =>
+  (new Error().stack ?? '')
+    .split('\n')
+    .slice(3, 9)
+    .map((l) => l.trim())
+    .join(' < ');
+const followed = <A extends unknown[]>(set: typeof setT | typeof setI, once: boolean) =>
+  function (this: unknown, fn: (...a: A) => void, ms?: number, ...args: A): NodeJS.Timeout {
+    if (typeof fn !== 'function' || (ms ?? 0) < LONG_MS) return set(fn, ms, ...args);
+    const t: NodeJS.Timeout = set(
+      (...a: A) => {
+        if (once) pending.delete(t);
+        fn(...a);
+      },
+      ms,
+      ...args,
+    );
+    pending.set(t, `${once ? 'setTimeout' : 'setInterval'}(${ms} ms) at ${where()}`);
+    return t;
+  };
+globalThis.setTimeout = Object.assign(followed(setT, true), setT) as typeof setT;
+globalThis.setInterval = Object.assign(followed(setI, false), setI) as typeof setI;
+globalThis.clearTimeout = (t?: NodeJS.Timeout | string | number) => {
+  if (t instanceof Object) pending.delete(t);
+  clearT(t);
+};
+globalThis.clearInterval = (t?: NodeJS.Timeout | string | number) => {
+  if (t instanceof Object) pending.delete(t);
+  clearI(t);
+};
+
+after(() => {
+  const watch = setT(() => {
+    const timers = [...pending].filter(([t]) => t.hasRef()).map(([, at]) => `  ${at}`);
+    console.error(
+      `This test process is still alive ${GRACE_MS / 1000} s after its tests ended: ${process.argv[1] ?? ''}\n` +
+        `  resources: ${process.getActiveResourcesInfo().join(', ')}\n` +
+        `  timers of ${LONG_MS} ms or more still pending:\n${timers.join('\n') || '  none'}`,
+    );
+    process.exit(1);
+  }, GRACE_MS);
+  watch.unref(); // fires only while something else keeps the process alive
+});
