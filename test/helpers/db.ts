@@ -96,9 +96,23 @@ if (!POSTGRES_LEFT_OUT) {
  */
 export const POSTGRES_SKIP: string | false = POSTGRES_LEFT_OUT;
 
-// The shared PGlite keeps the process alive: close it after the file's tests.
+// The shared PGlite keeps the process alive: close it after the file's tests (a group's: scripts/test-groups.ts).
+// PGlite's close waits for the transaction in progress: one that never ends fails here, saying so.
+const CLOSE_WITHIN_MS = 20_000;
 after(async () => {
-  if (lite) await (await lite).close();
+  if (!lite) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`The test PGlite did not close within ${CLOSE_WITHIN_MS / 1000} s: a transaction of a test is still open (something it started was not stopped)`)),
+      CLOSE_WITHIN_MS,
+    );
+  });
+  try {
+    await Promise.race([(await lite).close(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 });
 
 /**

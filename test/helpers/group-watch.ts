@@ -8,14 +8,14 @@
  * first.
  *
  * What it prints: the resources Node counts, and where each timer of a
- * second or more that is still pending was set (the global setTimeout and
+ * tenth of a second or more that is still pending was set (the global setTimeout and
  * setInterval of this process remember the stack of those, and forget it
  * when the timer fires or is cleared; shorter timers are not followed).
  */
 import { after } from 'node:test';
 
 const GRACE_MS = 30_000;
-const LONG_MS = 1000;
+const LONG_MS = 100;
 
 const pending = new Map<NodeJS.Timeout, string>();
 const setT = globalThis.setTimeout;
