@@ -17,15 +17,16 @@ import { after } from 'node:test';
 const GRACE_MS = 30_000;
 const LONG_MS = 100;
 
-const pending = new Map<NodeJS.Timeout, string>();
+const pending = new Map<NodeJS.Timeout, { what: string; at: Error }>();
 const setT = globalThis.setTimeout;
 const setI = globalThis.setInterval;
 const clearT = globalThis.clearTimeout;
 const clearI = globalThis.clearInterval;
-const where = (): string =>
-  (new Error().stack ?? '')
+/** Where a timer was set, read only if it is reported (an Error formats its stack when first read). */
+const where = (set: Error): string =>
+  (set.stack ?? '')
     .split('\n')
-    .slice(3, 9)
+    .slice(2, 8)
     .map((l) => l.trim())
     .join(' < ');
 const followed = <A extends unknown[]>(set: typeof setT | typeof setI, once: boolean) =>
@@ -39,7 +40,7 @@ const followed = <A extends unknown[]>(set: typeof setT | typeof setI, once: boo
       ms,
       ...args,
     );
-    pending.set(t, `${once ? 'setTimeout' : 'setInterval'}(${ms} ms) at ${where()}`);
+    pending.set(t, { what: `${once ? 'setTimeout' : 'setInterval'}(${ms} ms)`, at: new Error() });
     return t;
   };
 globalThis.setTimeout = Object.assign(followed(setT, true), setT) as typeof setT;
@@ -55,7 +56,7 @@ globalThis.clearInterval = (t?: NodeJS.Timeout | string | number) => {
 
 after(() => {
   const watch = setT(() => {
-    const timers = [...pending].filter(([t]) => t.hasRef()).map(([, at]) => `  ${at}`);
+    const timers = [...pending].filter(([t]) => t.hasRef()).map(([, p]) => `  ${p.what} ${where(p.at)}`);
     console.error(
       `This test process is still alive ${GRACE_MS / 1000} s after its tests ended: ${process.argv[1] ?? ''}\n` +
         `  resources: ${process.getActiveResourcesInfo().join(', ')}\n` +
