@@ -1,6 +1,7 @@
 /**
  * Short test files run several to a process: a group is a file the runner
- * writes (test-results/groups/group-NN.test.ts) that imports its members, so
+ * writes (test-results/groups/group-NN.test.ts) that imports its members
+ * (group-NN.files.ts, after the modules with a top-level await), so
  * that node:test runs their suites one after another in one process, which
  * loads the server's modules, compiles PGlite's WebAssembly and warms the JIT
  * once for all of them. The first member takes the PGlite template's migrated
@@ -29,6 +30,16 @@ import type { RunSummary } from './test-summary.ts';
 export const GROUPS_DIR = 'test-results/groups';
 /** Imported first by every group: ends a group process that outlives its tests, saying what holds it. */
 const WATCH = 'test/helpers/group-watch.ts';
+/**
+ * The modules with a top-level await that the test files import. A group loads them before its
+ * files (see groupShortFiles): ECMAScript modules evaluate an importer's other imports while one of
+ * them awaits, so a file that does not import them would start its tests meanwhile, and node:test
+ * ends the process's root (running its after() hooks, which close the shared PGlite) whenever no
+ * test is left to run: the files loaded later then ran after it, and the PGlite they opened was
+ * never closed (its timer kept the process alive for good). A module of this kind that is not in
+ * the list is caught: the group then fails, saying its root ended before all its files were loaded.
+ */
+const TOP_LEVEL_AWAIT = ['test/helpers/db.ts', 'src/domain/nik.ts'];
 /** A file that took longer than this in the previous run runs in a process of its own: there the process costs little beside the tests, and a long file in a group would hold the group's other files back. */
 export const GROUP_FILE_MAX_MS = 8000;
 /** About this much test time per group, by the previous run's durations: enough to share a process's costs, short enough that the lane still balances its two cores at the end. */
@@ -64,10 +75,25 @@ export function groupShortFiles(files: string[], lastMs: Record<string, number>)
     sum += lastMs[f]!;
   }
   mkdirSync(GROUPS_DIR, { recursive: true });
+  const from = (f: string): string => `'${relative(GROUPS_DIR, f).replaceAll('\\', '/')}'`;
   cuts.forEach((group, i) => {
-    const path = join(GROUPS_DIR, `group-${String(i + 1).padStart(2, '0')}.test.ts`);
-    const imports = [WATCH, ...group].map((f) => `import '${relative(GROUPS_DIR, f).replaceAll('\\', '/')}';`);
-    writeFileSync(path, [`// Made by scripts/test.ts (test-groups.ts): these files run one after another in this process.`, ...imports, ''].join('\n'));
+    const name = `group-${String(i + 1).padStart(2, '0')}`;
+    const path = join(GROUPS_DIR, `${name}.test.ts`);
+    // Two stages: the modules with a top-level await first (TOP_LEVEL_AWAIT), then every file in one
+    // synchronous evaluation, so that each file's suites are declared before any test runs.
+    writeFileSync(
+      path,
+      [
+        `// Made by scripts/test.ts (test-groups.ts): the files of ${name}.files.ts run one after another in this process.`,
+        ...[WATCH, ...TOP_LEVEL_AWAIT].map((f) => `await import(${from(f)});`),
+        `await import('./${name}.files.ts');`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(GROUPS_DIR, `${name}.files.ts`),
+      [`import { groupLoaded } from ${from(WATCH)};`, ...group.map((f) => `import ${from(f)};`), 'groupLoaded();', ''].join('\n'),
+    );
     members.set(path, group);
     expectedMs.set(path, group.reduce((s, f) => s + lastMs[f]!, 0));
   });

@@ -5,7 +5,8 @@
  * behind). It then prints what keeps it alive and exits non-zero: the run
  * fails at once, naming the group, instead of waiting out the ten-minute test
  * timeout. Its root after() is registered before any member's, so it runs
- * first.
+ * first; it also fails the group at once if it runs before groupLoaded() (the
+ * root ended while a file was still loading: scripts/test-groups.ts).
  *
  * What it prints: the resources Node counts, and where each timer of a
  * tenth of a second or more that is still pending was set (the global setTimeout and
@@ -54,7 +55,21 @@ globalThis.clearInterval = (t?: NodeJS.Timeout | string | number) => {
   clearI(t);
 };
 
+let loaded = false;
+/** Called by a group's files module once every file in it is loaded (scripts/test-groups.ts). */
+export function groupLoaded(): void {
+  loaded = true;
+}
+
 after(() => {
+  if (!loaded) {
+    // node:test ended the root while a file was still loading: the files loaded after it would run
+    // without the root's after() hooks (the shared PGlite never closed). test-groups.ts says why.
+    console.error(
+      `This group's tests ran out before all its files were loaded (${process.argv[1] ?? ''}): a module it imports has a top-level await; add it to TOP_LEVEL_AWAIT in scripts/test-groups.ts`,
+    );
+    process.exit(1);
+  }
   const watch = setT(() => {
     const timers = [...pending].filter(([t]) => t.hasRef()).map(([, p]) => `  ${p.what} ${where(p.at)}`);
     console.error(
