@@ -56,11 +56,12 @@ export interface Grouping {
 
 /**
  * Writes the group files of the files that took under GROUP_FILE_MAX_MS last time (a file never
- * timed runs alone: it may be long) and answers what the lane runs instead of `files`.
+ * timed runs alone: it may be long) and answers what the lane runs instead of `files`; with
+ * `enabled` false (DOSIS_TEST_GROUPS=0), every file alone.
  */
-export function groupShortFiles(files: string[], lastMs: Record<string, number>): Grouping {
+export function groupShortFiles(files: string[], lastMs: Record<string, number>, enabled = true): Grouping {
   rmSync(GROUPS_DIR, { recursive: true, force: true });
-  const short = files.filter((f) => (lastMs[f] ?? Infinity) < GROUP_FILE_MAX_MS).sort();
+  const short = enabled ? files.filter((f) => (lastMs[f] ?? Infinity) < GROUP_FILE_MAX_MS).sort() : [];
   const expectedMs = new Map<string, number>(files.map((f) => [f, lastMs[f] ?? Infinity]));
   const members = new Map<string, string[]>();
   if (short.length < 2) return { entries: files, members, expectedMs };

@@ -40,7 +40,7 @@ import { relative, resolve } from 'node:path';
 import { createPglite } from '../src/db/open.ts';
 import { BROWSER_LEFT_OUT, LEFT_OUT, PGLITE_TEMPLATE, POSTGRES_LEFT_OUT, SHARED_CHROMIUM_ENV, TEST_NODE_FLAGS, leftOutByRequest, missingServices, vacuumTestCatalogs } from '../test/helpers/services.ts';
 import { makeMigratedTemplate } from '../test/helpers/pglite-template.ts';
-import { groupShortFiles, membersOf, type Grouping } from './test-groups.ts';
+import { groupShortFiles, membersOf } from './test-groups.ts';
 import type { RunSummary, TestOutcome } from './test-summary.ts';
 
 const started = Date.now();
@@ -137,9 +137,11 @@ const readDurations = (path: string): Record<string, number> => (existsSync(path
 const lastMs: Record<string, number> = { ...readDurations('scripts/test-durations.json'), ...readDurations(DURATIONS) };
 const waitsOnKannel = (f: string): boolean => readFileSync(f, 'utf8').includes('startKannel(');
 // The main lane's short files run several to a process (scripts/test-groups.ts), unless DOSIS_TEST_GROUPS=0.
-const GROUPING = process.env.DOSIS_TEST_GROUPS !== '0';
-const mainFiles = files.filter((f) => !waitsOnKannel(f));
-const grouping: Grouping = GROUPING ? groupShortFiles(mainFiles, lastMs) : { entries: mainFiles, members: new Map(), expectedMs: new Map(mainFiles.map((f) => [f, lastMs[f] ?? Infinity])) };
+const grouping = groupShortFiles(
+  files.filter((f) => !waitsOnKannel(f)),
+  lastMs,
+  process.env.DOSIS_TEST_GROUPS !== '0',
+);
 const byExpected = (list: string[]): string[] =>
   [...list].sort((a, b) => (grouping.expectedMs.get(b) ?? Infinity) - (grouping.expectedMs.get(a) ?? Infinity) || a.localeCompare(b));
 const lanes = [
